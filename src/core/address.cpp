@@ -77,4 +77,32 @@ unsigned Endpoint::to_sockaddr(sockaddr_storage& out) const {
   return sizeof *sin6;
 }
 
+std::optional<Prefix> Prefix::parse(std::string_view text) {
+  auto slash = text.find('/');
+  auto ip = IpAddress::parse(text.substr(0, slash));
+  if (!ip) return std::nullopt;
+  unsigned max = ip->is_v4() ? 32 : 128, len = max;
+  if (slash != std::string_view::npos) {
+    auto digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3) return std::nullopt;
+    len = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      len = len * 10 + unsigned(c - '0');
+    }
+    if (len > max) return std::nullopt;
+  }
+  return Prefix{*ip, len};
+}
+
+bool Prefix::contains(const IpAddress& a) const {
+  if (a.family != address.family) return false;
+  unsigned full = length / 8, rest = length % 8;
+  for (unsigned i = 0; i < full; ++i)
+    if (a.bytes[i] != address.bytes[i]) return false;
+  if (rest == 0) return true;
+  uint8_t mask = uint8_t(0xFF << (8 - rest));
+  return (a.bytes[full] & mask) == (address.bytes[full] & mask);
+}
+
 }  // namespace gslb::core

@@ -36,4 +36,12 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// A CIDR prefix ("192.0.2.0/24", "::1"), for ACLs.
+struct Prefix {
+  IpAddress address;
+  unsigned length = 0;
+  static std::optional<Prefix> parse(std::string_view text);
+  bool contains(const IpAddress& a) const;
+};
+
 }  // namespace gslb::core

@@ -1,0 +1,55 @@
+// The DNS workers: one thread and one libuv loop each, with their own UDP and TCP sockets
+// (SO_REUSEPORT). A worker owns nothing mutable but its scratch, counters and connections; the
+// AnswerTable it reads is immutable and replaced whole by publish().
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/duration.hpp"
+#include "dns/handler.hpp"
+#include "dns/table.hpp"
+
+namespace gslb::daemon {
+
+struct WorkerOptions {
+  dns::HandlerOptions handler;
+  core::Duration tcp_idle_timeout = std::chrono::seconds(10);
+  unsigned tcp_max_connections = 1024;
+};
+
+// Counters a worker bumps on its own loop; read by anyone (relaxed).
+struct WorkerStats {
+  std::atomic<uint64_t> udp_queries{0}, tcp_queries{0}, truncated{0}, dropped{0};
+  std::atomic<uint64_t> rcode[16] = {};
+};
+
+class Worker {
+ public:
+  // Takes ownership of the sockets (already bound; TCP ones listening).
+  Worker(const WorkerOptions& opt, std::vector<int> udp_fds, std::vector<int> tcp_fds,
+         std::shared_ptr<const dns::AnswerTable> table);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // From any thread: the next query this worker handles uses `table`.
+  void publish(std::shared_ptr<const dns::AnswerTable> table);
+  // From any thread: closes everything and joins the thread.
+  void stop();
+
+  const WorkerStats& stats() const noexcept { return stats_; }
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  WorkerStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace gslb::daemon

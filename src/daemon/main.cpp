@@ -1,0 +1,167 @@
+// gslbd: the health-checking authoritative DNS server. This file only wires the pieces:
+// arguments, loading, sockets, workers, signals.
+#include <uv.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/log.hpp"
+#include "daemon/dns_server.hpp"
+#include "daemon/server.hpp"
+#include "io/socket.hpp"
+
+#ifndef GSLBD_VERSION
+#define GSLBD_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace gslb;
+
+constexpr const char* kUsage = R"(usage: gslbd [--config FILE] [--check-config] [--log stderr|syslog|both]
+       gslbd --version | --help
+
+Serves the zones that FILE (TOML) lists. Without --config, serves the built-in example
+(zone example.test. on 127.0.0.1:5353 and [::1]:5353).
+
+  --config FILE     the configuration file
+  --check-config    load and check everything, print every error, exit 1 on any
+  --log TARGET      where messages go (default: stderr)
+  --version         print the version
+  --help            this text
+)";
+
+struct Daemon {
+  std::string config_path;
+  daemon::Loaded loaded;
+  std::vector<std::unique_ptr<daemon::Worker>> workers;
+
+  void reload() {
+    core::Errors errors;
+    auto next = daemon::load(config_path, errors);
+    if (!next) {
+      for (const auto& e : errors) core::log(core::Level::err, e.to_string());
+      core::logf(core::Level::err,
+                 "event=reload-failed errors={} (the previous configuration keeps serving)",
+                 errors.size());
+      return;
+    }
+    for (auto& w : workers) w->publish(next->table);
+    loaded = std::move(*next);
+    core::logf(core::Level::notice, "event=reloaded zones={}", loaded.zones.size());
+  }
+};
+
+void print_errors(const core::Errors& errors) {
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+}
+
+int run(int argc, char** argv) {
+  std::string config_path;
+  bool check = false;
+  core::LogTargets targets;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a == "--check-config") {
+      check = true;
+    } else if (a == "--log" && i + 1 < argc) {
+      std::string t = argv[++i];
+      if (t != "stderr" && t != "syslog" && t != "both") {
+        std::fprintf(stderr, "gslbd: --log takes stderr, syslog or both\n");
+        return 2;
+      }
+      targets.stderr_ = t != "syslog";
+      targets.syslog = t != "stderr";
+    } else if (a == "--version") {
+      std::printf("gslbd %s\n", GSLBD_VERSION);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "gslbd: unknown argument %s\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+
+  core::Errors errors;
+  auto loaded = daemon::load(config_path, errors);
+  if (!loaded) {
+    print_errors(errors);
+    std::fprintf(stderr, "gslbd: %zu error%s\n", errors.size(), errors.size() == 1 ? "" : "s");
+    return 1;
+  }
+  if (check) {
+    std::printf("%s: ok (%zu zones)\n", loaded->config.path.c_str(), loaded->zones.size());
+    return 0;
+  }
+  core::log_setup(targets, "gslbd");
+
+  Daemon d;
+  d.config_path = config_path;
+  d.loaded = std::move(*loaded);
+  const auto& server = d.loaded.config.server;
+  unsigned nworkers = server.workers ? server.workers : std::max(1u, std::thread::hardware_concurrency());
+  daemon::WorkerOptions wopt;
+  wopt.handler.edns_size = server.edns_size;
+  wopt.tcp_idle_timeout = server.tcp_idle_timeout;
+  wopt.tcp_max_connections = server.tcp_max_connections;
+  for (unsigned i = 0; i < nworkers; ++i) {
+    std::vector<int> udp, tcp;
+    for (const auto& ep : server.listen) {
+      auto u = io::udp_socket(ep);
+      auto t = io::tcp_listener(ep);
+      if (!u || !t) {
+        core::log(core::Level::err, (u ? t.error() : u.error()).to_string());
+        return 1;
+      }
+      udp.push_back(*u);
+      tcp.push_back(*t);
+    }
+    d.workers.push_back(std::make_unique<daemon::Worker>(wopt, udp, tcp, d.loaded.table));
+  }
+  for (auto& w : d.workers) w->start();
+  std::string where;
+  for (const auto& ep : server.listen) where += (where.empty() ? "" : ",") + ep.to_string();
+  core::logf(core::Level::notice, "event=started version={} zones={} listen={} workers={}",
+             GSLBD_VERSION, d.loaded.zones.size(), where, nworkers);
+
+  uv_loop_t* loop = uv_default_loop();
+  uv_signal_t sigterm, sigint, sighup;
+  loop->data = &d;
+  auto stop = [](uv_signal_t* s, int signum) {
+    core::logf(core::Level::notice, "event=stopping signal={}", strsignal(signum));
+    uv_stop(s->loop);
+  };
+  uv_signal_init(loop, &sigterm);
+  uv_signal_init(loop, &sigint);
+  uv_signal_init(loop, &sighup);
+  uv_signal_start(&sigterm, stop, SIGTERM);
+  uv_signal_start(&sigint, stop, SIGINT);
+  uv_signal_start(&sighup, [](uv_signal_t* s, int) { static_cast<Daemon*>(s->loop->data)->reload(); },
+                  SIGHUP);
+  uv_run(loop, UV_RUN_DEFAULT);
+  for (auto& w : d.workers) w->stop();
+  d.workers.clear();
+  for (auto* h : {&sigterm, &sigint, &sighup}) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gslbd: %s\n", e.what());
+    return 1;
+  }
+}

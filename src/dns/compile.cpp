@@ -1,0 +1,390 @@
+// Zone data -> AnswerTable. All DNS lookup semantics (RFC 1034 §4.3.2, RFC 2308, RFC 4592,
+// RFC 8482) are decided here, once, so that the query path only finds an entry and copies.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "dns/encoder.hpp"
+#include "dns/table.hpp"
+#include "dns/wire.hpp"
+
+namespace gslb::dns {
+
+uint64_t AnswerTable::hash(const uint8_t* p, size_t len) noexcept {
+  // FNV-1a, 64-bit: short keys, good spread, a few cycles a byte.
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < len; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+const Entry* AnswerTable::find(const uint8_t* name, size_t len) const noexcept {
+  if (slots_.empty()) return nullptr;
+  const uint64_t h = hash(name, len);
+  for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
+    const uint32_t s = slots_[i];
+    if (s == 0) return nullptr;
+    const Entry& e = entries_[s - 1];
+    if (e.hash == h && e.name.size() == len && std::equal(name, name + len, e.name.data()))
+      return &e;
+  }
+}
+
+uint32_t Entry::pick(uint16_t qtype, bool tcp) const noexcept {
+  if (qtype == rrtype::ANY) return tcp ? any_tcp : any_udp;
+  for (const auto& s : types)
+    if (s.qtype == qtype) return s.tmpl;
+  return other;
+}
+
+namespace {
+
+uint32_t soa_minimum(const RRset& soa) {
+  const std::string& w = soa.rdata.front().wire;
+  return get32(reinterpret_cast<const uint8_t*>(w.data()) + w.size() - 4);
+}
+
+std::string wildcard_of(std::string_view name) {
+  std::string w("\x01*", 2);
+  w.append(name);
+  return w;
+}
+
+}  // namespace
+
+// Builds one AnswerTable. Lives only for the duration of compile().
+class Compiler {
+ public:
+  explicit Compiler(std::vector<std::shared_ptr<const Zone>> zones);
+  std::shared_ptr<const AnswerTable> run();
+
+ private:
+  // Where a name lives: the deepest served zone that holds it.
+  struct Info {
+    uint16_t zone;
+    const Node* node;
+    std::string cut;  // the delegation point at or above this name, empty if none
+  };
+  // What a lookup of a name finds (the runtime walk, done at compile time for CNAME chains).
+  struct Found {
+    enum Kind { exact, wildcard, nxdomain, referral, outside } kind = outside;
+    const Info* info = nullptr;
+  };
+  struct Rec {
+    std::string owner;  // empty: the question name
+    const RRset* set;
+    uint32_t ttl;
+  };
+  struct Spec {
+    std::string base;
+    std::vector<Rec> answer, authority, glue;
+    std::vector<Rec> optional;
+    uint8_t rcode = 0;
+    bool aa = true;
+  };
+
+  uint32_t add(const Spec& spec);
+  Found lookup(std::string_view name) const;
+  void add_targets(const RRset& set, std::vector<Rec>& out, std::set<std::string>& seen) const;
+  Rec negative_soa(uint16_t zone) const;
+  uint32_t nodata(uint16_t zone);
+  uint32_t nxdomain(uint16_t zone);
+  uint32_t referral(const std::string& cut);
+  uint32_t positive(const RRset& set, const std::string& base);
+  void fill_cname(Entry& e, const Info& info, const std::string& base);
+  void fill(Entry& e, const Info& info);
+
+  std::vector<std::shared_ptr<const Zone>> zones_;
+  std::map<std::string, Info> names_;
+  std::shared_ptr<AnswerTable> t_;
+  std::map<uint16_t, uint32_t> nodata_, nxdomain_;
+  std::map<std::string, uint32_t> referral_;
+};
+
+Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones) : zones_(std::move(zones)) {
+  // Parents first, so that a child zone's names replace what its parent holds below the cut.
+  std::stable_sort(zones_.begin(), zones_.end(), [](const auto& a, const auto& b) {
+    return name_label_count(a->apex) < name_label_count(b->apex);
+  });
+  for (uint16_t zi = 0; zi < zones_.size(); ++zi) {
+    const Zone& z = *zones_[zi];
+    // Names below a served child zone belong to the child alone.
+    for (auto it = names_.begin(); it != names_.end();) {
+      if (it->first != z.apex && name_is_subdomain(it->first, z.apex))
+        it = names_.erase(it);
+      else
+        ++it;
+    }
+    for (const auto& [name, node] : z.nodes) {
+      Info info{zi, &node, {}};
+      // The highest delegation point between the apex (excluded) and this name (included).
+      for (std::string_view s = name; s.size() > z.apex.size(); s = name_parent(s)) {
+        auto n = z.nodes.find(std::string(s));
+        if (n != z.nodes.end() && n->second.find(rrtype::NS)) info.cut = std::string(s);
+      }
+      if (name == z.apex && names_.count(name)) {
+        // We serve the parent too: keep its cut for DS (RFC 4035 §3.1.4.1 answers DS from the
+        // parent side); the child owns every other type.
+        names_.at(name) = info;
+        continue;
+      }
+      if (names_.count(name) && name != z.apex) continue;
+      names_[name] = info;
+    }
+  }
+  t_ = std::make_shared<AnswerTable>();
+  t_->zones_ = zones_;
+}
+
+Compiler::Found Compiler::lookup(std::string_view name) const {
+  for (std::string_view s = name;; s = name_parent(s)) {
+    auto it = names_.find(std::string(s));
+    if (it != names_.end()) {
+      const Info& info = it->second;
+      if (!info.cut.empty()) return {Found::referral, &info};
+      if (s.size() == name.size()) return {Found::exact, &info};
+      auto w = names_.find(wildcard_of(s));
+      if (w != names_.end() && w->second.cut.empty()) return {Found::wildcard, &w->second};
+      return {Found::nxdomain, &info};
+    }
+    if (s.size() <= 1) return {};
+  }
+}
+
+uint32_t Compiler::add(const Spec& spec) {
+  Encoder enc(spec.base);
+  Template t;
+  for (const auto& r : spec.answer) t.an += enc.rrset(r.owner, *r.set, r.ttl);
+  for (const auto& r : spec.authority) t.ns += enc.rrset(r.owner, *r.set, r.ttl);
+  for (const auto& r : spec.glue) t.ar += enc.rrset(r.owner, *r.set, r.ttl);
+  t.required_len = uint16_t(enc.size());
+  uint16_t ar = t.ar;
+  for (const auto& r : spec.optional) {
+    ar += enc.rrset(r.owner, *r.set, r.ttl);
+    if (enc.size() > 0xFFFF) break;
+    t.optional.push_back(Template::Cut{uint16_t(enc.size()), ar});
+  }
+  t.bytes = std::move(enc.bytes());
+  if (!t.optional.empty()) t.bytes.resize(t.optional.back().end);
+  else t.bytes.resize(t.required_len);
+  for (uint16_t s : enc.shifts())
+    if (s < t.bytes.size()) t.shifts.push_back(s);
+  t.base_len = uint8_t(spec.base.size());
+  t.rcode = spec.rcode;
+  t.aa = spec.aa;
+  t_->templates_.push_back(std::move(t));
+  return uint32_t(t_->templates_.size() - 1);
+}
+
+// Addresses of the targets of NS, MX and SRV records that we hold (RFC 1034 §3.7 additional
+// section processing), including glue below our delegations.
+void Compiler::add_targets(const RRset& set, std::vector<Rec>& out,
+                           std::set<std::string>& seen) const {
+  if (set.type != rrtype::NS && set.type != rrtype::MX && set.type != rrtype::SRV) return;
+  for (const auto& d : set.rdata) {
+    if (d.target.empty() || !seen.insert(d.target).second) continue;
+    auto it = names_.find(d.target);
+    if (it == names_.end()) continue;
+    for (uint16_t type : {rrtype::A, rrtype::AAAA})
+      if (const RRset* a = it->second.node->find(type)) out.push_back(Rec{d.target, a, a->ttl});
+  }
+}
+
+Compiler::Rec Compiler::negative_soa(uint16_t zone) const {
+  // RFC 2308 §3: the SOA's TTL in a negative answer is min(SOA TTL, SOA MINIMUM).
+  const Zone& z = *zones_[zone];
+  const RRset& soa = z.soa();
+  return Rec{z.apex, &soa, std::min(soa.ttl, soa_minimum(soa))};
+}
+
+uint32_t Compiler::nodata(uint16_t zone) {
+  auto [it, fresh] = nodata_.try_emplace(zone, 0);
+  if (fresh) {
+    Spec s;
+    s.base = zones_[zone]->apex;
+    s.authority.push_back(negative_soa(zone));
+    it->second = add(s);
+  }
+  return it->second;
+}
+
+uint32_t Compiler::nxdomain(uint16_t zone) {
+  auto [it, fresh] = nxdomain_.try_emplace(zone, 0);
+  if (fresh) {
+    Spec s;
+    s.base = zones_[zone]->apex;
+    s.authority.push_back(negative_soa(zone));
+    s.rcode = uint8_t(Rcode::nxdomain);
+    it->second = add(s);
+  }
+  return it->second;
+}
+
+// RFC 1034 §4.3.2 step 3b: the child's NS set in authority, AA clear, addresses of the name
+// servers in additional. Glue below the cut is required (RFC 9471): without it the child cannot
+// be reached, so a response that cannot hold it is truncated instead.
+uint32_t Compiler::referral(const std::string& cut) {
+  auto [it, fresh] = referral_.try_emplace(cut, 0);
+  if (!fresh) return it->second;
+  const Info& info = names_.at(cut);
+  const Zone& z = *zones_[info.zone];
+  const RRset* ns = z.nodes.at(cut).find(rrtype::NS);
+  Spec s;
+  s.base = cut;
+  s.aa = false;
+  s.authority.push_back(Rec{cut, ns, ns->ttl});
+  std::set<std::string> seen;
+  std::vector<Rec> addrs;
+  add_targets(*ns, addrs, seen);
+  for (auto& r : addrs) (name_is_subdomain(r.owner, cut) ? s.glue : s.optional).push_back(r);
+  it->second = add(s);
+  return it->second;
+}
+
+uint32_t Compiler::positive(const RRset& set, const std::string& base) {
+  Spec s;
+  s.base = base;
+  s.answer.push_back(Rec{{}, &set, set.ttl});
+  std::set<std::string> seen;
+  add_targets(set, s.optional, seen);
+  return add(s);
+}
+
+// A CNAME at the queried name: the CNAME, then the chain followed through our zones
+// (RFC 1034 §4.3.2 step 3a, RFC 6604 for the final RCODE), compiled for each type the chain
+// ends on, plus one answer for every other type.
+void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
+  const RRset* cname = info.node->find(rrtype::CNAME);
+  Spec chain;
+  chain.base = base;
+  chain.answer.push_back(Rec{{}, cname, cname->ttl});
+  e.types.push_back(Entry::Slot{rrtype::CNAME, add(chain)});
+  e.any_udp = e.any_tcp = e.types.back().tmpl;
+
+  std::set<std::string> visited{info.node->name};
+  std::string target = cname->rdata.front().target;
+  const Node* final_node = nullptr;
+  std::string final_owner;
+  Spec tail = chain;
+  for (int hop = 0; hop < 8 && visited.insert(target).second; ++hop) {
+    Found f = lookup(target);
+    if (f.kind == Found::exact || f.kind == Found::wildcard) {
+      const RRset* next = f.info->node->find(rrtype::CNAME);
+      if (next) {
+        tail.answer.push_back(Rec{target, next, next->ttl});
+        target = next->rdata.front().target;
+        continue;
+      }
+      final_node = f.info->node;
+      final_owner = target;
+      tail.authority.push_back(negative_soa(f.info->zone));
+    } else if (f.kind == Found::nxdomain) {
+      tail.rcode = uint8_t(Rcode::nxdomain);
+      tail.authority.push_back(negative_soa(f.info->zone));
+    } else if (f.kind == Found::referral) {
+      const RRset* ns = names_.at(f.info->cut).node->find(rrtype::NS);
+      tail.authority.push_back(Rec{f.info->cut, ns, ns->ttl});
+    }
+    break;
+  }
+  if (final_node) {
+    for (const auto& set : final_node->rrsets) {
+      Spec s = tail;
+      s.authority.clear();
+      s.answer.push_back(Rec{final_owner, &set, set.ttl});
+      std::set<std::string> seen;
+      add_targets(set, s.optional, seen);
+      e.types.push_back(Entry::Slot{set.type, add(s)});
+    }
+  }
+  e.other = add(tail);
+}
+
+void Compiler::fill(Entry& e, const Info& info) {
+  const Node& node = *info.node;
+  // The name a template is built against must be a suffix of every name it answers: the owner
+  // itself, or for a wildcard the name it stands below.
+  std::string base = node.name;
+  if (node.name.size() > 2 && node.name[0] == 1 && node.name[1] == '*') base = node.name.substr(2);
+
+  if (!info.cut.empty()) {
+    const uint32_t ref = referral(info.cut);
+    e.other = e.any_udp = e.any_tcp = e.below = ref;
+    if (info.cut == node.name) {
+      // DS belongs to the parent side of the cut (RFC 4035 §2.4, RFC 1034 §4.2.1).
+      const RRset* ds = node.find(rrtype::DS);
+      e.types.push_back(Entry::Slot{rrtype::DS, ds ? positive(*ds, base) : nodata(info.zone)});
+    }
+    return;
+  }
+  if (node.find(rrtype::CNAME)) {
+    fill_cname(e, info, base);
+  } else {
+    Spec all;
+    all.base = base;
+    std::set<std::string> seen;
+    for (const auto& set : node.rrsets) {
+      e.types.push_back(Entry::Slot{set.type, positive(set, base)});
+      all.answer.push_back(Rec{{}, &set, set.ttl});
+    }
+    e.other = nodata(info.zone);
+    if (node.rrsets.empty()) {
+      e.any_udp = e.any_tcp = e.other;
+    } else {
+      // RFC 8482 §4.2: over UDP, one RRset of the node rather than all of them.
+      e.any_udp = e.types.front().tmpl;
+      e.any_tcp = node.rrsets.size() == 1 ? e.any_udp : add(all);
+    }
+  }
+  e.below = nxdomain(info.zone);
+}
+
+std::shared_ptr<const AnswerTable> Compiler::run() {
+  auto& entries = t_->entries_;
+  std::map<std::string, uint32_t> index;
+  for (const auto& [name, info] : names_) {
+    index[name] = uint32_t(entries.size());
+    Entry e;
+    e.name = name;
+    e.hash = AnswerTable::hash(reinterpret_cast<const uint8_t*>(name.data()), name.size());
+    e.zone = info.zone;
+    entries.push_back(std::move(e));
+  }
+  for (const auto& [name, info] : names_) {
+    Entry& e = entries[index[name]];
+    fill(e, info);
+    // A child zone's apex that our parent zone delegates: DS comes from the parent.
+    if (info.node->name == zones_[info.zone]->apex) {
+      std::string_view up = name_parent(name);
+      for (uint16_t zi = 0; zi < zones_.size() && name.size() > 1; ++zi) {
+        const Zone& p = *zones_[zi];
+        if (zi == info.zone || !name_is_subdomain(up, p.apex)) continue;
+        auto cut = p.nodes.find(name);
+        if (cut == p.nodes.end() || !cut->second.find(rrtype::NS)) continue;
+        const RRset* ds = cut->second.find(rrtype::DS);
+        uint32_t tmpl = ds ? positive(*ds, name) : nodata(zi);
+        std::erase_if(e.types, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
+        e.types.push_back(Entry::Slot{rrtype::DS, tmpl});
+      }
+    }
+    if (info.cut.empty()) {
+      auto w = index.find(wildcard_of(name));
+      if (w != index.end() && names_.at(w->first).cut.empty()) e.wildcard = int32_t(w->second);
+    }
+  }
+  size_t cap = 16;
+  while (cap < entries.size() * 2) cap <<= 1;
+  t_->slots_.assign(cap, 0);
+  t_->mask_ = cap - 1;
+  for (uint32_t i = 0; i < entries.size(); ++i) {
+    uint64_t s = entries[i].hash & t_->mask_;
+    while (t_->slots_[s]) s = (s + 1) & t_->mask_;
+    t_->slots_[s] = i + 1;
+  }
+  return t_;
+}
+
+std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones) {
+  return Compiler(std::move(zones)).run();
+}
+
+}  // namespace gslb::dns

@@ -1,0 +1,36 @@
+// The query path: bytes in, bytes out. A pure function of the packet, the table and the
+// transport: no allocation, no exceptions, no locks, no system calls.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "dns/table.hpp"
+#include "dns/wire.hpp"
+
+namespace gslb::dns {
+
+struct HandlerOptions {
+  uint16_t edns_size = 1232;  // what we advertise and the most we send over UDP (DNS flag day 2020)
+};
+
+// What happened to a query, for the caller's counters and for zone transfers.
+struct Outcome {
+  uint8_t rcode = 0;
+  bool truncated = false;
+  // AXFR/IXFR over TCP for a zone's apex: the caller checks the ACL and streams the zone.
+  int32_t transfer_zone = -1;
+};
+
+// Writes the response to `query` into `out` (at least 512 bytes; 65535 for TCP) and returns its
+// length, or 0 when nothing must be sent. `q` is the caller's per-worker scratch.
+size_t answer(const AnswerTable& table, const HandlerOptions& opt, std::span<const uint8_t> query,
+              std::span<uint8_t> out, bool tcp, Query& q, Outcome& outcome) noexcept;
+
+// A response with only the header (and the question and OPT, when the query had them) and
+// `rcode`: REFUSED for a transfer the ACL denies, for example.
+size_t answer_error(std::span<const uint8_t> query, const Query& q, const HandlerOptions& opt,
+                    std::span<uint8_t> out, uint16_t rcode, bool echo_question) noexcept;
+
+}  // namespace gslb::dns

@@ -1,0 +1,85 @@
+// AnswerTable: every answer gslbd can give, compiled to wire form when zones load (and, for
+// dynamic names, when health changes). Immutable once built; DNS workers share it read-only
+// through a shared_ptr and swap to a new one between queries.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/zone.hpp"
+
+namespace gslb::dns {
+
+inline constexpr uint32_t kNoTemplate = UINT32_MAX;
+
+// The sections after the question for one kind of answer, encoded as if the question name were
+// `base_len` bytes long. The real question name ends with that base name, so every compression
+// pointer (except the one to the whole question name at offset 12) moves by the difference in
+// length: those pointers are listed in `shifts`.
+struct Template {
+  std::string bytes;
+  std::vector<uint16_t> shifts;     // offsets into `bytes` of pointers to move
+  uint16_t required_len = 0;        // bytes[0, required_len) must fit or the answer truncates
+  uint16_t an = 0, ns = 0, ar = 0;  // record counts of the required part
+  // Optional additional RRsets after the required part: where each ends and the additional
+  // count once it is included. Dropped from the end when the client's buffer is short
+  // (RFC 2181 §9: that is not truncation).
+  struct Cut {
+    uint16_t end;
+    uint16_t ar;
+  };
+  std::vector<Cut> optional;
+  uint8_t base_len = 0;
+  uint8_t rcode = 0;
+  bool aa = true;
+};
+
+// One owner name and what each query type gets there.
+struct Entry {
+  std::string name;  // lower-cased wire form
+  uint64_t hash = 0;
+  struct Slot {
+    uint16_t qtype;
+    uint32_t tmpl;
+  };
+  std::vector<Slot> types;
+  uint32_t other = kNoTemplate;    // any qtype not in `types`
+  uint32_t any_udp = kNoTemplate;  // RFC 8482: one RRset over UDP
+  uint32_t any_tcp = kNoTemplate;  // the whole node over TCP
+  uint32_t below = kNoTemplate;    // a name below that does not exist: NXDOMAIN or a referral
+  int32_t wildcard = -1;           // else: entry of "*.<name>" that synthesises it (RFC 4592)
+  uint16_t zone = 0;               // index into AnswerTable::zones
+
+  uint32_t pick(uint16_t qtype, bool tcp) const noexcept;
+};
+
+class AnswerTable {
+ public:
+  // The entry for a lower-cased wire name, or null.
+  const Entry* find(const uint8_t* name, size_t len) const noexcept;
+
+  const Template& tmpl(uint32_t i) const noexcept { return templates_[i]; }
+  const Entry& entry(size_t i) const noexcept { return entries_[i]; }
+  const std::vector<std::shared_ptr<const Zone>>& zones() const noexcept { return zones_; }
+  size_t entry_count() const noexcept { return entries_.size(); }
+  size_t template_count() const noexcept { return templates_.size(); }
+
+  static uint64_t hash(const uint8_t* p, size_t len) noexcept;
+
+ private:
+  friend class Compiler;
+  std::vector<Entry> entries_;
+  std::vector<Template> templates_;
+  std::vector<uint32_t> slots_;  // open addressing: entry index + 1, 0 = empty
+  uint64_t mask_ = 0;
+  std::vector<std::shared_ptr<const Zone>> zones_;
+};
+
+// Compiles zones into a table. Zones may nest (a parent and its child): the child is
+// authoritative for its names, the parent answers DS at the cut.
+std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones);
+
+}  // namespace gslb::dns
