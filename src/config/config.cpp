@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 #include <toml++/toml.h>
 
 namespace gslb::config {
@@ -175,14 +177,19 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
         std::string lower = z.name;
         for (auto& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
         if (!z.name.empty() && !seen.insert(lower).second)
-          c.error(*a->get(i), prefix + ".name", fmt::format("zone {} is declared twice", z.name));
+          c.error(*a->get(i)->as_table()->get("name"), prefix + ".name",
+                  fmt::format("zone {} is declared twice", z.name));
         cfg.zones.push_back(std::move(z));
       }
     }
   }
   if (cfg.server.listen.empty()) c.error(root.source(), "server.listen", "needs at least one address");
-  if (errors.size() != before) return std::nullopt;
-  return cfg;
+  if (errors.size() == before) return cfg;
+  // Tables are walked key by key, not in file order: report top to bottom.
+  std::stable_sort(errors.begin() + long(before), errors.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.line, a.col) < std::tie(b.line, b.col);
+  });
+  return std::nullopt;
 }
 
 }  // namespace gslb::config
