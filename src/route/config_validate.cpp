@@ -1,0 +1,140 @@
+#include <fmt/format.h>
+
+#include <set>
+
+#include "gslb/route/config.hpp"
+
+namespace gslb::route {
+
+namespace {
+
+bool is_prime(uint64_t n) {
+  if (n < 2) return false;
+  for (uint64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+class Checker {
+ public:
+  explicit Checker(std::string prefix) : prefix_(std::move(prefix)) {}
+  void fail(const std::string& path, std::string message) {
+    errors_.push_back(Error{"", 0, 0, prefix_.empty() ? path : prefix_ + "." + path, std::move(message)});
+  }
+  template <class T>
+  void range(const std::string& path, T value, T lo, T hi) {
+    if (value < lo || value > hi) fail(path, fmt::format("must be {}..{}", lo, hi));
+  }
+  Errors take() { return std::move(errors_); }
+
+ private:
+  std::string prefix_;
+  Errors errors_;
+};
+
+void check_lb(const LbConfig& lb, Checker& c) {
+  if (!(lb.overprovisioning_factor >= 1.0 && lb.overprovisioning_factor <= 10.0))
+    c.fail("load_balancer.overprovisioning_factor", "must be 1.0..10.0");
+  c.range<uint32_t>("load_balancer.panic_threshold", lb.panic_threshold, 0, 100);
+  c.range<uint64_t>("load_balancer.minimum_ring_size", lb.minimum_ring_size, 1, 8 * 1024 * 1024);
+  c.range<uint64_t>("load_balancer.maximum_ring_size", lb.maximum_ring_size, 1, 8 * 1024 * 1024);
+  if (lb.maximum_ring_size < lb.minimum_ring_size)
+    c.fail("load_balancer.maximum_ring_size", "must be >= minimum_ring_size");
+  // Maglev needs a prime table so that every skip value walks the whole table.
+  if (lb.maglev_table_size > 5000011 || !is_prime(lb.maglev_table_size))
+    c.fail("load_balancer.maglev_table_size", "must be a prime <= 5000011 (e.g. 65537)");
+}
+
+void check_locality(const LocalityLbConfig& l, Checker& c) {
+  for (size_t i = 0; i < l.failover.size(); ++i) {
+    std::string p = fmt::format("locality.failover[{}]", i);
+    if (l.failover[i].from.empty()) c.fail(p + ".from", "must name a region");
+    if (l.failover[i].to.empty()) c.fail(p + ".to", "must name a region");
+    if (!l.failover[i].from.empty() && l.failover[i].from == l.failover[i].to)
+      c.fail(p + ".to", "must differ from `from`");
+  }
+  if (l.failover_priority.size() > 16) c.fail("locality.failover_priority", "at most 16 labels");
+  for (size_t i = 0; i < l.failover_priority.size(); ++i) {
+    const std::string& k = l.failover_priority[i];
+    if (k.empty() || k.front() == '=') c.fail(fmt::format("locality.failover_priority[{}]", i), "empty label key");
+  }
+  if (!l.distribute.empty() && !l.failover.empty())
+    c.fail("locality.distribute", "cannot be combined with locality.failover (as in Istio)");
+  if (!l.distribute.empty() && !l.failover_priority.empty())
+    c.fail("locality.distribute", "cannot be combined with locality.failover_priority");
+  for (size_t i = 0; i < l.distribute.size(); ++i) {
+    std::string p = fmt::format("locality.distribute[{}]", i);
+    if (l.distribute[i].from.empty()) c.fail(p + ".from", "must be a locality pattern");
+    if (l.distribute[i].to.empty()) c.fail(p + ".to", "must list at least one locality");
+    uint64_t sum = 0;
+    for (const auto& [pattern, weight] : l.distribute[i].to) sum += weight;
+    if (!l.distribute[i].to.empty() && sum != 100) c.fail(p + ".to", fmt::format("weights must add up to 100, not {}", sum));
+  }
+}
+
+void check_outlier(const OutlierConfig& o, Checker& c) {
+  if (o.interval.count() <= 0) c.fail("outlier_detection.interval", "must be > 0");
+  if (o.base_ejection_time.count() <= 0) c.fail("outlier_detection.base_ejection_time", "must be > 0");
+  if (o.max_ejection_time.count() <= 0) c.fail("outlier_detection.max_ejection_time", "must be > 0");
+  c.range<uint32_t>("outlier_detection.max_ejection_percent", o.max_ejection_percent, 0, 100);
+  c.range<uint32_t>("outlier_detection.min_health_percent", o.min_health_percent, 0, 100);
+  c.range<uint32_t>("outlier_detection.enforcing_success_rate", o.enforcing_success_rate, 0, 100);
+  c.range<uint32_t>("outlier_detection.enforcing_failure_percentage", o.enforcing_failure_percentage, 0, 100);
+  c.range<uint32_t>("outlier_detection.failure_percentage_threshold", o.failure_percentage_threshold, 0, 100);
+}
+
+void check_bucket(const TokenBucketConfig& b, const std::string& p, Checker& c) {
+  if (b.max_tokens == 0) c.fail(p + ".max_tokens", "must be >= 1");
+  if (b.tokens_per_fill == 0) c.fail(p + ".tokens_per_fill", "must be >= 1");
+  // Envoy's local rate limit rejects finer fill intervals: refilling more often than every 50 ms
+  // costs timer work for no visible smoothing.
+  if (b.fill_interval < std::chrono::milliseconds(50)) c.fail(p + ".fill_interval", "must be >= 50ms");
+}
+
+void check_retry(const RetryConfig& r, Checker& c) {
+  c.range<uint32_t>("retry.attempts", r.attempts, 0, 100);
+  if (r.base_interval.count() <= 0) c.fail("retry.base_interval", "must be > 0");
+  if (r.max_interval < r.base_interval) c.fail("retry.max_interval", "must be >= base_interval");
+  if (!(r.budget_percent >= 0 && r.budget_percent <= 100)) c.fail("retry.budget_percent", "must be 0..100");
+  c.range<uint32_t>("retry.host_selection_attempts", r.host_selection_attempts, 0, 100);
+  for (size_t i = 0; i < r.retry_on.status_codes.size(); ++i)
+    c.range<int>(fmt::format("retry.retriable_status_codes[{}]", i), r.retry_on.status_codes[i], 100, 599);
+}
+
+}  // namespace
+
+Errors validate(const ClusterConfig& config, const std::string& path_prefix) {
+  Checker c(path_prefix);
+  if (config.name.empty() && path_prefix.empty()) c.fail("name", "must not be empty");
+  check_lb(config.lb, c);
+  check_locality(config.locality, c);
+  check_outlier(config.outlier, c);
+  check_retry(config.retry, c);
+  if (config.rate_limit.enabled) {
+    check_bucket(config.rate_limit.bucket, "rate_limit", c);
+    for (const auto& [key, bucket] : config.rate_limit.keys) {
+      check_bucket(bucket, fmt::format("rate_limit.keys.\"{}\"", key), c);
+    }
+  }
+  std::set<std::pair<std::string, uint16_t>> seen;
+  for (size_t i = 0; i < config.endpoints.size(); ++i) {
+    const EndpointSpec& e = config.endpoints[i];
+    std::string p = fmt::format("endpoints[{}]", i);
+    if (e.address.empty()) c.fail(p + ".address", "must not be empty");
+    if (e.port == 0) c.fail(p + ".port", "must be 1..65535");
+    c.range<uint32_t>(p + ".weight", e.weight, 1, 1000);
+    if (!e.address.empty() && !seen.emplace(e.address, e.port).second)
+      c.fail(p, fmt::format("duplicate endpoint {}:{}", e.address, e.port));
+  }
+  return c.take();
+}
+
+const ClusterConfig* RouteConfig::find(std::string_view name) const {
+  for (const auto& c : clusters) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace gslb::route

@@ -1,0 +1,70 @@
+// Circuit breaking as Envoy does it: a budget of connections, pending requests, requests and
+// retries for one cluster. Admission returns a token; dropping the token gives the slot back.
+// Thread-safe: counters are atomics. A CircuitBreaker must outlive every token it handed out.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "gslb/route/config.hpp"
+
+namespace gslb::route {
+
+enum class Resource : uint8_t { kConnection = 0, kPendingRequest, kRequest, kRetry };
+inline constexpr size_t kResourceCount = 4;
+
+class CircuitBreaker;
+
+// One admitted unit of a Resource. Move-only; releases on destruction or release().
+class Admission {
+ public:
+  Admission() = default;
+  Admission(Admission&& other) noexcept;
+  Admission& operator=(Admission&& other) noexcept;
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  ~Admission() { release(); }
+
+  explicit operator bool() const noexcept { return breaker_ != nullptr; }
+  void release() noexcept;
+
+ private:
+  friend class CircuitBreaker;
+  Admission(CircuitBreaker* breaker, Resource r) : breaker_(breaker), resource_(r) {}
+  CircuitBreaker* breaker_ = nullptr;
+  Resource resource_ = Resource::kRequest;
+};
+
+class CircuitBreaker {
+ public:
+  explicit CircuitBreaker(const CircuitBreakerConfig& config);
+  CircuitBreaker(const CircuitBreaker&) = delete;
+  CircuitBreaker& operator=(const CircuitBreaker&) = delete;
+
+  // An empty Admission when the resource is at its limit; the overflow counter then grows.
+  // A limit of 0 means unlimited, but the slot is still counted (the retry budget needs it).
+  Admission try_acquire(Resource r) noexcept;
+
+  uint32_t active(Resource r) const noexcept;
+  uint64_t overflow(Resource r) const noexcept;
+  uint32_t limit(Resource r) const noexcept { return slots_[index(r)].limit; }
+  // max_requests_per_connection: true once a connection has served its quota and the caller's
+  // pool should close it after the current request (Istio maxRequestsPerConnection).
+  bool connection_exhausted(uint64_t requests_served) const noexcept;
+
+ private:
+  friend class Admission;
+  static size_t index(Resource r) { return static_cast<size_t>(r); }
+  void release(Resource r) noexcept;
+
+  struct Slot {
+    std::atomic<uint32_t> active{0};
+    std::atomic<uint64_t> overflow{0};
+    uint32_t limit = 0;
+  };
+  std::array<Slot, kResourceCount> slots_;
+  uint32_t max_requests_per_connection_ = 0;
+};
+
+}  // namespace gslb::route

@@ -1,0 +1,145 @@
+// Plain configuration structs for a routed cluster, with the defaults Istio users expect, plus
+// the TOML loader and the programmatic validator. Field names follow Envoy/Istio in snake_case.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "gslb/route/types.hpp"
+
+namespace gslb::route {
+
+enum class LbPolicy : uint8_t { kRoundRobin, kLeastRequest, kRandom, kRingHash, kMaglev };
+
+// Istio LocalityLoadBalancerSetting.Failover: when `from` region has no healthy endpoint left,
+// `to` region comes next (before any other region).
+struct FailoverRule {
+  std::string from;
+  std::string to;
+};
+
+// Istio LocalityLoadBalancerSetting.Distribute: clients matching `from` send weight/total of
+// their traffic to each `to` pattern. Endpoints matching no `to` pattern receive nothing.
+struct DistributeRule {
+  std::string from;
+  std::vector<std::pair<std::string, uint32_t>> to;  // pattern -> weight, in file order
+};
+
+struct LocalityLbConfig {
+  bool enabled = true;  // false: every endpoint is priority 0, locality ignored
+  std::vector<FailoverRule> failover;
+  // Label keys, most general first; "key=value" fixes the value compared instead of the client's.
+  std::vector<std::string> failover_priority;
+  std::vector<DistributeRule> distribute;
+};
+
+struct LbConfig {
+  LbPolicy policy = LbPolicy::kRoundRobin;
+  // Envoy's default 1.4: a priority keeps all its traffic while >= 1/1.4 = 71.4% is healthy.
+  double overprovisioning_factor = 1.4;
+  // Percent of healthy endpoints below which a priority routes to all of them; 0 disables panic.
+  uint32_t panic_threshold = 50;
+  // Envoy's fail_traffic_on_panic: refuse requests instead of sending them to unhealthy endpoints.
+  bool fail_traffic_on_panic = false;
+  uint64_t minimum_ring_size = 1024;   // ring hash
+  uint64_t maximum_ring_size = 8 * 1024 * 1024;
+  uint64_t maglev_table_size = 65537;  // prime, as Maglev requires
+};
+
+// Defaults are Istio's DestinationRule OutlierDetection defaults (which differ from Envoy's in
+// that success-rate ejection is off and max_ejection_percent is 10).
+struct OutlierConfig {
+  bool enabled = true;
+  uint32_t consecutive_5xx = 5;                   // 0 disables
+  uint32_t consecutive_gateway_errors = 0;        // 0 disables (Istio default)
+  uint32_t consecutive_local_origin_failures = 5; // used only with split_external_local_origin_errors
+  bool split_external_local_origin_errors = false;
+  Duration interval = std::chrono::seconds(10);
+  Duration base_ejection_time = std::chrono::seconds(30);
+  Duration max_ejection_time = std::chrono::seconds(300);
+  uint32_t max_ejection_percent = 10;
+  // Envoy's always_eject_one_host: eject one endpoint even if that exceeds max_ejection_percent.
+  bool always_eject_one_host = false;
+  uint32_t min_health_percent = 0;  // below it no new ejection happens
+  // Success-rate ejection (Envoy names); off unless enforcing_success_rate > 0.
+  uint32_t enforcing_success_rate = 0;
+  uint32_t success_rate_minimum_hosts = 5;
+  uint32_t success_rate_request_volume = 100;
+  uint32_t success_rate_stdev_factor = 1900;  // divided by 1000: mean - 1.9 * stdev
+  // Failure-percentage ejection; off unless enforcing_failure_percentage > 0.
+  uint32_t enforcing_failure_percentage = 0;
+  uint32_t failure_percentage_threshold = 85;
+  uint32_t failure_percentage_minimum_hosts = 5;
+  uint32_t failure_percentage_request_volume = 50;
+};
+
+// Istio ConnectionPoolSettings / Envoy circuit breaker thresholds. 0 means "no limit" here, as
+// Istio's 0 means "unset"; Envoy's own defaults are 1024 for the first four.
+struct CircuitBreakerConfig {
+  uint32_t max_connections = 0;
+  uint32_t max_pending_requests = 0;
+  uint32_t max_requests = 0;
+  uint32_t max_requests_per_connection = 0;
+  uint32_t max_retries = 0;
+};
+
+// Which outcomes are retried (Envoy x-envoy-retry-on names).
+struct RetryOn {
+  bool server_error = false;     // "5xx": any 5xx and any local-origin failure
+  bool gateway_error = true;     // "gateway-error": 502/503/504
+  bool connect_failure = true;   // "connect-failure"
+  bool reset = true;             // "reset": reset or timeout before a response
+  bool retriable_4xx = false;    // "retriable-4xx": 409
+  std::vector<int> status_codes; // "retriable-status-codes"
+};
+
+struct RetryConfig {
+  uint32_t attempts = 2;  // retries after the first try (Istio's default)
+  RetryOn retry_on;
+  Duration base_interval = std::chrono::milliseconds(25);
+  Duration max_interval = std::chrono::milliseconds(250);
+  // Envoy retry_budget: retries active at once may not exceed budget_percent of active requests,
+  // but min_retry_concurrency are always allowed. budget_percent 0 disables the budget.
+  double budget_percent = 0;
+  uint32_t min_retry_concurrency = 3;
+  uint32_t host_selection_attempts = 3;  // re-picks to avoid a previously tried endpoint
+};
+
+struct TokenBucketConfig {
+  uint32_t max_tokens = 100;
+  uint32_t tokens_per_fill = 100;
+  Duration fill_interval = std::chrono::seconds(1);
+};
+
+// ASM/Envoy local rate limit: one default bucket, plus a bucket per configured key.
+struct RateLimitConfig {
+  bool enabled = false;
+  TokenBucketConfig bucket;
+  std::vector<std::pair<std::string, TokenBucketConfig>> keys;
+};
+
+struct ClusterConfig {
+  std::string name;
+  LbConfig lb;
+  LocalityLbConfig locality;
+  OutlierConfig outlier;
+  CircuitBreakerConfig circuit_breaker;
+  RetryConfig retry;
+  RateLimitConfig rate_limit;
+  std::vector<EndpointSpec> endpoints;
+};
+
+struct RouteConfig {
+  std::vector<ClusterConfig> clusters;  // sorted by name
+  const ClusterConfig* find(std::string_view name) const;
+};
+
+// Checks ranges and cross-field rules; `file` names the source in the errors ("" for code).
+Errors validate(const ClusterConfig& config, const std::string& path_prefix = "");
+
+// TOML: [clusters.<name>] tables; see the README for every key. Unknown keys are errors and
+// every error is reported, each as "file:line:col: key.path: reason".
+Result<RouteConfig> parse_config(std::string_view toml_text, const std::string& source_name);
+Result<RouteConfig> load_config(const std::string& path);
+
+}  // namespace gslb::route

@@ -1,0 +1,224 @@
+#include "outlier.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cluster_impl.hpp"
+#include "hash.hpp"
+
+namespace gslb::route::detail {
+
+bool ejection_within_limit(uint64_t ejected, uint64_t total, const OutlierConfig& config) {
+  if (total == 0) return false;
+  if (config.always_eject_one_host && ejected == 0) return true;
+  return (ejected + 1) * 100 <= uint64_t{config.max_ejection_percent} * total;
+}
+
+Duration ejection_duration(uint32_t times_ejected, const OutlierConfig& config) {
+  Duration cap = std::max(config.base_ejection_time, config.max_ejection_time);
+  // Compare before multiplying: 5 m base times a large count would overflow nanoseconds.
+  if (times_ejected > 0 && config.base_ejection_time.count() > 0 &&
+      times_ejected > cap.count() / config.base_ejection_time.count()) {
+    return cap;
+  }
+  return std::min(cap, config.base_ejection_time * times_ejected);
+}
+
+std::vector<size_t> success_rate_outliers(const std::vector<HostSample>& samples, const OutlierConfig& config) {
+  std::vector<size_t> eligible;
+  std::vector<double> rates;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    uint64_t volume = samples[i].success + samples[i].failure;
+    if (volume == 0 || volume < config.success_rate_request_volume) continue;
+    eligible.push_back(i);
+    rates.push_back(100.0 * static_cast<double>(samples[i].success) / static_cast<double>(volume));
+  }
+  std::vector<size_t> out;
+  if (eligible.empty() || eligible.size() < config.success_rate_minimum_hosts) return out;
+  double mean = 0;
+  for (double r : rates) mean += r;
+  mean /= static_cast<double>(rates.size());
+  double variance = 0;
+  for (double r : rates) variance += (r - mean) * (r - mean);
+  double stdev = std::sqrt(variance / static_cast<double>(rates.size()));
+  // Envoy's example: rates 100,100,100,100,50 -> mean 90, stdev 20, factor 1.9 -> threshold
+  // 52: the host at 50% is an outlier.
+  double threshold = mean - stdev * (static_cast<double>(config.success_rate_stdev_factor) / 1000.0);
+  for (size_t k = 0; k < eligible.size(); ++k) {
+    if (rates[k] < threshold) out.push_back(eligible[k]);
+  }
+  return out;
+}
+
+std::vector<size_t> failure_percentage_outliers(const std::vector<HostSample>& samples,
+                                                const OutlierConfig& config) {
+  std::vector<size_t> eligible;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    uint64_t volume = samples[i].success + samples[i].failure;
+    if (volume > 0 && volume >= config.failure_percentage_request_volume) eligible.push_back(i);
+  }
+  std::vector<size_t> out;
+  if (eligible.empty() || eligible.size() < config.failure_percentage_minimum_hosts) return out;
+  for (size_t i : eligible) {
+    uint64_t volume = samples[i].success + samples[i].failure;
+    if (samples[i].failure * 100 >= uint64_t{config.failure_percentage_threshold} * volume) out.push_back(i);
+  }
+  return out;
+}
+
+void ClusterImpl::record_outcome(Endpoint& ep, const Outcome& outcome) {
+  const OutlierConfig& c = config_.outlier;
+  if (!c.enabled) return;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  uint32_t n5xx = 0, ngw = 0, nlocal = 0;
+  if (outcome.kind == Outcome::Kind::kHttp) {
+    (outcome.is_5xx() ? ep.interval_failure_ : ep.interval_success_).fetch_add(1, kRelaxed);
+    if (c.split_external_local_origin_errors) {
+      // A response of any status proves the connection worked.
+      ep.consecutive_local_.store(0, kRelaxed);
+      ep.interval_local_success_.fetch_add(1, kRelaxed);
+    }
+    if (outcome.is_5xx()) {
+      n5xx = ep.consecutive_5xx_.fetch_add(1, kRelaxed) + 1;
+      if (outcome.is_gateway_error()) {
+        ngw = ep.consecutive_gateway_.fetch_add(1, kRelaxed) + 1;
+      } else {
+        ep.consecutive_gateway_.store(0, kRelaxed);
+      }
+    } else {
+      // Envoy: anything but a 5xx (a 404 included) ends both runs.
+      ep.consecutive_5xx_.store(0, kRelaxed);
+      ep.consecutive_gateway_.store(0, kRelaxed);
+    }
+  } else if (c.split_external_local_origin_errors) {
+    ep.interval_local_failure_.fetch_add(1, kRelaxed);
+    nlocal = ep.consecutive_local_.fetch_add(1, kRelaxed) + 1;
+  } else {
+    // Not split: Envoy maps a failed connect, a reset or a timeout to a 503/504, i.e. a gateway
+    // error, so it counts toward both consecutive_5xx and consecutive_gateway_errors.
+    ep.interval_failure_.fetch_add(1, kRelaxed);
+    n5xx = ep.consecutive_5xx_.fetch_add(1, kRelaxed) + 1;
+    ngw = ep.consecutive_gateway_.fetch_add(1, kRelaxed) + 1;
+  }
+
+  EjectReason reason = EjectReason::kNone;
+  if (c.consecutive_5xx > 0 && n5xx >= c.consecutive_5xx) reason = EjectReason::kConsecutive5xx;
+  else if (c.consecutive_gateway_errors > 0 && ngw >= c.consecutive_gateway_errors)
+    reason = EjectReason::kConsecutiveGatewayError;
+  else if (c.consecutive_local_origin_failures > 0 && nlocal >= c.consecutive_local_origin_failures)
+    reason = EjectReason::kConsecutiveLocalOrigin;
+  if (reason == EjectReason::kNone || ep.ejected() || ep.removed_.load(kRelaxed)) return;
+
+  Events events;
+  {
+    std::lock_guard lock(mu_);
+    TimePoint now = clock_->now();
+    if (try_eject_locked(ep, reason, now, events)) {
+      rebuild_locked(now, events);
+      update_deadline_locked();
+    }
+  }
+  dispatch(std::move(events));
+}
+
+bool ClusterImpl::try_eject_locked(Endpoint& ep, EjectReason reason, TimePoint now, Events& events) {
+  if (ep.ejected() || ep.removed_.load()) return false;
+  const OutlierConfig& c = config_.outlier;
+  uint64_t total = members_.size(), ejected = 0, healthy = 0;
+  for (const auto& m : members_) {
+    if (m->ejected()) ++ejected;
+    else if (m->health() == Health::kHealthy) ++healthy;
+  }
+  if (uint64_t{c.min_health_percent} * total > healthy * 100) {
+    ejections_suspended_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!ejection_within_limit(ejected, total, c)) {
+    ejections_overflow_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  uint32_t times = ep.multiplier_.fetch_add(1) + 1;
+  Duration duration = ejection_duration(times, c);
+  ep.ejected_until_ = now + duration;
+  ep.ejected_.store(true, std::memory_order_release);
+  // Envoy starts counting afresh after an ejection.
+  ep.consecutive_5xx_.store(0);
+  ep.consecutive_gateway_.store(0);
+  ep.consecutive_local_.store(0);
+  ejections_total_.fetch_add(1, std::memory_order_relaxed);
+  ejections_by_reason_[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+
+  Event e;
+  e.kind = EventKind::kEjected;
+  e.cluster = config_.name;
+  for (const auto& m : members_) {
+    if (m.get() == &ep) e.endpoint = m;
+  }
+  e.reason = reason;
+  e.ejection_time = duration;
+  e.at = now;
+  events.push_back(std::move(e));
+  return true;
+}
+
+void ClusterImpl::evaluate_rates_locked(TimePoint now, Events& events) {
+  const OutlierConfig& c = config_.outlier;
+  const bool split = c.split_external_local_origin_errors;
+  std::vector<HostSample> external(members_.size()), local(members_.size());
+  for (size_t i = 0; i < members_.size(); ++i) {
+    Endpoint& ep = *members_[i];
+    external[i] = {ep.interval_success_.exchange(0), ep.interval_failure_.exchange(0)};
+    local[i] = {ep.interval_local_success_.exchange(0), ep.interval_local_failure_.exchange(0)};
+  }
+  // Enforcement is a percentage chance per outlier, as in Envoy (100 = always eject).
+  auto enforce = [&](uint32_t percent) { return percent >= 100 || bounded(random_->next(), 100) < percent; };
+  if (c.enforcing_success_rate > 0) {
+    for (size_t i : success_rate_outliers(external, c)) {
+      if (enforce(c.enforcing_success_rate)) try_eject_locked(*members_[i], EjectReason::kSuccessRate, now, events);
+    }
+  }
+  if (c.enforcing_failure_percentage > 0) {
+    for (size_t i : failure_percentage_outliers(external, c)) {
+      if (enforce(c.enforcing_failure_percentage))
+        try_eject_locked(*members_[i], EjectReason::kFailurePercentage, now, events);
+    }
+    if (split) {
+      for (size_t i : failure_percentage_outliers(local, c)) {
+        if (enforce(c.enforcing_failure_percentage))
+          try_eject_locked(*members_[i], EjectReason::kFailurePercentage, now, events);
+      }
+    }
+  }
+}
+
+void ClusterImpl::sweep_locked(TimePoint now, Events& events) {
+  const OutlierConfig& c = config_.outlier;
+  bool changed = false;
+  for (const auto& ep : members_) {
+    if (!ep->ejected() || now < ep->ejected_until_) continue;
+    ep->ejected_.store(false, std::memory_order_release);
+    changed = true;
+    Event e;
+    e.kind = EventKind::kReturned;
+    e.cluster = config_.name;
+    e.endpoint = ep;
+    e.at = now;
+    events.push_back(std::move(e));
+  }
+  if (c.enabled && now >= next_interval_) {
+    // Envoy forgives one past ejection per interval spent healthy, so an endpoint that failed
+    // once long ago is not punished with a doubled ejection next time.
+    for (const auto& ep : members_) {
+      uint32_t m = ep->multiplier_.load();
+      if (!ep->ejected() && m > 0) ep->multiplier_.store(m - 1);
+    }
+    size_t ejections_before = events.size();
+    evaluate_rates_locked(now, events);
+    changed = changed || events.size() != ejections_before;
+    next_interval_ = now + c.interval;
+  }
+  if (changed) rebuild_locked(now, events);
+  update_deadline_locked();
+}
+
+}  // namespace gslb::route::detail
