@@ -281,8 +281,16 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       tail.rcode = uint8_t(Rcode::nxdomain);
       tail.authority.push_back(negative_soa(f.info->zone));
     } else if (f.kind == Found::referral) {
-      const RRset* ns = names_.at(f.info->cut).node->find(rrtype::NS);
-      tail.authority.push_back(Rec{f.info->cut, ns, ns->ttl});
+      // The chain leaves our authority at a cut: the tail is a referral, and its glue below
+      // the cut is as required as in any other referral (RFC 1034 §4.3.2 step 3b, RFC 9471).
+      const std::string& cut = f.info->cut;
+      const RRset* ns = names_.at(cut).node->find(rrtype::NS);
+      tail.authority.push_back(Rec{cut, ns, ns->ttl});
+      std::set<std::string> seen;
+      std::vector<Rec> addrs;
+      add_targets(*ns, addrs, seen);
+      for (auto& r : addrs)
+        (name_is_subdomain(r.owner, cut) ? tail.glue : tail.optional).push_back(r);
     }
     break;
   }
