@@ -1,0 +1,353 @@
+"""Shared harness for gslbd's end-to-end and differential tests.
+
+Starts the built gslbd (and, for the differential test, NSD) on free loopback ports with
+private config and zone files in a temporary directory, and always stops every process it
+started by PID. Every wait is bounded in time. Nothing here talks to anything but 127.0.0.1
+and ::1.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP = 77  # meson's exit code for a skipped test
+
+try:
+    import dns.flags
+    import dns.message
+    import dns.name
+    import dns.opcode
+    import dns.query
+    import dns.rcode
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rrset
+except ImportError:  # pragma: no cover - depends on the machine
+    print("SKIP: dnspython is not installed for", sys.executable)
+    sys.exit(SKIP)
+
+
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def free_port(v6=False, tries=50):
+    """A port that is free on 127.0.0.1 (and on ::1 when v6) for both UDP and TCP."""
+    for _ in range(tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            socks = []
+            try:
+                for fam, typ, host in [(socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1")] + (
+                    [(socket.AF_INET6, socket.SOCK_DGRAM, "::1"),
+                     (socket.AF_INET6, socket.SOCK_STREAM, "::1")] if v6 else []):
+                    s = socket.socket(fam, typ)
+                    socks.append(s)
+                    if fam == socket.AF_INET6:
+                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    s.bind((host, port))
+                return port
+            except OSError:
+                continue
+            finally:
+                for s in socks:
+                    s.close()
+    raise RuntimeError("no free port found")
+
+
+def wait_for_answer(port, qname, host="127.0.0.1", proc=None, timeout=10.0):
+    """Polls with an SOA query over UDP until the server answers; bounded by `timeout`."""
+    deadline = time.monotonic() + timeout
+    q = dns.message.make_query(qname, "SOA")
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            dns.query.udp(q, host, port=port, timeout=0.3)
+            return True
+        except Exception:
+            time.sleep(0.05)
+    return False
+
+
+def stop_process(proc, name="process"):
+    """SIGTERM, then SIGKILL after a grace period. Only ever the PID we started."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        print(f"{name} (pid {proc.pid}) ignored SIGTERM; killing it")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+class Gslbd:
+    """One gslbd process with its own config, zones and ports. Use as a context manager."""
+
+    def __init__(self, binary, zones, server_extra="", zone_extra=None, v6=False,
+                 allow_transfer=("127.0.0.0/8", "::1"), workers=1, extra_files=None):
+        self.binary = os.path.abspath(binary)
+        self.zones = zones  # list of (origin, zone text)
+        self.server_extra = server_extra
+        self.zone_extra = zone_extra or {}
+        self.v6 = v6 and have_ipv6()
+        self.allow_transfer = allow_transfer
+        self.workers = workers
+        self.extra_files = extra_files or {}  # more files for zones/ ($INCLUDE targets)
+        self.proc = None
+        self.dir = None
+        self.port = None
+        self.log = None
+
+    def write_config(self, directory):
+        os.makedirs(os.path.join(directory, "zones"), exist_ok=True)
+        listen = [f'"127.0.0.1:{self.port}"'] + ([f'"[::1]:{self.port}"'] if self.v6 else [])
+        lines = ["[server]", f"listen = [{', '.join(listen)}]", f"workers = {self.workers}"]
+        if self.server_extra:
+            lines.append(self.server_extra)
+        for name, text in self.extra_files.items():
+            with open(os.path.join(directory, "zones", name), "w") as f:
+                f.write(text)
+        for origin, text in self.zones:
+            fname = f"zones/{origin.rstrip('.') or 'root'}.zone"
+            with open(os.path.join(directory, fname), "w") as f:
+                f.write(text)
+            acl = ", ".join(f'"{a}"' for a in self.allow_transfer)
+            lines += ["", "[[zone]]", f'name = "{origin}"', f'file = "{fname}"',
+                      f"allow_transfer = [{acl}]"]
+            if origin in self.zone_extra:
+                lines.append(self.zone_extra[origin])
+        path = os.path.join(directory, "gslbd.toml")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="gslbd-e2e-")
+        try:
+            self.port = free_port(self.v6)
+            self.config = self.write_config(self.dir)
+            self.log = open(os.path.join(self.dir, "gslbd.log"), "w+")
+            self.proc = subprocess.Popen([self.binary, "--config", self.config],
+                                         stdout=self.log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+            if not wait_for_answer(self.port, self.zones[0][0], proc=self.proc):
+                raise RuntimeError("gslbd did not start:\n" + self.log_text())
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def log_text(self):
+        if not self.log:
+            return ""
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def __exit__(self, *exc):
+        try:
+            stop_process(self.proc, "gslbd")
+        finally:
+            if self.log:
+                self.log.close()
+            if self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+def run_tool(args, timeout=15):
+    """Runs dig/kdig; returns (exit code, stdout)."""
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout
+
+
+def dig(port, *args, host="127.0.0.1", tcp=False):
+    """Runs `dig` against one of our servers; returns (exit code, text output)."""
+    cmd = ["dig", f"@{host}", "-p", str(port), "+time=2", "+tries=1", "+nocookie"]
+    if tcp:
+        cmd.append("+tcp")
+    return run_tool(cmd + list(args))
+
+
+def kdig(port, *args, host="127.0.0.1", tcp=False):
+    """Runs Knot's `kdig` against one of our servers; returns (exit code, text output)."""
+    cmd = ["kdig", f"@{host}", "-p", str(port), "+time=2", "+retry=0"]
+    if tcp:
+        cmd.append("+tcp")
+    return run_tool(cmd + list(args))
+
+
+class Reply:
+    """What a test looks at in a response, from dig's or kdig's text or from dnspython."""
+
+    def __init__(self):
+        self.rcode = None          # "NOERROR", "NXDOMAIN", ...
+        self.flags = set()         # {"qr", "aa", "rd", ...}
+        self.question = []         # [(name as sent back, type)]
+        self.sections = {"ANSWER": [], "AUTHORITY": [], "ADDITIONAL": []}  # [(name, ttl, type, rdata)]
+        self.has_opt = False
+        self.text = ""
+
+    def rrs(self, section, rtype=None):
+        return [r for r in self.sections[section] if rtype is None or r[2] == rtype]
+
+    def __repr__(self):
+        return self.text or f"{self.rcode} {sorted(self.flags)} {self.question} {self.sections}"
+
+
+def parse_tool_output(text):
+    """Parses dig or kdig presentation output into a Reply."""
+    r = Reply()
+    r.text = text
+    current = None
+    for line in text.splitlines():
+        m = re.search(r"status: ([A-Z]+)", line)
+        if m:
+            r.rcode = m.group(1)
+        m = re.search(r";; (?:flags|Flags): ([a-z ]*);", line)
+        if m:
+            r.flags = set(m.group(1).split())
+        if "OPT PSEUDOSECTION" in line or "EDNS PSEUDOSECTION" in line:
+            r.has_opt = True
+        m = re.match(r";; ([A-Z]+) SECTION:", line)
+        if m:
+            current = m.group(1)
+            continue
+        if not line.strip():
+            current = None
+            continue
+        if current == "QUESTION":
+            parts = line.lstrip(";").split()
+            if len(parts) >= 3:
+                r.question.append((parts[0], parts[-1]))
+        elif current in r.sections and not line.startswith(";"):
+            parts = line.split(None, 4)
+            if len(parts) >= 4:
+                r.sections[current].append(
+                    (parts[0].lower(), int(parts[1]), parts[3], parts[4] if len(parts) > 4 else ""))
+    return r
+
+
+def reply_from_message(m):
+    """A dnspython Message as a Reply."""
+    r = Reply()
+    r.rcode = dns.rcode.to_text(m.rcode())
+    r.flags = set(dns.flags.to_text(m.flags).lower().split())
+    r.question = [(rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype)) for rr in m.question]
+    for name, sec in (("ANSWER", m.answer), ("AUTHORITY", m.authority),
+                      ("ADDITIONAL", m.additional)):
+        for rrset in sec:
+            for rd in rrset:
+                r.sections[name].append((rrset.name.to_text().lower(), rrset.ttl,
+                                         dns.rdatatype.to_text(rrset.rdtype), rd.to_text()))
+    r.has_opt = m.edns >= 0
+    return r
+
+
+def udp(msg, port, host="127.0.0.1", timeout=2.0):
+    return dns.query.udp(msg, host, port=port, timeout=timeout, ignore_unexpected=True)
+
+
+def tcp(msg, port, host="127.0.0.1", timeout=3.0):
+    return dns.query.tcp(msg, host, port=port, timeout=timeout)
+
+
+def raw_udp(data, port, host="127.0.0.1", timeout=1.0):
+    """Sends raw bytes; returns the raw reply or None if nothing came within `timeout`."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(data, (host, port))
+        try:
+            return s.recv(65535)
+        except socket.timeout:
+            return None
+
+
+def recv_exact(sock, n, deadline):
+    buf = b""
+    while len(buf) < n:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def tcp_read_message(sock, deadline):
+    head = recv_exact(sock, 2, deadline)
+    if head is None:
+        return None
+    return recv_exact(sock, int.from_bytes(head, "big"), deadline)
+
+
+class Checker:
+    """Counts checks; a failed check is printed with its context and makes the test fail."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, cond, what, detail=""):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL: {what}" + (f"\n      {detail}" if detail else ""))
+        return cond
+
+    def eq(self, got, want, what):
+        return self.check(got == want, what, f"got {got!r}, want {want!r}")
+
+
+def run_tests(tests, *args):
+    """Runs test functions(checker, *args); prints the closing line; returns the exit code."""
+    c = Checker()
+    for t in tests:
+        start = time.monotonic()
+        before = c.failed
+        try:
+            t(c, *args)
+        except Exception:
+            c.failed += 1
+            print(f"FAIL: {t.__name__} raised:")
+            traceback.print_exc(file=sys.stdout)
+        status = "ok" if c.failed == before else "FAILED"
+        print(f"{t.__name__}: {status} ({time.monotonic() - start:.1f}s)")
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 1 if c.failed else 0
+
+
+def preflight(tools=("dig", "kdig")):
+    """Checks argv[1] and the client tools. Returns an exit code to stop with, or None."""
+    if len(sys.argv) < 2:
+        print(f"usage: {sys.argv[0]} PATH/TO/gslbd")
+        return 2
+    if not os.access(sys.argv[1], os.X_OK):
+        print(f"FAIL: {sys.argv[1]} is not an executable")
+        return 1
+    for tool in tools:
+        if shutil.which(tool) is None:
+            print(f"SKIP: {tool} is not installed")
+            return SKIP
+    return None
