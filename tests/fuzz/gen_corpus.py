@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus: well-formed queries for every kind of answer, plus a few malformed
+ones. Run once; the files are kept in tests/fuzz/corpus."""
+import os
+import struct
+import sys
+
+def name(text):
+    out = b""
+    for label in text.strip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+def query(qname, qtype, edns=None, flags=0x0100, qid=0x4242):
+    msg = struct.pack(">HHHHHH", qid, flags, 1, 0, 0, 1 if edns else 0)
+    msg += name(qname) + struct.pack(">HH", qtype, 1)
+    if edns:
+        msg += b"\0" + struct.pack(">HHIH", 41, edns, 0, 0)
+    return msg
+
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
+os.makedirs(out, exist_ok=True)
+cases = []
+for qn in ["www.example.test", "WwW.ExAmPlE.tEsT", "nope.example.test", "b.ent.example.test",
+           "alias.example.test", "loop1.example.test", "x.y.wild.example.test", "wc.example.test",
+           "host.sub.example.test", "sub.example.test", "example.test", "big.example.test",
+           "_sip._tcp.example.test", "www.example.org", "."]:
+    for qt in [1, 28, 2, 6, 15, 16, 5, 33, 43, 255, 252]:
+        cases.append(query(qn, qt))
+        cases.append(query(qn, qt, edns=1232))
+cases.append(query("www.example.test", 1, edns=512)[:-3])
+cases.append(b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01")
+cases.append(query("www.example.test", 1, flags=0x1000))
+for i, c in enumerate(cases):
+    with open(os.path.join(out, f"seed-{i:03d}"), "wb") as f:
+        f.write(c)
+print(f"{len(cases)} seeds in {out}")
