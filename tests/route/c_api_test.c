@@ -1,0 +1,163 @@
+/* Exercises gslb/route.h from C: config errors with positions, picks by locality, ejection on
+ * a 5xx, its events, recovery with a caller-driven clock, retries that avoid the failed
+ * endpoint, and the rate limiter. Exits non-zero on the first failed check. */
+#include <gslb/route.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t now_ns;
+static int ejected_events;
+static int returned_events;
+static int failures;
+
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                     \
+    }                                                                 \
+  } while (0)
+
+static uint64_t test_clock(void* user) {
+  (void)user;
+  return now_ns;
+}
+
+static void on_event(void* user, const gslb_route_event* e) {
+  (void)user;
+  if (e->kind == GSLB_ROUTE_EVENT_EJECTED) {
+    ++ejected_events;
+    CHECK(strcmp(e->reason, "consecutive_5xx") == 0);
+    CHECK(e->ejection_ms == 30000);
+  }
+  if (e->kind == GSLB_ROUTE_EVENT_RETURNED) ++returned_events;
+}
+
+static const char* kConfig =
+    "[clusters.reviews.outlier_detection]\n"
+    "consecutive_5xx = 1\n"
+    "max_ejection_percent = 100\n"
+    "base_ejection_time = \"30s\"\n"
+    "[clusters.reviews.retry]\n"
+    "attempts = 2\n"
+    "retry_on = [\"5xx\", \"connect-failure\"]\n"
+    "[clusters.reviews.rate_limit]\n"
+    "max_tokens = 5\n"
+    "tokens_per_fill = 5\n"
+    "fill_interval = \"1s\"\n"
+    "[[clusters.reviews.endpoints]]\n"
+    "address = \"10.0.1.1\"\n"
+    "port = 9080\n"
+    "locality = \"us-east-1/us-east-1a\"\n"
+    "[[clusters.reviews.endpoints]]\n"
+    "address = \"10.0.2.1\"\n"
+    "port = 9080\n"
+    "locality = \"us-east-1/us-east-1b\"\n";
+
+static void test_config_errors(void) {
+  char errors[1024];
+  gslb_route_cluster* c = NULL;
+  const char* bad =
+      "[clusters.a.outlier_detection]\n"
+      "max_ejection_percent = 150\n"
+      "consecutive_5xxx = 1\n";
+  gslb_route_status s = gslb_route_cluster_from_toml(bad, "bad.toml", "a", NULL, &c, errors, sizeof errors);
+  CHECK(s == GSLB_ROUTE_ERR_CONFIG);
+  CHECK(c == NULL);
+  CHECK(strstr(errors, "bad.toml:2:24: clusters.a.outlier_detection.max_ejection_percent: must be 0..100") != NULL);
+  CHECK(strstr(errors, "bad.toml:3:1: clusters.a.outlier_detection.consecutive_5xxx: unknown key") != NULL);
+  s = gslb_route_cluster_from_toml(kConfig, "ok.toml", "nope", NULL, &c, errors, sizeof errors);
+  CHECK(s == GSLB_ROUTE_ERR_NOT_FOUND);
+}
+
+static void test_routing(void) {
+  gslb_route_options opt;
+  memset(&opt, 0, sizeof opt);
+  opt.now_ns = test_clock;
+  opt.seed = 7;
+  opt.on_event = on_event;
+  gslb_route_cluster* c = NULL;
+  char errors[512] = "";
+  gslb_route_status s = gslb_route_cluster_from_toml(kConfig, "ok.toml", "reviews", &opt, &c, errors, sizeof errors);
+  CHECK(s == GSLB_ROUTE_OK);
+  if (s != GSLB_ROUTE_OK) {
+    fprintf(stderr, "%s", errors);
+    exit(1);
+  }
+
+  gslb_route_pick* p = NULL;
+  CHECK(gslb_route_pick_endpoint(c, "us-east-1/us-east-1a", NULL, &p) == GSLB_ROUTE_OK);
+  CHECK(strcmp(gslb_route_pick_address(p), "10.0.1.1") == 0);
+  CHECK(gslb_route_pick_port(p) == 9080);
+  CHECK(strcmp(gslb_route_pick_locality(p), "us-east-1/us-east-1a") == 0);
+  CHECK(gslb_route_pick_priority(p) == 0);
+  gslb_route_report_http(c, p, 503, 1200);
+  gslb_route_pick_free(p);
+  CHECK(ejected_events == 1);
+
+  CHECK(gslb_route_pick_endpoint(c, "us-east-1/us-east-1a", NULL, &p) == GSLB_ROUTE_OK);
+  CHECK(strcmp(gslb_route_pick_address(p), "10.0.2.1") == 0);
+  CHECK(gslb_route_pick_priority(p) == 1);
+  gslb_route_report_http(c, p, 200, 900);
+  gslb_route_pick_free(p);
+
+  /* The rate limiter allows 5 a second: 2 used, 3 left, then refused. */
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 5; ++i) {
+    s = gslb_route_pick_endpoint(c, "us-east-1/us-east-1a", NULL, &p);
+    if (s == GSLB_ROUTE_OK) {
+      ++ok;
+      gslb_route_pick_free(p);
+    } else if (s == GSLB_ROUTE_ERR_RATE_LIMITED) {
+      ++limited;
+    }
+  }
+  CHECK(ok == 3);
+  CHECK(limited == 2);
+
+  /* 30 s later the ejection is over and the bucket refilled: back to the local zone. */
+  now_ns += 30ULL * 1000 * 1000 * 1000;
+  CHECK(gslb_route_pick_endpoint(c, "us-east-1/us-east-1a", NULL, &p) == GSLB_ROUTE_OK);
+  CHECK(strcmp(gslb_route_pick_address(p), "10.0.1.1") == 0);
+  gslb_route_pick_free(p);
+  CHECK(returned_events == 1);
+
+  /* A retry after a connect failure goes to the other endpoint. */
+  gslb_route_retry* r = gslb_route_retry_new(c);
+  CHECK(gslb_route_retry_pick(r, "us-east-1/us-east-1a", &p) == GSLB_ROUTE_OK);
+  CHECK(strcmp(gslb_route_pick_address(p), "10.0.1.1") == 0);
+  gslb_route_report_failure(c, p, GSLB_ROUTE_CONNECT_FAILED, 100);
+  uint64_t backoff = 999999;
+  CHECK(gslb_route_retry_should_retry(r, p, &backoff) == 1);
+  CHECK(backoff < 25000); /* first retry: [0, 25 ms) */
+  gslb_route_pick_free(p);
+  CHECK(gslb_route_retry_pick(r, "us-east-1/us-east-1a", &p) == GSLB_ROUTE_OK);
+  CHECK(strcmp(gslb_route_pick_address(p), "10.0.2.1") == 0);
+  gslb_route_report_http(c, p, 200, 100);
+  CHECK(gslb_route_retry_should_retry(r, p, &backoff) == 0);
+  gslb_route_pick_free(p);
+  gslb_route_retry_free(r);
+
+  CHECK(gslb_route_set_health(c, "10.0.2.1", 9080, 0) == GSLB_ROUTE_OK);
+  CHECK(gslb_route_set_health(c, "10.9.9.9", 9080, 0) == GSLB_ROUTE_ERR_NOT_FOUND);
+
+  gslb_route_stats st;
+  gslb_route_get_stats(c, &st);
+  CHECK(st.ejections_total == 2);
+  CHECK(st.rate_limited == 2);
+  CHECK(strcmp(gslb_route_status_string(GSLB_ROUTE_ERR_CIRCUIT_OPEN), "circuit open") == 0);
+  gslb_route_cluster_free(c);
+}
+
+int main(void) {
+  test_config_errors();
+  test_routing();
+  if (failures != 0) {
+    fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("c api: all checks passed\n");
+  return 0;
+}
