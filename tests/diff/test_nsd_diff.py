@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import gslbtest as g  # noqa: E402
@@ -36,7 +37,7 @@ import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 ZONES = [("diff.test.", "diff.test.zone"), ("other.test.", "other.test.zone"),
-         ("child.diff.test.", "child.diff.test.zone")]
+         ("child.diff.test.", "child.diff.test.zone"), ("nottl.test.", "nottl.test.zone")]
 EXTRA = ["huge.inc"]
 
 TYPES = ["A", "AAAA", "NS", "SOA", "MX", "TXT", "CNAME", "SRV", "DS", "ANY"]
@@ -53,6 +54,7 @@ NAMES = [
     "caa", "hinfo", "unknown", "unknown2", "bigtxt", "huge",
     "other.test.", "www.other.test.", "back.other.test.", "a.star.other.test.",
     "nx.other.test.", "ns.other.test.", "example.com.", "test.", "diff.test.example.",
+    "nottl.test.", "a.nottl.test.", "b.nottl.test.", "C.nottl.test.", "d.nottl.test.",
 ]
 EXTRA_QUERIES = [("4.2.0.192.in-addr", "PTR"), ("caa", "CAA"), ("@", "CAA"), ("hinfo", "HINFO"),
                  ("unknown", "TYPE65280"), ("unknown2", "TYPE731"), ("unknown", "TYPE65281")]

@@ -9,6 +9,7 @@ import itertools
 import os
 import sys
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gslbtest as g  # noqa: E402
 import zones  # noqa: E402

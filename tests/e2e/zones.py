@@ -30,6 +30,7 @@ ns.sub      IN A    192.0.2.53
 # SOA TTL 120 below MINIMUM 900: the SOA TTL wins.
 NEG = """\
 $ORIGIN neg.test.
+$TTL 3600
 @   120 IN SOA ns1.e2e.test. hostmaster.e2e.test. 1 3600 600 86400 900
 @       IN NS  ns1.e2e.test.
 x       IN A   192.0.2.9
