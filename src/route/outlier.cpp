@@ -194,6 +194,16 @@ void ClusterImpl::evaluate_rates_locked(TimePoint now, Events& events) {
 void ClusterImpl::sweep_locked(TimePoint now, Events& events) {
   const OutlierConfig& c = config_.outlier;
   bool changed = false;
+  const bool interval_due = c.enabled && now >= next_interval_;
+  if (interval_due) {
+    // Envoy forgives one past ejection per interval spent in service, so an endpoint that failed
+    // once long ago is not punished with a doubled ejection next time. Only endpoints already in
+    // service count: one returning in this very sweep has not spent an interval healthy yet.
+    for (const auto& ep : members_) {
+      uint32_t m = ep->multiplier_.load();
+      if (!ep->ejected() && m > 0) ep->multiplier_.store(m - 1);
+    }
+  }
   for (const auto& ep : members_) {
     if (!ep->ejected() || now < ep->ejected_until_) continue;
     ep->ejected_.store(false, std::memory_order_release);
@@ -205,13 +215,7 @@ void ClusterImpl::sweep_locked(TimePoint now, Events& events) {
     e.at = now;
     events.push_back(std::move(e));
   }
-  if (c.enabled && now >= next_interval_) {
-    // Envoy forgives one past ejection per interval spent healthy, so an endpoint that failed
-    // once long ago is not punished with a doubled ejection next time.
-    for (const auto& ep : members_) {
-      uint32_t m = ep->multiplier_.load();
-      if (!ep->ejected() && m > 0) ep->multiplier_.store(m - 1);
-    }
+  if (interval_due) {
     size_t ejections_before = events.size();
     evaluate_rates_locked(now, events);
     changed = changed || events.size() != ejections_before;

@@ -1,0 +1,172 @@
+// Circuit breaker, token bucket and retry policy.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "helpers.hpp"
+
+using namespace route_test;
+
+TEST_CASE("circuit breaker admits up to the limit, counts overflow, frees on release") {
+  CircuitBreakerConfig c;
+  c.max_requests = 2;
+  c.max_requests_per_connection = 3;
+  CircuitBreaker cb(c);
+  Admission a = cb.try_acquire(Resource::kRequest);
+  Admission b = cb.try_acquire(Resource::kRequest);
+  Admission d = cb.try_acquire(Resource::kRequest);
+  CHECK(a);
+  CHECK(b);
+  CHECK_FALSE(d);
+  CHECK(cb.overflow(Resource::kRequest) == 1);
+  CHECK(cb.active(Resource::kRequest) == 2);
+  a.release();
+  CHECK(cb.try_acquire(Resource::kRequest));
+  {
+    Admission moved = std::move(b);
+    CHECK(cb.active(Resource::kRequest) == 1);
+  }
+  CHECK(cb.active(Resource::kRequest) == 0);
+  // 0 = unlimited, still counted.
+  Admission conn = cb.try_acquire(Resource::kConnection);
+  CHECK(conn);
+  CHECK(cb.active(Resource::kConnection) == 1);
+  CHECK_FALSE(cb.connection_exhausted(2));
+  CHECK(cb.connection_exhausted(3));
+}
+
+TEST_CASE("max_requests on a cluster: picks beyond the budget get kCircuitOpen") {
+  ClusterConfig c;
+  c.endpoints = {ep("10.0.0.1", 80, "r/z")};
+  c.circuit_breaker.max_requests = 3;
+  Harness h(c);
+  const Client client{Locality::parse("r/z")};
+  std::vector<Pick> open;
+  for (int i = 0; i < 3; ++i) open.push_back(h.cluster->pick(client));
+  Pick refused = h.cluster->pick(client);
+  CHECK_FALSE(refused);
+  CHECK(refused.error() == PickError::kCircuitOpen);
+  h.cluster->report(open[0], Outcome::http(200));  // completion frees a slot
+  CHECK(h.cluster->pick(client));
+  CHECK(h.cluster->stats().circuit_open == 1);
+  CHECK(h.cluster->circuit_breaker().overflow(Resource::kRequest) == 1);
+}
+
+TEST_CASE("token bucket: partial fills, cap, and fills that were missed") {
+  TokenBucket b({10, 3, 100ms}, TimePoint{0});
+  for (int i = 0; i < 10; ++i) CHECK(b.try_consume(TimePoint{0}));
+  CHECK_FALSE(b.try_consume(TimePoint{0}));
+  CHECK_FALSE(b.try_consume(TimePoint{99ms}));
+  CHECK(b.available(TimePoint{100ms}) == 3);
+  CHECK(b.available(TimePoint{250ms}) == 6);
+  CHECK(b.available(TimePoint{10s}) == 10);  // capped at max_tokens
+  CHECK(b.try_consume(TimePoint{10s}, 10));
+  CHECK(b.available(TimePoint{10s}) == 0);
+  // A caller with an older timestamp cannot rewind the bucket into a second refill.
+  CHECK_FALSE(b.try_consume(TimePoint{9s}));
+  CHECK(b.available(TimePoint{10s + 100ms}) == 3);
+}
+
+TEST_CASE("rate limit keys have their own buckets") {
+  ManualClock clock;
+  RateLimitConfig c;
+  c.enabled = true;
+  c.bucket = {2, 2, 1s};
+  c.keys = {{"/api/expensive", {1, 1, 1s}}};
+  LocalRateLimiter limiter(c, clock);
+  CHECK(limiter.allow("/api/expensive"));
+  CHECK_FALSE(limiter.allow("/api/expensive"));
+  CHECK(limiter.allow("/other"));
+  CHECK(limiter.allow());
+  CHECK_FALSE(limiter.allow("/third"));  // unknown keys share the default bucket
+  CHECK(limiter.limited() == 2);
+  clock.advance(1s);
+  CHECK(limiter.allow("/api/expensive"));
+}
+
+TEST_CASE("which outcomes retry") {
+  RetryOn on;  // gateway-error, connect-failure, reset
+  CHECK(is_retriable(on, Outcome::http(503)));
+  CHECK_FALSE(is_retriable(on, Outcome::http(500)));
+  CHECK_FALSE(is_retriable(on, Outcome::http(200)));
+  CHECK(is_retriable(on, Outcome::local(LocalFailure::kConnectFailed)));
+  CHECK(is_retriable(on, Outcome::local(LocalFailure::kReset)));
+  on.server_error = true;
+  CHECK(is_retriable(on, Outcome::http(500)));
+  on.retriable_4xx = true;
+  CHECK(is_retriable(on, Outcome::http(409)));
+  on.status_codes = {429};
+  CHECK(is_retriable(on, Outcome::http(429)));
+  CHECK_FALSE(is_retriable(on, Outcome::http(404)));
+}
+
+TEST_CASE("jittered exponential back-off stays inside [0, (2^n - 1) * 25ms), capped at 250 ms") {
+  SplitMixRandom random(1);
+  Duration max_seen[6] = {};
+  for (int i = 0; i < 5000; ++i) {
+    for (uint32_t n = 1; n <= 5; ++n) {
+      Duration d = retry_backoff(n, 25ms, 250ms, random);
+      CHECK(d >= Duration{0});
+      max_seen[n] = std::max(max_seen[n], d);
+    }
+  }
+  CHECK(max_seen[1] < 25ms);
+  CHECK(max_seen[1] > 20ms);
+  CHECK(max_seen[2] < 75ms);
+  CHECK(max_seen[2] > 65ms);
+  CHECK(max_seen[3] < 175ms);
+  CHECK(max_seen[4] <= 250ms);
+  CHECK(max_seen[5] <= 250ms);
+  CHECK(max_seen[5] > 230ms);
+}
+
+TEST_CASE("retry state: attempts, a different endpoint, the retry budget") {
+  ClusterConfig c;
+  c.endpoints = {ep("10.0.0.1", 80, "r/z"), ep("10.0.0.2", 80, "r/z"), ep("10.0.0.3", 80, "r/z")};
+  c.outlier.enabled = false;
+  c.retry.attempts = 2;
+  Harness h(c);
+  const Client client{Locality::parse("r/z")};
+  RetryState state(h.cluster->config().retry, h.random, &h.cluster->circuit_breaker());
+  std::set<std::string> seen;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Pick p = h.cluster->pick(client, state.pick_options());
+    REQUIRE(p);
+    seen.insert(p.endpoint().name());
+    state.attempted(p.endpoint_ptr());
+    h.cluster->report(p, Outcome::http(503));
+    auto d = state.on_outcome(Outcome::http(503));
+    CHECK(d.retry() == (attempt < 2));
+    if (attempt == 2) CHECK(d.verdict == RetryVerdict::kAttemptsExhausted);
+  }
+  CHECK(seen.size() == 3);
+  CHECK(state.on_outcome(Outcome::http(200)).verdict == RetryVerdict::kSuccess);
+  CHECK(state.on_outcome(Outcome::http(500)).verdict == RetryVerdict::kNotRetriable);
+
+  SECTION("max_retries") {
+    CircuitBreakerConfig cbc;
+    cbc.max_retries = 1;
+    CircuitBreaker cb(cbc);
+    RetryState a(h.cluster->config().retry, h.random, &cb);
+    RetryState b(h.cluster->config().retry, h.random, &cb);
+    CHECK(a.on_outcome(Outcome::http(503)).retry());
+    CHECK(b.on_outcome(Outcome::http(503)).verdict == RetryVerdict::kCircuitOpen);
+    a.on_outcome(Outcome::http(200));  // a's retry finished: its slot is free again
+    CHECK(b.on_outcome(Outcome::http(503)).retry());
+  }
+  SECTION("retry budget: 20% of active requests, at least min_retry_concurrency") {
+    RetryConfig rc = h.cluster->config().retry;
+    rc.budget_percent = 20;
+    rc.min_retry_concurrency = 1;
+    CircuitBreaker cb(CircuitBreakerConfig{});
+    std::vector<Admission> requests;
+    for (int i = 0; i < 10; ++i) requests.push_back(cb.try_acquire(Resource::kRequest));
+    std::vector<std::unique_ptr<RetryState>> states;
+    int granted = 0;
+    for (int i = 0; i < 5; ++i) {
+      states.push_back(std::make_unique<RetryState>(rc, h.random, &cb));
+      granted += states.back()->on_outcome(Outcome::http(503)).retry() ? 1 : 0;
+    }
+    CHECK(granted == 2);  // 20% of 10
+  }
+}
