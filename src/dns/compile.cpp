@@ -69,18 +69,8 @@ class Compiler {
     enum Kind { exact, wildcard, nxdomain, referral, outside } kind = outside;
     const Info* info = nullptr;
   };
-  struct Rec {
-    std::string owner;  // empty: the question name
-    const RRset* set;
-    uint32_t ttl;
-  };
-  struct Spec {
-    std::string base;
-    std::vector<Rec> answer, authority, glue;
-    std::vector<Rec> optional;
-    uint8_t rcode = 0;
-    bool aa = true;
-  };
+  using Rec = TemplateSpec::Rec;
+  using Spec = TemplateSpec;
 
   uint32_t add(const Spec& spec);
   Found lookup(std::string_view name) const;
@@ -151,27 +141,7 @@ Compiler::Found Compiler::lookup(std::string_view name) const {
 }
 
 uint32_t Compiler::add(const Spec& spec) {
-  Encoder enc(spec.base);
-  Template t;
-  for (const auto& r : spec.answer) t.an += enc.rrset(r.owner, *r.set, r.ttl);
-  for (const auto& r : spec.authority) t.ns += enc.rrset(r.owner, *r.set, r.ttl);
-  for (const auto& r : spec.glue) t.ar += enc.rrset(r.owner, *r.set, r.ttl);
-  t.required_len = uint16_t(enc.size());
-  uint16_t ar = t.ar;
-  for (const auto& r : spec.optional) {
-    ar += enc.rrset(r.owner, *r.set, r.ttl);
-    if (enc.size() > 0xFFFF) break;
-    t.optional.push_back(Template::Cut{uint16_t(enc.size()), ar});
-  }
-  t.bytes = std::move(enc.bytes());
-  if (!t.optional.empty()) t.bytes.resize(t.optional.back().end);
-  else t.bytes.resize(t.required_len);
-  for (uint16_t s : enc.shifts())
-    if (s < t.bytes.size()) t.shifts.push_back(s);
-  t.base_len = uint8_t(spec.base.size());
-  t.rcode = spec.rcode;
-  t.aa = spec.aa;
-  t_->templates_.push_back(std::move(t));
+  t_->templates_.push_back(build_template(spec));
   return uint32_t(t_->templates_.size() - 1);
 }
 

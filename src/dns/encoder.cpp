@@ -81,4 +81,27 @@ uint16_t Encoder::rrset(std::string_view owner, const RRset& set, uint32_t ttl) 
   return uint16_t(set.rdata.size());
 }
 
+Template build_template(const TemplateSpec& spec) {
+  Encoder enc(spec.base);
+  Template t;
+  for (const auto& r : spec.answer) t.an += enc.rrset(r.owner, *r.set, r.ttl);
+  for (const auto& r : spec.authority) t.ns += enc.rrset(r.owner, *r.set, r.ttl);
+  for (const auto& r : spec.glue) t.ar += enc.rrset(r.owner, *r.set, r.ttl);
+  t.required_len = uint16_t(enc.size());
+  uint16_t ar = t.ar;
+  for (const auto& r : spec.optional) {
+    ar += enc.rrset(r.owner, *r.set, r.ttl);
+    if (enc.size() > 0xFFFF) break;
+    t.optional.push_back(Template::Cut{uint16_t(enc.size()), ar});
+  }
+  t.bytes = std::move(enc.bytes());
+  t.bytes.resize(t.optional.empty() ? t.required_len : t.optional.back().end);
+  for (uint16_t s : enc.shifts())
+    if (s < t.bytes.size()) t.shifts.push_back(s);
+  t.base_len = uint8_t(spec.base.size());
+  t.rcode = spec.rcode;
+  t.aa = spec.aa;
+  return t;
+}
+
 }  // namespace gslb::dns

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/table.hpp"
 #include "dns/zone.hpp"
 
 namespace gslb::dns {
@@ -41,5 +42,21 @@ class Encoder {
   std::vector<uint16_t> shifts_;
   size_t start_;
 };
+
+// The records of one answer, section by section, before encoding.
+struct TemplateSpec {
+  struct Rec {
+    std::string owner;  // empty: the question name
+    const RRset* set;
+    uint32_t ttl;
+  };
+  std::string base;  // the name the question is assumed to be (a suffix of every real one)
+  std::vector<Rec> answer, authority, glue;  // glue: additional records that must fit
+  std::vector<Rec> optional;                 // additional records dropped when short of room
+  uint8_t rcode = 0;
+  bool aa = true;
+};
+
+Template build_template(const TemplateSpec& spec);
 
 }  // namespace gslb::dns
