@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,6 +105,10 @@ def make(name, qtype, edns, rd):
     q = dns.message.make_query(name, qtype, use_edns=(0 if edns else False),
                                payload=edns or 1232)
     q.flags = dns.flags.RD if rd else 0
+    # Every fourth query also carries CD and AD. AD must not come back from a server that does
+    # not validate (RFC 6840 §5.7 makes it a signal in queries only). CD: see KNOWN below.
+    if zlib.crc32(f"{name}{qtype}{edns}".encode()) % 4 == 0:
+        q.flags |= dns.flags.CD | dns.flags.AD
     return q
 
 
@@ -178,7 +183,15 @@ def compare(q, ours, theirs, query, nsd_full=None):
 
     if ours.rcode() != theirs.rcode():
         fail(f"rcode {dns.rcode.to_text(ours.rcode())} vs {dns.rcode.to_text(theirs.rcode())}")
-    for flag in (dns.flags.AA, dns.flags.TC, dns.flags.QR, dns.flags.RD, dns.flags.RA):
+    if q.flags & dns.flags.CD and ours.rcode() != dns.rcode.FORMERR:
+        # KNOWN: gslbd copies CD into the response as RFC 4035 §3.1.6 requires of a server
+        # that serves DNSSEC data (we serve DS), like BIND and Knot; NSD 4.6 clears it.
+        if not ours.flags & dns.flags.CD:
+            fail("CD not copied")
+        elif not theirs.flags & dns.flags.CD:
+            known.append("CD copied (RFC 4035 §3.1.6)")
+    for flag in (dns.flags.AA, dns.flags.TC, dns.flags.QR, dns.flags.RD, dns.flags.RA,
+                 dns.flags.AD):
         if (ours.flags & flag) != (theirs.flags & flag):
             fail(f"flag {dns.flags.to_text(flag)} ours={bool(ours.flags & flag)} "
                  f"nsd={bool(theirs.flags & flag)}")

@@ -71,6 +71,32 @@ def test_pipelining(c, srv):
                  (rcode, q.question[0].name, q.question[0].rdtype), f"id {q.id} matches its query")
 
 
+def test_half_close(c, srv):
+    # Forty big answers (~2 KB each) overflow the socket buffer, so some go out through
+    # queued writes; the client's FIN must not cut them off (RFC 7766 §6.2.4 answers what
+    # was asked before closing).
+    queries = []
+    for i in range(40):
+        q = dns.message.make_query("big.e2e.test.", "TXT")
+        q.id = 2000 + i
+        queries.append(q)
+    with connect(srv.port) as s:
+        s.sendall(b"".join(framed(q) for q in queries))
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)  # let the server see the FIN while its writes are still queued
+        deadline = time.monotonic() + 5
+        ids = set()
+        for _ in queries:
+            wire = g.tcp_read_message(s, deadline)
+            if wire is None:
+                break
+            m = dns.message.from_wire(wire)
+            if sum(len(r) for r in m.answer) == 10:
+                ids.add(m.id)
+        c.eq(len(ids), len(queries), "every answer arrives in full after the client's FIN")
+        c.check(closed_within(s, 3) is not None, "then the server closes the connection")
+
+
 def test_split_frames(c, srv):
     q1 = dns.message.make_query("www.e2e.test.", "A")
     q2 = dns.message.make_query("www.e2e.test.", "AAAA")
@@ -158,7 +184,7 @@ def main():
         return rc
     extra = f'tcp_idle_timeout = "{int(IDLE)}s"\ntcp_max_connections = {MAX_CONN}'
     with g.Gslbd(sys.argv[1], zones.ALL, server_extra=extra) as srv:
-        return g.run_tests([test_pipelining, test_split_frames, test_idle_timeout,
+        return g.run_tests([test_pipelining, test_half_close, test_split_frames, test_idle_timeout,
                             test_connection_limit], srv)
 
 
