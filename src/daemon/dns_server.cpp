@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
@@ -54,19 +55,24 @@ struct Worker::Impl {
   uv_loop_t loop{};
   uv_async_t wake{};
   std::mutex mu;
-  std::shared_ptr<const dns::AnswerTable> pending;  // guarded by mu
+  std::optional<Snapshot> pending;                  // guarded by mu
   bool stopping = false;                            // guarded by mu
-  std::shared_ptr<const dns::AnswerTable> table;    // loop-owned
+  Snapshot current;                                 // loop-owned
+  dns::Answers answers;                             // views of `current`
   std::vector<uv_poll_t*> udp;
   std::vector<uv_tcp_t*> listeners;
   std::vector<int> udp_fds, tcp_fds;
   std::unordered_set<Conn*> conns;
   std::unique_ptr<UdpBatch> batch = std::make_unique<UdpBatch>();
-  dns::Query q;
+  dns::Scratch scratch;
   std::vector<uint8_t> read_buf = std::vector<uint8_t>(64 * 1024);
   std::vector<uint8_t> tcp_out = std::vector<uint8_t>(kTcpMax + 2);
   std::string pending_out;
 
+  void install(Snapshot s) {
+    current = std::move(s);
+    answers = dns::Answers{current.table.get(), current.overlay.get()};
+  }
   void on_udp(int fd);
   void on_connection(uv_stream_t* server);
   void handle_frames(Conn& c, const uint8_t* data, size_t len);
@@ -148,7 +154,6 @@ void flush(Conn& c, std::string& out) {
 
 void Worker::Impl::on_udp(int fd) {
   UdpBatch& b = *batch;
-  const dns::AnswerTable& t = *table;
   WorkerStats& st = worker.stats_;
   for (int round = 0; round < kRoundsPerWakeup; ++round) {
     for (int i = 0; i < kBatch; ++i) {
@@ -168,8 +173,8 @@ void Worker::Impl::on_udp(int fd) {
         continue;
       }
       dns::Outcome outcome;
-      const size_t len = dns::answer(t, opt.handler, {b.in_buf[i], b.in[i].msg_len},
-                                     {b.out_buf[m], kUdpBuffer}, false, q, outcome);
+      const size_t len = dns::answer(answers, opt.handler, {b.in_buf[i], b.in[i].msg_len},
+                                     {b.out_buf[m], kUdpBuffer}, false, scratch, outcome);
       st.udp_queries.fetch_add(1, std::memory_order_relaxed);
       if (len == 0) {
         st.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -207,17 +212,17 @@ void Worker::Impl::handle_frames(Conn& c, const uint8_t* data, size_t len) {
     std::span<const uint8_t> query(data + off + 2, flen);
     off += 2 + flen;
     dns::Outcome outcome;
-    size_t n = dns::answer(*table, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, true, q,
-                           outcome);
+    size_t n = dns::answer(answers, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, true,
+                           scratch, outcome);
     st.tcp_queries.fetch_add(1, std::memory_order_relaxed);
     if (outcome.transfer_zone >= 0) {
-      const dns::Zone& z = *table->zones()[size_t(outcome.transfer_zone)];
+      const dns::Zone& z = *answers.table->zones()[size_t(outcome.transfer_zone)];
       bool allowed = false;
       for (const auto& p : z.allow_transfer) allowed = allowed || p.contains(c.peer);
       if (allowed) {
         core::logf(core::Level::info, "event=axfr zone={} client={}", dns::name_to_text(z.apex),
                    c.peer.to_string());
-        for (const auto& m : dns::transfer_messages(z, query, q)) {
+        for (const auto& m : dns::transfer_messages(z, query, scratch.q)) {
           pending_out.push_back(char(m.size() >> 8));
           pending_out.push_back(char(m.size()));
           pending_out += m;
@@ -225,7 +230,7 @@ void Worker::Impl::handle_frames(Conn& c, const uint8_t* data, size_t len) {
         continue;
       }
       outcome.rcode = uint8_t(dns::Rcode::refused);
-      n = dns::answer_error(query, q, opt.handler, {tcp_out.data() + 2, kTcpMax},
+      n = dns::answer_error(query, scratch.q, opt.handler, {tcp_out.data() + 2, kTcpMax},
                             outcome.rcode, true);
     }
     if (n == 0) continue;
@@ -307,11 +312,12 @@ void Worker::Impl::shutdown() {
 }
 
 Worker::Worker(const WorkerOptions& opt, std::vector<int> udp_fds, std::vector<int> tcp_fds,
-               std::shared_ptr<const dns::AnswerTable> table)
+               Snapshot snapshot)
     : impl_(std::make_unique<Impl>(*this, opt)) {
   impl_->udp_fds = std::move(udp_fds);
   impl_->tcp_fds = std::move(tcp_fds);
-  impl_->table = std::move(table);
+  impl_->install(std::move(snapshot));
+  impl_->scratch.pick.rng ^= reinterpret_cast<uintptr_t>(this);  // workers pick independently
 }
 
 Worker::~Worker() {
@@ -326,7 +332,8 @@ void Worker::start() {
   uv_async_init(&w.loop, &w.wake, [](uv_async_t* a) {
     auto* self = static_cast<Impl*>(a->data);
     std::lock_guard lock(self->mu);
-    if (self->pending) self->table = std::move(self->pending);
+    if (self->pending) self->install(std::move(*self->pending));
+    self->pending.reset();
     if (self->stopping) self->shutdown();
   });
   for (int fd : w.udp_fds) {
@@ -359,10 +366,10 @@ void Worker::start() {
   });
 }
 
-void Worker::publish(std::shared_ptr<const dns::AnswerTable> table) {
+void Worker::publish(Snapshot snapshot) {
   {
     std::lock_guard lock(impl_->mu);
-    impl_->pending = std::move(table);
+    impl_->pending = std::move(snapshot);
   }
   uv_async_send(&impl_->wake);
 }

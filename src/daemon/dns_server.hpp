@@ -11,9 +11,16 @@
 
 #include "core/duration.hpp"
 #include "dns/handler.hpp"
+#include "dns/overlay.hpp"
 #include "dns/table.hpp"
 
 namespace gslb::daemon {
+
+// What workers answer from; replaced whole, never modified.
+struct Snapshot {
+  std::shared_ptr<const dns::AnswerTable> table;
+  std::shared_ptr<const dns::Overlay> overlay;
+};
 
 struct WorkerOptions {
   dns::HandlerOptions handler;
@@ -31,14 +38,14 @@ class Worker {
  public:
   // Takes ownership of the sockets (already bound; TCP ones listening).
   Worker(const WorkerOptions& opt, std::vector<int> udp_fds, std::vector<int> tcp_fds,
-         std::shared_ptr<const dns::AnswerTable> table);
+         Snapshot snapshot);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
   void start();
-  // From any thread: the next query this worker handles uses `table`.
-  void publish(std::shared_ptr<const dns::AnswerTable> table);
+  // From any thread: the next query this worker handles uses `snapshot`.
+  void publish(Snapshot snapshot);
   // From any thread: closes everything and joins the thread.
   void stop();
 

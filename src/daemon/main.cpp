@@ -50,7 +50,7 @@ struct Daemon {
                  errors.size());
       return;
     }
-    for (auto& w : workers) w->publish(next->table);
+    for (auto& w : workers) w->publish(daemon::Snapshot{next->table, nullptr});
     loaded = std::move(*next);
     core::logf(core::Level::notice, "event=reloaded zones={}", loaded.zones.size());
   }
@@ -124,7 +124,7 @@ int run(int argc, char** argv) {
       udp.push_back(*u);
       tcp.push_back(*t);
     }
-    d.workers.push_back(std::make_unique<daemon::Worker>(wopt, udp, tcp, d.loaded.table));
+    d.workers.push_back(std::make_unique<daemon::Worker>(wopt, udp, tcp, daemon::Snapshot{d.loaded.table, nullptr}));
   }
   for (auto& w : d.workers) w->start();
   std::string where;

@@ -1,6 +1,7 @@
 // Zone data -> AnswerTable. All DNS lookup semantics (RFC 1034 §4.3.2, RFC 2308, RFC 4592,
 // RFC 8482) are decided here, once, so that the query path only finds an entry and copies.
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -54,7 +55,7 @@ std::string wildcard_of(std::string_view name) {
 // Builds one AnswerTable. Lives only for the duration of compile().
 class Compiler {
  public:
-  explicit Compiler(std::vector<std::shared_ptr<const Zone>> zones);
+  Compiler(std::vector<std::shared_ptr<const Zone>> zones, const std::vector<std::string>& dynamic);
   std::shared_ptr<const AnswerTable> run();
 
  private:
@@ -81,16 +82,22 @@ class Compiler {
   uint32_t referral(const std::string& cut);
   uint32_t positive(const RRset& set, const std::string& base);
   void fill_cname(Entry& e, const Info& info, const std::string& base);
+  uint32_t dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
+                        std::vector<Rec> chain, const std::string& owner, uint16_t zone);
   void fill(Entry& e, const Info& info);
 
   std::vector<std::shared_ptr<const Zone>> zones_;
   std::map<std::string, Info> names_;
+  std::set<std::string> dynamic_;
+  std::deque<Node> synthetic_;  // dynamic names that the zone files do not hold, and their ENTs
   std::shared_ptr<AnswerTable> t_;
   std::map<uint16_t, uint32_t> nodata_, nxdomain_;
   std::map<std::string, uint32_t> referral_;
 };
 
-Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones) : zones_(std::move(zones)) {
+Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
+                   const std::vector<std::string>& dynamic)
+    : zones_(std::move(zones)), dynamic_(dynamic.begin(), dynamic.end()) {
   // Parents first, so that a child zone's names replace what its parent holds below the cut.
   std::stable_sort(zones_.begin(), zones_.end(), [](const auto& a, const auto& b) {
     return name_label_count(a->apex) < name_label_count(b->apex);
@@ -121,8 +128,27 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones) : zones_(std:
       names_[name] = info;
     }
   }
+  // A dynamic name exists even when no zone file mentions it, and so do the names between it
+  // and its zone's apex (empty non-terminals, RFC 4592 §2.2.2).
+  for (const auto& d : dynamic_) {
+    for (std::string_view s = d; s.size() > 1 && !names_.count(std::string(s)); s = name_parent(s)) {
+      std::string_view up = s;
+      while (up.size() > 1 && !names_.count(std::string(up))) up = name_parent(up);
+      auto it = names_.find(std::string(up));
+      if (it == names_.end() || !it->second.cut.empty()) break;  // check_dynamic_name refuses
+      Node& n = synthetic_.emplace_back();
+      n.name = std::string(s);
+      names_[n.name] = Info{it->second.zone, &n, {}};
+    }
+  }
   t_ = std::make_shared<AnswerTable>();
   t_->zones_ = zones_;
+}
+
+uint32_t Compiler::dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
+                                std::vector<Rec> chain, const std::string& owner, uint16_t zone) {
+  t_->slots_dynamic_.push_back(DynamicSlot{name, qtype, base, std::move(chain), owner, zone});
+  return kDynamicBit | uint32_t(t_->slots_dynamic_.size() - 1);
 }
 
 Compiler::Found Compiler::lookup(std::string_view name) const {
@@ -264,8 +290,15 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
     }
     break;
   }
+  if (final_node && dynamic_.count(final_node->name)) {
+    for (uint16_t type : {rrtype::A, rrtype::AAAA})
+      e.types.push_back(Entry::Slot{
+          type, dynamic_slot(final_node->name, type, base, tail.answer, final_owner, e.zone)});
+  }
   if (final_node) {
     for (const auto& set : final_node->rrsets) {
+      if (dynamic_.count(final_node->name) && (set.type == rrtype::A || set.type == rrtype::AAAA))
+        continue;
       Spec s = tail;
       s.authority.clear();
       s.answer.push_back(Rec{final_owner, &set, set.ttl});
@@ -296,6 +329,15 @@ void Compiler::fill(Entry& e, const Info& info) {
   }
   if (node.find(rrtype::CNAME)) {
     fill_cname(e, info, base);
+  } else if (dynamic_.count(node.name)) {
+    // Health decides A and AAAA; other types still come from the zone file.
+    for (uint16_t type : {rrtype::A, rrtype::AAAA})
+      e.types.push_back(Entry::Slot{type, dynamic_slot(node.name, type, base, {}, {}, info.zone)});
+    for (const auto& set : node.rrsets)
+      if (set.type != rrtype::A && set.type != rrtype::AAAA)
+        e.types.push_back(Entry::Slot{set.type, positive(set, base)});
+    e.other = nodata(info.zone);
+    e.any_udp = e.any_tcp = e.types.front().tmpl;
   } else {
     Spec all;
     all.base = base;
@@ -361,8 +403,29 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
   return t_;
 }
 
-std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones) {
-  return Compiler(std::move(zones)).run();
+std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,
+                                           const std::vector<std::string>& dynamic) {
+  return Compiler(std::move(zones), dynamic).run();
+}
+
+std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& zones,
+                               const std::string& name) {
+  const Zone* zone = nullptr;
+  for (const auto& z : zones)
+    if (name_is_subdomain(name, z->apex) && (!zone || z->apex.size() > zone->apex.size()))
+      zone = z.get();
+  if (!zone) return "is not inside any served zone";
+  for (std::string_view s = name; s.size() > zone->apex.size(); s = name_parent(s)) {
+    auto n = zone->nodes.find(std::string(s));
+    if (n == zone->nodes.end()) continue;
+    if (n->second.find(rrtype::NS)) return "is at or below a delegation in its zone";
+    if (s.size() == name.size() && n->second.find(rrtype::CNAME)) return "is a CNAME in its zone";
+    if (s.size() == name.size() && (n->second.find(rrtype::A) || n->second.find(rrtype::AAAA)))
+      return "has A/AAAA records in its zone file; a dynamic name takes them from its pools";
+  }
+  if (name == zone->apex) return "is a zone apex";
+  if (name.size() > 2 && name[0] == 1 && name[1] == '*') return "is a wildcard";
+  return {};
 }
 
 }  // namespace gslb::dns

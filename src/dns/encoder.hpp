@@ -45,11 +45,7 @@ class Encoder {
 
 // The records of one answer, section by section, before encoding.
 struct TemplateSpec {
-  struct Rec {
-    std::string owner;  // empty: the question name
-    const RRset* set;
-    uint32_t ttl;
-  };
+  using Rec = RecordRef;
   std::string base;  // the name the question is assumed to be (a suffix of every real one)
   std::vector<Rec> answer, authority, glue;  // glue: additional records that must fit
   std::vector<Rec> optional;                 // additional records dropped when short of room

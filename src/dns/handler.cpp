@@ -51,9 +51,11 @@ size_t answer_error(std::span<const uint8_t> query, const Query& q, const Handle
   return n;
 }
 
-size_t answer(const AnswerTable& table, const HandlerOptions& opt, std::span<const uint8_t> query,
-              std::span<uint8_t> out, bool tcp, Query& q, Outcome& outcome) noexcept {
+size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const uint8_t> query,
+              std::span<uint8_t> out, bool tcp, Scratch& scratch, Outcome& outcome) noexcept {
   outcome = Outcome{};
+  const AnswerTable& table = *answers.table;
+  Query& q = scratch.q;
   switch (parse_query(query, q)) {
     case ParseStatus::ok:
       break;
@@ -104,7 +106,12 @@ size_t answer(const AnswerTable& table, const HandlerOptions& opt, std::span<con
   } else {
     ti = e->below;
   }
-  const Template& t = table.tmpl(ti);
+  if ((ti & kDynamicBit) && !answers.overlay) {
+    outcome.rcode = uint8_t(Rcode::servfail);
+    return answer_error(query, q, opt, out, outcome.rcode, true);
+  }
+  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick)
+                                         : table.tmpl(ti);
 
   size_t limit = tcp ? 65535 : kMinUdp;
   if (!tcp && q.has_edns)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "dns/overlay.hpp"
 #include "dns/table.hpp"
 #include "dns/wire.hpp"
 
@@ -23,10 +24,22 @@ struct Outcome {
   int32_t transfer_zone = -1;
 };
 
+// What a worker answers from: the static table and the dynamic overlay built for it.
+struct Answers {
+  const AnswerTable* table = nullptr;
+  const Overlay* overlay = nullptr;  // null: every dynamic answer is SERVFAIL
+};
+
+// Per-worker scratch for the query path.
+struct Scratch {
+  Query q;
+  PickState pick;
+};
+
 // Writes the response to `query` into `out` (at least 512 bytes; 65535 for TCP) and returns its
-// length, or 0 when nothing must be sent. `q` is the caller's per-worker scratch.
-size_t answer(const AnswerTable& table, const HandlerOptions& opt, std::span<const uint8_t> query,
-              std::span<uint8_t> out, bool tcp, Query& q, Outcome& outcome) noexcept;
+// length, or 0 when nothing must be sent.
+size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const uint8_t> query,
+              std::span<uint8_t> out, bool tcp, Scratch& scratch, Outcome& outcome) noexcept;
 
 // A response with only the header (and the question and OPT, when the query had them) and
 // `rcode`: REFUSED for a transfer the ACL denies, for example.

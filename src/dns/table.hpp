@@ -14,6 +14,26 @@
 namespace gslb::dns {
 
 inline constexpr uint32_t kNoTemplate = UINT32_MAX;
+// A template index with this bit set names a dynamic slot: its answer comes from the Overlay.
+inline constexpr uint32_t kDynamicBit = 0x80000000u;
+
+// A reference to records held by a zone, as they go into an answer.
+struct RecordRef {
+  std::string owner;  // empty: the question name
+  const RRset* set;
+  uint32_t ttl;
+};
+
+// An answer that health decides: an A or AAAA query at a dynamic name, or at a CNAME chain that
+// ends there. The table records where; the Overlay fills in the addresses.
+struct DynamicSlot {
+  std::string name;                // the dynamic name (lower-cased wire)
+  uint16_t qtype;                  // A or AAAA
+  std::string base;                // the template's base name (the queried owner)
+  std::vector<RecordRef> chain;    // CNAMEs before the addresses, empty for the name itself
+  std::string owner;               // owner of the address records; empty: the question name
+  uint16_t zone;
+};
 
 // The sections after the question for one kind of answer, encoded as if the question name were
 // `base_len` bytes long. The real question name ends with that base name, so every compression
@@ -64,6 +84,7 @@ class AnswerTable {
   const Template& tmpl(uint32_t i) const noexcept { return templates_[i]; }
   const Entry& entry(size_t i) const noexcept { return entries_[i]; }
   const std::vector<std::shared_ptr<const Zone>>& zones() const noexcept { return zones_; }
+  const std::vector<DynamicSlot>& dynamic_slots() const noexcept { return slots_dynamic_; }
   size_t entry_count() const noexcept { return entries_.size(); }
   size_t template_count() const noexcept { return templates_.size(); }
 
@@ -76,10 +97,18 @@ class AnswerTable {
   std::vector<uint32_t> slots_;  // open addressing: entry index + 1, 0 = empty
   uint64_t mask_ = 0;
   std::vector<std::shared_ptr<const Zone>> zones_;
+  std::vector<DynamicSlot> slots_dynamic_;
 };
 
 // Compiles zones into a table. Zones may nest (a parent and its child): the child is
-// authoritative for its names, the parent answers DS at the cut.
-std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones);
+// authoritative for its names, the parent answers DS at the cut. `dynamic` lists names (lower-
+// cased wire) whose A and AAAA answers come from an Overlay; check them first with
+// check_dynamic_name().
+std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,
+                                           const std::vector<std::string>& dynamic = {});
+
+// Why `name` (lower-cased wire) cannot be a dynamic name in these zones, or empty if it can.
+std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& zones,
+                               const std::string& name);
 
 }  // namespace gslb::dns

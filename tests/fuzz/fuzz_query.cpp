@@ -60,10 +60,10 @@ const gslb::dns::AnswerTable& table() {
 
 void check(const uint8_t* data, size_t size, bool tcp) {
   static std::vector<uint8_t> out(65535);
-  static gslb::dns::Query q;
+  static gslb::dns::Scratch scratch;
   gslb::dns::Outcome outcome;
-  const size_t n =
-      gslb::dns::answer(table(), gslb::dns::HandlerOptions{}, {data, size}, out, tcp, q, outcome);
+  const size_t n = gslb::dns::answer({&table(), nullptr}, gslb::dns::HandlerOptions{}, {data, size},
+                                     out, tcp, scratch, outcome);
   if (n == 0) return;
   if (n < 12 || (!tcp && n > 1232) || out[0] != data[0] || out[1] != data[1]) std::abort();
   ldns_pkt* pkt = nullptr;

@@ -50,11 +50,14 @@ struct Answered {
   dns::LdnsPkt pkt;  // null when nothing was sent or ldns could not parse it
 };
 
-inline Answered ask(const dns::AnswerTable& t, const std::vector<uint8_t>& query, bool tcp = false) {
+inline Answered ask(const dns::AnswerTable& t, const std::vector<uint8_t>& query, bool tcp = false,
+                    const dns::Overlay* overlay = nullptr, dns::PickState* pick = nullptr) {
   Answered a;
   std::vector<uint8_t> out(65535);
-  dns::Query q;
-  size_t n = dns::answer(t, dns::HandlerOptions{}, query, out, tcp, q, a.outcome);
+  dns::Scratch scratch;
+  if (pick) scratch.pick = *pick;
+  size_t n = dns::answer({&t, overlay}, dns::HandlerOptions{}, query, out, tcp, scratch, a.outcome);
+  if (pick) *pick = scratch.pick;
   out.resize(n);
   a.wire = out;
   if (n) {

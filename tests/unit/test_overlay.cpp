@@ -1,0 +1,161 @@
+// Dynamic names: the static table marks the slots, the overlay fills them per health.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "dns_test_util.hpp"
+#include "dns/overlay.hpp"
+
+using namespace gslb;
+using test::ask;
+using test::section;
+
+namespace {
+
+const char* kZone = R"($ORIGIN example.test.
+$TTL 3600
+@     IN SOA ns1 hostmaster 1 3600 600 86400 300
+      IN NS  ns1
+ns1   IN A   192.0.2.1
+www   IN TXT "dynamic name with a static TXT"
+app   IN CNAME www
+)";
+
+core::IpAddress ip(const char* s) { return *core::IpAddress::parse(s); }
+
+struct Fixture {
+  std::shared_ptr<const dns::AnswerTable> table;
+  std::map<std::pair<std::string, uint16_t>, dns::DynamicAnswer> answers;
+  Fixture() {
+    auto z = test::zone_from_text("example.test.", kZone);
+    REQUIRE(z);
+    table = dns::compile({z}, {dns::name_from_text("www.example.test."),
+                               dns::name_from_text("gslb.deep.example.test.")});
+  }
+  std::shared_ptr<const dns::Overlay> overlay() {
+    return dns::Overlay::build(*table, [&](std::string_view name, uint16_t qtype) {
+      auto it = answers.find({std::string(name), qtype});
+      return it == answers.end() ? nullptr : &it->second;
+    });
+  }
+  void set(const char* name, uint16_t qtype, dns::DynamicAnswer a) {
+    answers[{dns::name_from_text(name), qtype}] = std::move(a);
+  }
+};
+
+dns::DynamicAnswer all(std::vector<std::vector<core::IpAddress>> rotations) {
+  dns::DynamicAnswer a;
+  a.kind = dns::DynamicAnswer::Kind::addresses;
+  a.ttl = 10;
+  for (auto& r : rotations) a.alternatives.push_back({1, r});
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a dynamic name answers what the overlay holds; other types stay static") {
+  set("www.example.test.", 1, all({{ip("192.0.2.10"), ip("192.0.2.11")}}));
+  auto o = overlay();
+  auto a = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A), false, o.get());
+  CHECK(ldns_pkt_aa(a.pkt.get()));
+  CHECK(section(a, LDNS_SECTION_ANSWER) ==
+        std::vector<std::string>{"www.example.test. 10 IN A 192.0.2.10",
+                                 "www.example.test. 10 IN A 192.0.2.11"});
+  auto txt = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_TXT), false, o.get());
+  CHECK(section(txt, LDNS_SECTION_ANSWER).size() == 1);
+  // No IPv6 address in the pool: NODATA for AAAA.
+  auto aaaa = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_AAAA), false, o.get());
+  CHECK(ldns_pkt_get_rcode(aaaa.pkt.get()) == LDNS_RCODE_NOERROR);
+  CHECK(section(aaaa, LDNS_SECTION_ANSWER).empty());
+  CHECK(section(aaaa, LDNS_SECTION_AUTHORITY).size() == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "a CNAME into a dynamic name carries the dynamic addresses") {
+  set("www.example.test.", 1, all({{ip("192.0.2.10")}}));
+  auto o = overlay();
+  auto a = ask(*table, test::make_query("app.example.test.", LDNS_RR_TYPE_A), false, o.get());
+  CHECK(section(a, LDNS_SECTION_ANSWER) ==
+        std::vector<std::string>{"app.example.test. 3600 IN CNAME www.example.test.",
+                                 "www.example.test. 10 IN A 192.0.2.10"});
+}
+
+TEST_CASE_METHOD(Fixture, "a dynamic name the zone file lacks exists, with its empty non-terminals") {
+  set("gslb.deep.example.test.", 1, all({{ip("192.0.2.20")}}));
+  auto o = overlay();
+  auto a = ask(*table, test::make_query("gslb.deep.example.test.", LDNS_RR_TYPE_A), false, o.get());
+  CHECK(section(a, LDNS_SECTION_ANSWER).size() == 1);
+  auto ent = ask(*table, test::make_query("deep.example.test.", LDNS_RR_TYPE_A), false, o.get());
+  CHECK(ldns_pkt_get_rcode(ent.pkt.get()) == LDNS_RCODE_NOERROR);
+}
+
+TEST_CASE_METHOD(Fixture, "rotation: each query gets the next alternative") {
+  set("www.example.test.", 1,
+      all({{ip("192.0.2.1"), ip("192.0.2.2")}, {ip("192.0.2.2"), ip("192.0.2.1")}}));
+  auto o = overlay();
+  dns::PickState st;
+  std::vector<uint8_t> first;
+  for (int i = 0; i < 4; ++i) {
+    auto a = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A), false, o.get(), &st);
+    ldns_rr* rr = ldns_rr_list_rr(ldns_pkt_answer(a.pkt.get()), 0);
+    first.push_back(ldns_rdf_data(ldns_rr_rdf(rr, 0))[3]);
+  }
+  CHECK(first == std::vector<uint8_t>{1, 2, 1, 2});
+}
+
+TEST_CASE_METHOD(Fixture, "weighted picks split 90/10 within 2% over 100,000 queries") {
+  dns::DynamicAnswer a;
+  a.kind = dns::DynamicAnswer::Kind::addresses;
+  a.pick = dns::DynamicAnswer::Pick::weighted;
+  a.alternatives = {{90, {ip("192.0.2.1")}}, {10, {ip("198.51.100.1")}}};
+  set("www.example.test.", 1, a);
+  auto o = overlay();
+  dns::PickState st;
+  int first = 0;
+  const int n = 100000;
+  for (int i = 0; i < n; ++i) {
+    const dns::Template& t = o->pick(0, st);
+    // The A record's RDATA is the template's last 4 bytes.
+    first += uint8_t(t.bytes[t.bytes.size() - 4]) == 192;
+  }
+  CHECK(first == Approx(0.9 * n).margin(0.02 * n));
+}
+
+TEST_CASE_METHOD(Fixture, "servfail and empty answers; no overlay at all is SERVFAIL") {
+  dns::DynamicAnswer fail;
+  fail.kind = dns::DynamicAnswer::Kind::servfail;
+  set("www.example.test.", 1, fail);
+  auto o = overlay();
+  auto a = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A), false, o.get());
+  CHECK(ldns_pkt_get_rcode(a.pkt.get()) == LDNS_RCODE_SERVFAIL);
+
+  dns::DynamicAnswer empty;
+  empty.kind = dns::DynamicAnswer::Kind::nodata;
+  empty.ttl = 5;
+  set("www.example.test.", 1, empty);
+  o = overlay();
+  auto e = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A), false, o.get());
+  CHECK(ldns_pkt_get_rcode(e.pkt.get()) == LDNS_RCODE_NOERROR);
+  auto auth = section(e, LDNS_SECTION_AUTHORITY);
+  REQUIRE(auth.size() == 1);
+  CHECK(auth[0].rfind("example.test. 5 IN SOA", 0) == 0);
+
+  auto none = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A));
+  CHECK(ldns_pkt_get_rcode(none.pkt.get()) == LDNS_RCODE_SERVFAIL);
+}
+
+TEST_CASE("check_dynamic_name refuses names that cannot be dynamic") {
+  auto z = test::zone_from_text("example.test.", R"($ORIGIN example.test.
+@ 3600 IN SOA ns1 hm 1 2 3 4 5
+@ 3600 IN NS ns1
+ns1 3600 IN A 192.0.2.1
+c 3600 IN CNAME ns1
+sub 3600 IN NS ns.other.test.
+)");
+  REQUIRE(z);
+  auto why = [&](const char* n) { return dns::check_dynamic_name({z}, dns::name_from_text(n)); };
+  CHECK(why("www.example.test.").empty());
+  CHECK(why("www.example.org.") == "is not inside any served zone");
+  CHECK(why("c.example.test.") == "is a CNAME in its zone");
+  CHECK(why("x.sub.example.test.") == "is at or below a delegation in its zone");
+  CHECK(why("ns1.example.test.").find("has A/AAAA records") == 0);
+}
