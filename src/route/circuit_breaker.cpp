@@ -2,27 +2,6 @@
 
 namespace gslb::route {
 
-Admission::Admission(Admission&& other) noexcept : breaker_(other.breaker_), resource_(other.resource_) {
-  other.breaker_ = nullptr;
-}
-
-Admission& Admission::operator=(Admission&& other) noexcept {
-  if (this != &other) {
-    release();
-    breaker_ = other.breaker_;
-    resource_ = other.resource_;
-    other.breaker_ = nullptr;
-  }
-  return *this;
-}
-
-void Admission::release() noexcept {
-  if (breaker_ != nullptr) {
-    breaker_->release(resource_);
-    breaker_ = nullptr;
-  }
-}
-
 CircuitBreaker::CircuitBreaker(const CircuitBreakerConfig& config)
     : max_requests_per_connection_(config.max_requests_per_connection) {
   slots_[index(Resource::kConnection)].limit = config.max_connections;

@@ -16,35 +16,36 @@ constexpr size_t kMaxCachedClients = 64;
 
 std::atomic<uint64_t> next_cluster_uid{1};
 
-// Which of ShardedCounter's shards this thread writes: threads get consecutive ids, so the first
-// eight threads never share a line.
-std::atomic<uint32_t> next_thread_shard{0};
-thread_local const uint32_t this_thread_shard = next_thread_shard.fetch_add(1) % 8;
+// Threads get consecutive numbers, so the first eight never share a ShardedCounter line.
+std::atomic<uint32_t> next_thread_number{0};
+
+// SplitMix64 step on a per-thread state: picking threads never share a cache line for
+// randomness (a shared atomic state costs ~50 ns a pick with two threads). A thread's state is
+// seeded on its first draw, from the seed of the cluster that drew first and the thread number.
+uint64_t thread_random(detail::ThreadState& ts, uint64_t seed) noexcept {
+  if (!ts.random_seeded) {
+    ts.random_state = detail::mix64(seed ^ (uint64_t{ts.shard} << 32));
+    ts.random_seeded = true;
+  }
+  ts.random_state += 0x9e3779b97f4a7c15ULL;
+  return detail::mix64(ts.random_state);
+}
+
+// The default Random, for callers outside the pick path (retry back-off).
+class ThreadLocalRandom final : public Random {
+ public:
+  explicit ThreadLocalRandom(uint64_t seed) : seed_(seed) {}
+  uint64_t next() noexcept override { return thread_random(detail::this_thread_state(), seed_); }
+  uint64_t seed() const { return seed_; }
+
+ private:
+  uint64_t seed_;
+};
 
 }  // namespace
 
 Endpoint::Endpoint(EndpointSpec spec)
     : spec_(std::move(spec)), name_(spec_.address + ":" + std::to_string(spec_.port)), health_(spec_.health) {}
-
-Pick& Pick::operator=(Pick&& other) noexcept {
-  if (this != &other) {
-    finish();
-    endpoint_ = std::move(other.endpoint_);
-    admission_ = std::move(other.admission_);
-    error_ = other.error_;
-    priority_ = other.priority_;
-    panic_ = other.panic_;
-  }
-  return *this;
-}
-
-void Pick::finish() noexcept {
-  if (endpoint_) {
-    endpoint_->active_.fetch_sub(1, std::memory_order_relaxed);
-    endpoint_.reset();
-  }
-  admission_.release();
-}
 
 const char* to_string(PickError e) {
   switch (e) {
@@ -80,8 +81,17 @@ const char* to_string(EjectReason r) {
 
 namespace detail {
 
-void ShardedCounter::add(uint64_t n) noexcept {
-  shards_[this_thread_shard].value.fetch_add(n, std::memory_order_relaxed);
+void ShardedCounter::add(uint32_t shard, uint64_t n) noexcept {
+  shards_[shard % shards_.size()].value.fetch_add(n, std::memory_order_relaxed);
+}
+
+ThreadState& this_thread_state() noexcept {
+  thread_local ThreadState state = [] {
+    ThreadState s;
+    s.shard = next_thread_number.fetch_add(1);
+    return s;
+  }();
+  return state;
 }
 
 uint64_t ShardedCounter::sum() const noexcept {
@@ -90,26 +100,13 @@ uint64_t ShardedCounter::sum() const noexcept {
   return s;
 }
 
-namespace {
-
-// Per-thread cache of the last snapshot seen per cluster, so a pick costs one atomic load of the
-// generation instead of an atomic shared_ptr copy (a lock plus two refcount writes on a line
-// every thread shares). Direct-mapped on the cluster uid; a collision only costs a reload.
-struct TlsSlot {
-  uint64_t uid = 0;
-  uint64_t generation = 0;
-  std::shared_ptr<const Snapshot> snapshot;
-};
-thread_local std::array<TlsSlot, 8> tls_slots;
-
-}  // namespace
-
 ClusterImpl::ClusterImpl(ClusterConfig config, ClusterOptions options)
     : config_(std::move(config)),
       own_clock_(options.clock ? nullptr : std::make_unique<SteadyClock>()),
       clock_(options.clock ? options.clock : own_clock_.get()),
-      own_random_(options.random ? nullptr : std::make_unique<SplitMixRandom>(std::random_device{}())),
+      own_random_(options.random ? nullptr : std::make_unique<ThreadLocalRandom>(std::random_device{}())),
       random_(options.random ? options.random : own_random_.get()),
+      default_seed_(options.random ? 0 : static_cast<ThreadLocalRandom*>(own_random_.get())->seed()),
       listener_(options.listener),
       auto_tick_(options.auto_tick),
       // Counting requests costs an atomic write on a line every thread shares, so only do it
@@ -129,9 +126,12 @@ ClusterImpl::ClusterImpl(ClusterConfig config, ClusterOptions options)
 
 ClusterImpl::~ClusterImpl() = default;
 
-const Snapshot& ClusterImpl::snapshot() const {
+// A per-thread cache of the last snapshot seen, so a pick costs one atomic load of the
+// generation instead of an atomic shared_ptr copy (a lock plus two refcount writes on a line
+// every thread shares). A collision between clusters in a slot only costs a reload.
+const Snapshot& ClusterImpl::snapshot(ThreadState& ts) const {
   uint64_t gen = generation_.load(std::memory_order_acquire);
-  TlsSlot& slot = tls_slots[uid_ & 7];
+  SnapshotSlot& slot = ts.snapshots[uid_ & 7];
   if (slot.uid != uid_ || slot.generation != gen || !slot.snapshot) {
     slot.snapshot = snapshot_.load(std::memory_order_acquire);
     slot.uid = uid_;
@@ -171,8 +171,11 @@ void ClusterImpl::maybe_tick(TimePoint now) {
 
 Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
   if (auto_tick_) {
-    TimePoint now = clock_->now();
-    if (now.count() >= next_deadline_.load(std::memory_order_relaxed)) maybe_tick(now);
+    int64_t deadline = next_deadline_.load(std::memory_order_relaxed);
+    if (deadline != INT64_MAX) {
+      TimePoint now = clock_->now();
+      if (now.count() >= deadline) maybe_tick(now);
+    }
   }
   if (limiter_ && !limiter_->allow(options.rate_limit_key)) {
     rate_limited_.fetch_add(1, std::memory_order_relaxed);
@@ -186,8 +189,9 @@ Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
       return Pick(PickError::kCircuitOpen);
     }
   }
-  uint64_t r = random_->next();
-  const View* view = find_view(snapshot(), client);
+  ThreadState& ts = this_thread_state();
+  uint64_t r = own_random_ ? thread_random(ts, default_seed_) : random_->next();
+  const View* view = find_view(snapshot(ts), client);
   if (view == nullptr) {
     bool cacheable;
     {
@@ -200,15 +204,16 @@ Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
         std::lock_guard lock(mu_);
         transient = build_view(client, members_, config_);
       }
-      return finish_pick(*transient, r, options, std::move(admission));
+      return finish_pick(ts, *transient, r, options, std::move(admission));
     }
     add_client(client);
-    view = find_view(snapshot(), client);
+    view = find_view(snapshot(ts), client);
   }
-  return finish_pick(*view, r, options, std::move(admission));
+  return finish_pick(ts, *view, r, options, std::move(admission));
 }
 
-Pick ClusterImpl::finish_pick(const View& view, uint64_t r, const PickOptions& options, Admission admission) {
+Pick ClusterImpl::finish_pick(ThreadState& ts, const View& view, uint64_t r, const PickOptions& options,
+                              Admission admission) {
   // With a hash key the priority comes from the key too, so one key keeps hitting one endpoint.
   uint64_t selector = options.hash_key ? mix64(*options.hash_key ^ 0x7072696fULL) : r;
   uint8_t p = view.priority_of_percent[bounded(selector, 100)];
@@ -219,7 +224,7 @@ Pick ClusterImpl::finish_pick(const View& view, uint64_t r, const PickOptions& o
   }
   const Group* group = nullptr;
   uint32_t chosen_priority = p;
-  size_t index = choose_endpoint(view, p, r, options, &group, &chosen_priority);
+  size_t index = choose_endpoint(ts, view, p, r, options, &group, &chosen_priority);
   if (group == nullptr) {
     no_healthy_.fetch_add(1, std::memory_order_relaxed);
     return Pick(PickError::kNoHealthyEndpoint);
@@ -231,12 +236,12 @@ Pick ClusterImpl::finish_pick(const View& view, uint64_t r, const PickOptions& o
   out.error_ = PickError::kNone;
   out.priority_ = chosen_priority;
   out.panic_ = view.priorities[chosen_priority].panic;
-  picks_.add();
-  if (out.panic_) panic_picks_.add();
+  picks_.add(ts.shard);
+  if (out.panic_) panic_picks_.add(ts.shard);
   return out;
 }
 
-size_t ClusterImpl::choose_endpoint(const View& view, uint32_t p, uint64_t r, const PickOptions& options,
+size_t ClusterImpl::choose_endpoint(ThreadState& ts, const View& view, uint32_t p, uint64_t r, const PickOptions& options,
                                     const Group** group_out, uint32_t* priority_out) const {
   const PriorityLevel& level = view.priorities[p];
   uint64_t r2 = mix64(r ^ 0x5bd1e995ULL);
@@ -249,7 +254,7 @@ size_t ClusterImpl::choose_endpoint(const View& view, uint32_t p, uint64_t r, co
   const Group* group = level.groups[g].get();
   if (group->empty()) return 0;
   const uint64_t* hash = options.hash_key ? &*options.hash_key : nullptr;
-  size_t index = group->choose(r, r2, hash, 0);
+  size_t index = group->choose(r, r2, hash, 0, ts.round_robin);
   *group_out = group;
   if (options.exclude == nullptr || options.exclude->empty()) return index;
 
@@ -260,7 +265,7 @@ size_t ClusterImpl::choose_endpoint(const View& view, uint32_t p, uint64_t r, co
   for (uint32_t attempt = 1; excluded(group->hosts()[index]) && attempt <= config_.retry.host_selection_attempts;
        ++attempt) {
     r = mix64(r + attempt);
-    index = group->choose(r, mix64(r), hash, attempt);
+    index = group->choose(r, mix64(r), hash, attempt, ts.round_robin);
   }
   if (!excluded(group->hosts()[index])) return index;
   // Still an endpoint already tried: take any untried selectable one, nearest priority first,
@@ -386,10 +391,17 @@ void ClusterImpl::rebuild_locked(TimePoint now, Events& events) {
 }
 
 void ClusterImpl::update_deadline_locked() {
-  int64_t deadline = config_.outlier.enabled ? next_interval_.count() : INT64_MAX;
+  // The interval sweep only has work when rate-based ejection is on or some endpoint has an
+  // ejection to be forgiven. Otherwise (Istio's defaults, nothing ejected) the deadline is
+  // "never", and pick() skips reading the clock altogether.
+  const OutlierConfig& c = config_.outlier;
+  bool interval_work = c.enforcing_success_rate > 0 || c.enforcing_failure_percentage > 0;
+  int64_t deadline = INT64_MAX;
   for (const auto& ep : members_) {
     if (ep->ejected()) deadline = std::min(deadline, ep->ejected_until_.count());
+    if (ep->times_ejected() > 0) interval_work = true;
   }
+  if (c.enabled && interval_work) deadline = std::min(deadline, next_interval_.count());
   next_deadline_.store(deadline, std::memory_order_relaxed);
 }
 

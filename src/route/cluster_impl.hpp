@@ -14,6 +14,7 @@
 
 #include "gslb/route/cluster.hpp"
 #include "priority.hpp"
+#include "thread_state.hpp"
 
 namespace gslb::route::detail {
 
@@ -25,7 +26,7 @@ struct Snapshot {
 // fight over one line (a shared atomic costs ~40 ns per increment under contention).
 class ShardedCounter {
  public:
-  void add(uint64_t n = 1) noexcept;
+  void add(uint32_t shard, uint64_t n = 1) noexcept;
   uint64_t sum() const noexcept;
 
  private:
@@ -57,13 +58,13 @@ class ClusterImpl {
  private:
   using Events = std::vector<Event>;
 
-  const Snapshot& snapshot() const;
+  const Snapshot& snapshot(ThreadState& ts) const;
   const View* find_view(const Snapshot& snap, const Client& client) const;
   void add_client(const Client& client);
   void maybe_tick(TimePoint now);
-  size_t choose_endpoint(const View& view, uint32_t priority, uint64_t r, const PickOptions& options,
+  size_t choose_endpoint(ThreadState& ts, const View& view, uint32_t priority, uint64_t r, const PickOptions& options,
                          const Group** group_out, uint32_t* priority_out) const;
-  Pick finish_pick(const View& view, uint64_t r, const PickOptions& options, Admission admission);
+  Pick finish_pick(ThreadState& ts, const View& view, uint64_t r, const PickOptions& options, Admission admission);
 
   // Under mu_.
   void rebuild_locked(TimePoint now, Events& events);
@@ -81,6 +82,7 @@ class ClusterImpl {
   const Clock* clock_;
   std::unique_ptr<Random> own_random_;
   Random* random_;
+  uint64_t default_seed_;  // seed of the per-thread default Random (when none was injected)
   Listener* listener_;
   bool auto_tick_;
   bool count_requests_;

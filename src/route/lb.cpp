@@ -9,6 +9,14 @@
 
 namespace gslb::route::detail {
 
+namespace {
+
+// 4096 buckets over the top 12 bits of the hash: a 1,024-entry ring has ~0.25 entries each.
+constexpr uint64_t kRingBuckets = 4096;
+constexpr int kRingShift = 52;
+
+}  // namespace
+
 Group::Group(std::vector<EndpointPtr> hosts, const LbConfig& config)
     : hosts_(std::move(hosts)), policy_(config.policy) {
   cumulative_.reserve(hosts_.size());
@@ -38,8 +46,16 @@ size_t Group::random_index(uint64_t random) const {
   return weighted_index(bounded(random, total_weight_));
 }
 
-size_t Group::round_robin() const {
-  uint64_t n = next_.fetch_add(1, std::memory_order_relaxed);
+size_t Group::round_robin(uint64_t random, std::array<RoundRobinSlot, 16>& rr) const {
+  // Each thread walks the rotation on its own, from a random start, like Envoy's per-worker
+  // load balancers: one shared counter would bounce its cache line between picking threads.
+  // Direct-mapped on the group's address; a collision just restarts at a random position.
+  RoundRobinSlot& slot = rr[(reinterpret_cast<uintptr_t>(this) >> 6) & 15];
+  if (slot.group != this) {
+    slot.group = this;
+    slot.next = random;
+  }
+  uint64_t n = slot.next++;
   if (equal_weights_) return n % hosts_.size();
   return weighted_index((n * stride_) % total_weight_);
 }
@@ -74,10 +90,20 @@ void Group::build_ring(const LbConfig& config) {
     ring_hashes_.push_back(h);
     ring_hosts_.push_back(i);
   }
+  ring_bucket_.resize(kRingBuckets + 1);
+  size_t pos = 0;
+  for (uint64_t b = 0; b < kRingBuckets; ++b) {
+    while (pos < ring_hashes_.size() && (ring_hashes_[pos] >> kRingShift) < b) ++pos;
+    ring_bucket_[b] = static_cast<uint32_t>(pos);
+  }
+  ring_bucket_[kRingBuckets] = static_cast<uint32_t>(ring_hashes_.size());
 }
 
 size_t Group::ring_lookup(uint64_t hash) const {
-  auto it = std::lower_bound(ring_hashes_.begin(), ring_hashes_.end(), hash);
+  uint64_t b = hash >> kRingShift;
+  auto first = ring_hashes_.begin() + ring_bucket_[b];
+  auto last = ring_hashes_.begin() + ring_bucket_[b + 1];
+  auto it = std::lower_bound(first, last, hash);
   size_t pos = it == ring_hashes_.end() ? 0 : static_cast<size_t>(it - ring_hashes_.begin());
   return ring_hosts_[pos];
 }
@@ -113,10 +139,11 @@ void Group::build_maglev(const LbConfig& config) {
   }
 }
 
-size_t Group::choose(uint64_t random, uint64_t random2, const uint64_t* hash, uint32_t attempt) const {
+size_t Group::choose(uint64_t random, uint64_t random2, const uint64_t* hash, uint32_t attempt,
+                     std::array<RoundRobinSlot, 16>& rr) const {
   switch (policy_) {
     case LbPolicy::kRoundRobin:
-      return round_robin();
+      return round_robin(random, rr);
     case LbPolicy::kLeastRequest:
       return least_request(random, random2);
     case LbPolicy::kRandom:

@@ -1,6 +1,6 @@
 // Load balancing inside one group of endpoints (a priority, or a distribute target within it).
 // Tables are built when membership or health changes; choose() is the per-request part and
-// only reads them (plus one atomic counter for round robin).
+// only reads them (round robin keeps its position per thread).
 #pragma once
 
 #include <atomic>
@@ -10,6 +10,7 @@
 
 #include "gslb/route/cluster.hpp"
 #include "gslb/route/config.hpp"
+#include "thread_state.hpp"
 
 namespace gslb::route::detail {
 
@@ -24,12 +25,14 @@ class Group {
 
   // Index into hosts(). `random` is 64 fresh random bits; `hash` is set for hash policies.
   // `attempt` > 0 asks for another choice (after hitting an excluded endpoint).
-  size_t choose(uint64_t random, uint64_t random2, const uint64_t* hash, uint32_t attempt) const;
+  // `rr` is the calling thread's round robin table.
+  size_t choose(uint64_t random, uint64_t random2, const uint64_t* hash, uint32_t attempt,
+                std::array<RoundRobinSlot, 16>& rr) const;
 
  private:
   size_t weighted_index(uint64_t position) const;  // position in [0, total_weight_)
   size_t random_index(uint64_t random) const;
-  size_t round_robin() const;
+  size_t round_robin(uint64_t random, std::array<RoundRobinSlot, 16>& rr) const;
   size_t least_request(uint64_t r1, uint64_t r2) const;
   size_t ring_lookup(uint64_t hash) const;
   void build_ring(const LbConfig& config);
@@ -43,9 +46,10 @@ class Group {
   uint64_t stride_ = 1;  // weighted round robin step, coprime with total_weight_
   std::vector<uint64_t> ring_hashes_;  // sorted
   std::vector<uint32_t> ring_hosts_;
+  // ring_bucket_[b] = first ring index whose hash has top bits >= b: narrows the ring search
+  // to a handful of entries instead of a dozen mispredicted binary-search steps.
+  std::vector<uint32_t> ring_bucket_;
   std::vector<uint32_t> maglev_;
-  // Round robin position. Own cache line: it is the only thing here written per request.
-  alignas(64) mutable std::atomic<uint64_t> next_{0};
 };
 
 }  // namespace gslb::route::detail

@@ -66,37 +66,53 @@ std::vector<size_t> failure_percentage_outliers(const std::vector<HostSample>& s
   return out;
 }
 
+namespace {
+
+// Resets a run counter without writing when it is already 0: a success is the common case, and
+// an unconditional store would pull the endpoint's line away from every other reporting thread.
+void reset_run(std::atomic<uint32_t>& counter) {
+  if (counter.load(std::memory_order_relaxed) != 0) counter.store(0, std::memory_order_relaxed);
+}
+
+void count(std::atomic<uint64_t>& counter, bool enabled) {
+  if (enabled) counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 void ClusterImpl::record_outcome(Endpoint& ep, const Outcome& outcome) {
   const OutlierConfig& c = config_.outlier;
   if (!c.enabled) return;
   constexpr auto kRelaxed = std::memory_order_relaxed;
+  // Per-interval volumes feed only the success-rate and failure-percentage sweeps.
+  const bool rates = c.enforcing_success_rate > 0 || c.enforcing_failure_percentage > 0;
   uint32_t n5xx = 0, ngw = 0, nlocal = 0;
   if (outcome.kind == Outcome::Kind::kHttp) {
-    (outcome.is_5xx() ? ep.interval_failure_ : ep.interval_success_).fetch_add(1, kRelaxed);
+    count(outcome.is_5xx() ? ep.interval_failure_ : ep.interval_success_, rates);
     if (c.split_external_local_origin_errors) {
       // A response of any status proves the connection worked.
-      ep.consecutive_local_.store(0, kRelaxed);
-      ep.interval_local_success_.fetch_add(1, kRelaxed);
+      reset_run(ep.consecutive_local_);
+      count(ep.interval_local_success_, rates);
     }
     if (outcome.is_5xx()) {
       n5xx = ep.consecutive_5xx_.fetch_add(1, kRelaxed) + 1;
       if (outcome.is_gateway_error()) {
         ngw = ep.consecutive_gateway_.fetch_add(1, kRelaxed) + 1;
       } else {
-        ep.consecutive_gateway_.store(0, kRelaxed);
+        reset_run(ep.consecutive_gateway_);
       }
     } else {
       // Envoy: anything but a 5xx (a 404 included) ends both runs.
-      ep.consecutive_5xx_.store(0, kRelaxed);
-      ep.consecutive_gateway_.store(0, kRelaxed);
+      reset_run(ep.consecutive_5xx_);
+      reset_run(ep.consecutive_gateway_);
     }
   } else if (c.split_external_local_origin_errors) {
-    ep.interval_local_failure_.fetch_add(1, kRelaxed);
+    count(ep.interval_local_failure_, rates);
     nlocal = ep.consecutive_local_.fetch_add(1, kRelaxed) + 1;
   } else {
     // Not split: Envoy maps a failed connect, a reset or a timeout to a 503/504, i.e. a gateway
     // error, so it counts toward both consecutive_5xx and consecutive_gateway_errors.
-    ep.interval_failure_.fetch_add(1, kRelaxed);
+    count(ep.interval_failure_, rates);
     n5xx = ep.consecutive_5xx_.fetch_add(1, kRelaxed) + 1;
     ngw = ep.consecutive_gateway_.fetch_add(1, kRelaxed) + 1;
   }

@@ -20,14 +20,25 @@ class CircuitBreaker;
 class Admission {
  public:
   Admission() = default;
-  Admission(Admission&& other) noexcept;
-  Admission& operator=(Admission&& other) noexcept;
+  Admission(Admission&& other) noexcept : breaker_(other.breaker_), resource_(other.resource_) {
+    other.breaker_ = nullptr;
+  }
+  Admission& operator=(Admission&& other) noexcept {
+    if (this != &other) {
+      release();
+      breaker_ = other.breaker_;
+      resource_ = other.resource_;
+      other.breaker_ = nullptr;
+    }
+    return *this;
+  }
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
   ~Admission() { release(); }
 
   explicit operator bool() const noexcept { return breaker_ != nullptr; }
-  void release() noexcept;
+  // Inline because most picks carry an empty Admission and should not pay a call to find out.
+  inline void release() noexcept;
 
  private:
   friend class CircuitBreaker;
@@ -66,5 +77,12 @@ class CircuitBreaker {
   std::array<Slot, kResourceCount> slots_;
   uint32_t max_requests_per_connection_ = 0;
 };
+
+void Admission::release() noexcept {
+  if (breaker_ != nullptr) {
+    breaker_->release(resource_);
+    breaker_ = nullptr;
+  }
+}
 
 }  // namespace gslb::route

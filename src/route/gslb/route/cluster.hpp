@@ -91,7 +91,17 @@ class Pick {
   Pick() = default;
   explicit Pick(PickError error) : error_(error) {}
   Pick(Pick&&) noexcept = default;
-  Pick& operator=(Pick&& other) noexcept;
+  Pick& operator=(Pick&& other) noexcept {
+    if (this != &other) {
+      finish();
+      endpoint_ = std::move(other.endpoint_);
+      admission_ = std::move(other.admission_);
+      error_ = other.error_;
+      priority_ = other.priority_;
+      panic_ = other.panic_;
+    }
+    return *this;
+  }
   ~Pick() { finish(); }
 
   explicit operator bool() const noexcept { return endpoint_ != nullptr; }
@@ -103,7 +113,14 @@ class Pick {
 
  private:
   friend class detail::ClusterImpl;
-  void finish() noexcept;
+  // Inline: runs on every pick's destruction and every report.
+  void finish() noexcept {
+    if (endpoint_) {
+      endpoint_->active_.fetch_sub(1, std::memory_order_relaxed);
+      endpoint_.reset();
+    }
+    admission_.release();
+  }
 
   EndpointPtr endpoint_;
   Admission admission_;
