@@ -99,7 +99,9 @@ class Checker {
 };
 
 void parse_server(Checker& c, const toml::table& t, Server& s) {
-  c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections"});
+  c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
+                       "probes_dir"});
+  if (const std::string* d = c.string(t, "server", "probes_dir")) s.probes_dir = c.resolve(*d);
   if (t.get("listen")) s.listen.clear();
   c.strings(t, "server", "listen", [&](const toml::node& n, const std::string& key, const std::string& v) {
     auto ep = core::Endpoint::parse(v);
@@ -113,6 +115,117 @@ void parse_server(Checker& c, const toml::table& t, Server& s) {
   if (auto d = c.duration(t, "server", "tcp_idle_timeout")) s.tcp_idle_timeout = *d;
   if (auto m = c.integer(t, "server", "tcp_max_connections", 1, 1000000))
     s.tcp_max_connections = unsigned(*m);
+}
+
+Position at(const toml::node* n) {
+  return n ? Position{int(n->source().begin.line), int(n->source().begin.column)} : Position{};
+}
+
+void parse_pool(Checker& c, const toml::table& t, const std::string& prefix, pool::Pool& p,
+                Position& probe_at) {
+  c.only(t, prefix, {"name", "region", "probe", "min_healthy", "addresses"});
+  if (const std::string* v = c.string(t, prefix, "name")) p.name = *v;
+  if (p.name.empty()) c.error(t.source(), Checker::join(prefix, "name"), "needs a non-empty name");
+  if (const std::string* v = c.string(t, prefix, "region")) p.region = *v;
+  if (const std::string* v = c.string(t, prefix, "probe")) p.probe = *v;
+  if (p.probe.empty()) c.error(t.source(), Checker::join(prefix, "probe"), "needs a probe name");
+  probe_at = at(t.get("probe") ? t.get("probe") : &t);
+  if (auto m = c.integer(t, prefix, "min_healthy", 1, 1000)) p.min_healthy = unsigned(*m);
+  const std::string key = Checker::join(prefix, "addresses");
+  const toml::node* n = t.get("addresses");
+  const toml::array* arr = n ? n->as_array() : nullptr;
+  if (!arr || arr->empty()) {
+    c.error(n ? n->source() : t.source(), key, "needs an array of { ip = \"...\", weight = N }");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const std::string k = fmt::format("{}[{}]", key, i);
+    const toml::node& el = *arr->get(i);
+    pool::Address a;
+    if (const auto* s = el.as_string()) {  // a bare "192.0.2.1" means weight 1
+      auto ip = core::IpAddress::parse(s->get());
+      if (!ip) c.error(el, k, "must be an IPv4 or IPv6 address");
+      else a.ip = *ip;
+    } else if (const auto* tbl = el.as_table()) {
+      c.only(*tbl, k, {"ip", "weight"});
+      const std::string* ip_text = c.string(*tbl, k, "ip");
+      auto ip = ip_text ? core::IpAddress::parse(*ip_text) : std::nullopt;
+      if (!ip) c.error(tbl->get("ip") ? *tbl->get("ip") : el, k + ".ip", "must be an IPv4 or IPv6 address");
+      else a.ip = *ip;
+      if (auto w = c.integer(*tbl, k, "weight", 1, 1000)) a.weight = uint32_t(*w);
+    } else {
+      c.error(el, k, "must be { ip = \"...\", weight = N } or an address string");
+      continue;
+    }
+    for (const auto& b : p.addresses)
+      if (b.ip == a.ip) c.error(el, k, fmt::format("{} is listed twice", a.ip.to_string()));
+    p.addresses.push_back(a);
+  }
+}
+
+void parse_name(Checker& c, const toml::table& t, const std::string& prefix, pool::Name& n,
+                const std::vector<pool::Pool>& pools, Position& fqdn_at) {
+  c.only(t, prefix, {"fqdn", "ttl", "mode", "pools", "return", "all_down"});
+  if (const std::string* v = c.string(t, prefix, "fqdn")) n.fqdn = *v;
+  if (n.fqdn.empty()) c.error(t.source(), Checker::join(prefix, "fqdn"), "needs a name");
+  else if (n.fqdn.back() != '.') n.fqdn += '.';
+  fqdn_at = at(t.get("fqdn") ? t.get("fqdn") : &t);
+  if (auto ttl = c.integer(t, prefix, "ttl", 0, 86400)) n.ttl = uint32_t(*ttl);
+  if (const std::string* m = c.string(t, prefix, "mode")) {
+    if (*m == "failover") n.mode = pool::Mode::failover;
+    else if (*m == "weighted") n.mode = pool::Mode::weighted;
+    else c.error(*t.get("mode"), Checker::join(prefix, "mode"), "must be \"failover\" or \"weighted\"");
+  }
+  if (const toml::node* r = t.get("return")) {
+    const std::string key = Checker::join(prefix, "return");
+    if (r->is_integer() && r->as_integer()->get() >= 1 && r->as_integer()->get() <= 64) {
+      n.ret = pool::Return::some;
+      n.count = unsigned(r->as_integer()->get());
+    } else if (r->is_string() && r->as_string()->get() == "all") {
+      n.ret = pool::Return::all;
+    } else if (r->is_string() && r->as_string()->get() == "one") {
+      n.ret = pool::Return::one;
+    } else {
+      c.error(*r, key, "must be \"all\", \"one\" or a number 1..64");
+    }
+  }
+  if (const std::string* a = c.string(t, prefix, "all_down")) {
+    if (*a == "fail_open") n.all_down = pool::AllDown::fail_open;
+    else if (*a == "empty") n.all_down = pool::AllDown::empty;
+    else if (*a == "servfail") n.all_down = pool::AllDown::servfail;
+    else c.error(*t.get("all_down"), Checker::join(prefix, "all_down"),
+                 "must be \"fail_open\", \"empty\" or \"servfail\"");
+  }
+  const std::string key = Checker::join(prefix, "pools");
+  const toml::node* pn = t.get("pools");
+  const toml::array* arr = pn ? pn->as_array() : nullptr;
+  if (!arr || arr->empty()) {
+    c.error(pn ? pn->source() : t.source(), key, "needs a list of pools");
+    return;
+  }
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const std::string k = fmt::format("{}[{}]", key, i);
+    const toml::node& el = *arr->get(i);
+    std::string pool_name;
+    pool::Member m{0, 1};
+    if (const auto* s = el.as_string()) {
+      pool_name = s->get();
+    } else if (const auto* tbl = el.as_table()) {
+      c.only(*tbl, k, {"pool", "weight"});
+      if (const std::string* v = c.string(*tbl, k, "pool")) pool_name = *v;
+      if (auto w = c.integer(*tbl, k, "weight", 1, 1000)) m.weight = uint32_t(*w);
+    } else {
+      c.error(el, k, "must be a pool name or { pool = \"...\", weight = N }");
+      continue;
+    }
+    auto it = std::find_if(pools.begin(), pools.end(), [&](const auto& p) { return p.name == pool_name; });
+    if (it == pools.end()) {
+      c.error(el, k, fmt::format("no pool named \"{}\"", pool_name));
+      continue;
+    }
+    m.pool = size_t(it - pools.begin());
+    n.pools.push_back(m);
+  }
 }
 
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
@@ -157,7 +270,7 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   Config cfg;
   cfg.path = path;
   cfg.server.listen = {*core::Endpoint::parse("127.0.0.1:5353")};
-  c.only(root, "", {"server", "zone"});
+  c.only(root, "", {"server", "zone", "log", "health", "pool", "name"});
   if (const toml::node* n = root.get("server")) {
     if (const toml::table* t = n->as_table())
       parse_server(c, *t, cfg.server);
@@ -183,6 +296,62 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
       }
     }
   }
+  if (const toml::node* n = root.get("log")) {
+    if (const toml::table* t = n->as_table()) {
+      c.only(*t, "log", {"targets"});
+      if (t->get("targets")) cfg.log = Log{false, false};
+      c.strings(*t, "log", "targets", [&](const toml::node& el, const std::string& key, const std::string& v) {
+        if (v == "syslog") cfg.log.syslog = true;
+        else if (v == "stderr") cfg.log.stderr_ = true;
+        else c.error(el, key, "must be \"syslog\" or \"stderr\"");
+      });
+    } else {
+      c.error(*n, "log", "must be a table");
+    }
+  }
+  if (const toml::node* n = root.get("health")) {
+    if (const toml::table* t = n->as_table()) {
+      c.only(*t, "health", {"unknown"});
+      if (const std::string* u = c.string(*t, "health", "unknown")) {
+        if (*u == "up" || *u == "down") cfg.unknown_is_up = *u == "up";
+        else c.error(*t->get("unknown"), "health.unknown", "must be \"up\" or \"down\"");
+      }
+    } else {
+      c.error(*n, "health", "must be a table");
+    }
+  }
+  auto tables = [&](const char* key, auto each) {
+    const toml::node* n = root.get(key);
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a || !a->is_array_of_tables()) {
+      c.error(*n, key, fmt::format("must be an array of tables ([[{}]])", key));
+      return;
+    }
+    for (size_t i = 0; i < a->size(); ++i)
+      each(*a->get(i)->as_table(), fmt::format("{}[{}]", key, i));
+  };
+  tables("pool", [&](const toml::table& t, const std::string& prefix) {
+    pool::Pool p;
+    Position pos;
+    parse_pool(c, t, prefix, p, pos);
+    for (const auto& q : cfg.gtm.pools)
+      if (!p.name.empty() && q.name == p.name)
+        c.error(*t.get("name"), prefix + ".name", fmt::format("pool {} is declared twice", p.name));
+    cfg.gtm.pools.push_back(std::move(p));
+    cfg.pool_probe_at.push_back(pos);
+  });
+  tables("name", [&](const toml::table& t, const std::string& prefix) {
+    pool::Name n;
+    Position pos;
+    parse_name(c, t, prefix, n, cfg.gtm.pools, pos);
+    for (const auto& m : cfg.gtm.names)
+      if (!n.fqdn.empty() && m.fqdn == n.fqdn)
+        c.error(*t.get("fqdn"), prefix + ".fqdn", fmt::format("name {} is declared twice", n.fqdn));
+    cfg.gtm.names.push_back(std::move(n));
+    cfg.name_fqdn_at.push_back(pos);
+  });
+  if (cfg.server.probes_dir.empty()) cfg.server.probes_dir = c.resolve("probes");
   if (cfg.server.listen.empty()) c.error(root.source(), "server.listen", "needs at least one address");
   if (errors.size() == before) return cfg;
   // Tables are walked key by key, not in file order: report top to bottom.

@@ -12,6 +12,7 @@
 #include "core/address.hpp"
 #include "core/duration.hpp"
 #include "core/result.hpp"
+#include "pool/pool.hpp"
 
 namespace gslb::config {
 
@@ -21,6 +22,16 @@ struct Server {
   uint16_t edns_size = 1232;           // advertised and used as our UDP payload limit
   core::Duration tcp_idle_timeout = std::chrono::seconds(10);
   unsigned tcp_max_connections = 1024;  // per worker
+  std::string probes_dir;               // resolved; default "probes" beside the config file
+};
+
+struct Log {
+  bool syslog = true;
+  bool stderr_ = false;
+};
+
+struct Position {
+  int line = 0, col = 0;
 };
 
 struct Zone {
@@ -34,7 +45,11 @@ struct Zone {
 struct Config {
   std::string path;  // the file it came from ("<built-in>" for the default)
   Server server;
+  Log log;
+  bool unknown_is_up = true;  // [health] unknown: what an unchecked address counts as
   std::vector<Zone> zones;
+  pool::Config gtm;           // pools and dynamic names
+  std::vector<Position> pool_probe_at, name_fqdn_at;  // for errors found across files
 };
 
 // Parses `text` read from `path`. On any error returns nullopt and appends to `errors`.

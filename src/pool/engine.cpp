@@ -1,0 +1,146 @@
+#include "pool/engine.hpp"
+
+#include <fmt/format.h>
+
+#include <tuple>
+
+#include "dns/wire.hpp"
+
+namespace gslb::pool {
+
+Engine::Engine(Config cfg, const std::map<std::string, health::Thresholds>& thresholds,
+               bool unknown_is_up)
+    : cfg_(std::move(cfg)), unknown_is_up_(unknown_is_up) {
+  std::map<TargetKey, size_t> ids;
+  for (const Pool& p : cfg_.pools) {
+    auto& row = target_of_.emplace_back();
+    for (const Address& a : p.addresses) {
+      TargetKey key{a.ip, p.probe};
+      auto [it, fresh] = ids.try_emplace(key, keys_.size());
+      if (fresh) {
+        keys_.push_back(key);
+        auto t = thresholds.find(p.probe);
+        health_.emplace_back(t == thresholds.end() ? health::Thresholds{} : t->second);
+      }
+      row.push_back(it->second);
+    }
+  }
+  for (const Name& n : cfg_.names) wire_names_.push_back(dns::name_from_text(n.fqdn));
+  evaluate(nullptr);
+}
+
+void Engine::adopt_health(const Engine& old) {
+  for (size_t i = 0; i < keys_.size(); ++i)
+    for (size_t j = 0; j < old.keys_.size(); ++j)
+      if (keys_[i] == old.keys_[j] &&
+          health_[i].thresholds().rise == old.health_[j].thresholds().rise &&
+          health_[i].thresholds().fall == old.health_[j].thresholds().fall)
+        health_[i] = old.health_[j];
+  evaluate(nullptr);
+}
+
+std::string Engine::describe(size_t p) const {
+  return fmt::format("pool {} has {}/{} healthy (min {})", cfg_.pools[p].name, pools_[p].healthy,
+                     cfg_.pools[p].addresses.size(), cfg_.pools[p].min_healthy);
+}
+
+void Engine::evaluate(std::vector<Event>* events) {
+  auto usable = [this](size_t p, size_t a) { return health_[target_of_[p][a]].usable(unknown_is_up_); };
+  auto pools = pool_status(cfg_, usable);
+  for (size_t p = 0; events && p < pools.size(); ++p) {
+    if (pools[p].usable == pools_[p].usable) continue;
+    const auto& pool = cfg_.pools[p];
+    events->push_back(Event{
+        pools[p].usable ? core::Level::notice : core::Level::warning,
+        fmt::format("event={} pool={} region={} healthy={}/{} min={}",
+                    pools[p].usable ? "pool-up" : "pool-down", pool.name, pool.region,
+                    pools[p].healthy, pool.addresses.size(), pool.min_healthy)});
+  }
+  pools_ = std::move(pools);
+
+  active_.resize(cfg_.names.size());
+  answers_.clear();
+  for (size_t i = 0; i < cfg_.names.size(); ++i) {
+    const Name& n = cfg_.names[i];
+    auto now = active_pools(n, pools_);
+    if (events && now != active_[i]) {
+      const auto& before = active_[i];
+      if (now.empty()) {
+        events->push_back(Event{core::Level::warning,
+                                fmt::format("event=all-down name={} action={} reason=\"{}\"",
+                                            n.fqdn, to_string(n.all_down),
+                                            before.empty() ? "no usable pool" : describe(before.front()))});
+      } else if (n.mode == Mode::failover) {
+        // Later in the list is a failover, earlier a failback.
+        size_t from_rank = n.pools.size(), to_rank = 0;
+        for (size_t r = 0; r < n.pools.size(); ++r) {
+          if (!before.empty() && n.pools[r].pool == before.front()) from_rank = r;
+          if (n.pools[r].pool == now.front()) to_rank = r;
+        }
+        const bool back = to_rank < from_rank;
+        const std::string from = before.empty() ? "none" : cfg_.pools[before.front()].name;
+        const size_t why = back ? now.front() : (before.empty() ? now.front() : before.front());
+        events->push_back(Event{back ? core::Level::notice : core::Level::warning,
+                                fmt::format("event={} name={} from={} to={} reason=\"{}\"",
+                                            back ? "failback" : "failover", n.fqdn, from,
+                                            cfg_.pools[now.front()].name, describe(why))});
+      } else {
+        std::string list;
+        for (size_t p : now) list += (list.empty() ? "" : ",") + cfg_.pools[p].name;
+        events->push_back(Event{core::Level::notice,
+                                fmt::format("event=pools-changed name={} pools={}", n.fqdn, list)});
+      }
+    }
+    active_[i] = std::move(now);
+    for (uint16_t qtype : {dns::rrtype::A, dns::rrtype::AAAA})
+      answers_[{wire_names_[i], qtype}] = pool::answer(cfg_, n, active_[i], usable, qtype);
+  }
+}
+
+bool Engine::record(size_t id, bool ok, std::string reason, core::Duration latency,
+                    health::MonoTime now, std::vector<Event>& events) {
+  health::Target& t = health_[id];
+  const bool was = t.usable(unknown_is_up_);
+  auto change = t.record(ok, std::move(reason), latency, now);
+  if (!change) return false;
+  const TargetKey& key = keys_[id];
+  for (size_t p = 0; p < cfg_.pools.size(); ++p) {
+    for (size_t a = 0; a < cfg_.pools[p].addresses.size(); ++a) {
+      if (target_of_[p][a] != id) continue;
+      const bool up = change->to == health::State::up;
+      events.push_back(Event{
+          up ? core::Level::notice : core::Level::warning,
+          fmt::format("event=address-{} pool={} address={} probe={} reason=\"{}\" {}={}/{}",
+                      up ? "up" : "down", cfg_.pools[p].name, key.ip.to_string(), key.probe,
+                      t.reason(), up ? "passes" : "fails", up ? t.passes() : t.fails(),
+                      up ? t.thresholds().rise : t.thresholds().fall)});
+    }
+  }
+  if (t.usable(unknown_is_up_) == was) return false;
+  evaluate(&events);
+  return true;
+}
+
+size_t Engine::set_drained(const core::IpAddress& ip, bool drained, std::vector<Event>& events) {
+  size_t n = 0;
+  for (size_t id = 0; id < keys_.size(); ++id) {
+    if (!(keys_[id].ip == ip) || health_[id].drained() == drained) continue;
+    health_[id].set_drained(drained);
+    events.push_back(Event{core::Level::notice,
+                           fmt::format("event={} address={} probe={}",
+                                       drained ? "drain" : "undrain", ip.to_string(),
+                                       keys_[id].probe)});
+    ++n;
+  }
+  if (n) evaluate(&events);
+  return n;
+}
+
+const dns::DynamicAnswer* Engine::answer(std::string_view name_wire, uint16_t qtype) const {
+  auto it = answers_.find({std::string(name_wire), qtype});
+  return it == answers_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Engine::dynamic_names() const { return wire_names_; }
+
+}  // namespace gslb::pool

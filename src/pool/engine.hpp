@@ -1,0 +1,77 @@
+// The health-driven state of every dynamic name: health of each (address, probe) target, pool
+// status, which pools each name answers from, and the answers themselves. Pure (no I/O, time
+// passed in); lives on the control loop. Every change comes out as a key=value event line.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/log.hpp"
+#include "health/health.hpp"
+#include "pool/pool.hpp"
+
+namespace gslb::pool {
+
+// One thing to check: an address with a probe. An address in two pools with the same probe is
+// one target.
+struct TargetKey {
+  core::IpAddress ip;
+  std::string probe;
+  bool operator<(const TargetKey& o) const {
+    return std::tie(ip.family, ip.bytes, probe) < std::tie(o.ip.family, o.ip.bytes, o.probe);
+  }
+  bool operator==(const TargetKey& o) const = default;
+};
+
+struct Event {
+  core::Level level;
+  std::string text;  // "event=address-down pool=... address=... ..."
+};
+
+class Engine {
+ public:
+  // `thresholds`: rise/fall of each probe by name (every pool's probe must be there).
+  Engine(Config cfg, const std::map<std::string, health::Thresholds>& thresholds,
+         bool unknown_is_up);
+
+  // Takes over the health of targets that `old` also had, with the same thresholds (reload).
+  void adopt_health(const Engine& old);
+
+  const Config& config() const noexcept { return cfg_; }
+  const std::vector<TargetKey>& targets() const noexcept { return keys_; }
+  const health::Target& target(size_t id) const { return health_[id]; }
+  bool pending(size_t id) const { return health_[id].pending(); }
+
+  // A probe result for target `id`. Appends events; returns true when the answers changed.
+  bool record(size_t id, bool ok, std::string reason, core::Duration latency,
+              health::MonoTime now, std::vector<Event>& events);
+
+  // Drain (maintenance) or undrain every target with this address; returns how many.
+  size_t set_drained(const core::IpAddress& ip, bool drained, std::vector<Event>& events);
+
+  // What a dynamic name answers now; null for names that are not dynamic.
+  const dns::DynamicAnswer* answer(std::string_view name_wire, uint16_t qtype) const;
+  // The dynamic names, lower-cased wire form, in config order.
+  std::vector<std::string> dynamic_names() const;
+  // Current pool statuses and each name's active pools (indexes into config().pools).
+  const std::vector<PoolStatus>& pool_statuses() const noexcept { return pools_; }
+  const std::vector<size_t>& active(size_t name) const { return active_[name]; }
+
+ private:
+  void evaluate(std::vector<Event>* events);
+  std::string describe(size_t pool) const;
+
+  Config cfg_;
+  bool unknown_is_up_;
+  std::vector<TargetKey> keys_;
+  std::vector<health::Target> health_;
+  std::vector<std::vector<size_t>> target_of_;  // [pool][address] -> target id
+  std::vector<std::string> wire_names_;
+  std::vector<PoolStatus> pools_;
+  std::vector<std::vector<size_t>> active_;  // per name
+  std::map<std::pair<std::string, uint16_t>, dns::DynamicAnswer> answers_;
+};
+
+}  // namespace gslb::pool

@@ -1,0 +1,106 @@
+#include "pool/pool.hpp"
+
+
+namespace gslb::pool {
+
+const char* to_string(AllDown a) noexcept {
+  switch (a) {
+    case AllDown::fail_open: return "fail_open";
+    case AllDown::empty: return "empty";
+    case AllDown::servfail: return "servfail";
+  }
+  return "?";
+}
+
+std::vector<PoolStatus> pool_status(const Config& cfg, const Usable& usable) {
+  std::vector<PoolStatus> out(cfg.pools.size());
+  for (size_t p = 0; p < cfg.pools.size(); ++p) {
+    for (size_t a = 0; a < cfg.pools[p].addresses.size(); ++a) out[p].healthy += usable(p, a);
+    out[p].usable = out[p].healthy >= std::max(1u, cfg.pools[p].min_healthy);
+  }
+  return out;
+}
+
+std::vector<size_t> active_pools(const Name& name, const std::vector<PoolStatus>& pools) {
+  std::vector<size_t> out;
+  for (const Member& m : name.pools) {
+    if (!pools[m.pool].usable) continue;
+    out.push_back(m.pool);
+    if (name.mode == Mode::failover) break;
+  }
+  return out;
+}
+
+namespace {
+
+// The alternatives one pool contributes, their weights summing to about `share`.
+//   all:  every address, rotated: alternative i leads with address i, weight share/n, so
+//         clients that take the first address spread evenly;
+//   one:  one address per answer, weighted by address weight: addresses weighted 1, 1, 2 in
+//         a share of 1000 become alternatives of 250, 250, 500;
+//   some: `count` addresses starting at address i, weighted like `one` by the leading address.
+void add_pool(const Name& name, const std::vector<Address>& addrs, uint64_t share,
+              dns::DynamicAnswer& out) {
+  const size_t n = addrs.size();
+  if (n == 0) return;
+  uint64_t total = 0;
+  for (const auto& a : addrs) total += a.weight;
+  const size_t take = name.ret == Return::all ? n
+                      : name.ret == Return::one ? 1
+                                                : std::min<size_t>(name.count, n);
+  for (size_t i = 0; i < n; ++i) {
+    dns::DynamicAnswer::Alternative alt;
+    const uint64_t w = name.ret == Return::all ? share / n : share * addrs[i].weight / total;
+    alt.weight = uint32_t(std::max<uint64_t>(1, w));
+    for (size_t k = 0; k < take; ++k) alt.addresses.push_back(addrs[(i + k) % n].ip);
+    out.alternatives.push_back(std::move(alt));
+  }
+}
+
+}  // namespace
+
+dns::DynamicAnswer answer(const Config& cfg, const Name& name, const std::vector<size_t>& active,
+                          const Usable& usable, uint16_t qtype) {
+  dns::DynamicAnswer out;
+  out.ttl = name.ttl;
+  const bool v4 = qtype == dns::rrtype::A;
+  auto family = [&](size_t p, bool only_usable) {
+    std::vector<Address> addrs;
+    for (size_t a = 0; a < cfg.pools[p].addresses.size(); ++a) {
+      const Address& ad = cfg.pools[p].addresses[a];
+      if (ad.ip.is_v4() == v4 && (!only_usable || usable(p, a))) addrs.push_back(ad);
+    }
+    return addrs;
+  };
+  if (active.empty()) {
+    if (name.all_down == AllDown::servfail) {
+      out.kind = dns::DynamicAnswer::Kind::servfail;
+      return out;
+    }
+    if (name.all_down == AllDown::empty || name.pools.empty()) {
+      out.kind = dns::DynamicAnswer::Kind::nodata;
+      return out;
+    }
+    // Fail open (as Route 53 does): a guess beats no answer when the checks themselves fail.
+    out.kind = dns::DynamicAnswer::Kind::addresses;
+    add_pool(name, family(name.pools.front().pool, false), 1000, out);
+    out.pick = name.ret == Return::all ? dns::DynamicAnswer::Pick::cycle
+                                       : dns::DynamicAnswer::Pick::weighted;
+    if (out.alternatives.empty()) out.kind = dns::DynamicAnswer::Kind::nodata;
+    return out;
+  }
+  out.kind = dns::DynamicAnswer::Kind::addresses;
+  for (size_t p : active) {
+    uint32_t w = 1;
+    for (const Member& m : name.pools)
+      if (m.pool == p) w = m.weight;
+    // Shares in thousandths of a pool weight keep integer rounding below 0.1%.
+    add_pool(name, family(p, true), uint64_t(w) * 1000, out);
+  }
+  out.pick = (active.size() == 1 && name.ret == Return::all) ? dns::DynamicAnswer::Pick::cycle
+                                                             : dns::DynamicAnswer::Pick::weighted;
+  if (out.alternatives.empty()) out.kind = dns::DynamicAnswer::Kind::nodata;
+  return out;
+}
+
+}  // namespace gslb::pool

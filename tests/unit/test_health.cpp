@@ -1,0 +1,217 @@
+// Health state machine and the pool engine, with a manual clock: no sockets, no sleeps.
+#include <catch2/catch.hpp>
+
+#include "dns/wire.hpp"
+#include "health/health.hpp"
+#include "pool/engine.hpp"
+
+using namespace gslb;
+using namespace std::chrono_literals;
+using health::State;
+
+namespace {
+health::MonoTime t0{};
+core::IpAddress ip(const char* s) { return *core::IpAddress::parse(s); }
+}  // namespace
+
+TEST_CASE("the first result decides an unknown target; then rise/fall consecutive results") {
+  health::Target t({2, 3});
+  CHECK(t.state() == State::unknown);
+  CHECK(t.usable(true));
+  CHECK_FALSE(t.usable(false));
+  auto c = t.record(true, "HTTP 200", 3ms, t0);
+  REQUIRE(c);
+  CHECK(c->to == State::up);
+  CHECK_FALSE(t.record(false, "HTTP 503", 1ms, t0 + 1s));
+  CHECK(t.pending());
+  CHECK_FALSE(t.record(false, "HTTP 503", 1ms, t0 + 2s));
+  c = t.record(false, "timeout after 500ms", 500ms, t0 + 3s);  // fall = 3
+  REQUIRE(c);
+  CHECK(c->from == State::up);
+  CHECK(c->to == State::down);
+  CHECK(t.since() == t0 + 3s);
+  CHECK(t.reason() == "timeout after 500ms");
+  CHECK_FALSE(t.pending());
+  CHECK_FALSE(t.record(true, "HTTP 200", 1ms, t0 + 4s));
+  CHECK(t.pending());
+  CHECK(t.record(true, "HTTP 200", 1ms, t0 + 5s));  // rise = 2
+  CHECK(t.state() == State::up);
+}
+
+TEST_CASE("a pass in between resets the failure count") {
+  health::Target t({2, 2});
+  t.record(true, "", {}, t0);
+  CHECK_FALSE(t.record(false, "", {}, t0));
+  CHECK_FALSE(t.record(true, "", {}, t0));
+  CHECK_FALSE(t.record(false, "", {}, t0));
+  CHECK(t.record(false, "", {}, t0));
+}
+
+TEST_CASE("drain overrides health") {
+  health::Target t;
+  t.record(true, "", {}, t0);
+  t.set_drained(true);
+  CHECK_FALSE(t.usable(true));
+  t.set_drained(false);
+  CHECK(t.usable(true));
+}
+
+namespace {
+
+// Two regions: hangzhou (2 addresses, min 1) and shanghai (1 address).
+pool::Config two_regions(pool::Mode mode = pool::Mode::failover) {
+  pool::Config c;
+  c.pools.push_back({"hangzhou", "cn-hangzhou", "http", {{ip("192.0.2.10"), 1}, {ip("192.0.2.11"), 1}}, 1});
+  c.pools.push_back({"shanghai", "cn-shanghai", "http", {{ip("198.51.100.10"), 1}, {ip("2001:db8::10"), 1}}, 1});
+  pool::Name n;
+  n.fqdn = "www.example.test.";
+  n.mode = mode;
+  n.pools = {{0, 90}, {1, 10}};
+  c.names.push_back(n);
+  return c;
+}
+
+std::vector<std::string> addresses(const pool::Engine& e, uint16_t qtype = 1) {
+  const dns::DynamicAnswer* a = e.answer(dns::name_from_text("www.example.test."), qtype);
+  REQUIRE(a);
+  std::vector<std::string> out;
+  if (a->kind != dns::DynamicAnswer::Kind::addresses) return out;
+  for (auto& ip : a->alternatives.front().addresses) out.push_back(ip.to_string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+size_t id_of(const pool::Engine& e, const char* addr) {
+  for (size_t i = 0; i < e.targets().size(); ++i)
+    if (e.targets()[i].ip == ip(addr)) return i;
+  FAIL("no target " << addr);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("failover: first pool with min_healthy; fails over and back, with events") {
+  pool::Engine e(two_regions(), {{"http", {2, 2}}}, true);
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
+  std::vector<pool::Event> ev;
+  for (auto a : {"192.0.2.10", "192.0.2.11", "198.51.100.10", "2001:db8::10"})
+    e.record(id_of(e, a), true, "HTTP 200", 1ms, t0, ev);
+  ev.clear();
+  // One hangzhou address dies: it leaves the answer, the name stays.
+  e.record(id_of(e, "192.0.2.10"), false, "connect refused", 0ms, t0, ev);
+  CHECK(ev.empty());
+  CHECK(e.record(id_of(e, "192.0.2.10"), false, "connect refused", 0ms, t0, ev));
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.11"});
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].text == "event=address-down pool=hangzhou address=192.0.2.10 probe=http "
+                      "reason=\"connect refused\" fails=2/2");
+  CHECK(ev[0].level == core::Level::warning);
+  // The second dies: the name fails over to shanghai.
+  ev.clear();
+  e.record(id_of(e, "192.0.2.11"), false, "HTTP 503", 1ms, t0, ev);
+  e.record(id_of(e, "192.0.2.11"), false, "HTTP 503", 1ms, t0, ev);
+  CHECK(addresses(e) == std::vector<std::string>{"198.51.100.10"});
+  CHECK(addresses(e, 28) == std::vector<std::string>{"2001:db8::10"});
+  REQUIRE(ev.size() == 3);
+  CHECK(ev[1].text == "event=pool-down pool=hangzhou region=cn-hangzhou healthy=0/2 min=1");
+  CHECK(ev[2].text == "event=failover name=www.example.test. from=hangzhou to=shanghai "
+                      "reason=\"pool hangzhou has 0/2 healthy (min 1)\"");
+  // One comes back after rise: failback.
+  ev.clear();
+  e.record(id_of(e, "192.0.2.11"), true, "HTTP 200", 1ms, t0, ev);
+  e.record(id_of(e, "192.0.2.11"), true, "HTTP 200", 1ms, t0, ev);
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.11"});
+  REQUIRE(ev.size() == 3);
+  CHECK(ev[2].text == "event=failback name=www.example.test. from=shanghai to=hangzhou "
+                      "reason=\"pool hangzhou has 1/2 healthy (min 1)\"");
+  CHECK(ev[2].level == core::Level::notice);
+}
+
+TEST_CASE("min_healthy: a pool below it counts as down") {
+  auto cfg = two_regions();
+  cfg.pools[0].min_healthy = 2;
+  pool::Engine e(cfg, {{"http", {1, 1}}}, true);
+  std::vector<pool::Event> ev;
+  e.record(id_of(e, "192.0.2.10"), false, "HTTP 500", 1ms, t0, ev);
+  CHECK(addresses(e) == std::vector<std::string>{"198.51.100.10"});
+}
+
+TEST_CASE("all down: fail_open answers the first pool, empty is NODATA, servfail") {
+  auto cfg = two_regions();
+  for (auto mode : {pool::AllDown::fail_open, pool::AllDown::empty, pool::AllDown::servfail}) {
+    cfg.names[0].all_down = mode;
+    pool::Engine e(cfg, {{"http", {1, 1}}}, true);
+    std::vector<pool::Event> ev;
+    for (size_t i = 0; i < e.targets().size(); ++i) e.record(i, false, "timeout after 500ms", 500ms, t0, ev);
+    const auto* a = e.answer(dns::name_from_text("www.example.test."), 1);
+    REQUIRE(a);
+    if (mode == pool::AllDown::fail_open) {
+      CHECK(addresses(e) == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
+    } else if (mode == pool::AllDown::empty) {
+      CHECK(a->kind == dns::DynamicAnswer::Kind::nodata);
+    } else {
+      CHECK(a->kind == dns::DynamicAnswer::Kind::servfail);
+    }
+    CHECK(ev.back().text.rfind("event=all-down name=www.example.test.", 0) == 0);
+  }
+}
+
+TEST_CASE("unknown counts as down when configured so") {
+  pool::Engine e(two_regions(), {{"http", {2, 2}}}, false);
+  const auto* a = e.answer(dns::name_from_text("www.example.test."), 1);
+  CHECK(a->kind == dns::DynamicAnswer::Kind::addresses);  // fail_open: the first pool
+  std::vector<pool::Event> ev;
+  e.record(id_of(e, "198.51.100.10"), true, "HTTP 200", 1ms, t0, ev);
+  CHECK(addresses(e) == std::vector<std::string>{"198.51.100.10"});
+}
+
+TEST_CASE("weighted: both pools answer, 90/10 by weight; one pool down leaves the other") {
+  pool::Engine e(two_regions(pool::Mode::weighted), {{"http", {1, 1}}}, true);
+  const auto* a = e.answer(dns::name_from_text("www.example.test."), 1);
+  REQUIRE(a->pick == dns::DynamicAnswer::Pick::weighted);
+  uint64_t hz = 0, sh = 0;
+  for (auto& alt : a->alternatives) (alt.addresses.front().bytes[0] == 192 ? hz : sh) += alt.weight;
+  CHECK(double(hz) / double(hz + sh) == Approx(0.9).margin(0.001));
+  std::vector<pool::Event> ev;
+  e.record(id_of(e, "198.51.100.10"), false, "HTTP 503", 1ms, t0, ev);
+  e.record(id_of(e, "2001:db8::10"), false, "HTTP 503", 1ms, t0, ev);
+  CHECK(e.active(0) == std::vector<size_t>{0});
+}
+
+TEST_CASE("return = one picks by address weight; return = 2 gives two addresses") {
+  auto cfg = two_regions();
+  cfg.pools[0].addresses.push_back({ip("192.0.2.12"), 2});
+  cfg.names[0].ret = pool::Return::one;
+  pool::Engine one(cfg, {{"http", {1, 1}}}, true);
+  const auto* a = one.answer(dns::name_from_text("www.example.test."), 1);
+  REQUIRE(a->alternatives.size() == 3);
+  CHECK(a->alternatives[2].weight == 2 * a->alternatives[0].weight);
+  for (auto& alt : a->alternatives) CHECK(alt.addresses.size() == 1);
+  cfg.names[0].ret = pool::Return::some;
+  cfg.names[0].count = 2;
+  pool::Engine two(cfg, {{"http", {1, 1}}}, true);
+  for (auto& alt : two.answer(dns::name_from_text("www.example.test."), 1)->alternatives)
+    CHECK(alt.addresses.size() == 2);
+}
+
+TEST_CASE("drain takes an address out and brings it back") {
+  pool::Engine e(two_regions(), {{"http", {1, 1}}}, true);
+  std::vector<pool::Event> ev;
+  CHECK(e.set_drained(ip("192.0.2.10"), true, ev) == 1);
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.11"});
+  CHECK(ev.front().text == "event=drain address=192.0.2.10 probe=http");
+  e.set_drained(ip("192.0.2.10"), false, ev);
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
+}
+
+TEST_CASE("reload keeps the health of unchanged targets") {
+  pool::Engine old(two_regions(), {{"http", {2, 2}}}, true);
+  std::vector<pool::Event> ev;
+  old.record(id_of(old, "192.0.2.10"), false, "connect refused", 0ms, t0, ev);
+  pool::Engine next(two_regions(), {{"http", {2, 2}}}, true);
+  next.adopt_health(old);
+  CHECK(next.target(id_of(next, "192.0.2.10")).state() == State::down);
+  pool::Engine changed(two_regions(), {{"http", {3, 3}}}, true);
+  changed.adopt_health(old);
+  CHECK(changed.target(id_of(changed, "192.0.2.10")).state() == State::unknown);
+}
