@@ -1,0 +1,353 @@
+#include "probe/http_runner.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <mutex>
+
+namespace gslb::probe {
+
+namespace {
+
+struct EasyDeleter {
+  void operator()(CURL* e) const { curl_easy_cleanup(e); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+void delete_handle(uv_handle_t* h) {
+  if (h->type == UV_POLL)
+    delete reinterpret_cast<uv_poll_t*>(h);
+  else
+    delete reinterpret_cast<uv_timer_t*>(h);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// OpenSSL's words, from curl's error buffer, reduced to the few an operator acts on.
+std::string tls_reason(std::string_view detail, std::string_view fallback) {
+  std::string d = lower(detail);
+  if (d.find("expired") != std::string::npos) return "TLS: certificate expired";
+  if (d.find("self-signed") != std::string::npos || d.find("self signed") != std::string::npos)
+    return "TLS: self-signed certificate";
+  if (d.find("unable to get local issuer") != std::string::npos ||
+      d.find("unknown ca") != std::string::npos)
+    return "TLS: unknown issuer";
+  if (d.find("does not match") != std::string::npos ||
+      d.find("subject name") != std::string::npos)
+    return "TLS: name mismatch";
+  if (d.find("not yet valid") != std::string::npos) return "TLS: certificate not yet valid";
+  return std::string(fallback);
+}
+
+}  // namespace
+
+struct HttpRunner::Check {
+  HttpRunner* owner = nullptr;
+  CheckId id = 0;
+  std::unique_ptr<CURL, EasyDeleter> easy;
+  // curl reads these lists during the transfer without copying them.
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  std::unique_ptr<curl_slist, SlistDeleter> connect_to;
+  Done done;
+  std::vector<StatusRange> expect_status;
+  std::string expect_body;
+  core::Duration timeout{};
+  uint64_t start_ns = 0;
+  std::string body;
+  bool body_found = false;
+  // We stopped the transfer ourselves once the verdict was known (the body was not needed,
+  // the expected text was found, or kMaxBody was read): curl then reports CURLE_WRITE_ERROR.
+  bool stopped_early = false;
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  ~Check() {
+    // curl requires an easy handle to leave its multi before curl_easy_cleanup.
+    if (easy && owner && owner->multi_) curl_multi_remove_handle(owner->multi_.get(), easy.get());
+  }
+
+  static size_t on_write(char* data, size_t size, size_t n, void* userp) {
+    auto* c = static_cast<Check*>(userp);
+    const size_t total = size * n;
+    if (c->expect_body.empty()) {
+      c->stopped_early = true;
+      return 0;
+    }
+    const size_t old_size = c->body.size();
+    c->body.append(data, std::min(total, kMaxBody - old_size));
+    // Search only where a match could newly start, so the cost stays linear in the body.
+    const size_t from = old_size >= c->expect_body.size() ? old_size - c->expect_body.size() + 1 : 0;
+    if (c->body.find(c->expect_body, from) != std::string::npos) {
+      c->body_found = true;
+      c->stopped_early = true;
+      return 0;
+    }
+    if (c->body.size() >= kMaxBody) {
+      c->stopped_early = true;
+      return 0;
+    }
+    return total;
+  }
+
+  Result verdict(CURLcode code) const {
+    if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && stopped_early)) {
+      long status = 0;
+      curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
+      bool expected = std::any_of(expect_status.begin(), expect_status.end(),
+                                  [&](const StatusRange& r) { return status >= r.lo && status <= r.hi; });
+      if (!expected) return {false, fmt::format("HTTP {}", status), {}};
+      if (!expect_body.empty() && !body_found) return {false, "body mismatch", {}};
+      return {true, fmt::format("HTTP {}", status), {}};
+    }
+    long os_errno = 0;
+    curl_easy_getinfo(easy.get(), CURLINFO_OS_ERRNO, &os_errno);
+    std::string_view detail = errbuf;
+    switch (code) {
+      case CURLE_OPERATION_TIMEDOUT:
+        return {false, timeout_reason(timeout), {}};
+      case CURLE_COULDNT_CONNECT:
+        if (os_errno != 0) return {false, socket_reason(-int(os_errno)), {}};
+        return {false, "connect failed", {}};
+      case CURLE_GOT_NOTHING:
+        return {false, "empty reply", {}};
+      case CURLE_RECV_ERROR:
+      case CURLE_SEND_ERROR:
+        if (os_errno == ECONNRESET || os_errno == EPIPE ||
+            lower(detail).find("reset") != std::string::npos)
+          return {false, "connection reset", {}};
+        return {false, code == CURLE_RECV_ERROR ? "receive failed" : "send failed", {}};
+      case CURLE_SSL_CONNECT_ERROR:
+        if (os_errno == ECONNRESET) return {false, "TLS: connection reset", {}};
+        return {false, tls_reason(detail, "TLS: handshake failed"), {}};
+      case CURLE_PEER_FAILED_VERIFICATION:
+        return {false, tls_reason(detail, "TLS: certificate rejected"), {}};
+      case CURLE_SSL_CACERT_BADFILE:
+        return {false, "TLS: cannot read ca_file", {}};
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_SSL_CIPHER:
+        return {false, tls_reason(detail, "TLS: handshake failed"), {}};
+      case CURLE_WEIRD_SERVER_REPLY:
+      case CURLE_UNSUPPORTED_PROTOCOL:
+        return {false, "bad HTTP reply", {}};
+      case CURLE_PARTIAL_FILE:
+        return {false, "truncated reply", {}};
+      default:
+        return {false, curl_easy_strerror(code), {}};
+    }
+  }
+};
+
+HttpRunner::HttpRunner(uv_loop_t* loop) : loop_(loop) {
+  // curl_global_init is not safe to race with other threads' curl use; doing it once here,
+  // before the first handle, is enough for a daemon whose only curl user is this runner.
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  multi_.reset(curl_multi_init());
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  if (multi_) {
+    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+  }
+}
+
+core::Result<CheckId> HttpRunner::start(const core::IpAddress& address, const Spec& spec,
+                                        Done done) {
+  auto fail = [](std::string what) { return core::Error{"", 0, 0, std::move(what)}; };
+  if (!multi_) return fail("curl: no multi handle");
+  auto c = std::make_unique<Check>();
+  c->easy.reset(curl_easy_init());
+  if (!c->easy) return fail("curl_easy_init failed");
+  c->id = next_id_++;
+  c->done = std::move(done);
+  c->expect_status = spec.expect_status;
+  c->expect_body = spec.expect_body;
+  c->timeout = spec.timeout;
+  CURL* e = c->easy.get();
+
+  // IPv6 literals need brackets in URLs and in CONNECT_TO.
+  const std::string ip = address.is_v4() ? address.to_string() : "[" + address.to_string() + "]";
+  const std::string& host = spec.host.empty() ? ip : spec.host;
+  const std::string url = fmt::format("{}://{}:{}{}", spec.type == Type::https ? "https" : "http",
+                                      host, spec.port, spec.path);
+  // CONNECT_TO is per handle; CURLOPT_RESOLVE would land in the multi's shared DNS cache, where
+  // two targets probing the same host name at different addresses would overwrite each other.
+  if (!spec.host.empty()) {
+    const std::string rule = fmt::format("{}:{}:{}:{}", spec.host, spec.port, ip, spec.port);
+    c->connect_to.reset(curl_slist_append(nullptr, rule.c_str()));
+    if (!c->connect_to) return fail("curl_slist_append failed");
+  }
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : spec.headers) {
+    const std::string line = fmt::format("{}: {}", name, value);
+    curl_slist* next = curl_slist_append(headers, line.c_str());
+    if (!next) {
+      curl_slist_free_all(headers);
+      return fail("curl_slist_append failed");
+    }
+    headers = next;
+  }
+  c->headers.reset(headers);
+
+  const long timeout_ms =
+      std::max<long>(1, long(std::chrono::ceil<std::chrono::milliseconds>(spec.timeout).count()));
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, c.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  // An environment proxy would test the proxy, not the target.
+  curl_easy_setopt(e, CURLOPT_PROXY, "");
+  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  // Every check opens its own connection: a kept-alive one would hide a gateway that stopped
+  // accepting new connections.
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "gslbd-probe");
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Check::on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, c.get());
+  if (spec.method == Method::head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  if (c->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to.get());
+  if (c->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers.get());
+  if (spec.type == Type::https) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, spec.verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, spec.verify ? 2L : 0L);
+    if (!spec.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, spec.ca_file.c_str());
+  }
+
+  c->start_ns = uv_hrtime();
+  if (CURLMcode m = curl_multi_add_handle(multi_.get(), e); m != CURLM_OK)
+    return fail(fmt::format("curl_multi_add_handle: {}", curl_multi_strerror(m)));
+  // From here the handle is in the multi, so ~Check must remove it.
+  c->owner = this;
+  const CheckId id = c->id;
+  checks_.emplace(id, std::move(c));
+  return id;
+}
+
+HttpRunner::~HttpRunner() { close(); }
+
+void HttpRunner::cancel(CheckId id) { checks_.erase(id); }
+
+void HttpRunner::close() {
+  checks_.clear();
+  // Cleanup may still call on_socket (REMOVE) and on_curl_timer; both see timer_ and polls_.
+  multi_.reset();
+  for (auto& [p, events] : polls_) {
+    uv_poll_stop(p);
+    uv_close(reinterpret_cast<uv_handle_t*>(p), delete_handle);
+  }
+  polls_.clear();
+  if (timer_) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), delete_handle);
+    timer_ = nullptr;
+  }
+}
+
+int HttpRunner::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
+  auto* self = static_cast<HttpRunner*>(userp);
+  auto* poll = static_cast<uv_poll_t*>(socketp);
+  if (what == CURL_POLL_REMOVE) {
+    // curl calls this before it closes the socket, so the watcher leaves epoll first.
+    if (poll) {
+      if (self->multi_) curl_multi_assign(self->multi_.get(), s, nullptr);
+      self->close_poll(poll);
+    }
+    return 0;
+  }
+  if (!poll) {
+    poll = new uv_poll_t;
+    if (uv_poll_init_socket(self->loop_, poll, s) != 0) {
+      delete poll;
+      return -1;
+    }
+    poll->data = self;
+    curl_multi_assign(self->multi_.get(), s, poll);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN) events |= UV_READABLE;
+  if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
+  self->polls_[poll] = events;
+  uv_poll_start(poll, events, on_poll);
+  return 0;
+}
+
+void HttpRunner::close_poll(uv_poll_t* poll) {
+  if (polls_.erase(poll) == 0) return;
+  uv_poll_stop(poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(poll), delete_handle);
+}
+
+int HttpRunner::on_curl_timer(CURLM*, long timeout_ms, void* userp) {
+  auto* self = static_cast<HttpRunner*>(userp);
+  if (!self->timer_) return 0;
+  // curl must not be re-entered from here, so even a 0 ms timeout goes through the loop.
+  if (timeout_ms < 0)
+    uv_timer_stop(self->timer_);
+  else
+    uv_timer_start(self->timer_, on_uv_timer, uint64_t(timeout_ms), 0);
+  return 0;
+}
+
+void HttpRunner::on_poll(uv_poll_t* poll, int status, int events) {
+  auto* self = static_cast<HttpRunner*>(poll->data);
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(poll), &fd) != 0) return;
+  if (status < 0) {
+    // libuv reports a socket error (a RST, say) as UV_EBADF and stops the watcher. Telling curl
+    // CURL_CSELECT_ERR would give "select/poll returned error"; letting it read and write
+    // instead surfaces the real errno ("connection reset").
+    self->socket_action(curl_socket_t(fd), CURL_CSELECT_IN | CURL_CSELECT_OUT);
+    if (auto it = self->polls_.find(poll); it != self->polls_.end())
+      uv_poll_start(poll, it->second, on_poll);
+    return;
+  }
+  int flags = 0;
+  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+  self->socket_action(curl_socket_t(fd), flags);
+}
+
+void HttpRunner::on_uv_timer(uv_timer_t* timer) {
+  static_cast<HttpRunner*>(timer->data)->socket_action(CURL_SOCKET_TIMEOUT, 0);
+}
+
+void HttpRunner::socket_action(curl_socket_t s, int flags) {
+  if (!multi_) return;
+  int running = 0;
+  curl_multi_socket_action(multi_.get(), s, flags, &running);
+  drain();
+}
+
+void HttpRunner::drain() {
+  while (multi_) {
+    int left = 0;
+    CURLMsg* msg = curl_multi_info_read(multi_.get(), &left);
+    if (!msg) return;
+    if (msg->msg != CURLMSG_DONE) continue;
+    Check* raw = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+    const CURLcode code = msg->data.result;  // msg dies with the handle
+    auto node = checks_.extract(raw->id);
+    Result result = raw->verdict(code);
+    result.latency = std::chrono::nanoseconds(uv_hrtime() - raw->start_ns);
+    Done done = std::move(raw->done);
+    node.mapped().reset();
+    done(result);
+  }
+}
+
+}  // namespace gslb::probe

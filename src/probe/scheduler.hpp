@@ -1,0 +1,82 @@
+// Runs health checks on a schedule: every target's first check at start-up (spread over a few
+// milliseconds), then one per interval measured on a fixed grid from the first, so a slow loop
+// or slow checks do not make the rate drift; one check per target at a time.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "core/address.hpp"
+#include "probe/runner.hpp"
+#include "probe/spec.hpp"
+
+namespace gslb::probe {
+
+class HttpRunner;
+class TcpRunner;
+
+// One (address, probe) pair to check. `id` is the caller's key for it (the health module's
+// target id); the spec is shared by every target that uses the same probe file.
+struct Target {
+  uint32_t id = 0;
+  core::IpAddress address;
+  std::shared_ptr<const Spec> spec;
+};
+
+// Runs on one libuv loop (the control loop); not thread-safe. Owns the HTTP and TCP runners and
+// one uv_timer_t per target (heap-owned, freed in its close callback).
+class Scheduler {
+ public:
+  // Called on the loop with each finished check. Returns true when the result disagrees with
+  // the current health state (a transition is pending): the next check of that target then runs
+  // after spec.fast_interval instead of spec.interval (HAProxy's fastinter). Must not throw
+  // (an exception is caught, logged and taken as false). May call set_targets() or close().
+  using Callback = std::function<bool(uint32_t id, const Result&)>;
+
+  Scheduler(uv_loop_t* loop, Callback cb);
+  // Calls close(). Must be destroyed before the loop is closed, and the loop run once more so
+  // the close callbacks free the handles.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Diffs by id. Removed targets stop: their in-flight check is cancelled and never reported.
+  // New targets are checked at once. Kept targets (same id, same address, equal spec) keep their
+  // schedule and any check in flight; a target whose address or spec changed is restarted as a
+  // new one. Ids must be unique; a repeated id replaces the earlier entry. Targets without a
+  // spec are ignored.
+  void set_targets(std::vector<Target> targets);
+  // Stops everything and closes every handle; the loop then runs dry. Idempotent.
+  void close();
+
+  size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  struct Entry;
+  static void on_timer(uv_timer_t* timer);
+  void start_entry(uint32_t id, Target target);
+  void stop(Entry& e);
+  void run(Entry& e);
+  void finished(uint32_t id, uint64_t serial, const Result& result);
+  // Arms e's timer for its grid time `e.due_ms` plus a little jitter, scaled to the interval
+  // that led there.
+  void arm(Entry& e, uint64_t interval_ms);
+  uint64_t random_below(uint64_t n);
+
+  uv_loop_t* loop_;
+  Callback cb_;
+  std::unique_ptr<HttpRunner> http_;
+  std::unique_ptr<TcpRunner> tcp_;
+  std::unordered_map<uint32_t, std::unique_ptr<Entry>> entries_;
+  std::minstd_rand rng_;
+  uint64_t next_serial_ = 1;
+  bool closed_ = false;
+};
+
+}  // namespace gslb::probe

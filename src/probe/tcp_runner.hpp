@@ -1,0 +1,48 @@
+// TCP connect checks on a libuv loop: a check passes when the three-way handshake completes
+// within spec.timeout. Nothing is sent; the connection is closed at once.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+
+#include <uv.h>
+
+#include "core/address.hpp"
+#include "core/result.hpp"
+#include "probe/runner.hpp"
+
+namespace gslb::probe {
+
+// Owned by the Scheduler, lives on its loop; not thread-safe. Each check owns a uv_tcp_t and a
+// uv_timer_t on the heap, freed in their close callbacks, so destroying the runner never
+// frees memory libuv still points at; the loop must run after close() to finish those.
+class TcpRunner {
+ public:
+  explicit TcpRunner(uv_loop_t* loop) : loop_(loop) {}
+  ~TcpRunner() { close(); }
+  TcpRunner(const TcpRunner&) = delete;
+  TcpRunner& operator=(const TcpRunner&) = delete;
+
+  // Starts connecting to address:spec.port. `done` runs later on the loop, never inside start().
+  core::Result<CheckId> start(const core::IpAddress& address, const Spec& spec, Done done);
+  // Stops a check without calling its `done`. Unknown ids (already finished) are ignored.
+  void cancel(CheckId id);
+  // Cancels every check.
+  void close();
+  size_t in_flight() const noexcept { return checks_.size(); }
+
+ private:
+  struct Check;
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_timer(uv_timer_t* timer);
+  static void on_close(uv_handle_t* handle);
+  // Detaches `c` from the runner and closes its handles; it is freed once both have closed.
+  void release(Check* c);
+  void finish(Check* c, Result result);
+
+  uv_loop_t* loop_;
+  CheckId next_id_ = 1;
+  std::unordered_map<CheckId, Check*> checks_;
+};
+
+}  // namespace gslb::probe
