@@ -8,10 +8,25 @@ scripts/deps.sh
 [[ -f build/build.ninja ]] || meson setup build --buildtype=release >/dev/null
 ninja -C build >/dev/null
 
-cat <<'TXT'
-gslbd is serving the bundled example. In another terminal, try:
+# The two regions' gateways: HTTP servers on 127.0.0.2:8080 and 127.0.0.3:8080.
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+for gw in 127.0.0.2 127.0.0.3; do
+  python3 scripts/gateway.py $gw 8080 & pids+=($!)
+done
+for gw in 127.0.0.2 127.0.0.3; do  # up before the first checks, so the demo starts healthy
+  for _ in $(seq 50); do curl -sf "http://$gw:8080/health" >/dev/null && break; sleep 0.1; done
+done
 
-  dig @127.0.0.1 -p 5353 www.example.test A          # the gateways' addresses
+cat <<TXT
+gslbd is serving the bundled example; its events go to stderr and syslog. Gateways:
+  hangzhou 127.0.0.2:8080 (pid ${pids[0]}), shanghai 127.0.0.3:8080 (pid ${pids[1]}).
+In another terminal, try:
+
+  dig @127.0.0.1 -p 5353 www.example.test A          # hangzhou's gateway (failover pool 1)
+  kill ${pids[0]}                                    # hangzhou dies: within ~2 s www fails
+  dig @127.0.0.1 -p 5353 www.example.test A          #   over to shanghai (127.0.0.3)
+  dig @127.0.0.1 -p 5353 split.example.test A        # 90/10 weighted between the regions
   dig @127.0.0.1 -p 5353 api.example.test A          # a CNAME chain
   dig @127.0.0.1 -p 5353 nope.example.test A         # NXDOMAIN with the SOA
   dig @127.0.0.1 -p 5353 x.apps.example.test A       # a wildcard
@@ -19,4 +34,4 @@ gslbd is serving the bundled example. In another terminal, try:
   dig @::1 -p 5353 example.test AXFR                 # a zone transfer over TCP
 
 TXT
-exec build/src/daemon/gslbd "$@"
+build/src/daemon/gslbd "$@"

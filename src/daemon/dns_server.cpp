@@ -367,6 +367,10 @@ void Worker::start() {
 }
 
 void Worker::publish(Snapshot snapshot) {
+  if (!thread_.joinable()) {  // not started: nothing reads it yet
+    impl_->install(std::move(snapshot));
+    return;
+  }
   {
     std::lock_guard lock(impl_->mu);
     impl_->pending = std::move(snapshot);

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/log.hpp"
+#include "daemon/control.hpp"
 #include "daemon/dns_server.hpp"
 #include "daemon/server.hpp"
 #include "io/socket.hpp"
@@ -30,31 +32,10 @@ Serves the zones that FILE (TOML) lists. Without --config, serves the built-in e
 
   --config FILE     the configuration file
   --check-config    load and check everything, print every error, exit 1 on any
-  --log TARGET      where messages go (default: stderr)
+  --log TARGET      where messages go (default: [log] targets of the config)
   --version         print the version
   --help            this text
 )";
-
-struct Daemon {
-  std::string config_path;
-  daemon::Loaded loaded;
-  std::vector<std::unique_ptr<daemon::Worker>> workers;
-
-  void reload() {
-    core::Errors errors;
-    auto next = daemon::load(config_path, errors);
-    if (!next) {
-      for (const auto& e : errors) core::log(core::Level::err, e.to_string());
-      core::logf(core::Level::err,
-                 "event=reload-failed errors={} (the previous configuration keeps serving)",
-                 errors.size());
-      return;
-    }
-    for (auto& w : workers) w->publish(daemon::Snapshot{next->table, nullptr});
-    loaded = std::move(*next);
-    core::logf(core::Level::notice, "event=reloaded zones={}", loaded.zones.size());
-  }
-};
 
 void print_errors(const core::Errors& errors) {
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -63,7 +44,7 @@ void print_errors(const core::Errors& errors) {
 int run(int argc, char** argv) {
   std::string config_path;
   bool check = false;
-  core::LogTargets targets;
+  std::optional<core::LogTargets> log_override;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
@@ -76,8 +57,7 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "gslbd: --log takes stderr, syslog or both\n");
         return 2;
       }
-      targets.stderr_ = t != "syslog";
-      targets.syslog = t != "stderr";
+      log_override = core::LogTargets{t != "syslog", t != "stderr"};
     } else if (a == "--version") {
       std::printf("gslbd %s\n", GSLBD_VERSION);
       return 0;
@@ -101,12 +81,12 @@ int run(int argc, char** argv) {
     std::printf("%s: ok (%zu zones)\n", loaded->config.path.c_str(), loaded->zones.size());
     return 0;
   }
-  core::log_setup(targets, "gslbd");
+  core::log_setup(log_override.value_or(core::LogTargets{loaded->config.log.stderr_,
+                                                         loaded->config.log.syslog}),
+                  "gslbd");
 
-  Daemon d;
-  d.config_path = config_path;
-  d.loaded = std::move(*loaded);
-  const auto& server = d.loaded.config.server;
+  const auto server = loaded->config.server;
+  std::vector<std::unique_ptr<daemon::Worker>> workers;
   unsigned nworkers = server.workers ? server.workers : std::max(1u, std::thread::hardware_concurrency());
   daemon::WorkerOptions wopt;
   wopt.handler.edns_size = server.edns_size;
@@ -124,17 +104,21 @@ int run(int argc, char** argv) {
       udp.push_back(*u);
       tcp.push_back(*t);
     }
-    d.workers.push_back(std::make_unique<daemon::Worker>(wopt, udp, tcp, daemon::Snapshot{d.loaded.table, nullptr}));
+    workers.push_back(std::make_unique<daemon::Worker>(wopt, udp, tcp, daemon::Snapshot{}));
   }
-  for (auto& w : d.workers) w->start();
+  uv_loop_t* loop = uv_default_loop();
+  daemon::Control control(loop, config_path, std::move(*loaded), workers);
+  control.start();  // the first snapshot reaches each worker before it takes a query
+  for (auto& w : workers) w->start();
   std::string where;
   for (const auto& ep : server.listen) where += (where.empty() ? "" : ",") + ep.to_string();
-  core::logf(core::Level::notice, "event=started version={} zones={} listen={} workers={}",
-             GSLBD_VERSION, d.loaded.zones.size(), where, nworkers);
+  core::logf(core::Level::notice,
+             "event=started version={} zones={} names={} targets={} listen={} workers={}",
+             GSLBD_VERSION, control.loaded().zones.size(), control.loaded().config.gtm.names.size(),
+             control.loaded().engine->targets().size(), where, nworkers);
 
-  uv_loop_t* loop = uv_default_loop();
   uv_signal_t sigterm, sigint, sighup;
-  loop->data = &d;
+  loop->data = &control;
   auto stop = [](uv_signal_t* s, int signum) {
     core::logf(core::Level::notice, "event=stopping signal={}", strsignal(signum));
     uv_stop(s->loop);
@@ -144,11 +128,13 @@ int run(int argc, char** argv) {
   uv_signal_init(loop, &sighup);
   uv_signal_start(&sigterm, stop, SIGTERM);
   uv_signal_start(&sigint, stop, SIGINT);
-  uv_signal_start(&sighup, [](uv_signal_t* s, int) { static_cast<Daemon*>(s->loop->data)->reload(); },
-                  SIGHUP);
+  uv_signal_start(
+      &sighup, [](uv_signal_t* s, int) { static_cast<daemon::Control*>(s->loop->data)->reload(); },
+      SIGHUP);
   uv_run(loop, UV_RUN_DEFAULT);
-  for (auto& w : d.workers) w->stop();
-  d.workers.clear();
+  control.stop();
+  for (auto& w : workers) w->stop();
+  workers.clear();
   for (auto* h : {&sigterm, &sigint, &sighup}) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/probe_config.hpp"
 #include "daemon/builtin.hpp"
 #include "dns/zone.hpp"
 
@@ -25,6 +26,23 @@ std::optional<std::string> read_file(const std::string& path, std::string* text_
   ss << in.rdbuf();
   *text_out = ss.str();
   return *text_out;
+}
+
+// probes/*.toml from disk, or the built-in ones for the built-in config.
+std::optional<std::vector<probe::Spec>> read_probes(const std::string& dir, core::Errors& errors) {
+  if (!dir.starts_with(kBuiltinPrefix)) return config::load_probes(dir, errors);
+  std::vector<probe::Spec> specs;
+  const std::string rel = dir.substr(kBuiltinPrefix.size()) + "/";
+  bool ok = true;
+  for (const BuiltinFile* f = kBuiltinFiles; f->path; ++f) {
+    std::string path = f->path;
+    if (!path.starts_with(rel) || !path.ends_with(".toml")) continue;
+    auto spec = config::parse_probe(f->text, std::string(kBuiltinPrefix) + path, errors);
+    if (spec) specs.push_back(std::move(*spec));
+    else ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return specs;
 }
 
 }  // namespace
@@ -58,8 +76,43 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors) {
     z->allow_transfer = zc.allow_transfer;
     out.zones.push_back(std::move(z));
   }
+  const auto& gtm = out.config.gtm;
+  if (!gtm.pools.empty()) {
+    auto specs = read_probes(out.config.server.probes_dir, errors);
+    if (!specs) {
+      ok = false;
+    } else {
+      for (auto& spec : *specs) {
+        std::string name = spec.name;
+        out.probes[name] = std::make_shared<const probe::Spec>(std::move(spec));
+      }
+    }
+    for (size_t i = 0; specs && i < gtm.pools.size(); ++i) {
+      if (out.probes.count(gtm.pools[i].probe)) continue;
+      const auto& at = out.config.pool_probe_at[i];
+      errors.push_back(core::Error{path, at.line, at.col,
+                                   fmt::format("pool[{}].probe: no probe named \"{}\" in {}", i,
+                                               gtm.pools[i].probe, out.config.server.probes_dir)});
+      ok = false;
+    }
+  }
+  std::vector<std::string> dynamic;
+  for (size_t i = 0; i < gtm.names.size() && ok; ++i) {
+    std::string wire = dns::name_from_text(gtm.names[i].fqdn);
+    std::string why = wire.empty() ? "is not a valid domain name" : dns::check_dynamic_name(out.zones, wire);
+    if (!why.empty()) {
+      const auto& at = out.config.name_fqdn_at[i];
+      errors.push_back(core::Error{path, at.line, at.col,
+                                   fmt::format("name[{}].fqdn: {} {}", i, gtm.names[i].fqdn, why)});
+      ok = false;
+    }
+    dynamic.push_back(std::move(wire));
+  }
   if (!ok) return std::nullopt;
-  out.table = dns::compile(out.zones);
+  std::map<std::string, health::Thresholds> thresholds;
+  for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};
+  out.engine = std::make_unique<pool::Engine>(gtm, thresholds, out.config.unknown_is_up);
+  out.table = dns::compile(out.zones, dynamic);
   return out;
 }
 

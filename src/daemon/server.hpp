@@ -2,6 +2,7 @@
 // is used, so that a bad file at start-up or on reload never replaces a good configuration.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,8 @@
 #include "config/config.hpp"
 #include "core/result.hpp"
 #include "dns/table.hpp"
+#include "pool/engine.hpp"
+#include "probe/spec.hpp"
 
 namespace gslb::daemon {
 
@@ -20,6 +23,8 @@ struct Loaded {
   config::Config config;
   std::vector<std::shared_ptr<const dns::Zone>> zones;
   std::shared_ptr<const dns::AnswerTable> table;
+  std::map<std::string, std::shared_ptr<const probe::Spec>> probes;  // by name
+  std::unique_ptr<pool::Engine> engine;  // pools, dynamic names and their health
 };
 
 // Reads and checks everything `path` refers to (the built-in example when empty). On any

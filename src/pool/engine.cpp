@@ -70,6 +70,10 @@ void Engine::evaluate(std::vector<Event>* events) {
                                 fmt::format("event=all-down name={} action={} reason=\"{}\"",
                                             n.fqdn, to_string(n.all_down),
                                             before.empty() ? "no usable pool" : describe(before.front()))});
+      } else if (before.empty()) {
+        events->push_back(Event{core::Level::notice,
+                                fmt::format("event=recovered name={} to={} reason=\"{}\"", n.fqdn,
+                                            cfg_.pools[now.front()].name, describe(now.front()))});
       } else if (n.mode == Mode::failover) {
         // Later in the list is a failover, earlier a failback.
         size_t from_rank = n.pools.size(), to_rank = 0;
