@@ -75,10 +75,8 @@ def gateway_port(addresses, tries=100):
 
 
 def accepting(addr, port, timeout=0.2):
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     try:
-        with socket.create_connection((addr, port), timeout=timeout) if fam == socket.AF_INET \
-                else socket.create_connection((addr, port, 0, 0), timeout=timeout):
+        with socket.create_connection((addr, port), timeout=timeout):
             return True
     except OSError:
         return False
