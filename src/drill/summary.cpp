@@ -1,0 +1,67 @@
+#include "drill/summary.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gslb::drill {
+
+namespace {
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// Nearest-rank percentile of a sorted sample (p in 0..100).
+Clock::duration percentile(const std::vector<Clock::duration>& sorted, double p) {
+  if (sorted.empty()) return {};
+  size_t rank = size_t(p / 100.0 * double(sorted.size()) + 0.999999);
+  rank = std::clamp<size_t>(rank, 1, sorted.size());
+  return sorted[rank - 1];
+}
+
+}  // namespace
+
+void Summary::add(const Outcome& o) {
+  outcomes_.push_back(o);
+  if (o.dns_failed)
+    ++dns_failures_;
+  else
+    ++codes_[o.code];
+  if (failed(o)) {
+    ++failures_;
+    if (!have_failure_ || o.at < first_failure_) first_failure_ = o.at;
+    if (!have_failure_ || o.at > last_failure_) last_failure_ = o.at;
+    have_failure_ = true;
+  }
+}
+
+std::string Summary::render(Clock::duration elapsed, size_t dns_queries) const {
+  std::string out;
+  const double n = double(std::max<size_t>(total(), 1));
+  out += fmt::format("Ended after {:.3f}s : {} calls. qps={:.1f}\n", seconds(elapsed), total(),
+                     double(total()) / std::max(seconds(elapsed), 1e-9));
+  std::vector<Clock::duration> lat;
+  for (const auto& o : outcomes_)
+    if (!o.dns_failed) lat.push_back(o.latency);
+  std::sort(lat.begin(), lat.end());
+  if (!lat.empty())
+    out += fmt::format("Latency (ms): p50 {:.3f} p90 {:.3f} p99 {:.3f} max {:.3f}\n",
+                       millis(percentile(lat, 50)), millis(percentile(lat, 90)),
+                       millis(percentile(lat, 99)), millis(lat.back()));
+  out += fmt::format("DNS queries : {}, DNS failures : {} ({:.1f} %)\n", dns_queries,
+                     dns_failures_, 100.0 * double(dns_failures_) / n);
+  for (const auto& [code, count] : codes_)
+    out += fmt::format("Code {} : {} ({:.1f} %)\n", code, count, 100.0 * double(count) / n);
+  if (have_failure_)
+    out += fmt::format(
+        "Failed requests : {} ({:.1f} %), first at {:.3f}s, last at {:.3f}s, "
+        "failure window {:.3f}s\n",
+        failures_, 100.0 * double(failures_) / n, seconds(first_failure_),
+        seconds(last_failure_), seconds(last_failure_ - first_failure_));
+  else
+    out += "Failed requests : 0 (0.0 %), no failure window\n";
+  out += fmt::format("All done {} calls\n", total());
+  return out;
+}
+
+}  // namespace gslb::drill

@@ -1,0 +1,51 @@
+// What gslb-drill counts and how it prints it: fortio's summary (calls, per-code counts with
+// -1 for connection failures and timeouts, latency percentiles) plus what a failover drill
+// needs — DNS failures and the failure window. Plain data, filled by the drill's loop thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gslb::drill {
+
+using Clock = std::chrono::steady_clock;
+
+inline constexpr int kConnectionFailure = -1;  // fortio's code for "no HTTP answer"
+
+struct Outcome {
+  Clock::duration at{};       // when the request was due, from the start of the run
+  Clock::duration latency{};  // from due time to completion (so queueing counts, fortio-style)
+  int code = 0;               // HTTP status, or kConnectionFailure
+  bool dns_failed = false;    // never sent: no address for the name
+};
+
+class Summary {
+ public:
+  void add(const Outcome& o);
+
+  // Failed = DNS failure, connection failure/timeout, or any status outside 2xx/3xx.
+  static bool failed(const Outcome& o) {
+    return o.dns_failed || o.code < 200 || o.code >= 400;
+  }
+
+  size_t total() const { return outcomes_.size(); }
+  size_t dns_failures() const { return dns_failures_; }
+  size_t failures() const { return failures_; }
+  const std::map<int, size_t>& codes() const { return codes_; }
+
+  // Text in fortio's words; `elapsed` is the whole run including the drain of late answers.
+  std::string render(Clock::duration elapsed, size_t dns_queries) const;
+
+ private:
+  std::vector<Outcome> outcomes_;
+  std::map<int, size_t> codes_;
+  size_t dns_failures_ = 0;
+  size_t failures_ = 0;
+  bool have_failure_ = false;
+  Clock::duration first_failure_{}, last_failure_{};
+};
+
+}  // namespace gslb::drill
