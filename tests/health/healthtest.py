@@ -209,12 +209,28 @@ class Server:
             self.proc = subprocess.Popen([self.binary, "--config", self.config],
                                          stdout=self.log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL)
-            if not wait_for_answer(self.port, "example.test.", proc=self.proc):
+            if not self.wait_ready():
                 raise RuntimeError("gslbd did not start:\n" + self.log_text())
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def wait_ready(self, timeout=10.0):
+        """Polls with short per-query timeouts (a query sent before the socket is bound is lost
+        silently), so the start-up tests see answers from the first few milliseconds."""
+        deadline = time.monotonic() + timeout
+        q = dns.message.make_query("example.test.", "SOA")
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.02)
+                self.ready_at = time.monotonic()
+                return True
+            except Exception:
+                time.sleep(0.005)
+        return False
 
     def __exit__(self, *exc):
         try:
