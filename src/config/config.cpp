@@ -100,7 +100,9 @@ class Checker {
 
 void parse_server(Checker& c, const toml::table& t, Server& s) {
   c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
-                       "probes_dir"});
+                       "probes_dir", "user", "group"});
+  if (const std::string* u = c.string(t, "server", "user")) s.user = *u;
+  if (const std::string* g = c.string(t, "server", "group")) s.group = *g;
   if (const std::string* d = c.string(t, "server", "probes_dir")) s.probes_dir = c.resolve(*d);
   if (t.get("listen")) s.listen.clear();
   c.strings(t, "server", "listen", [&](const toml::node& n, const std::string& key, const std::string& v) {
@@ -270,7 +272,7 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   Config cfg;
   cfg.path = path;
   cfg.server.listen = {*core::Endpoint::parse("127.0.0.1:5353")};
-  c.only(root, "", {"server", "zone", "log", "health", "pool", "name"});
+  c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "control", "metrics"});
   if (const toml::node* n = root.get("server")) {
     if (const toml::table* t = n->as_table())
       parse_server(c, *t, cfg.server);
@@ -307,6 +309,28 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
       });
     } else {
       c.error(*n, "log", "must be a table");
+    }
+  }
+  if (const toml::node* n = root.get("control")) {
+    if (const toml::table* t = n->as_table()) {
+      c.only(*t, "control", {"socket", "state_file"});
+      if (const std::string* v = c.string(*t, "control", "socket")) cfg.control.socket = v->empty() ? *v : c.resolve(*v);
+      if (const std::string* v = c.string(*t, "control", "state_file"))
+        cfg.control.state_file = v->empty() ? *v : c.resolve(*v);
+    } else {
+      c.error(*n, "control", "must be a table");
+    }
+  }
+  if (const toml::node* n = root.get("metrics")) {
+    if (const toml::table* t = n->as_table()) {
+      c.only(*t, "metrics", {"listen"});
+      if (const std::string* v = c.string(*t, "metrics", "listen")) {
+        cfg.metrics.listen = core::Endpoint::parse(*v);
+        if (!cfg.metrics.listen)
+          c.error(*t->get("listen"), "metrics.listen", "must be an address and port such as \"127.0.0.1:9153\"");
+      }
+    } else {
+      c.error(*n, "metrics", "must be a table");
     }
   }
   if (const toml::node* n = root.get("health")) {

@@ -23,6 +23,16 @@ struct Server {
   core::Duration tcp_idle_timeout = std::chrono::seconds(10);
   unsigned tcp_max_connections = 1024;  // per worker
   std::string probes_dir;               // resolved; default "probes" beside the config file
+  std::string user, group;              // drop to these after binding, when started as root
+};
+
+struct Control {
+  std::string socket = "/run/gslbd/control.sock";  // gslbctl's Unix socket; "" = none
+  std::string state_file = "/var/lib/gslbd/drains";  // drains kept across restarts; "" = none
+};
+
+struct Metrics {
+  std::optional<core::Endpoint> listen;  // Prometheus text at /metrics; off unless set
 };
 
 struct Log {
@@ -46,6 +56,8 @@ struct Config {
   std::string path;  // the file it came from ("<built-in>" for the default)
   Server server;
   Log log;
+  Control control;
+  Metrics metrics;
   bool unknown_is_up = true;  // [health] unknown: what an unchecked address counts as
   std::vector<Zone> zones;
   pool::Config gtm;           // pools and dynamic names

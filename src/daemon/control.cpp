@@ -1,11 +1,42 @@
 #include "daemon/control.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 #include "core/log.hpp"
+#include "daemon/report.hpp"
 #include "dns/overlay.hpp"
 
 namespace gslb::daemon {
+
+namespace {
+
+constexpr size_t kEventRing = 1000;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uv_timer_t* new_timer(uv_loop_t* loop, void* data) {
+  auto* t = new uv_timer_t;
+  uv_timer_init(loop, t);
+  t->data = data;
+  return t;
+}
+
+void close_timer(uv_timer_t*& t) {
+  if (!t) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(t),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  t = nullptr;
+}
+
+}  // namespace
 
 Control::Control(uv_loop_t* loop, std::string config_path, Loaded loaded,
                  std::vector<std::unique_ptr<Worker>>& workers)
@@ -14,15 +45,44 @@ Control::Control(uv_loop_t* loop, std::string config_path, Loaded loaded,
 
 Control::~Control() { stop(); }
 
-void Control::start() {
+void Control::start(std::function<void()> ready) {
+  // Drains survive restarts: read them back before the first answers are published.
+  if (const auto& path = loaded_.config.control.state_file; !path.empty()) {
+    std::ifstream in(path);
+    std::string ip;
+    int64_t until = 0;
+    while (in >> ip >> until)
+      if (until == 0 || until > now_ms()) drains_[ip] = until;
+  }
+  apply_drains();
   publish();
   scheduler_ = std::make_unique<probe::Scheduler>(
       loop_, [this](uint32_t id, const probe::Result& r) { return on_result(id, r); });
   schedule_targets();
+  arm_drain_timer();
+
+  ready_ = std::move(ready);
+  first_result_.assign(loaded_.engine->targets().size(), false);
+  core::Duration longest{};
+  for (const auto& [name, spec] : loaded_.probes) longest = std::max(longest, spec->timeout);
+  if (first_result_.empty()) {
+    ready_();
+    ready_ = nullptr;
+    return;
+  }
+  ready_timer_ = new_timer(loop_, this);
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(longest).count() + 200;
+  uv_timer_start(ready_timer_, [](uv_timer_t* t) {
+    auto* self = static_cast<Control*>(t->data);
+    if (self->ready_) std::exchange(self->ready_, nullptr)();
+  }, uint64_t(wait), 0);
 }
 
 void Control::stop() {
   if (scheduler_) scheduler_->close();
+  close_timer(ready_timer_);
+  close_timer(drain_timer_);
+  followers_.clear();
 }
 
 void Control::schedule_targets() {
@@ -38,15 +98,48 @@ void Control::schedule_targets() {
   scheduler_->set_targets(std::move(targets));
 }
 
+void Control::emit(core::Level level, const std::string& text) {
+  core::log(level, text);
+  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  std::string line = fmt::format("{} {}", stamp, text);
+  events_.push_back(line);
+  if (events_.size() > kEventRing) events_.pop_front();
+  for (auto& [id, f] : followers_) f(line);
+  // Count failovers per name for the metrics.
+  if (text.starts_with("event=failover ") || text.starts_with("event=all-down ")) {
+    auto at = text.find("name=");
+    if (at != std::string::npos) ++failovers_[text.substr(at + 5, text.find(' ', at) - at - 5)];
+  }
+}
+
 bool Control::on_result(uint32_t id, const probe::Result& r) {
   auto it = target_index_.find(id);
   if (it == target_index_.end()) return false;
+  const size_t target = it->second;
+  const pool::TargetKey& key = loaded_.engine->targets()[target];
+  ++results_[{key, r.ok ? std::string("ok") : r.reason}];
+  Histogram& h = latencies_[key];
+  const double secs = std::chrono::duration<double>(r.latency).count();
+  for (size_t b = 0; b < kLatencyBounds.size(); ++b)
+    if (secs <= kLatencyBounds[b]) {
+      ++h.buckets[b];
+      break;
+    }
+  h.sum += secs;
+  ++h.count;
   std::vector<pool::Event> events;
-  const bool changed = loaded_.engine->record(it->second, r.ok, r.reason, r.latency,
+  const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);
-  for (const auto& e : events) core::log(e.level, e.text);
+  for (const auto& e : events) emit(e.level, e.text);
   if (changed) publish();
-  return loaded_.engine->pending(it->second);
+  if (ready_ && target < first_result_.size()) {
+    first_result_[target] = true;
+    if (std::all_of(first_result_.begin(), first_result_.end(), [](bool b) { return b; }))
+      std::exchange(ready_, nullptr)();
+  }
+  return loaded_.engine->pending(target);
 }
 
 void Control::publish() {
@@ -54,6 +147,7 @@ void Control::publish() {
   auto overlay = dns::Overlay::build(*loaded_.table, [&engine](std::string_view name, uint16_t qtype) {
     return engine.answer(name, qtype);
   });
+  ++overlay_builds_;
   for (auto& w : workers_) w->publish(Snapshot{loaded_.table, overlay});
 }
 
@@ -62,19 +156,158 @@ core::Errors Control::reload() {
   auto next = load(config_path_, errors);
   if (!next) {
     for (const auto& e : errors) core::log(core::Level::err, e.to_string());
-    core::logf(core::Level::err,
-               "event=reload-failed errors={} (the previous configuration keeps serving)",
-               errors.size());
+    emit(core::Level::err, fmt::format("event=reload-failed errors={} (the previous configuration "
+                                       "keeps serving)", errors.size()));
     return errors;
   }
   next->engine->adopt_health(*loaded_.engine);
   loaded_ = std::move(*next);
+  apply_drains();
   publish();
   if (scheduler_) schedule_targets();
-  core::logf(core::Level::notice, "event=reloaded zones={} names={} targets={}",
-             loaded_.zones.size(), loaded_.config.gtm.names.size(),
-             loaded_.engine->targets().size());
+  emit(core::Level::notice, fmt::format("event=reloaded zones={} names={} targets={}",
+                                        loaded_.zones.size(), loaded_.config.gtm.names.size(),
+                                        loaded_.engine->targets().size()));
   return errors;
+}
+
+void Control::apply_drains() {
+  std::vector<pool::Event> events;
+  for (const auto& [ip, until] : drains_)
+    if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, true, events);
+}
+
+void Control::save_drains() {
+  const auto& path = loaded_.config.control.state_file;
+  if (path.empty()) return;
+  std::ofstream out(path + ".tmp", std::ios::trunc);
+  for (const auto& [ip, until] : drains_) out << ip << ' ' << until << '\n';
+  out.close();
+  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+    core::logf(core::Level::warning, "event=state-not-saved file={} (drains will not survive a restart)", path);
+}
+
+void Control::arm_drain_timer() {
+  int64_t next = 0;
+  for (const auto& [ip, until] : drains_)
+    if (until && (!next || until < next)) next = until;
+  if (!next) {
+    if (drain_timer_) uv_timer_stop(drain_timer_);
+    return;
+  }
+  if (!drain_timer_) drain_timer_ = new_timer(loop_, this);
+  uv_timer_start(drain_timer_, [](uv_timer_t* t) {
+    auto* self = static_cast<Control*>(t->data);
+    std::vector<pool::Event> events;
+    for (auto it = self->drains_.begin(); it != self->drains_.end();) {
+      if (it->second && it->second <= now_ms() + 5) {
+        if (auto a = core::IpAddress::parse(it->first))
+          self->loaded_.engine->set_drained(*a, false, events);
+        it = self->drains_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& e : events) self->emit(e.level, e.text + " reason=\"drain expired\"");
+    self->save_drains();
+    self->publish();
+    self->arm_drain_timer();
+  }, uint64_t(std::max<int64_t>(0, next - now_ms())), 0);
+}
+
+Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
+  if (args.size() < 2) return {1, fmt::format("usage: gslbctl {} ADDRESS|POOL{}\n", args[0], on ? " [--for DURATION]" : "")};
+  int64_t until = 0;
+  for (size_t i = 2; i < args.size(); ++i) {
+    if (on && args[i] == "--for" && i + 1 < args.size()) {
+      auto d = core::parse_duration(args[++i]);
+      if (!d) return {1, fmt::format("bad duration {}: write it like 30s, 10m or 2h\n", args[i])};
+      until = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(*d).count();
+    } else {
+      return {1, fmt::format("unexpected argument {}\n", args[i])};
+    }
+  }
+  std::vector<core::IpAddress> ips;
+  if (auto ip = core::IpAddress::parse(args[1])) {
+    ips.push_back(*ip);
+  } else {
+    for (const auto& p : loaded_.engine->config().pools)
+      if (p.name == args[1])
+        for (const auto& a : p.addresses) ips.push_back(a.ip);
+    if (ips.empty()) return {1, fmt::format("{} is neither an address nor a pool\n", args[1])};
+  }
+  std::vector<pool::Event> events;
+  size_t touched = 0;
+  for (const auto& ip : ips) {
+    touched += loaded_.engine->set_drained(ip, on, events) > 0;
+    if (on) drains_[ip.to_string()] = until;
+    else drains_.erase(ip.to_string());
+  }
+  for (const auto& e : events)
+    emit(e.level, until ? fmt::format("{} for={}", e.text, args[3]) : e.text);
+  save_drains();
+  arm_drain_timer();
+  publish();
+  return {0, fmt::format("{} {} address{}\n", on ? "drained" : "undrained", ips.size(),
+                         ips.size() == 1 ? "" : "es")};
+}
+
+uint64_t Control::follow(Follower f) {
+  followers_[next_follower_] = std::move(f);
+  return next_follower_++;
+}
+
+void Control::unfollow(uint64_t id) { followers_.erase(id); }
+
+Control::Reply Control::command(const std::vector<std::string>& args) {
+  if (args.empty()) return {1, "no command\n"};
+  bool json = false;
+  std::vector<std::string> a;
+  for (const auto& s : args) {
+    if (s == "--json") json = true;
+    else a.push_back(s);
+  }
+  const std::string& cmd = a.empty() ? args[0] : a[0];
+  const auto now = std::chrono::steady_clock::now();
+  if (cmd == "status")
+    return {0, json ? status_json(*loaded_.engine, now) : status_text(*loaded_.engine, now)};
+  if (cmd == "explain") {
+    if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type A|AAAA] [--client IP]\n"};
+    uint16_t qtype = dns::rrtype::A;
+    std::optional<core::IpAddress> client;
+    for (size_t i = 2; i + 1 < a.size(); i += 2) {
+      if (a[i] == "--type" && (a[i + 1] == "A" || a[i + 1] == "AAAA")) {
+        qtype = a[i + 1] == "A" ? dns::rrtype::A : dns::rrtype::AAAA;
+      } else if (a[i] == "--client" && core::IpAddress::parse(a[i + 1])) {
+        client = core::IpAddress::parse(a[i + 1]);
+      } else {
+        return {1, fmt::format("bad option {} {}\n", a[i], a[i + 1])};
+      }
+    }
+    auto text = explain(*loaded_.engine, a[1], qtype, client, json);
+    if (!text) return {1, fmt::format("{} is not a dynamic name (gslbd.toml has no [[name]] for it)\n", a[1])};
+    return {0, *text};
+  }
+  if (cmd == "drain" || cmd == "undrain") return drain(a, cmd == "drain");
+  if (cmd == "reload" || cmd == "check-config") {
+    core::Errors errors;
+    if (cmd == "reload") {
+      errors = reload();
+    } else {
+      load(config_path_, errors);
+    }
+    std::string body;
+    for (const auto& e : errors) body += e.to_string() + "\n";
+    if (errors.empty()) return {0, cmd == "reload" ? "reloaded\n" : "configuration ok\n"};
+    return {1, body + fmt::format("{} error{}; the running configuration is unchanged\n",
+                                  errors.size(), errors.size() == 1 ? "" : "s")};
+  }
+  if (cmd == "events") {
+    std::string body;
+    for (const auto& e : events_) body += e + "\n";
+    return {0, body};
+  }
+  return {1, fmt::format("unknown command {}\n", cmd)};
 }
 
 }  // namespace gslb::daemon

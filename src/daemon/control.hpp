@@ -1,10 +1,14 @@
 // The control loop (main thread): runs the probe scheduler, feeds results to the pool engine,
 // logs every event, and on each change compiles a new Overlay and hands it to every worker.
-// Also reloads on SIGHUP. Everything here runs on one libuv loop; nothing blocks it.
+// Also reloads (SIGHUP, gslbctl), keeps drains, and answers gslbctl's commands. Everything here
+// runs on one libuv loop.
 #pragma once
 
 #include <uv.h>
 
+#include <array>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,20 +26,56 @@ class Control {
           std::vector<std::unique_ptr<Worker>>& workers);
   ~Control();
 
-  // Publishes the first snapshot and starts the checks.
-  void start();
+  // Publishes the first snapshot, restores drains, and starts the checks. `ready` runs once
+  // when every target has had its first result or the longest probe timeout has passed.
+  void start(std::function<void()> ready);
   // Re-reads everything; a bad configuration is logged and the old one keeps serving.
   // Returns the errors (empty on success).
   core::Errors reload();
-  // Stops the checks; the loop can then run dry.
+  // Stops the checks and timers; the loop can then run dry.
   void stop();
 
   const Loaded& loaded() const noexcept { return loaded_; }
+  const std::string& config_path() const noexcept { return config_path_; }
+
+  // gslbctl's commands. `args` as typed after `gslbctl`; returns (exit status, text).
+  struct Reply {
+    int status = 0;
+    std::string body;
+  };
+  Reply command(const std::vector<std::string>& args);
+
+  // Recent events (timestamped lines), and a way to follow new ones.
+  const std::deque<std::string>& events() const noexcept { return events_; }
+  using Follower = std::function<void(const std::string& line)>;
+  uint64_t follow(Follower f);
+  void unfollow(uint64_t id);
+
+  // Counters for the metrics endpoint.
+  uint64_t overlay_builds() const noexcept { return overlay_builds_; }
+  const std::map<std::string, uint64_t>& failovers() const noexcept { return failovers_; }
+  const std::map<std::pair<pool::TargetKey, std::string>, uint64_t>& results() const noexcept {
+    return results_;
+  }
+  // Probe latency histograms (seconds), Prometheus-style buckets.
+  static constexpr std::array<double, 10> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                            0.05, 0.1, 0.25, 0.5, 1.0};
+  struct Histogram {
+    std::array<uint64_t, kLatencyBounds.size()> buckets{};
+    double sum = 0;
+    uint64_t count = 0;
+  };
+  const std::map<pool::TargetKey, Histogram>& latencies() const noexcept { return latencies_; }
 
  private:
   bool on_result(uint32_t id, const probe::Result& r);
+  void emit(core::Level level, const std::string& text);
   void publish();
   void schedule_targets();
+  Reply drain(const std::vector<std::string>& args, bool on);
+  void apply_drains();
+  void save_drains();
+  void arm_drain_timer();
 
   uv_loop_t* loop_;
   std::string config_path_;
@@ -46,6 +86,23 @@ class Control {
   std::map<pool::TargetKey, uint32_t> ids_;
   std::map<uint32_t, size_t> target_index_;  // scheduler id -> engine target
   uint32_t next_id_ = 1;
+
+  std::function<void()> ready_;
+  std::vector<bool> first_result_;
+  uv_timer_t* ready_timer_ = nullptr;
+
+  // Drained addresses -> when the drain ends (ms since the epoch, 0 = until undrained).
+  std::map<std::string, int64_t> drains_;
+  uv_timer_t* drain_timer_ = nullptr;
+
+  std::deque<std::string> events_;
+  std::map<uint64_t, Follower> followers_;
+  uint64_t next_follower_ = 1;
+
+  uint64_t overlay_builds_ = 0;
+  std::map<std::string, uint64_t> failovers_;                    // by name
+  std::map<std::pair<pool::TargetKey, std::string>, uint64_t> results_;  // (target, reason)
+  std::map<pool::TargetKey, Histogram> latencies_;
 };
 
 }  // namespace gslb::daemon

@@ -43,7 +43,31 @@ core::IpAddress peer_address(const sockaddr_storage& ss) {
   return a;
 }
 
+// Only this worker writes its counters.
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+size_t qtype_bucket(uint16_t qtype) noexcept {
+  switch (qtype) {
+    case dns::rrtype::A: return 0;
+    case dns::rrtype::NS: return 1;
+    case dns::rrtype::CNAME: return 2;
+    case dns::rrtype::SOA: return 3;
+    case dns::rrtype::PTR: return 4;
+    case dns::rrtype::MX: return 5;
+    case dns::rrtype::TXT: return 6;
+    case dns::rrtype::AAAA: return 7;
+    case dns::rrtype::SRV: return 8;
+    case dns::rrtype::DS: return 9;
+    case 257: return 10;  // CAA
+    case dns::rrtype::AXFR: return 11;
+    case dns::rrtype::ANY: return 12;
+    default: return 13;
+  }
+}
 
 struct Conn;
 
@@ -63,6 +87,7 @@ struct Worker::Impl {
   std::vector<uv_tcp_t*> listeners;
   std::vector<int> udp_fds, tcp_fds;
   std::unordered_set<Conn*> conns;
+  uv_timer_t* grace = nullptr;  // while stopping: closes connections that take too long
   std::unique_ptr<UdpBatch> batch = std::make_unique<UdpBatch>();
   dns::Scratch scratch;
   std::vector<uint8_t> read_buf = std::vector<uint8_t>(64 * 1024);
@@ -96,6 +121,11 @@ struct Conn {
     if (closing) return;
     closing = true;
     w->conns.erase(this);
+    if (w->conns.empty() && w->grace) {
+      uv_close(reinterpret_cast<uv_handle_t*>(w->grace),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      w->grace = nullptr;
+    }
     auto done = [](uv_handle_t* h) {
       auto* c = static_cast<Conn*>(h->data);
       if (++c->closed == 2) delete c;
@@ -169,19 +199,20 @@ void Worker::Impl::on_udp(int fd) {
     int m = 0;
     for (int i = 0; i < n; ++i) {
       if (b.in[i].msg_hdr.msg_flags & MSG_TRUNC) {
-        st.dropped.fetch_add(1, std::memory_order_relaxed);
+        bump(st.dropped);
         continue;
       }
       dns::Outcome outcome;
       const size_t len = dns::answer(answers, opt.handler, {b.in_buf[i], b.in[i].msg_len},
                                      {b.out_buf[m], kUdpBuffer}, false, scratch, outcome);
-      st.udp_queries.fetch_add(1, std::memory_order_relaxed);
+      bump(st.udp_queries);
+      if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);
       if (len == 0) {
-        st.dropped.fetch_add(1, std::memory_order_relaxed);
+        bump(st.dropped);
         continue;
       }
-      st.rcode[outcome.rcode & 15].fetch_add(1, std::memory_order_relaxed);
-      if (outcome.truncated) st.truncated.fetch_add(1, std::memory_order_relaxed);
+      bump(st.rcode[outcome.rcode & 15]);
+      if (outcome.truncated) bump(st.truncated);
       b.out_iov[m] = {b.out_buf[m], len};
       b.out[m].msg_hdr = msghdr{};
       b.out[m].msg_hdr.msg_name = &b.addr[i];
@@ -194,7 +225,7 @@ void Worker::Impl::on_udp(int fd) {
       int k = ::sendmmsg(fd, b.out + sent, unsigned(m - sent), MSG_DONTWAIT);
       if (k <= 0) {
         // A full send buffer or an unreachable peer: UDP has no back-pressure, drop the rest.
-        st.dropped.fetch_add(uint64_t(m - sent), std::memory_order_relaxed);
+        bump(st.dropped, uint64_t(m - sent));
         break;
       }
       sent += k;
@@ -214,7 +245,8 @@ void Worker::Impl::handle_frames(Conn& c, const uint8_t* data, size_t len) {
     dns::Outcome outcome;
     size_t n = dns::answer(answers, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, true,
                            scratch, outcome);
-    st.tcp_queries.fetch_add(1, std::memory_order_relaxed);
+    bump(st.tcp_queries);
+    if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);
     if (outcome.transfer_zone >= 0) {
       const dns::Zone& z = *answers.table->zones()[size_t(outcome.transfer_zone)];
       bool allowed = false;
@@ -234,7 +266,7 @@ void Worker::Impl::handle_frames(Conn& c, const uint8_t* data, size_t len) {
                             outcome.rcode, true);
     }
     if (n == 0) continue;
-    st.rcode[outcome.rcode & 15].fetch_add(1, std::memory_order_relaxed);
+    bump(st.rcode[outcome.rcode & 15]);
     tcp_out[0] = uint8_t(n >> 8);
     tcp_out[1] = uint8_t(n);
     pending_out.append(reinterpret_cast<const char*>(tcp_out.data()), n + 2);
@@ -298,16 +330,40 @@ void Worker::Impl::on_connection(uv_stream_t* server) {
       });
 }
 
+// SIGTERM: answer the datagrams already queued, stop accepting, let connections finish what
+// they are writing (for up to kGrace), then close everything so the loop runs dry.
 void Worker::Impl::shutdown() {
+  constexpr uint64_t kGraceMs = 2000;
   auto free_handle = [](uv_handle_t* h) {
     if (h->type == UV_POLL) delete reinterpret_cast<uv_poll_t*>(h);
     else if (h->type == UV_TCP) delete reinterpret_cast<uv_tcp_t*>(h);
+    else if (h->type == UV_TIMER) delete reinterpret_cast<uv_timer_t*>(h);
   };
-  for (auto* p : udp) uv_close(reinterpret_cast<uv_handle_t*>(p), free_handle);
+  for (auto* p : udp) {
+    int fd = -1;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(p), &fd) == 0) on_udp(fd);
+    uv_close(reinterpret_cast<uv_handle_t*>(p), free_handle);
+  }
   for (auto* l : listeners) uv_close(reinterpret_cast<uv_handle_t*>(l), free_handle);
   udp.clear();
   listeners.clear();
-  for (Conn* c : std::vector<Conn*>(conns.begin(), conns.end())) c->close();
+  for (Conn* c : std::vector<Conn*>(conns.begin(), conns.end())) {
+    if (c->writes == 0) {
+      c->close();
+    } else {
+      c->eof = true;  // closes itself when its last write completes
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
+    }
+  }
+  if (!conns.empty()) {
+    grace = new uv_timer_t;
+    uv_timer_init(&loop, grace);
+    grace->data = this;
+    uv_timer_start(grace, [](uv_timer_t* t) {
+      auto* self = static_cast<Impl*>(t->data);
+      for (Conn* c : std::vector<Conn*>(self->conns.begin(), self->conns.end())) c->close();
+    }, kGraceMs, 0);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&wake), nullptr);
 }
 

@@ -28,10 +28,16 @@ struct WorkerOptions {
   unsigned tcp_max_connections = 1024;
 };
 
-// Counters a worker bumps on its own loop; read by anyone (relaxed).
+// Query types counted one by one for the metrics; the rest go to the last bucket.
+inline constexpr size_t kQtypeBuckets = 14;
+size_t qtype_bucket(uint16_t qtype) noexcept;
+
+// Counters a worker bumps on its own loop; read by anyone (relaxed). One writer each, so an
+// increment is a plain load and store, not a locked read-modify-write.
 struct WorkerStats {
   std::atomic<uint64_t> udp_queries{0}, tcp_queries{0}, truncated{0}, dropped{0};
   std::atomic<uint64_t> rcode[16] = {};
+  std::atomic<uint64_t> qtype[kQtypeBuckets] = {};
 };
 
 class Worker {

@@ -12,6 +12,9 @@
 
 #include "core/log.hpp"
 #include "daemon/control.hpp"
+#include "daemon/ctl_server.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/system.hpp"
 #include "daemon/dns_server.hpp"
 #include "daemon/server.hpp"
 #include "io/socket.hpp"
@@ -86,12 +89,17 @@ int run(int argc, char** argv) {
                   "gslbd");
 
   const auto server = loaded->config.server;
-  std::vector<std::unique_ptr<daemon::Worker>> workers;
+  auto identity = daemon::lookup_identity(server.user, server.group);
+  if (!identity) {
+    core::log(core::Level::err, identity.error().to_string());
+    return 1;
+  }
   unsigned nworkers = server.workers ? server.workers : std::max(1u, std::thread::hardware_concurrency());
   daemon::WorkerOptions wopt;
   wopt.handler.edns_size = server.edns_size;
   wopt.tcp_idle_timeout = server.tcp_idle_timeout;
   wopt.tcp_max_connections = server.tcp_max_connections;
+  std::vector<std::unique_ptr<daemon::Worker>> workers;
   for (unsigned i = 0; i < nworkers; ++i) {
     std::vector<int> udp, tcp;
     for (const auto& ep : server.listen) {
@@ -106,9 +114,35 @@ int run(int argc, char** argv) {
     }
     workers.push_back(std::make_unique<daemon::Worker>(wopt, udp, tcp, daemon::Snapshot{}));
   }
+
   uv_loop_t* loop = uv_default_loop();
+  const auto control_cfg = loaded->config.control;
+  const auto metrics_cfg = loaded->config.metrics;
   daemon::Control control(loop, config_path, std::move(*loaded), workers);
-  control.start();  // the first snapshot reaches each worker before it takes a query
+  daemon::CtlServer ctl(loop, control);
+  if (!control_cfg.socket.empty()) {
+    auto ok = ctl.listen(control_cfg.socket, identity->uid, identity->gid);
+    if (!ok)
+      core::logf(core::Level::warning, "event=control-unavailable {} (gslbctl cannot reach this gslbd)",
+                 ok.error().to_string());
+  }
+  daemon::MetricsServer metrics(loop, control, workers);
+  if (metrics_cfg.listen) {
+    auto ok = metrics.listen(*metrics_cfg.listen);
+    if (!ok) {
+      core::log(core::Level::err, ok.error().to_string());
+      return 1;
+    }
+  }
+  // Everything that needs root is bound: from here on, the configured user.
+  if (auto dropped = daemon::drop_privileges(*identity); !dropped) {
+    core::log(core::Level::err, dropped.error().to_string());
+    return 1;
+  }
+
+  // The first snapshot reaches each worker before it takes a query; systemd hears READY once
+  // the first checks are in (or the longest timeout passed), so no name starts on a guess.
+  control.start([] { daemon::notify_systemd("READY=1"); });
   for (auto& w : workers) w->start();
   std::string where;
   for (const auto& ep : server.listen) where += (where.empty() ? "" : ",") + ep.to_string();
@@ -121,6 +155,7 @@ int run(int argc, char** argv) {
   loop->data = &control;
   auto stop = [](uv_signal_t* s, int signum) {
     core::logf(core::Level::notice, "event=stopping signal={}", strsignal(signum));
+    daemon::notify_systemd("STOPPING=1");
     uv_stop(s->loop);
   };
   uv_signal_init(loop, &sigterm);
@@ -129,15 +164,24 @@ int run(int argc, char** argv) {
   uv_signal_start(&sigterm, stop, SIGTERM);
   uv_signal_start(&sigint, stop, SIGINT);
   uv_signal_start(
-      &sighup, [](uv_signal_t* s, int) { static_cast<daemon::Control*>(s->loop->data)->reload(); },
+      &sighup,
+      [](uv_signal_t* s, int) {
+        daemon::notify_systemd("RELOADING=1");
+        static_cast<daemon::Control*>(s->loop->data)->reload();
+        daemon::notify_systemd("READY=1");
+      },
       SIGHUP);
   uv_run(loop, UV_RUN_DEFAULT);
-  control.stop();
+  // SIGTERM: workers stop accepting, answer what is queued, then close; the checks stop.
   for (auto& w : workers) w->stop();
-  workers.clear();
+  control.stop();
+  ctl.close();
+  metrics.close();
   for (auto* h : {&sigterm, &sigint, &sighup}) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
   uv_run(loop, UV_RUN_DEFAULT);
+  workers.clear();
   uv_loop_close(loop);
+  core::log(core::Level::notice, "event=stopped");
   return 0;
 }
 

@@ -122,6 +122,9 @@ class Gslbd:
         lines = ["[server]", f"listen = [{', '.join(listen)}]", f"workers = {self.workers}"]
         if self.server_extra:
             lines.append(self.server_extra)
+        # A private control socket and state file: tests run gslbd side by side.
+        if "[control]" not in (self.server_extra or ""):
+            lines += ["", "[control]", 'socket = "ctl.sock"', 'state_file = "drains"']
         for name, text in self.extra_files.items():
             with open(os.path.join(directory, "zones", name), "w") as f:
                 f.write(text)

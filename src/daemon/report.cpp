@@ -1,0 +1,234 @@
+#include "daemon/report.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "dns/wire.hpp"
+
+namespace gslb::daemon {
+
+namespace {
+
+using health::State;
+
+std::string ago(health::MonoTime then, health::MonoTime now) {
+  if (then == health::MonoTime{}) return "-";
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(now - then).count();
+  if (s < 120) return fmt::format("{}s", s);
+  if (s < 7200) return fmt::format("{}m", s / 60);
+  return fmt::format("{}h", s / 3600);
+}
+
+std::string ms(core::Duration d) {
+  return fmt::format("{:.1f}ms", std::chrono::duration<double, std::milli>(d).count());
+}
+
+// Pool names that contain target `id`.
+std::string pools_of(const pool::Engine& e, size_t id) {
+  std::string out;
+  const auto& key = e.targets()[id];
+  for (const auto& p : e.config().pools)
+    for (const auto& a : p.addresses)
+      if (a.ip == key.ip && p.probe == key.probe) out += (out.empty() ? "" : ",") + p.name;
+  return out;
+}
+
+size_t target_id(const pool::Engine& e, const core::IpAddress& ip, const std::string& probe) {
+  for (size_t i = 0; i < e.targets().size(); ++i)
+    if (e.targets()[i].ip == ip && e.targets()[i].probe == probe) return i;
+  return 0;
+}
+
+// The addresses of every alternative of a dynamic answer, deduplicated, in first-seen order.
+std::vector<std::string> answer_set(const dns::DynamicAnswer* a) {
+  std::vector<std::string> out;
+  if (!a || a->kind != dns::DynamicAnswer::Kind::addresses) return out;
+  for (const auto& alt : a->alternatives)
+    for (const auto& ip : alt.addresses) {
+      std::string s = ip.to_string();
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+    }
+  return out;
+}
+
+std::string kind_text(const dns::DynamicAnswer* a) {
+  if (!a) return "NODATA";
+  switch (a->kind) {
+    case dns::DynamicAnswer::Kind::addresses: return "NOERROR";
+    case dns::DynamicAnswer::Kind::nodata: return "NODATA";
+    case dns::DynamicAnswer::Kind::servfail: return "SERVFAIL";
+  }
+  return "?";
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = " ") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string json_list(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + json_string(v[i]);
+  return out + "]";
+}
+
+std::string active_names(const pool::Engine& e, size_t n) {
+  std::vector<std::string> names;
+  for (size_t p : e.active(n)) names.push_back(e.config().pools[p].name);
+  return names.empty() ? "(none: all down)" : join(names, ",");
+}
+
+}  // namespace
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string status_text(const pool::Engine& e, health::MonoTime now) {
+  std::string out = fmt::format("{:<28} {:<9} {:<20} {}\n", "NAME", "MODE", "POOL", "ANSWER A / AAAA");
+  const auto& names = e.config().names;
+  auto wires = e.dynamic_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto a = answer_set(e.answer(wires[i], dns::rrtype::A));
+    auto aaaa = answer_set(e.answer(wires[i], dns::rrtype::AAAA));
+    out += fmt::format("{:<28} {:<9} {:<20} {} / {}\n", names[i].fqdn,
+                       names[i].mode == pool::Mode::failover ? "failover" : "weighted",
+                       active_names(e, i), a.empty() ? "-" : join(a, ","),
+                       aaaa.empty() ? "-" : join(aaaa, ","));
+  }
+  out += fmt::format("\n{:<26} {:<16} {:<18} {:<8} {:<6} {:<24} {:<9} {:<6} {}\n", "ADDRESS", "PROBE",
+                     "POOLS", "STATE", "DRAIN", "LAST RESULT", "LATENCY", "SINCE", "CONSECUTIVE");
+  for (size_t i = 0; i < e.targets().size(); ++i) {
+    const auto& t = e.target(i);
+    out += fmt::format("{:<26} {:<16} {:<18} {:<8} {:<6} {:<24} {:<9} {:<6} {}\n",
+                       e.targets()[i].ip.to_string(), e.targets()[i].probe, pools_of(e, i),
+                       health::to_string(t.state()), t.drained() ? "yes" : "no",
+                       t.checks() ? t.reason() : "-", t.checks() ? ms(t.latency()) : "-",
+                       ago(t.since(), now),
+                       t.passes() ? fmt::format("{} passed", t.passes())
+                                  : fmt::format("{} failed", t.fails()));
+  }
+  return out;
+}
+
+std::string status_json(const pool::Engine& e, health::MonoTime now) {
+  std::string out = "{\"names\":[";
+  const auto& names = e.config().names;
+  auto wires = e.dynamic_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::vector<std::string> active;
+    for (size_t p : e.active(i)) active.push_back(e.config().pools[p].name);
+    out += fmt::format("{}{{\"name\":{},\"mode\":{},\"pools\":{},\"a\":{},\"aaaa\":{}}}", i ? "," : "",
+                       json_string(names[i].fqdn),
+                       json_string(names[i].mode == pool::Mode::failover ? "failover" : "weighted"),
+                       json_list(active), json_list(answer_set(e.answer(wires[i], dns::rrtype::A))),
+                       json_list(answer_set(e.answer(wires[i], dns::rrtype::AAAA))));
+  }
+  out += "],\"addresses\":[";
+  for (size_t i = 0; i < e.targets().size(); ++i) {
+    const auto& t = e.target(i);
+    const auto since = t.since() == health::MonoTime{}
+                           ? -1
+                           : std::chrono::duration_cast<std::chrono::milliseconds>(now - t.since()).count();
+    out += fmt::format(
+        "{}{{\"address\":{},\"probe\":{},\"pools\":{},\"state\":{},\"drained\":{},\"reason\":{},"
+        "\"latency_ms\":{:.3f},\"since_ms\":{},\"passes\":{},\"fails\":{},\"checks\":{}}}",
+        i ? "," : "", json_string(e.targets()[i].ip.to_string()), json_string(e.targets()[i].probe),
+        json_string(pools_of(e, i)), json_string(health::to_string(t.state())),
+        t.drained() ? "true" : "false", json_string(t.reason()),
+        std::chrono::duration<double, std::milli>(t.latency()).count(), since, t.passes(),
+        t.fails(), t.checks());
+  }
+  return out + "]}\n";
+}
+
+std::optional<std::string> explain(const pool::Engine& e, const std::string& fqdn_in,
+                                   uint16_t qtype, const std::optional<core::IpAddress>& client,
+                                   bool json) {
+  std::string fqdn = fqdn_in.empty() || fqdn_in.back() == '.' ? fqdn_in : fqdn_in + ".";
+  const std::string wire = dns::name_from_text(fqdn);
+  const auto& names = e.config().names;
+  auto wires = e.dynamic_names();
+  size_t n = 0;
+  while (n < names.size() && wires[n] != wire) ++n;
+  if (n == names.size()) return std::nullopt;
+  const pool::Name& name = names[n];
+  const auto& statuses = e.pool_statuses();
+  const auto& active = e.active(n);
+  const bool v4 = qtype == dns::rrtype::A;
+  const char* ret = name.ret == pool::Return::all ? "all" : name.ret == pool::Return::one ? "one" : "some";
+  const dns::DynamicAnswer* ans = e.answer(wire, qtype);
+
+  std::string text = fmt::format("{} {} (mode {}, return {}{}, all_down {}, ttl {})\n", name.fqdn,
+                                 v4 ? "A" : "AAAA",
+                                 name.mode == pool::Mode::failover ? "failover" : "weighted", ret,
+                                 name.ret == pool::Return::some ? fmt::format(" {}", name.count) : "",
+                                 pool::to_string(name.all_down), name.ttl);
+  std::string jpools;
+  bool chosen_seen = false;
+  for (const auto& m : name.pools) {
+    const pool::Pool& p = e.config().pools[m.pool];
+    const bool chosen = std::find(active.begin(), active.end(), m.pool) != active.end();
+    std::string verdict = chosen ? "chosen"
+                          : statuses[m.pool].usable
+                              ? (name.mode == pool::Mode::failover && chosen_seen ? "not needed: an earlier pool is chosen" : "usable")
+                              : "skipped: below min_healthy";
+    chosen_seen = chosen_seen || chosen;
+    text += fmt::format("  pool {}{}{}: {}/{} healthy, min {}: {}\n", p.name,
+                        p.region.empty() ? "" : fmt::format(" ({})", p.region),
+                        name.mode == pool::Mode::weighted ? fmt::format(" weight {}", m.weight) : "",
+                        statuses[m.pool].healthy, p.addresses.size(), p.min_healthy, verdict);
+    std::string jaddrs;
+    for (const auto& a : p.addresses) {
+      const auto& t = e.target(target_id(e, a.ip, p.probe));
+      std::string why;
+      if (a.ip.is_v4() != v4) why = fmt::format("not {}", v4 ? "IPv4" : "IPv6");
+      else if (t.drained()) why = "drained";
+      else if (t.state() == State::down) why = fmt::format("down: {} ({} failed)", t.reason(), t.fails());
+      else if (t.state() == State::unknown) why = "not checked yet";
+      else if (!chosen) why = "its pool is not chosen";
+      text += fmt::format("    {:<26} {:<8} {}{}\n", a.ip.to_string(), health::to_string(t.state()),
+                          why.empty() ? "in the answer" : "skipped: ",
+                          why.empty() ? (t.reason().empty() ? "" : fmt::format(" ({})", t.reason())) : why);
+      jaddrs += fmt::format("{}{{\"address\":{},\"state\":{},\"skipped\":{}}}", jaddrs.empty() ? "" : ",",
+                            json_string(a.ip.to_string()), json_string(health::to_string(t.state())),
+                            why.empty() ? "null" : json_string(why));
+    }
+    jpools += fmt::format("{}{{\"pool\":{},\"healthy\":{},\"min_healthy\":{},\"verdict\":{},\"addresses\":[{}]}}",
+                          jpools.empty() ? "" : ",", json_string(p.name), statuses[m.pool].healthy,
+                          p.min_healthy, json_string(verdict), jaddrs);
+  }
+  std::vector<std::string> sets;
+  if (ans && ans->kind == dns::DynamicAnswer::Kind::addresses)
+    for (const auto& alt : ans->alternatives) {
+      std::vector<std::string> ips;
+      for (const auto& ip : alt.addresses) ips.push_back(ip.to_string());
+      if (!ips.empty()) sets.push_back(fmt::format("[{}]", join(ips)));
+    }
+  const bool rotate = ans && ans->pick == dns::DynamicAnswer::Pick::cycle;
+  text += fmt::format("answer now: {}, ttl {}{}\n", sets.empty() && ans && ans->kind == dns::DynamicAnswer::Kind::addresses ? "NODATA" : kind_text(ans),
+                      name.ttl,
+                      sets.empty() ? "" : fmt::format(", {} among: {}", rotate ? "each query the next" : "picked by weight", join(sets, " ")));
+  if (active.empty()) text += fmt::format("no usable pool: all_down = {}\n", pool::to_string(name.all_down));
+  if (client) text += fmt::format("client {}: no client-specific policy applies\n", client->to_string());
+  if (!json) return text;
+  return fmt::format("{{\"name\":{},\"type\":{},\"pools\":[{}],\"rcode\":{},\"ttl\":{},\"pick\":{},\"answers\":{}}}\n",
+                     json_string(name.fqdn), json_string(v4 ? "A" : "AAAA"), jpools,
+                     json_string(sets.empty() && ans && ans->kind == dns::DynamicAnswer::Kind::addresses ? "NODATA" : kind_text(ans)),
+                     name.ttl, json_string(rotate ? "rotate" : "weighted"), json_list(sets));
+}
+
+}  // namespace gslb::daemon
