@@ -193,5 +193,61 @@ def test_weighted_and_families(c, binary):
                 c.check(m.rcode() == 0 and not m.answer, "v6 TXT: NODATA", str(m))
 
 
+ADDRESS_WEIGHTS = """
+[[pool]]
+name = "w"
+region = "r1"
+probe = "gw"
+addresses = [{ ip = "127.0.0.2", weight = 3 }, { ip = "127.0.0.4", weight = 1 }, "127.0.0.5"]
+
+[[name]]
+fqdn = "one.example.test."
+ttl = 10
+mode = "failover"
+pools = ["w"]
+return = "one"
+all_down = "fail_open"
+
+[[name]]
+fqdn = "two.example.test."
+ttl = 10
+mode = "failover"
+pools = ["w"]
+return = 2
+all_down = "fail_open"
+"""
+
+
+def test_address_weights(c, binary):
+    """Address weights 3:1:1 in one pool. return = "one": about 60/20/20. return = 2: two
+    distinct addresses per answer, and the two weight-1 addresses are equally frequent whatever
+    their place in the list (weighted sampling without replacement gives 90/40/40)."""
+    addrs = ["127.0.0.2", "127.0.0.4", "127.0.0.5"]
+    port = ht.gateway_port(addrs)
+    with ht.Gateways() as gws:
+        for a in addrs:
+            gws.add(a, port)
+        with ht.Server(binary, ADDRESS_WEIGHTS, {"gw": ht.probe_toml(port)}) as srv:
+            time.sleep(0.5)
+            n = 1000
+            for qname, k, want in (("one.example.test.", 1, (0.6, 0.2, 0.2)),
+                                   ("two.example.test.", 2, (0.9, 0.4, 0.4))):
+                counts, sizes = collections.Counter(), collections.Counter()
+                for _ in range(n):
+                    got = ht.addresses(ht.query(srv.port, qname))
+                    sizes[len(got)] += 1
+                    counts.update(got)
+                shares = [counts[a] / n for a in addrs]
+                print(f"  {qname} return {k}: " + ", ".join(
+                    f"{a} {s:.0%}" for a, s in zip(addrs, shares)) + " (weights 3:1:1)")
+                c.eq(dict(sizes), {k: n}, f"{qname}: {k} address(es) per answer")
+                # sd of a share near 0.4 over 1000 answers is 1.5 points; 6 points is 4 sd.
+                c.check(abs(shares[1] - shares[2]) <= 0.06,
+                        f"{qname}: the two weight-1 addresses come up equally often",
+                        f"127.0.0.4 {shares[1]:.1%}, 127.0.0.5 {shares[2]:.1%}")
+                c.check(all(abs(s - w) <= 0.06 for s, w in zip(shares, want)),
+                        f"{qname}: shares near {want}", f"{[round(s, 3) for s in shares]}")
+
+
 if __name__ == "__main__":
-    sys.exit(ht.main([test_all_down_modes, test_weighted_and_families]))
+    sys.exit(ht.main([test_all_down_modes, test_weighted_and_families, test_address_weights]))

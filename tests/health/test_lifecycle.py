@@ -260,5 +260,37 @@ def test_reload(c, binary):
             c.check(srv.proc.poll() is None, "gslbd is still running")
 
 
+def test_reload_changed_thresholds(c, binary):
+    """SIGHUP after changing the probe's fall from 2 to 3: a gateway known to be down must stay
+    out of the answers (the state is kept; only the counting changes), not be re-admitted as
+    unknown (= up) until its next check."""
+    port = ht.gateway_port(["127.0.0.2", "127.0.0.3"])
+    with ht.Gateways() as gws:
+        # A hanging gateway: a re-check takes a whole timeout, so a wrongly re-admitted address
+        # stays visible for ~200 ms rather than a few.
+        gws.add("127.0.0.2", port, "hang-accept")
+        gws.add("127.0.0.3", port)
+        with ht.Server(binary, RELOAD.format(shanghai='"127.0.0.3"'),
+                       {"gw": ht.probe_toml(port)}) as srv:
+            _, t = ht.poll_until(lambda: ht.answer_set(srv.port, "www.example.test.") == {"127.0.0.3"}, 3.0)
+            c.check(t is not None, "www fails over to shanghai at start", srv.log_text())
+            time.sleep(0.3)
+            n_failover = len(srv.events("failover"))
+            with open(os.path.join(srv.dir, "probes", "gw.toml"), "w") as f:
+                f.write(ht.probe_toml(port, fall=3))
+            with Hammer(srv.port) as h:
+                time.sleep(0.05)
+                srv.hup()
+                c.check(srv.wait_event("reloaded", 5.0) is not None, "event=reloaded", srv.log_text())
+                time.sleep(1.0)
+            bad = sum(1 for a in h.answers if "127.0.0.2" in a)
+            c.check(bad == 0, "the dead hangzhou address stays out across a reload that changes fall",
+                    f"{bad} of {len(h.answers)} answers had it: "
+                    f"{sorted({tuple(sorted(a)) for a in h.answers})}")
+            c.eq(h.failures, [], "no query failed across the reload")
+            c.eq([e["_line"] for e in srv.events("failover")[n_failover:]], [],
+                 "no second failover event (there was no failback)")
+
+
 if __name__ == "__main__":
-    sys.exit(ht.main([test_unknown_up, test_unknown_down, test_reload]))
+    sys.exit(ht.main([test_unknown_up, test_unknown_down, test_reload, test_reload_changed_thresholds]))
