@@ -23,7 +23,8 @@ sudo=()
 [[ $(id -u) -ne 0 ]] && sudo=(sudo)
 
 # What dpkg-buildpackage needs beyond the project's own build dependencies.
-tools=(dpkg-dev debhelper fakeroot build-essential devscripts scdoc)
+# lintian is for packaging/check-package.sh, which runs after this.
+tools=(dpkg-dev debhelper fakeroot build-essential devscripts scdoc lintian)
 missing=()
 for p in "${tools[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
