@@ -30,12 +30,15 @@ Engine::Engine(Config cfg, const std::map<std::string, health::Thresholds>& thre
 }
 
 void Engine::adopt_health(const Engine& old) {
+  // A target keeps its verdict across a reload even when its rise/fall changed: forgetting it
+  // would answer a dead address again until it is re-checked. New thresholds count from now.
   for (size_t i = 0; i < keys_.size(); ++i)
     for (size_t j = 0; j < old.keys_.size(); ++j)
-      if (keys_[i] == old.keys_[j] &&
-          health_[i].thresholds().rise == old.health_[j].thresholds().rise &&
-          health_[i].thresholds().fall == old.health_[j].thresholds().fall)
+      if (keys_[i] == old.keys_[j]) {
+        const health::Thresholds t = health_[i].thresholds();
         health_[i] = old.health_[j];
+        health_[i].set_thresholds(t);
+      }
   evaluate(nullptr);
 }
 

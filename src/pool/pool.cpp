@@ -33,14 +33,41 @@ std::vector<size_t> active_pools(const Name& name, const std::vector<PoolStatus>
 
 namespace {
 
+// Ordered choices of `k` addresses drawn by weight without replacement, each with its
+// probability: for weights 3, 1, 1 and k = 2, (a, b) has 3/5 * 1/2 = 0.3. Every address then
+// leads an answer in proportion to its weight, and appears in proportion to its chance of being
+// drawn at all (90%, 55%, 55% here), whatever its place in the list.
+void weighted_draws(const std::vector<Address>& addrs, size_t k, std::vector<size_t>& picked,
+                    std::vector<bool>& used, double p, uint64_t total, double share,
+                    dns::DynamicAnswer& out) {
+  if (picked.size() == k) {
+    dns::DynamicAnswer::Alternative alt;
+    alt.weight = uint32_t(std::max(1.0, share * p));
+    for (size_t i : picked) alt.addresses.push_back(addrs[i].ip);
+    out.alternatives.push_back(std::move(alt));
+    return;
+  }
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    if (used[i]) continue;
+    used[i] = true;
+    picked.push_back(i);
+    weighted_draws(addrs, k, picked, used, p * double(addrs[i].weight) / double(total),
+                   total - addrs[i].weight, share, out);
+    picked.pop_back();
+    used[i] = false;
+  }
+}
+
 // The alternatives one pool contributes, their weights summing to about `share`.
 //   all:  every address, rotated: alternative i leads with address i, weight share/n, so
 //         clients that take the first address spread evenly;
 //   one:  one address per answer, weighted by address weight: addresses weighted 1, 1, 2 in
 //         a share of 1000 become alternatives of 250, 250, 500;
-//   some: `count` addresses starting at address i, weighted like `one` by the leading address.
+//   some: k addresses drawn by weight without replacement (see weighted_draws); beyond
+//         kMaxDraws orderings, the k-address windows of the rotation, weighted by their leader.
 void add_pool(const Name& name, const std::vector<Address>& addrs, uint64_t share,
               dns::DynamicAnswer& out) {
+  constexpr double kMaxDraws = 720;
   const size_t n = addrs.size();
   if (n == 0) return;
   uint64_t total = 0;
@@ -48,6 +75,16 @@ void add_pool(const Name& name, const std::vector<Address>& addrs, uint64_t shar
   const size_t take = name.ret == Return::all ? n
                       : name.ret == Return::one ? 1
                                                 : std::min<size_t>(name.count, n);
+  if (name.ret == Return::some && take < n) {
+    double orderings = 1;
+    for (size_t i = 0; i < take; ++i) orderings *= double(n - i);
+    if (orderings <= kMaxDraws) {
+      std::vector<size_t> picked;
+      std::vector<bool> used(n, false);
+      weighted_draws(addrs, take, picked, used, 1.0, total, double(share), out);
+      return;
+    }
+  }
   for (size_t i = 0; i < n; ++i) {
     dns::DynamicAnswer::Alternative alt;
     const uint64_t w = name.ret == Return::all ? share / n : share * addrs[i].weight / total;

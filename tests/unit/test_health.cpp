@@ -1,6 +1,8 @@
 // Health state machine and the pool engine, with a manual clock: no sockets, no sleeps.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "dns/wire.hpp"
 #include "health/health.hpp"
 #include "pool/engine.hpp"
@@ -211,7 +213,32 @@ TEST_CASE("reload keeps the health of unchanged targets") {
   pool::Engine next(two_regions(), {{"http", {2, 2}}}, true);
   next.adopt_health(old);
   CHECK(next.target(id_of(next, "192.0.2.10")).state() == State::down);
+  // New thresholds do not forget a verdict: a dead address must not come back on a reload.
   pool::Engine changed(two_regions(), {{"http", {3, 3}}}, true);
   changed.adopt_health(old);
-  CHECK(changed.target(id_of(changed, "192.0.2.10")).state() == State::unknown);
+  CHECK(changed.target(id_of(changed, "192.0.2.10")).state() == State::down);
+  CHECK(changed.target(id_of(changed, "192.0.2.10")).thresholds().fall == 3);
+}
+
+TEST_CASE("return = k draws by weight without replacement, whatever the list order") {
+  auto cfg = two_regions();
+  cfg.pools[0].addresses = {{ip("192.0.2.2"), 3}, {ip("192.0.2.4"), 1}, {ip("192.0.2.5"), 1}};
+  cfg.names[0].ret = pool::Return::some;
+  cfg.names[0].count = 2;
+  pool::Engine e(cfg, {{"http", {1, 1}}}, true);
+  const auto* a = e.answer(dns::name_from_text("www.example.test."), 1);
+  REQUIRE(a->alternatives.size() == 6);  // ordered pairs of 3
+  std::map<uint8_t, double> seen, lead;
+  double total = 0;
+  for (const auto& alt : a->alternatives) {
+    total += alt.weight;
+    lead[alt.addresses[0].bytes[3]] += alt.weight;
+    for (const auto& ip : alt.addresses) seen[ip.bytes[3]] += alt.weight;
+  }
+  // Leads: 3/5, 1/5, 1/5. Present at all: .2 in 1 - (1/5*1/4 + 1/5*1/4)... = 0.9, others 0.55.
+  CHECK(lead[2] / total == Approx(0.6).margin(0.01));
+  CHECK(lead[4] / total == Approx(0.2).margin(0.01));
+  CHECK(seen[2] / total == Approx(0.9).margin(0.01));
+  CHECK(seen[4] / total == Approx(0.55).margin(0.01));
+  CHECK(seen[5] / total == Approx(0.55).margin(0.01));
 }
