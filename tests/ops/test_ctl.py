@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+"""gslbctl against a running gslbd: status (text and JSON), explain, drain/undrain of an address
+and of a pool (answers change at once), drain --for expiry, drains across a restart and a
+reload, reload good and bad, check-config, events and events --follow, an unreachable socket
+and the socket's mode.
+
+  test_ctl.py PATH/TO/gslbd PATH/TO/gslbctl
+"""
+import json
+import os
+import re
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import opstest as ot
+
+PROBES = None  # set per test: the gateways' port is only known then
+HZ = {"127.0.0.2", "127.0.0.4"}
+
+
+def setup(gws, addrs=("127.0.0.2", "127.0.0.3", "127.0.0.4")):
+    port = ot.gateway_port(ot.GATEWAY_ADDRS)
+    for a in addrs:
+        gws.add(a, port)
+    return {"gw": ot.probe_toml(port, "200ms", "200ms")}, port
+
+
+def wait_checked(srv, c, timeout=3.0):
+    """Until every address has had a check (status --json checks > 0)."""
+    def checked():
+        r = srv.ctl("status", "--json")
+        if r.returncode != 0:
+            return None
+        st = json.loads(r.stdout)
+        return st if all(a["checks"] > 0 for a in st["addresses"]) else None
+    st, at = ot.poll_until(checked, timeout, step=0.05)
+    c.check(at is not None, "every address checked within 3 s")
+    return st
+
+
+def test_status(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            st = wait_checked(srv, c)
+            r = srv.ctl("status")
+            c.eq(r.returncode, 0, "status exits 0")
+            text = r.stdout
+            c.check("NAME" in text and "ANSWER A / AAAA" in text, "status has the names table",
+                    text)
+            www = [l for l in text.splitlines() if l.startswith("www.example.test.")]
+            c.check(len(www) == 1 and "failover" in www[0] and "hangzhou" in www[0]
+                    and "127.0.0.2" in www[0] and "127.0.0.4" in www[0],
+                    "status: www line shows mode, pool and its answer", text)
+            split = [l for l in text.splitlines() if l.startswith("split.example.test.")]
+            c.check(len(split) == 1 and "weighted" in split[0], "status: split line is weighted",
+                    text)
+            for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+                line = [l for l in text.splitlines() if l.startswith(a + " ")]
+                c.check(len(line) == 1 and re.search(r"\bup\b", line[0]) and "HTTP 200" in line[0]
+                        and re.search(r"\d+\.\dms", line[0]) and re.search(r"\d+ passed", line[0])
+                        and re.search(r"\bno\b", line[0]),
+                        f"status: {a} line shows up, not drained, HTTP 200, latency, passes",
+                        text)
+            for col in ("ADDRESS", "STATE", "DRAIN", "LAST RESULT", "LATENCY", "SINCE",
+                        "CONSECUTIVE"):
+                c.check(col in text, f"status has column {col}")
+
+            # The documented form, `gslbctl [--socket PATH] [--json] COMMAND`.
+            r = srv.ctl("--json", "status")
+            c.check(r.returncode == 0 and r.stdout.startswith('{"names":'),
+                    "gslbctl --json status (option before the command) works",
+                    f"exit {r.returncode}, stdout {r.stdout[:60]!r}, stderr {r.stderr[:60]!r}")
+            r = srv.ctl("status", "--json")
+            c.eq(r.returncode, 0, "status --json exits 0")
+            try:
+                st = json.loads(r.stdout)
+            except ValueError as e:
+                c.check(False, "status --json is JSON", f"{e}: {r.stdout!r}")
+                return
+            c.eq(sorted(n["name"] for n in st["names"]), ["split.example.test.", "www.example.test."],
+                 "json: names")
+            for n in st["names"]:
+                c.eq(sorted(n), ["a", "aaaa", "mode", "name", "pools"], f"json: keys of {n['name']}")
+            www = [n for n in st["names"] if n["name"] == "www.example.test."][0]
+            c.eq(www["mode"], "failover", "json: www mode")
+            c.eq(www["pools"], ["hangzhou"], "json: www pools")
+            c.eq(set(www["a"]), HZ, "json: www a")
+            c.eq(www["aaaa"], [], "json: www aaaa")
+            c.eq(sorted(a["address"] for a in st["addresses"]),
+                 ["127.0.0.2", "127.0.0.3", "127.0.0.4"], "json: addresses")
+            keys = ["address", "checks", "drained", "fails", "latency_ms", "passes", "pools",
+                    "probe", "reason", "since_ms", "state"]
+            for a in st["addresses"]:
+                c.eq(sorted(a), keys, f"json: keys of {a['address']}")
+                c.check(a["state"] == "up" and a["drained"] is False and a["reason"] == "HTTP 200"
+                        and a["probe"] == "gw" and a["checks"] >= 1 and a["passes"] >= 1
+                        and a["fails"] == 0 and isinstance(a["latency_ms"], (int, float))
+                        and a["latency_ms"] > 0 and a["since_ms"] >= 0,
+                        f"json: {a['address']} is up, checked, with a latency", json.dumps(a))
+            pools = {a["address"]: a["pools"] for a in st["addresses"]}
+            c.eq(pools, {"127.0.0.2": "hangzhou", "127.0.0.3": "shanghai", "127.0.0.4": "hangzhou"},
+                 "json: pools of each address")
+
+
+def test_explain(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        g2, _g3, g4 = gws.all
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            r = srv.ctl("explain", "www.example.test")
+            c.eq(r.returncode, 0, "explain exits 0")
+            t = r.stdout
+            c.check(re.search(r"pool hangzhou.*2/2 healthy, min 1: chosen", t), "hangzhou chosen", t)
+            c.check(re.search(r"pool shanghai.*: not needed", t), "shanghai not needed", t)
+            c.check(re.search(r"127\.0\.0\.2\s+up\s+in the answer", t), ".2 in the answer", t)
+            c.check(re.search(r"127\.0\.0\.3\s+up\s+skipped: its pool is not chosen", t),
+                    ".3 skipped: its pool is not chosen", t)
+            c.check(re.search(r"answer now: NOERROR.*127\.0\.0\.2", t), "answer now has .2", t)
+
+            g2.kill()
+            down = srv.wait_event("address-down", timeout=3, address="127.0.0.2")
+            c.check(down is not None, "127.0.0.2 goes down after its gateway dies")
+            t = srv.ctl("explain", "www.example.test.").stdout
+            c.check(re.search(r"pool hangzhou.*1/2 healthy, min 1: chosen", t),
+                    "hangzhou still chosen with 1/2", t)
+            c.check(re.search(r"127\.0\.0\.2\s+down\s+skipped: down: connect refused \(\d+ failed\)", t),
+                    ".2 skipped: down: connect refused (N failed)", t)
+            c.check(re.search(r"answer now: NOERROR.*\[127\.0\.0\.4\]", t) and "127.0.0.2]" not in t,
+                    "answer now: [127.0.0.4] only", t)
+
+            g4.kill()
+            c.check(srv.wait_event("failover", timeout=3, name="www.example.test.") is not None,
+                    "www fails over when hangzhou has no healthy address")
+            t = srv.ctl("explain", "www.example.test.").stdout
+            c.check(re.search(r"pool hangzhou.*0/2 healthy, min 1: skipped: below min_healthy", t),
+                    "hangzhou skipped: below min_healthy", t)
+            c.check(re.search(r"pool shanghai.*1/1 healthy, min 1: chosen", t), "shanghai chosen", t)
+            c.check(re.search(r"127\.0\.0\.3\s+up\s+in the answer", t), ".3 in the answer", t)
+            c.check(re.search(r"answer now: NOERROR.*\[127\.0\.0\.3\]", t), "answer now: .3", t)
+            c.eq(srv.answers(), {"127.0.0.3"}, "DNS agrees with explain")
+
+            r = srv.ctl("explain", "www.example.test.", "--json")
+            try:
+                j = json.loads(r.stdout)
+                verdicts = {p["pool"]: p["verdict"] for p in j["pools"]}
+                c.eq(verdicts, {"hangzhou": "skipped: below min_healthy", "shanghai": "chosen"},
+                     "explain --json verdicts")
+                c.eq(j["answers"], ["[127.0.0.3]"], "explain --json answers")
+            except (ValueError, KeyError) as e:
+                c.check(False, "explain --json parses", f"{e}: {r.stdout!r}")
+
+            t = srv.ctl("explain", "www.example.test.", "--type", "AAAA").stdout
+            c.check(re.search(r"127\.0\.0\.3\s+up\s+skipped: not IPv6", t), "AAAA: skipped: not IPv6", t)
+            c.check("answer now: NODATA" in t, "AAAA: answer now NODATA", t)
+            t = srv.ctl("explain", "www.example.test.", "--client", "192.0.2.1").stdout
+            c.check("client 192.0.2.1" in t, "--client is acknowledged", t)
+            r = srv.ctl("explain", "nosuch.example.test.")
+            c.check(r.returncode == 1 and "not a dynamic name" in r.stderr,
+                    "explain of an unknown name: exit 1 with a reason", f"{r.returncode} {r.stderr!r}")
+            r = srv.ctl("explain", "www.example.test.", "--type", "MX")
+            c.eq(r.returncode, 1, "explain --type MX: exit 1")
+
+
+def status_of(srv, addr):
+    st = json.loads(srv.ctl("status", "--json").stdout)
+    return [a for a in st["addresses"] if a["address"] == addr][0]
+
+
+def test_drain_address_and_pool(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            c.eq(srv.answers(), HZ, "before: both hangzhou addresses")
+            r = srv.ctl("drain", "127.0.0.4")
+            c.check(r.returncode == 0 and "drained 1 address" in r.stdout, "drain .4: exit 0",
+                    f"{r.returncode} {r.stdout!r} {r.stderr!r}")
+            # "at once": the very next query, no polling
+            c.eq(srv.answers(), {"127.0.0.2"}, "the query right after drain has no 127.0.0.4")
+            c.eq(srv.answers("split.example.test."), {"127.0.0.2"}, "split: no 127.0.0.4 either")
+            e = srv.wait_event("drain", timeout=1, address="127.0.0.4")
+            c.check(e is not None and e.get("probe") == "gw", "event=drain address=127.0.0.4 probe=gw",
+                    srv.log_text()[-2000:])
+            a = status_of(srv, "127.0.0.4")
+            c.check(a["drained"] is True and a["state"] == "up", "status: .4 drained, still up",
+                    json.dumps(a))
+            text = srv.ctl("status").stdout
+            line = [l for l in text.splitlines() if l.startswith("127.0.0.4 ")]
+            c.check(line and re.search(r"\byes\b", line[0]), "status text: DRAIN yes", text)
+            t = srv.ctl("explain", "www.example.test.").stdout
+            c.check(re.search(r"127\.0\.0\.4\s+up\s+skipped: drained", t), "explain: skipped: drained", t)
+
+            r = srv.ctl("undrain", "127.0.0.4")
+            c.check(r.returncode == 0 and "undrained 1 address" in r.stdout, "undrain .4: exit 0",
+                    f"{r.returncode} {r.stdout!r}")
+            c.eq(srv.answers(), HZ, "the query right after undrain has 127.0.0.4 back")
+            c.check(srv.wait_event("undrain", timeout=1, address="127.0.0.4") is not None,
+                    "event=undrain address=127.0.0.4")
+
+            r = srv.ctl("drain", "hangzhou")
+            c.check(r.returncode == 0 and "drained 2 addresses" in r.stdout, "drain pool: exit 0",
+                    f"{r.returncode} {r.stdout!r}")
+            c.eq(srv.answers(), {"127.0.0.3"}, "pool hangzhou drained: www answers shanghai")
+            c.eq(srv.answers("split.example.test."), {"127.0.0.3"},
+                 "pool hangzhou drained: split answers shanghai")
+            c.check(all(status_of(srv, a)["drained"] for a in HZ), "status: both drained")
+            c.eq(len(srv.events("drain")), 3, "one drain event per drained address (1 + 2)")
+            r = srv.ctl("undrain", "hangzhou")
+            c.eq(r.returncode, 0, "undrain pool: exit 0")
+            c.eq(srv.answers(), HZ, "undrain pool: www answers hangzhou again")
+
+            r = srv.ctl("drain", "nosuchpool")
+            c.check(r.returncode == 1 and "neither an address nor a pool" in r.stderr,
+                    "drain of an unknown pool: exit 1 with a reason", f"{r.returncode} {r.stderr!r}")
+            r = srv.ctl("drain", "127.0.0.4", "--for", "soon")
+            c.check(r.returncode == 1 and "bad duration" in r.stderr, "drain --for soon: exit 1",
+                    f"{r.returncode} {r.stderr!r}")
+            c.eq(srv.answers(), HZ, "failed drains changed nothing")
+            r = srv.ctl("frobnicate")
+            c.check(r.returncode == 1 and "unknown command" in r.stderr, "unknown command: exit 1",
+                    f"{r.returncode} {r.stderr!r}")
+
+
+def test_drain_for_expires(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            t0 = time.monotonic()
+            r = srv.ctl("drain", "127.0.0.4", "--for", "1s")
+            c.eq(r.returncode, 0, "drain --for 1s: exit 0")
+            c.eq(srv.answers(), {"127.0.0.2"}, "drained for 1s: .4 out at once")
+            e = srv.wait_event("drain", timeout=1, address="127.0.0.4")
+            c.check(e is not None and e.get("for") == "1s", "event=drain ... for=1s",
+                    str(e and e["_line"]))
+            got, at = ot.poll_until(lambda: srv.answers() == HZ, 3.0, step=0.02)
+            c.check(at is not None, ".4 back in the answers after the drain expires")
+            if at is not None:
+                took = at - t0
+                print(f"  drain --for 1s: back in the answers after {took:.2f}s")
+                c.check(0.9 <= took <= 1.6, "expiry after about 1 s", f"{took:.2f}s")
+            e = srv.wait_event("undrain", timeout=1, address="127.0.0.4")
+            c.check(e is not None and e.get("reason") == "drain expired",
+                    'event=undrain address=127.0.0.4 ... reason="drain expired"',
+                    srv.log_text()[-2000:])
+            c.check(status_of(srv, "127.0.0.4")["drained"] is False, "status: not drained any more")
+
+
+def test_drain_survives_restart_and_reload(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            c.eq(srv.ctl("drain", "127.0.0.4").returncode, 0, "drain .4")
+            c.eq(srv.ctl("drain", "127.0.0.3", "--for", "1h").returncode, 0, "drain .3 for 1h")
+            state = os.path.join(srv.dir, "state", "drains")
+            c.check(os.path.exists(state), "state file written")
+            r = srv.ctl("reload")
+            c.eq(r.returncode, 0, "reload: exit 0")
+            c.eq(srv.answers(), {"127.0.0.2"}, "after reload: .4 still drained")
+            c.check(status_of(srv, "127.0.0.3")["drained"], "after reload: .3 still drained")
+
+            code, took = srv.stop()
+            c.eq(code, 0, "gslbd exits 0 on SIGTERM")
+            srv.start()
+            first = srv.answers()
+            c.eq(first, {"127.0.0.2"}, "the first answer after a restart has no drained .4")
+            c.check(status_of(srv, "127.0.0.4")["drained"], "after restart: status .4 drained")
+            c.check(status_of(srv, "127.0.0.3")["drained"], "after restart: timed drain of .3 kept")
+            c.eq(srv.ctl("undrain", "127.0.0.4").returncode, 0, "undrain .4")
+            srv.stop()
+            srv.start()
+            c.eq(srv.answers(), HZ, "after undrain and a restart: .4 is back")
+            c.check(not status_of(srv, "127.0.0.4")["drained"], "after restart: .4 not drained")
+
+            # A timed drain that expires while gslbd is stopped does not come back.
+            c.eq(srv.ctl("drain", "127.0.0.4", "--for", "500ms").returncode, 0, "drain .4 for 500ms")
+            srv.stop()
+            time.sleep(0.6)
+            srv.start()
+            c.eq(srv.answers(), HZ, "a drain that expired while stopped is gone after restart")
+
+
+def test_reload_and_check_config(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws, ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"))
+        with ot.Ops(gslbd, gslbctl, ot.body(("127.0.0.2",)), probes) as srv:
+            wait_checked(srv, c)
+            c.eq(srv.answers(), {"127.0.0.2"}, "before: hangzhou = .2")
+            r = srv.ctl("check-config")
+            c.check(r.returncode == 0 and "configuration ok" in r.stdout, "check-config ok: exit 0",
+                    f"{r.returncode} {r.stdout!r} {r.stderr!r}")
+
+            srv.write_config(srv.config_text(ot.body(("127.0.0.2", "127.0.0.5"))))
+            r = srv.ctl("check-config")
+            c.eq(r.returncode, 0, "check-config of the new file: exit 0")
+            c.eq(srv.answers(), {"127.0.0.2"}, "check-config changes nothing")
+            r = srv.ctl("reload")
+            c.check(r.returncode == 0 and "reloaded" in r.stdout, "reload good: exit 0",
+                    f"{r.returncode} {r.stdout!r} {r.stderr!r}")
+            c.eq(srv.answers(), {"127.0.0.2", "127.0.0.5"}, "the added address is answered")
+            e = srv.wait_event("reloaded", timeout=1)
+            c.check(e is not None and e.get("targets") == "3" and e.get("names") == "2",
+                    "event=reloaded zones=1 names=2 targets=3", str(e and e["_line"]))
+            st = json.loads(srv.ctl("status", "--json").stdout)
+            c.check("127.0.0.5" in [a["address"] for a in st["addresses"]], "status lists .5")
+
+            # Broken: an unknown key and a pool with a probe that does not exist.
+            good = srv.config_text(ot.body(("127.0.0.2", "127.0.0.5")))
+            bad = good.replace('min_healthy = 1', 'min_healthy = 1\nbogus_key = 3', 1)
+            srv.write_config(bad)
+            bad_line = bad.splitlines().index("bogus_key = 3") + 1
+            for cmd in ("check-config", "reload"):
+                r = srv.ctl(cmd)
+                c.eq(r.returncode, 1, f"{cmd} of a broken file: exit 1")
+                m = re.search(r"gslbd\.toml:(\d+):(\d+): .*bogus_key", r.stderr)
+                c.check(m is not None, f"{cmd}: the error is printed as file:line:col", repr(r.stderr))
+                if m:
+                    c.eq(int(m.group(1)), bad_line, f"{cmd}: the error's line")
+                c.check("running configuration is unchanged" in r.stderr,
+                        f"{cmd}: says the running configuration is unchanged", repr(r.stderr))
+            c.eq(srv.answers(), {"127.0.0.2", "127.0.0.5"}, "after a bad reload: old answers served")
+            e = srv.wait_event("reload-failed", timeout=1)
+            c.check(e is not None and e.get("errors") == "1", "event=reload-failed errors=1",
+                    srv.log_text()[-2000:])
+            c.check(re.search(r"gslbd\.toml:\d+:\d+: .*bogus_key", srv.log_text()),
+                    "the error is in the log too")
+
+            # A broken probe file is a reload error as well.
+            srv.write_config(good)
+            srv.write_probe("gw", probes["gw"] + 'interval = "fast"\n')
+            r = srv.ctl("reload")
+            c.check(r.returncode == 1 and re.search(r"gw\.toml:\d+:\d+:", r.stderr),
+                    "broken probe file: exit 1 with probes/gw.toml:line:col", repr(r.stderr))
+            srv.write_probe("gw", probes["gw"])
+            c.eq(srv.ctl("reload").returncode, 0, "fixed again: reload exit 0")
+            c.eq(srv.answers(), {"127.0.0.2", "127.0.0.5"}, "answers after the fix")
+
+
+def read_lines_until(proc, pred, timeout):
+    """Reads proc.stdout lines (non-blocking, bounded) until pred(line); returns (line, all)."""
+    deadline = time.monotonic() + timeout
+    buf, lines = b"", []
+    fd = proc.stdout.fileno()
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], max(0.0, min(0.1, deadline - time.monotonic())))
+        if not r:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            line = line.decode(errors="replace")
+            lines.append(line)
+            if pred(line):
+                return line, lines
+    return None, lines
+
+
+def test_events(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        g2 = gws.all[0]
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            srv.ctl("drain", "127.0.0.4")
+            srv.ctl("undrain", "127.0.0.4")
+            r = srv.ctl("events")
+            c.eq(r.returncode, 0, "events: exit 0")
+            lines = r.stdout.splitlines()
+            c.check(any("event=drain address=127.0.0.4" in l for l in lines)
+                    and any("event=undrain address=127.0.0.4" in l for l in lines),
+                    "events lists the drain and undrain", r.stdout)
+            c.check(all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ event=", l) for l in lines),
+                    "every event line is 'TIMESTAMP event=...'", r.stdout)
+
+            follow = subprocess.Popen([srv.gslbctl, "--socket", srv.socket, "events", "--follow"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      stdin=subprocess.DEVNULL)
+            try:
+                # The backlog first, then the new event when a gateway dies.
+                line, _ = read_lines_until(follow, lambda l: "event=undrain" in l, 3)
+                c.check(line is not None, "events --follow prints the backlog")
+                t_kill = g2.kill()
+                line, seen = read_lines_until(
+                    follow, lambda l: "event=address-down" in l and "127.0.0.2" in l, 5)
+                c.check(line is not None, "events --follow streams address-down for 127.0.0.2",
+                        "\n".join(seen))
+                if line:
+                    print(f"  events --follow: address-down arrived {time.monotonic() - t_kill:.2f}s "
+                          f"after the kill")
+                c.check(follow.poll() is None, "events --follow keeps running")
+            finally:
+                stop_follow(follow)
+            # gslbd is fine after its follower went away
+            c.eq(srv.ctl("status").returncode, 0, "status after the follower left")
+            c.eq(srv.answers(), {"127.0.0.4"}, "queries after the follower left (.2 is down)")
+
+
+def stop_follow(proc):
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=3)
+
+
+def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            st = os.stat(srv.socket)
+            c.check(stat.S_ISSOCK(st.st_mode), "the control socket is a socket")
+            c.eq(oct(stat.S_IMODE(st.st_mode)), oct(0o660), "the control socket's mode is 0660")
+
+            missing = os.path.join(srv.dir, "nosuch.sock")
+            r = srv.ctl("status", socket_path=missing)
+            c.eq(r.returncode, 2, "no socket file: exit 2")
+            c.check(f"cannot reach gslbd at {missing}" in r.stderr and r.stdout == "",
+                    "no socket file: a clear message naming the path", repr(r.stderr))
+
+            # A socket file nobody listens on (what a crashed daemon leaves).
+            stale = os.path.join(srv.dir, "stale.sock")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(stale)
+            s.close()
+            r = srv.ctl("status", socket_path=stale)
+            c.check(r.returncode == 2 and "cannot reach gslbd" in r.stderr,
+                    "stale socket file: exit 2 with a clear message", f"{r.returncode} {r.stderr!r}")
+
+            # A peer that accepts and closes without a reply.
+            mute = os.path.join(srv.dir, "mute.sock")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as ls:
+                ls.bind(mute)
+                ls.listen(1)
+                p = subprocess.Popen([srv.gslbctl, "--socket", mute, "status"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                try:
+                    ls.settimeout(3)
+                    conn, _ = ls.accept()
+                    conn.settimeout(3)
+                    conn.recv(4096)  # the request, then hang up without a reply
+                    conn.close()
+                    out, err = p.communicate(timeout=5)
+                    c.check(p.returncode == 2 and "without a reply" in err,
+                            "peer closes without a reply: exit 2", f"{p.returncode} {err!r}")
+                finally:
+                    stop_follow(p)
+
+            code, _ = srv.stop()
+            c.eq(code, 0, "gslbd exits 0")
+            c.check(not os.path.exists(srv.socket), "the control socket is removed on exit")
+            r = srv.ctl("status")
+            c.check(r.returncode == 2 and "cannot reach gslbd" in r.stderr,
+                    "gslbd stopped: exit 2 with a clear message", f"{r.returncode} {r.stderr!r}")
+            r = subprocess.run([srv.gslbctl, "--socket", srv.socket], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=5)
+            c.check(r.returncode == 2 and "usage" in r.stderr, "no command: usage, exit 2",
+                    f"{r.returncode} {r.stderr!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(ot.main([test_status, test_explain, test_drain_address_and_pool,
+                      test_drain_for_expires, test_drain_survives_restart_and_reload,
+                      test_reload_and_check_config, test_events,
+                      test_unreachable_and_socket_mode], tools=()))
