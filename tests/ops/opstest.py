@@ -338,9 +338,9 @@ def parse_exposition(text):
     return samples, types, problems
 
 
-def value(samples, name, **labels):
-    """The value of the one sample `name` whose labels include `labels`; None if none."""
-    found = [v for n, l, v in samples if n == name and all(l.get(k) == x for k, x in labels.items())]
+def value(samples, metric, /, **labels):
+    """The value of the one sample `metric` whose labels include `labels`; None if none."""
+    found = [v for n, l, v in samples if n == metric and all(l.get(k) == x for k, x in labels.items())]
     return found[0] if len(found) == 1 else (None if not found else found)
 
 
