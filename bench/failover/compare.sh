@@ -17,7 +17,7 @@ for p in gdnsd pdns-server pdns-backend-bind; do
     { echo "missing $p: apt-get install -y gdnsd pdns-server pdns-backend-bind"; exit 1; }
 done
 cd "$shared"
-ANCHOR_VERSIONS="gslbd=$("$gslbd" --version | cut -d' ' -f2)" \
+ANCHOR_VERSIONS="gslbd=$("$gslbd" --version | cut -d' ' -f2) (checks ${GSLBD_INTERVAL:-1s}/${GSLBD_TIMEOUT:-500ms} fall ${GSLBD_FALL:-2} TTL ${GSLBD_TTL:-30})" \
   ./failover.py ${PEERS-gdnsd-dyna pdns-lua} gslbd=5309 \
   --cmd "gslbd=$here/run_gslbd_dynamic.sh $gslbd {dir} {port} {zone} {zonefile_plain} {backends} {check_port}" \
   --out "${OUT:-$(mktemp -d /tmp/gslbd-failover.XXXXXX)}" "$@"

@@ -83,6 +83,9 @@ def one_setting(gslbd, gateway_py, interval, timeout, fall, kills):
                 res["failed"] += 1
             else:
                 res["detect"].append(gone_at - t_kill)
+                # Our reader thread may not have stamped the line yet (the GIL); give it a
+                # moment. A stamp after the answer then shows as a negative figure.
+                watch.event.wait(0.1)
                 if len(watch.down_at) > n_down:
                     res["verdict"].append(gone_at - watch.down_at[n_down])
             env.start_gateway(VICTIM)

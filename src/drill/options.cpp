@@ -4,8 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cmath>
 #include <memory>
+#include <optional>
 
 namespace gslb::drill {
 
@@ -45,6 +48,25 @@ std::string url_part(CURLU* u, CURLUPart part) {
   return out;
 }
 
+// core::parse_duration takes whole numbers ("250ms"); drills also want "20.5s", as fortio
+// (Go's time.ParseDuration) accepts.
+std::optional<core::Duration> duration_arg(std::string_view text) {
+  if (auto d = core::parse_duration(text)) return d;
+  size_t unit = text.size();
+  while (unit > 0 && std::isalpha(static_cast<unsigned char>(text[unit - 1]))) --unit;
+  const std::string_view number = text.substr(0, unit), suffix = text.substr(unit);
+  double v = 0;
+  auto [p, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
+  if (number.empty() || ec != std::errc() || p != number.data() + number.size() || !(v >= 0))
+    return std::nullopt;
+  double scale = 0;
+  if (suffix == "ms") scale = 1e6;
+  else if (suffix == "s") scale = 1e9;
+  else if (suffix == "m") scale = 60e9;
+  else return std::nullopt;
+  return core::Duration(int64_t(std::llround(v * scale)));
+}
+
 }  // namespace
 
 core::Result<Options> parse_options(const std::vector<std::string_view>& args) {
@@ -75,7 +97,7 @@ core::Result<Options> parse_options(const std::vector<std::string_view>& args) {
       value = args[++i];
     }
     auto duration = [&](core::Duration& out) -> std::optional<core::Error> {
-      auto d = core::parse_duration(value);
+      auto d = duration_arg(value);
       if (!d || d->count() < 0) return err(fmt::format("{}: not a duration: {}", key, value));
       out = *d;
       return std::nullopt;
@@ -102,7 +124,7 @@ core::Result<Options> parse_options(const std::vector<std::string_view>& args) {
       auto eq = value.find('=');
       if (eq == std::string_view::npos || eq + 1 >= value.size())
         return err(fmt::format("--at: expected TIME=COMMAND: {}", value));
-      auto d = core::parse_duration(value.substr(0, eq));
+      auto d = duration_arg(value.substr(0, eq));
       if (!d || d->count() < 0)
         return err(fmt::format("--at: not a duration: {}", value.substr(0, eq)));
       o.at.push_back(AtCommand{*d, std::string(value.substr(eq + 1))});

@@ -8,6 +8,9 @@ namespace gslb::drill {
 
 namespace {
 
+constexpr Clock::duration kBurstGap = std::chrono::seconds(1);
+constexpr size_t kMaxBurstsShown = 10;
+
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -60,6 +63,26 @@ std::string Summary::render(Clock::duration elapsed, size_t dns_queries) const {
         seconds(last_failure_), seconds(last_failure_ - first_failure_));
   else
     out += "Failed requests : 0 (0.0 %), no failure window\n";
+  // A stray timeout minutes away from the drill stretches the window above; bursts show the
+  // outage itself. Failures less than kBurstGap apart (by due time) belong to one burst.
+  std::vector<Clock::duration> failed_at;
+  for (const auto& o : outcomes_)
+    if (failed(o)) failed_at.push_back(o.at);
+  std::sort(failed_at.begin(), failed_at.end());
+  struct Burst { Clock::duration first, last; size_t count; };
+  std::vector<Burst> bursts;
+  for (auto at : failed_at) {
+    if (bursts.empty() || at - bursts.back().last > kBurstGap)
+      bursts.push_back(Burst{at, at, 0});
+    bursts.back().last = at;
+    ++bursts.back().count;
+  }
+  for (size_t i = 0; i < bursts.size() && i < kMaxBurstsShown; ++i)
+    out += fmt::format("Failure burst : {} failed from {:.3f}s to {:.3f}s ({:.3f}s)\n",
+                       bursts[i].count, seconds(bursts[i].first), seconds(bursts[i].last),
+                       seconds(bursts[i].last - bursts[i].first));
+  if (bursts.size() > kMaxBurstsShown)
+    out += fmt::format("Failure burst : ... {} more\n", bursts.size() - kMaxBurstsShown);
   out += fmt::format("All done {} calls\n", total());
   return out;
 }

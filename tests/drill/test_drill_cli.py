@@ -43,13 +43,14 @@ def main():
     # No DNS server on the port: every request is a DNS failure, the run still ends and adds up.
     port = drillenv.free_udp_tcp_port()
     r = run(drill, "--server", f"127.0.0.1:{port}", "--qps", "20", "--duration", "1s",
-            "--dns-timeout", "100ms", "--at", "500ms=true", "http://www.example.test:9/")
+            "--dns-timeout", "100ms", "--at", "0.5s=true", "http://www.example.test:9/")
     print(r.stdout, r.stderr, sep="")
     check(r.returncode == 0, f"exit {r.returncode}")
     check(re.search(r"^Ended after [\d.]+s : 20 calls", r.stdout, re.M), "20 calls")
     check("DNS failures : 20 (100.0 %)" in r.stdout, "20 DNS failures")
     check("Failed requests : 20 " in r.stdout, "20 failed")
-    check("running 'true'" in r.stdout, "--at ran")
+    check(re.search(r"^# 0\.5\d\ds: running 'true'", r.stdout, re.M), "--at 0.5s ran at 0.5 s")
+    check("Failure burst : 20 failed from 0.000s to 0.950s" in r.stdout, "one burst")
 
     for f in failures:
         print("FAIL:", f)
