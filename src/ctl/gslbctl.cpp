@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
       args.push_back(a);
     }
   }
+  // --json may come before the command too: the daemon takes it anywhere after it.
+  if (!args.empty() && args[0] == "--json") {
+    args.erase(args.begin());
+    args.push_back("--json");
+  }
   if (args.empty() || args[0] == "--json") {
     std::fputs(kUsage, stderr);
     return 2;

@@ -1,7 +1,9 @@
 #include "daemon/ctl_server.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -97,7 +99,19 @@ core::Result<bool> CtlServer::listen(const std::string& path, int uid, int gid) 
   server_->data = this;
   // A socket file left by a gslbd that died: remove it if nobody answers on it.
   struct stat st;
-  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    if (probe >= 0) ::close(probe);
+    if (live) {
+      close();
+      return core::Error{path, 0, 0, "control socket: another gslbd is listening on it"};
+    }
+    ::unlink(path.c_str());
+  }
   const mode_t old = ::umask(0117);  // 0660
   int rc = uv_pipe_bind(server_, path.c_str());
   ::umask(old);

@@ -37,9 +37,11 @@ struct WriteReq {
 };
 
 void respond(HttpConn* c, int code, const char* reason, const std::string& type, std::string body) {
+  // HEAD gets the headers a GET would, without the body (RFC 9110 §9.3.2).
+  const bool head = c->parser.method == HTTP_HEAD;
   auto* w = new WriteReq{{}, fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
                                          "Connection: close\r\n\r\n{}",
-                                         code, reason, type, body.size(), body),
+                                         code, reason, type, body.size(), head ? "" : body),
                          c};
   uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
   if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, [](uv_write_t* req, int) {
