@@ -476,8 +476,57 @@ def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
                     f"{r.returncode} {r.stderr!r}")
 
 
+def test_socket_taken_and_stale(c, gslbd, gslbctl):
+    """A second gslbd configured with the same control socket must not steal it from the running
+    one; a socket file left by a gslbd that was SIGKILLed is replaced on the next start."""
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            p2, m2 = ot.gslbtest.free_port(), ot.free_tcp_port()
+            text = srv.config_text().replace(f"127.0.0.1:{srv.port}", f"127.0.0.1:{p2}").replace(
+                f"127.0.0.1:{srv.metrics_port}", f"127.0.0.1:{m2}")
+            second_cfg = os.path.join(srv.dir, "second.toml")
+            with open(second_cfg, "w") as f:
+                f.write(text)
+            log2 = open(os.path.join(srv.dir, "second.log"), "w+")
+            second = subprocess.Popen([srv.gslbd, "--config", second_cfg], stdout=log2,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                ok = ot.gslbtest.wait_for_answer(p2, "example.test.", proc=second, timeout=5)
+                with open(log2.name) as f:
+                    log_text = f.read()
+                if ok:
+                    c.check("event=control-unavailable" in log_text
+                            and "another gslbd is listening" in log_text,
+                            "second gslbd: event=control-unavailable ... another gslbd is listening",
+                            log_text[-1000:])
+                else:
+                    c.check(second.poll() is not None, "second gslbd refuses to start or starts")
+                # The first one still owns the socket: a drain through it changes *its* answers.
+                r = srv.ctl("drain", "127.0.0.4")
+                c.eq(r.returncode, 0, "drain through the socket")
+                c.eq(srv.answers(), {"127.0.0.2"}, "the first gslbd got the drain")
+                c.eq(srv.ctl("undrain", "127.0.0.4").returncode, 0, "undrain")
+                c.check(os.path.exists(srv.socket), "the socket file is still there")
+            finally:
+                ot.stop_process(second, "second gslbd")
+                log2.close()
+            c.eq(srv.ctl("status").returncode, 0, "the second gslbd's exit left our socket alone")
+
+            # SIGKILL leaves the socket file behind; the next start must take it over.
+            srv.stop(sig=signal.SIGKILL)
+            c.check(os.path.exists(srv.socket), "SIGKILL leaves the socket file")
+            r = srv.ctl("status")
+            c.eq(r.returncode, 2, "stale socket: gslbctl exit 2")
+            srv.start()
+            c.eq(srv.ctl("status").returncode, 0, "restarted gslbd took over the stale socket")
+            c.check("event=control-unavailable" not in srv.log_text(),
+                    "no control-unavailable on the restart")
+
+
 if __name__ == "__main__":
     sys.exit(ot.main([test_status, test_explain, test_drain_address_and_pool,
                       test_drain_for_expires, test_drain_survives_restart_and_reload,
                       test_reload_and_check_config, test_events,
-                      test_unreachable_and_socket_mode], tools=()))
+                      test_unreachable_and_socket_mode, test_socket_taken_and_stale],
+                     tools=()))
