@@ -464,6 +464,23 @@ def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
                 finally:
                     stop_follow(p)
 
+            # A request line longer than 4096 bytes is refused, and gslbd carries on.
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(3)
+                s.connect(srv.socket)
+                s.sendall(b"x" * 5000)
+                reply = b""
+                try:
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        reply += chunk
+                except OSError:
+                    pass
+            c.eq(reply, b"1\nrequest too long\n", "a 5000-byte request: 'request too long'")
+            c.eq(srv.ctl("status").returncode, 0, "status after the long request")
+
             code, _ = srv.stop()
             c.eq(code, 0, "gslbd exits 0")
             c.check(not os.path.exists(srv.socket), "the control socket is removed on exit")

@@ -138,6 +138,20 @@ def test_sigterm_with_idle_metrics_connection(c, gslbd, gslbctl):
             idle.close()
 
 
+def test_sigterm_with_idle_control_connection(c, gslbd, gslbctl):
+    """A client that connected to the control socket and sent nothing (a hung script)."""
+    with ot.Gateways() as gws, start(gws, gslbd, gslbctl) as srv:
+        idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        idle.connect(srv.socket)
+        try:
+            time.sleep(0.2)
+            c.eq(srv.ctl("status").returncode, 0, "other gslbctl commands work meanwhile")
+            code, took = srv.stop(timeout=4)
+            check_stopped(c, srv, code, took, "SIGTERM with an idle control connection")
+        finally:
+            idle.close()
+
+
 def test_sigterm_with_idle_dns_tcp(c, gslbd, gslbctl):
     with ot.Gateways() as gws, start(gws, gslbd, gslbctl) as srv:
         idle = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
@@ -229,5 +243,6 @@ def test_ready_hanging_gateway(c, gslbd, gslbctl):
 
 if __name__ == "__main__":
     sys.exit(ot.main([test_sigterm_under_load, test_sigterm_with_follower,
-                      test_sigterm_with_idle_metrics_connection, test_sigterm_with_idle_dns_tcp,
+                      test_sigterm_with_idle_metrics_connection, test_sigterm_with_idle_control_connection,
+                      test_sigterm_with_idle_dns_tcp,
                       test_ready_healthy, test_ready_hanging_gateway], tools=()))
