@@ -14,6 +14,8 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
+import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 repo = os.path.dirname(os.path.dirname(here))
@@ -37,7 +39,13 @@ def main():
     env = drillenv.Env(args.gslbd, args.gateway, interval=args.interval, timeout=args.timeout,
                        fall=args.fall, ttl=args.ttl)
     try:
-        env.start()
+        env.start(stderr=subprocess.PIPE)
+        events = []
+
+        def read_log():
+            for raw in iter(env.proc.stderr.readline, b""):
+                events.append((time.monotonic(), raw.decode(errors="replace").rstrip()))
+        threading.Thread(target=read_log, daemon=True).start()
         if not env.wait_answer(["127.0.0.2"], timeout=20):
             print("www never answered 127.0.0.2")
             return 1
@@ -49,7 +57,13 @@ def main():
         print(f"# gslbd checks: interval {args.interval}, timeout {args.timeout}, fall {args.fall}, "
               f"TTL {args.ttl}s")
         print("$", " ".join(cmd), flush=True)
+        t0 = time.monotonic()
         r = subprocess.run(cmd, timeout=600)
+        # gslbd's health events on the drill's clock (t0 is a few ms before the drill's start).
+        print("# gslbd events during the drill (seconds from the drill's start, +-5 ms):")
+        for t, line in events:
+            if t >= t0 and "event=" in line:
+                print(f"#   {t - t0:7.3f}s {line}")
         return r.returncode
     finally:
         env.stop()

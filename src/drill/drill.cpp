@@ -54,6 +54,7 @@ double secs(Clock::duration d) { return std::chrono::duration<double>(d).count()
 // One HTTP request in flight. Owned by Drill::inflight_, keyed by its easy handle.
 struct Request {
   Clock::duration at{};  // due time from the start
+  std::string address;
   std::unique_ptr<CURL, EasyDeleter> easy;
   std::unique_ptr<curl_slist, SlistDeleter> connect_to;  // curl reads it during the transfer
 };
@@ -136,7 +137,7 @@ void Drill::read_dns(Clock::time_point now) {
     std::deque<Clock::duration> waiters;
     waiters.swap(waiting_);
     if (a->rcode != 0 || a->addresses.empty()) {
-      for (auto at : waiters) summary_.add(Outcome{at, now - (start_ + at), 0, true});
+      for (auto at : waiters) summary_.add(Outcome{at, now - (start_ + at), 0, true, 0, {}});
       continue;
     }
     cached_ = std::move(a->addresses);
@@ -162,6 +163,7 @@ void Drill::dispatch(size_t i, Clock::time_point now) {
 void Drill::start_request(Clock::duration at, const core::IpAddress& ip) {
   auto r = std::make_unique<Request>();
   r->at = at;
+  r->address = ip.to_string();
   r->easy.reset(curl_easy_init());
   CURL* e = r->easy.get();
   const std::string target = ip.is_v4() ? ip.to_string() : "[" + ip.to_string() + "]";
@@ -180,7 +182,8 @@ void Drill::start_request(Clock::duration at, const core::IpAddress& ip) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "gslb-drill/0.1");
   if (curl_multi_add_handle(multi_.get(), e) != CURLM_OK) {
-    summary_.add(Outcome{at, Clock::now() - (start_ + at), kConnectionFailure, false});
+    summary_.add(Outcome{at, Clock::now() - (start_ + at), kConnectionFailure, false,
+                         int(CURLE_FAILED_INIT), r->address});
     return;
   }
   inflight_.emplace(e, std::move(r));
@@ -192,7 +195,8 @@ void Drill::finish(CURL* easy, CURLcode result, Clock::time_point now) {
   long code = kConnectionFailure;
   if (result == CURLE_OK) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
   if (code == 0) code = kConnectionFailure;
-  summary_.add(Outcome{it->second->at, now - (start_ + it->second->at), int(code), false});
+  summary_.add(Outcome{it->second->at, now - (start_ + it->second->at), int(code), false,
+                       int(result), it->second->address});
   curl_multi_remove_handle(multi_.get(), easy);
   inflight_.erase(it);
 }
@@ -261,7 +265,7 @@ int Drill::run() {
     read_dns(now);
     if (dns_deadline_ && now >= *dns_deadline_) {
       dns_deadline_.reset();
-      for (auto at : waiting_) summary_.add(Outcome{at, now - (start_ + at), 0, true});
+      for (auto at : waiting_) summary_.add(Outcome{at, now - (start_ + at), 0, true, 0, {}});
       waiting_.clear();
     }
     int running = 0;
@@ -293,7 +297,8 @@ int Drill::run() {
     if (!children_.empty()) ::usleep(50 * 1000);
   }
   reap_children(true);
-  std::fputs(summary_.render(elapsed, dns_queries_).c_str(), stdout);
+  auto curl_words = [](int code) { return curl_easy_strerror(CURLcode(code)); };
+  std::fputs(summary_.render(elapsed, dns_queries_, curl_words).c_str(), stdout);
   return 0;
 }
 

@@ -38,7 +38,8 @@ void Summary::add(const Outcome& o) {
   }
 }
 
-std::string Summary::render(Clock::duration elapsed, size_t dns_queries) const {
+std::string Summary::render(Clock::duration elapsed, size_t dns_queries,
+                            const char* (*curl_error_name)(int)) const {
   std::string out;
   const double n = double(std::max<size_t>(total(), 1));
   out += fmt::format("Ended after {:.3f}s : {} calls. qps={:.1f}\n", seconds(elapsed), total(),
@@ -55,6 +56,21 @@ std::string Summary::render(Clock::duration elapsed, size_t dns_queries) const {
                      dns_failures_, 100.0 * double(dns_failures_) / n);
   for (const auto& [code, count] : codes_)
     out += fmt::format("Code {} : {} ({:.1f} %)\n", code, count, 100.0 * double(count) / n);
+  // Why the -1s failed, and where requests went: a refused connection is the dead gateway
+  // still in an answer, a timeout more often an overloaded live one.
+  std::map<int, size_t> reasons;
+  std::map<std::string, std::pair<size_t, size_t>> per_address;  // sent, failed
+  for (const auto& o : outcomes_) {
+    if (!o.dns_failed && o.code == kConnectionFailure) ++reasons[o.curl_error];
+    if (o.dns_failed) continue;
+    auto& a = per_address[o.address];
+    ++a.first;
+    if (failed(o)) ++a.second;
+  }
+  for (const auto& [err, count] : reasons)
+    out += fmt::format("Code -1 reason : {} ({}) : {}\n", curl_error_name(err), err, count);
+  for (const auto& [addr, c] : per_address)
+    out += fmt::format("Address {} : {} sent, {} failed\n", addr, c.first, c.second);
   if (have_failure_)
     out += fmt::format(
         "Failed requests : {} ({:.1f} %), first at {:.3f}s, last at {:.3f}s, "

@@ -20,6 +20,8 @@ struct Outcome {
   Clock::duration latency{};  // from due time to completion (so queueing counts, fortio-style)
   int code = 0;               // HTTP status, or kConnectionFailure
   bool dns_failed = false;    // never sent: no address for the name
+  int curl_error = 0;         // CURLcode when code is kConnectionFailure
+  std::string address;        // where it was sent
 };
 
 class Summary {
@@ -37,7 +39,9 @@ class Summary {
   const std::map<int, size_t>& codes() const { return codes_; }
 
   // Text in fortio's words; `elapsed` is the whole run including the drain of late answers.
-  std::string render(Clock::duration elapsed, size_t dns_queries) const;
+  // `curl_error_name` turns a CURLcode into words (curl_easy_strerror in the tool).
+  std::string render(Clock::duration elapsed, size_t dns_queries,
+                     const char* (*curl_error_name)(int)) const;
 
  private:
   std::vector<Outcome> outcomes_;
