@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -36,6 +37,7 @@ Exit status: 0 done, 1 gslbd reported an error, 2 gslbd could not be reached.
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a vanished gslbd is an error message, not a signal death
   std::string socket_path = "/run/gslbd/control.sock";
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {

@@ -160,6 +160,27 @@ core::Errors Control::reload() {
                                        "keeps serving)", errors.size()));
     return errors;
   }
+  // Sockets, workers and log targets are set up once at start: say so rather than ignore it.
+  const auto& was = loaded_.config;
+  const auto& now = next->config;
+  std::string restart;
+  auto differs = [&restart](bool d, const char* key) {
+    if (d) restart += (restart.empty() ? "" : ",") + std::string(key);
+  };
+  differs(was.server.listen != now.server.listen, "server.listen");
+  differs(was.server.workers != now.server.workers, "server.workers");
+  differs(was.server.user != now.server.user || was.server.group != now.server.group, "server.user/group");
+  differs(was.server.edns_size != now.server.edns_size ||
+              was.server.tcp_idle_timeout != now.server.tcp_idle_timeout ||
+              was.server.tcp_max_connections != now.server.tcp_max_connections, "server (edns/tcp)");
+  differs(was.control.socket != now.control.socket, "control.socket");
+  differs(was.metrics.listen != now.metrics.listen, "metrics.listen");
+  differs(was.log.syslog != now.log.syslog || was.log.stderr_ != now.log.stderr_, "log.targets");
+  if (!restart.empty()) {
+    emit(core::Level::warning, fmt::format("event=restart-needed keys={} (changed in the file; the "
+                                           "running values stay until gslbd restarts)", restart));
+    errors.push_back(core::Error{{}, 0, 0, fmt::format("note: {} changed; these take effect on restart", restart)});
+  }
   next->engine->adopt_health(*loaded_.engine);
   loaded_ = std::move(*next);
   apply_drains();
@@ -229,6 +250,9 @@ Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
   }
   std::vector<core::IpAddress> ips;
   if (auto ip = core::IpAddress::parse(args[1])) {
+    bool known = false;
+    for (const auto& k : loaded_.engine->targets()) known = known || k.ip == *ip;
+    if (!known && on) return {1, fmt::format("{} is in no pool\n", args[1])};
     ips.push_back(*ip);
   } else {
     for (const auto& p : loaded_.engine->config().pools)
@@ -275,6 +299,7 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
     if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type A|AAAA] [--client IP]\n"};
     uint16_t qtype = dns::rrtype::A;
     std::optional<core::IpAddress> client;
+    if (a.size() % 2 != 0) return {1, fmt::format("{} needs a value\n", a.back())};
     for (size_t i = 2; i + 1 < a.size(); i += 2) {
       if (a[i] == "--type" && (a[i + 1] == "A" || a[i + 1] == "AAAA")) {
         qtype = a[i + 1] == "A" ? dns::rrtype::A : dns::rrtype::AAAA;
@@ -297,8 +322,12 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
       load(config_path_, errors);
     }
     std::string body;
-    for (const auto& e : errors) body += e.to_string() + "\n";
-    if (errors.empty()) return {0, cmd == "reload" ? "reloaded\n" : "configuration ok\n"};
+    bool failed = false;
+    for (const auto& e : errors) {
+      body += e.to_string() + "\n";
+      failed = failed || !e.message.starts_with("note: ");
+    }
+    if (!failed) return {0, body + (cmd == "reload" ? "reloaded\n" : "configuration ok\n")};
     return {1, body + fmt::format("{} error{}; the running configuration is unchanged\n",
                                   errors.size(), errors.size() == 1 ? "" : "s")};
   }

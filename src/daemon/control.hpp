@@ -30,7 +30,7 @@ class Control {
   // when every target has had its first result or the longest probe timeout has passed.
   void start(std::function<void()> ready);
   // Re-reads everything; a bad configuration is logged and the old one keeps serving.
-  // Returns the errors (empty on success).
+  // Returns the errors (empty on success; "note: ..." entries are not errors).
   core::Errors reload();
   // Stops the checks and timers; the loop can then run dry.
   void stop();

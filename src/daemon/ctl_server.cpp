@@ -18,6 +18,7 @@ constexpr size_t kMaxRequest = 4096;
 struct CtlConn {
   uv_pipe_t pipe{};
   Control* control = nullptr;
+  CtlServer* server = nullptr;
   std::string in;
   uint64_t follower = 0;
   bool closing = false;
@@ -29,6 +30,7 @@ struct CtlConn {
     if (closing) return;
     closing = true;
     if (follower) control->unfollow(follower);
+    server->conns_.erase(this);
     uv_close(reinterpret_cast<uv_handle_t*>(&pipe),
              [](uv_handle_t* h) { delete static_cast<CtlConn*>(h->data); });
   }
@@ -130,6 +132,8 @@ core::Result<bool> CtlServer::listen(const std::string& path, int uid, int gid) 
     auto* self = static_cast<CtlServer*>(s->data);
     auto* c = new CtlConn;
     c->control = &self->control_;
+    c->server = self;
+    self->conns_.insert(c);
     uv_pipe_init(self->loop_, &c->pipe, 0);
     c->pipe.data = c;
     if (uv_accept(s, reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) {
@@ -169,6 +173,7 @@ core::Result<bool> CtlServer::listen(const std::string& path, int uid, int gid) 
 }
 
 void CtlServer::close() {
+  for (void* c : std::vector<void*>(conns_.begin(), conns_.end())) static_cast<CtlConn*>(c)->close();
   if (!server_) return;
   uv_close(reinterpret_cast<uv_handle_t*>(server_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <string>
+#include <unordered_set>
 
 #include "core/result.hpp"
 #include "daemon/control.hpp"
@@ -27,6 +28,10 @@ class CtlServer {
   Control& control_;
   uv_pipe_t* server_ = nullptr;
   std::string path_;
+
+ public:
+  // Open client connections (closed with the server, so a stop never waits on an idle client).
+  std::unordered_set<void*> conns_;
 };
 
 }  // namespace gslb::daemon

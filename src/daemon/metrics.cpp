@@ -25,6 +25,7 @@ struct HttpConn {
   void close() {
     if (closing) return;
     closing = true;
+    server->conns_.erase(this);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
              [](uv_handle_t* h) { delete static_cast<HttpConn*>(h->data); });
   }
@@ -109,6 +110,7 @@ core::Result<bool> MetricsServer::listen(const core::Endpoint& ep) {
       auto* self = static_cast<MetricsServer*>(s->data);
       auto* c = new HttpConn;
       c->server = self;
+      self->conns_.insert(c);
       uv_tcp_init(self->loop_, &c->tcp);
       c->tcp.data = c;
       http_parser_init(&c->parser, HTTP_REQUEST);
@@ -144,6 +146,7 @@ core::Result<bool> MetricsServer::listen(const core::Endpoint& ep) {
 }
 
 void MetricsServer::close() {
+  for (void* c : std::vector<void*>(conns_.begin(), conns_.end())) static_cast<HttpConn*>(c)->close();
   if (!server_) return;
   uv_close(reinterpret_cast<uv_handle_t*>(server_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/address.hpp"
@@ -33,6 +34,9 @@ class MetricsServer {
   Control& control_;
   std::vector<std::unique_ptr<Worker>>& workers_;
   uv_tcp_t* server_ = nullptr;
+
+ public:
+  std::unordered_set<void*> conns_;  // open scrapes, closed with the server
 };
 
 }  // namespace gslb::daemon
