@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds, runs the suite (unit, integration,
-# end-to-end, differential against NSD), runs it again under ASan+UBSan, then fuzzes the query
-# handler for FUZZ_SECONDS (default 120; 0 skips). Ends with one line: "N passed, N failed".
+# end-to-end, differential against NSD, health, operations, routing library), runs it again
+# under ASan+UBSan, fuzzes the query handler for FUZZ_SECONDS (default 120; 0 skips), then
+# builds and checks the Debian package (PACKAGE=0 skips). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +66,18 @@ if [[ $fuzz_seconds -gt 0 ]]; then
     fi
     rm -rf "$work"
   else
+    failed=$((failed + 1))
+  fi
+fi
+
+# The Debian package: build it from this tree and check its contents (PACKAGE=0 skips).
+if [[ ${PACKAGE:-1} != 0 ]]; then
+  echo "== Debian package"
+  if scripts/package.sh build-deb >/tmp/gslbd-package.log 2>&1 &&
+     packaging/check-package.sh --require gslbctl --require gslb-drill build-deb; then
+    passed=$((passed + 1))
+  else
+    tail -30 /tmp/gslbd-package.log
     failed=$((failed + 1))
   fi
 fi
