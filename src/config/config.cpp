@@ -7,96 +7,11 @@
 #include <tuple>
 #include <toml++/toml.h>
 
+#include "config/toml_check.hpp"
+
 namespace gslb::config {
 
 namespace {
-
-// Walks one table, reporting each problem at the node it concerns.
-class Checker {
- public:
-  Checker(const std::string& path, core::Errors& errors) : path_(path), errors_(errors) {}
-
-  void error(const toml::source_region& at, const std::string& key, const std::string& msg) {
-    errors_.push_back(core::Error{path_, int(at.begin.line), int(at.begin.column),
-                                  key.empty() ? msg : fmt::format("{}: {}", key, msg)});
-  }
-  void error(const toml::node& n, const std::string& key, const std::string& msg) {
-    error(n.source(), key, msg);
-  }
-
-  // Unknown keys are errors: a typo must not silently fall back to a default.
-  void only(const toml::table& t, const std::string& prefix, std::set<std::string_view> known) {
-    for (auto&& [k, v] : t)
-      if (!known.count(k.str())) error(k.source(), join(prefix, k.str()), "unknown key");
-  }
-
-  static std::string join(const std::string& prefix, std::string_view key) {
-    return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
-  }
-
-  const std::string* string(const toml::table& t, const std::string& prefix, std::string_view k) {
-    const toml::node* n = t.get(k);
-    if (!n) return nullptr;
-    if (!n->is_string()) {
-      error(*n, join(prefix, k), "must be a string");
-      return nullptr;
-    }
-    return &n->as_string()->get();
-  }
-
-  std::optional<int64_t> integer(const toml::table& t, const std::string& prefix,
-                                 std::string_view k, int64_t lo, int64_t hi) {
-    const toml::node* n = t.get(k);
-    if (!n) return std::nullopt;
-    if (!n->is_integer() || n->as_integer()->get() < lo || n->as_integer()->get() > hi) {
-      error(*n, join(prefix, k), fmt::format("must be an integer {}..{}", lo, hi));
-      return std::nullopt;
-    }
-    return n->as_integer()->get();
-  }
-
-  std::optional<core::Duration> duration(const toml::table& t, const std::string& prefix,
-                                         std::string_view k) {
-    const std::string* s = string(t, prefix, k);
-    if (!s) return std::nullopt;
-    auto d = core::parse_duration(*s);
-    if (!d || d->count() == 0) {
-      error(*t.get(k), join(prefix, k), "must be a duration such as \"250ms\", \"10s\" or \"5m\"");
-      return std::nullopt;
-    }
-    return d;
-  }
-
-  // An array of strings; each element is handed to `each` with its node and key path.
-  template <class F>
-  void strings(const toml::table& t, const std::string& prefix, std::string_view k, F each) {
-    const toml::node* n = t.get(k);
-    if (!n) return;
-    const toml::array* a = n->as_array();
-    if (!a) {
-      error(*n, join(prefix, k), "must be an array of strings");
-      return;
-    }
-    for (size_t i = 0; i < a->size(); ++i) {
-      std::string key = fmt::format("{}[{}]", join(prefix, k), i);
-      const toml::node& el = *a->get(i);
-      if (!el.is_string())
-        error(el, key, "must be a string");
-      else
-        each(el, key, el.as_string()->get());
-    }
-  }
-
-  std::string resolve(const std::string& file) const {
-    if (file.empty() || file[0] == '/') return file;
-    auto slash = path_.rfind('/');
-    return slash == std::string::npos ? file : path_.substr(0, slash + 1) + file;
-  }
-
- private:
-  const std::string& path_;
-  core::Errors& errors_;
-};
 
 void parse_server(Checker& c, const toml::table& t, Server& s) {
   c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
@@ -259,14 +174,9 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
 }  // namespace
 
 std::optional<Config> parse(std::string_view text, const std::string& path, core::Errors& errors) {
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    errors.push_back(core::Error{path, int(e.source().begin.line), int(e.source().begin.column),
-                                 std::string(e.description())});
-    return std::nullopt;
-  }
+  auto doc = parse_document(text, path, errors);
+  if (!doc) return std::nullopt;
+  const toml::table& root = *doc;
   const size_t before = errors.size();
   Checker c(path, errors);
   Config cfg;

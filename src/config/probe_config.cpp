@@ -13,6 +13,8 @@
 #include <toml++/toml.h>
 #include <tuple>
 
+#include "config/toml_check.hpp"
+
 namespace gslb::config {
 
 namespace {
@@ -21,64 +23,6 @@ using probe::Method;
 using probe::Spec;
 using probe::StatusRange;
 using probe::Type;
-
-class Checker {
- public:
-  Checker(const std::string& path, core::Errors& errors) : path_(path), errors_(errors) {}
-
-  void error(const toml::source_region& at, std::string_view key, const std::string& msg) {
-    errors_.push_back(core::Error{path_, int(at.begin.line), int(at.begin.column),
-                                  key.empty() ? msg : fmt::format("{}: {}", key, msg)});
-  }
-  void error(const toml::node& n, std::string_view key, const std::string& msg) {
-    error(n.source(), key, msg);
-  }
-
-  const std::string* string(const toml::table& t, std::string_view k) {
-    const toml::node* n = t.get(k);
-    if (!n) return nullptr;
-    if (!n->is_string()) {
-      error(*n, k, "must be a string");
-      return nullptr;
-    }
-    return &n->as_string()->get();
-  }
-
-  std::optional<int64_t> integer(const toml::table& t, std::string_view k, int64_t lo, int64_t hi) {
-    const toml::node* n = t.get(k);
-    if (!n) return std::nullopt;
-    if (!n->is_integer() || n->as_integer()->get() < lo || n->as_integer()->get() > hi) {
-      error(*n, k, fmt::format("must be an integer {}..{}", lo, hi));
-      return std::nullopt;
-    }
-    return n->as_integer()->get();
-  }
-
-  std::optional<bool> boolean(const toml::table& t, std::string_view k) {
-    const toml::node* n = t.get(k);
-    if (!n) return std::nullopt;
-    if (!n->is_boolean()) {
-      error(*n, k, "must be true or false");
-      return std::nullopt;
-    }
-    return n->as_boolean()->get();
-  }
-
-  std::optional<core::Duration> duration(const toml::table& t, std::string_view k) {
-    const std::string* s = string(t, k);
-    if (!s) return std::nullopt;
-    auto d = core::parse_duration(*s);
-    if (!d || d->count() == 0) {
-      error(*t.get(k), k, "must be a duration such as \"250ms\" or \"1s\"");
-      return std::nullopt;
-    }
-    return d;
-  }
-
- private:
-  const std::string& path_;
-  core::Errors& errors_;
-};
 
 // "200", "2xx", "200-299"; codes are 100..599.
 std::optional<StatusRange> parse_status(std::string_view s) {
@@ -273,14 +217,9 @@ void parse_table(Checker& c, const toml::table& t, const std::string& path, Spec
 
 std::optional<probe::Spec> parse_probe(std::string_view text, const std::string& path,
                                        core::Errors& errors) {
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    errors.push_back(core::Error{path, int(e.source().begin.line), int(e.source().begin.column),
-                                 std::string(e.description())});
-    return std::nullopt;
-  }
+  auto doc = parse_document(text, path, errors);
+  if (!doc) return std::nullopt;
+  const toml::table& root = *doc;
   const size_t before = errors.size();
   Checker c(path, errors);
   Spec spec;
