@@ -118,7 +118,7 @@ headers = { "Bad Header" = "x", Host = "h", "X-A" = 1 }
       "probes/web.toml:6:23: expect_status[1]: must be a status code 100..599, \"2xx\" or a range \"200-299\"",
       "probes/web.toml:6:30: expect_status[2]: must be a status code 100..599, \"2xx\" or a range \"200-299\"",
       "probes/web.toml:6:41: expect_status[3]: must be a status code 100..599, \"2xx\" or a range \"200-299\"",
-      "probes/web.toml:7:12: interval: must be a duration such as \"250ms\" or \"1s\"",
+      "probes/web.toml:7:12: interval: must be a duration such as \"250ms\", \"1s\" or \"5m\"",
       "probes/web.toml:8:8: rise: must be an integer 1..100",
       "probes/web.toml:9:8: fall: must be an integer 1..100",
       "probes/web.toml:10:1: colour: unknown key",
@@ -136,7 +136,7 @@ TEST_CASE("timing and method constraints") {
   CHECK(errors_of("method = \"HEAD\"\nexpect_body = \"ok\"\n") ==
         std::vector<std::string>{"probes/web.toml:2:15: expect_body: cannot be checked with method HEAD"});
   CHECK(errors_of("timeout = \"0ms\"\n") ==
-        std::vector<std::string>{"probes/web.toml:1:11: timeout: must be a duration such as \"250ms\" or \"1s\""});
+        std::vector<std::string>{"probes/web.toml:1:11: timeout: must be a duration such as \"250ms\", \"1s\" or \"5m\""});
 }
 
 TEST_CASE("keys that do not apply to the probe's type are errors") {
