@@ -115,12 +115,17 @@ bool Engine::record(size_t id, bool ok, std::string reason, core::Duration laten
     for (size_t a = 0; a < cfg_.pools[p].addresses.size(); ++a) {
       if (target_of_[p][a] != id) continue;
       const bool up = change->to == health::State::up;
+      // The first result decides at once; later changes needed rise/fall results in a row.
+      const std::string count =
+          change->from == health::State::unknown
+              ? "first-check=yes"
+              : fmt::format("{}={}/{}", up ? "passes" : "fails", up ? t.passes() : t.fails(),
+                            up ? t.thresholds().rise : t.thresholds().fall);
       events.push_back(Event{
           up ? core::Level::notice : core::Level::warning,
-          fmt::format("event=address-{} pool={} address={} probe={} reason=\"{}\" {}={}/{}",
+          fmt::format("event=address-{} pool={} address={} probe={} reason=\"{}\" {}",
                       up ? "up" : "down", cfg_.pools[p].name, key.ip.to_string(), key.probe,
-                      t.reason(), up ? "passes" : "fails", up ? t.passes() : t.fails(),
-                      up ? t.thresholds().rise : t.thresholds().fall)});
+                      t.reason(), count)});
     }
   }
   if (t.usable(unknown_is_up_) == was) return false;
