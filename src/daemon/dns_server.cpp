@@ -1,9 +1,11 @@
 #include "daemon/dns_server.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -17,7 +19,6 @@ namespace gslb::daemon {
 namespace {
 
 constexpr int kBatch = 32;           // datagrams per recvmmsg/sendmmsg
-constexpr int kRoundsPerWakeup = 16; // then let TCP and timers run
 constexpr size_t kUdpBuffer = 4096;
 constexpr size_t kTcpMax = 65535;
 
@@ -83,13 +84,24 @@ struct Worker::Impl {
   bool stopping = false;                            // guarded by mu
   Snapshot current;                                 // loop-owned
   dns::Answers answers;                             // views of `current`
-  std::vector<uv_poll_t*> udp;
   std::vector<uv_tcp_t*> listeners;
   std::vector<int> udp_fds, tcp_fds;
   std::unordered_set<Conn*> conns;
   uv_timer_t* grace = nullptr;  // while stopping: closes connections that take too long
-  std::unique_ptr<UdpBatch> batch = std::make_unique<UdpBatch>();
   dns::Scratch scratch;
+
+  // UDP: one thread per socket, blocked in recvmmsg (no event loop between datagrams). They
+  // take a new snapshot when `generation` moves.
+  struct Udp {
+    int fd;
+    WorkerStats stats;
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<Udp>> udp;
+  std::mutex snapshot_mu;
+  Snapshot shared;                          // guarded by snapshot_mu
+  std::atomic<uint64_t> generation{0};
+  std::atomic<bool> udp_stopping{false};
   std::vector<uint8_t> read_buf = std::vector<uint8_t>(64 * 1024);
   std::vector<uint8_t> tcp_out = std::vector<uint8_t>(kTcpMax + 2);
   std::string pending_out;
@@ -98,7 +110,7 @@ struct Worker::Impl {
     current = std::move(s);
     answers = dns::Answers{current.table.get(), current.overlay.get()};
   }
-  void on_udp(int fd);
+  void serve_udp(Udp& u);
   void on_connection(uv_stream_t* server);
   void handle_frames(Conn& c, const uint8_t* data, size_t len);
   void shutdown();
@@ -182,10 +194,20 @@ void flush(Conn& c, std::string& out) {
 
 }  // namespace
 
-void Worker::Impl::on_udp(int fd) {
+// MSG_WAITFORONE: block for the first datagram, then take whatever else is queued, up to a
+// batch. One sendmmsg answers the batch. On stop, shutdown(SHUT_RD) wakes the thread, which
+// answers what is still queued and leaves.
+void Worker::Impl::serve_udp(Udp& u) {
+  auto batch = std::make_unique<UdpBatch>();
   UdpBatch& b = *batch;
-  WorkerStats& st = worker.stats_;
-  for (int round = 0; round < kRoundsPerWakeup; ++round) {
+  WorkerStats& st = u.stats;
+  dns::Scratch local;
+  local.pick.rng ^= reinterpret_cast<uintptr_t>(&u);  // threads pick independently
+  Snapshot cur;
+  dns::Answers answers;
+  uint64_t seen = ~uint64_t{0};
+  bool draining = false;
+  for (;;) {
     for (int i = 0; i < kBatch; ++i) {
       b.in_iov[i] = {b.in_buf[i], kUdpBuffer};
       b.in[i].msg_hdr = msghdr{};
@@ -194,8 +216,22 @@ void Worker::Impl::on_udp(int fd) {
       b.in[i].msg_hdr.msg_iov = &b.in_iov[i];
       b.in[i].msg_hdr.msg_iovlen = 1;
     }
-    const int n = ::recvmmsg(fd, b.in, kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;
+    draining = draining || udp_stopping.load(std::memory_order_relaxed);
+    const int n = ::recvmmsg(u.fd, b.in, kBatch, draining ? MSG_DONTWAIT : MSG_WAITFORONE, nullptr);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      if (draining) return;
+      // 0: the socket was shut down for reading (stop); an error: keep serving unless stopping.
+      if (n == 0 || udp_stopping.load(std::memory_order_relaxed)) draining = true;
+      continue;
+    }
+    // After the wait, not before it: a query must see every snapshot published before it came.
+    if (const uint64_t g = generation.load(std::memory_order_acquire); g != seen) {
+      std::lock_guard lock(snapshot_mu);
+      cur = shared;
+      seen = generation.load(std::memory_order_relaxed);
+      answers = dns::Answers{cur.table.get(), cur.overlay.get()};
+    }
     int m = 0;
     for (int i = 0; i < n; ++i) {
       if (b.in[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -204,9 +240,9 @@ void Worker::Impl::on_udp(int fd) {
       }
       dns::Outcome outcome;
       const size_t len = dns::answer(answers, opt.handler, {b.in_buf[i], b.in[i].msg_len},
-                                     {b.out_buf[m], kUdpBuffer}, false, scratch, outcome);
+                                     {b.out_buf[m], kUdpBuffer}, false, local, outcome);
       bump(st.udp_queries);
-      if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);
+      if (local.q.has_question) bump(st.qtype[qtype_bucket(local.q.qtype)]);
       if (len == 0) {
         bump(st.dropped);
         continue;
@@ -222,7 +258,7 @@ void Worker::Impl::on_udp(int fd) {
       ++m;
     }
     for (int sent = 0; sent < m;) {
-      int k = ::sendmmsg(fd, b.out + sent, unsigned(m - sent), MSG_DONTWAIT);
+      int k = ::sendmmsg(u.fd, b.out + sent, unsigned(m - sent), MSG_DONTWAIT);
       if (k <= 0) {
         // A full send buffer or an unreachable peer: UDP has no back-pressure, drop the rest.
         bump(st.dropped, uint64_t(m - sent));
@@ -230,7 +266,6 @@ void Worker::Impl::on_udp(int fd) {
       }
       sent += k;
     }
-    if (n < kBatch) return;
   }
 }
 
@@ -330,22 +365,13 @@ void Worker::Impl::on_connection(uv_stream_t* server) {
       });
 }
 
-// SIGTERM: answer the datagrams already queued, stop accepting, let connections finish what
-// they are writing (for up to kGrace), then close everything so the loop runs dry.
+// SIGTERM (TCP side; the UDP threads drain their queues in stop()): stop accepting, let
+// connections finish what they are writing (for up to kGrace), then close everything so the
+// loop runs dry.
 void Worker::Impl::shutdown() {
   constexpr uint64_t kGraceMs = 2000;
-  auto free_handle = [](uv_handle_t* h) {
-    if (h->type == UV_POLL) delete reinterpret_cast<uv_poll_t*>(h);
-    else if (h->type == UV_TCP) delete reinterpret_cast<uv_tcp_t*>(h);
-    else if (h->type == UV_TIMER) delete reinterpret_cast<uv_timer_t*>(h);
-  };
-  for (auto* p : udp) {
-    int fd = -1;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(p), &fd) == 0) on_udp(fd);
-    uv_close(reinterpret_cast<uv_handle_t*>(p), free_handle);
-  }
+  auto free_handle = [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); };
   for (auto* l : listeners) uv_close(reinterpret_cast<uv_handle_t*>(l), free_handle);
-  udp.clear();
   listeners.clear();
   for (Conn* c : std::vector<Conn*>(conns.begin(), conns.end())) {
     if (c->writes == 0) {
@@ -372,6 +398,7 @@ Worker::Worker(const WorkerOptions& opt, std::vector<int> udp_fds, std::vector<i
     : impl_(std::make_unique<Impl>(*this, opt)) {
   impl_->udp_fds = std::move(udp_fds);
   impl_->tcp_fds = std::move(tcp_fds);
+  impl_->shared = snapshot;
   impl_->install(std::move(snapshot));
   impl_->scratch.pick.rng ^= reinterpret_cast<uintptr_t>(this);  // workers pick independently
 }
@@ -393,17 +420,13 @@ void Worker::start() {
     if (self->stopping) self->shutdown();
   });
   for (int fd : w.udp_fds) {
-    auto* p = new uv_poll_t;
-    uv_poll_init(&w.loop, p, fd);
-    p->data = &w;
-    uv_poll_start(p, UV_READABLE, [](uv_poll_t* h, int status, int) {
-      if (status < 0) return;
-      auto* self = static_cast<Impl*>(h->data);
-      int fd = -1;
-      uv_fileno(reinterpret_cast<uv_handle_t*>(h), &fd);
-      self->on_udp(fd);
-    });
-    w.udp.push_back(p);
+    auto u = std::make_unique<Impl::Udp>();
+    u->fd = fd;
+    Impl::Udp* raw = u.get();
+    // Blocking now: the thread waits in recvmmsg instead of in an event loop.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    raw->thread = std::thread([&w, raw] { w.serve_udp(*raw); });
+    w.udp.push_back(std::move(u));
   }
   for (int fd : w.tcp_fds) {
     auto* t = new uv_tcp_t;
@@ -422,7 +445,18 @@ void Worker::start() {
   });
 }
 
+std::vector<const WorkerStats*> Worker::stats() const {
+  std::vector<const WorkerStats*> out{&stats_};
+  for (const auto& u : impl_->udp) out.push_back(&u->stats);
+  return out;
+}
+
 void Worker::publish(Snapshot snapshot) {
+  {
+    std::lock_guard lock(impl_->snapshot_mu);
+    impl_->shared = snapshot;
+    impl_->generation.fetch_add(1, std::memory_order_release);
+  }
   if (!thread_.joinable()) {  // not started: nothing reads it yet
     impl_->install(std::move(snapshot));
     return;
@@ -436,6 +470,10 @@ void Worker::publish(Snapshot snapshot) {
 
 void Worker::stop() {
   if (!thread_.joinable()) return;
+  // UDP first: each thread answers what is queued, then leaves.
+  impl_->udp_stopping.store(true);
+  for (auto& u : impl_->udp) ::shutdown(u->fd, SHUT_RD);
+  for (auto& u : impl_->udp) u->thread.join();
   {
     std::lock_guard lock(impl_->mu);
     impl_->stopping = true;

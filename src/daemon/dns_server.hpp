@@ -1,6 +1,8 @@
-// The DNS workers: one thread and one libuv loop each, with their own UDP and TCP sockets
-// (SO_REUSEPORT). A worker owns nothing mutable but its scratch, counters and connections; the
-// AnswerTable it reads is immutable and replaced whole by publish().
+// The DNS workers, each with its own UDP and TCP sockets (SO_REUSEPORT, so the kernel spreads
+// clients across workers). A worker runs one libuv loop for TCP, and one thread per UDP socket
+// blocked in recvmmsg, which answers a batch of datagrams per system call with no event loop in
+// between. A worker owns nothing mutable but its scratch, counters and connections; the
+// snapshot it reads is immutable and replaced whole by publish().
 #pragma once
 
 #include <atomic>
@@ -55,7 +57,8 @@ class Worker {
   // From any thread: closes everything and joins the thread.
   void stop();
 
-  const WorkerStats& stats() const noexcept { return stats_; }
+  // Counters of the TCP loop and of each UDP thread (each has a single writer).
+  std::vector<const WorkerStats*> stats() const;
 
   struct Impl;
 

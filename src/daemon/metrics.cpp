@@ -155,15 +155,16 @@ void MetricsServer::close() {
 
 std::string MetricsServer::render() const {
   uint64_t udp = 0, tcp = 0, trunc = 0, dropped = 0, rcode[16] = {}, qtype[kQtypeBuckets] = {};
-  for (const auto& w : workers_) {
-    const WorkerStats& s = w->stats();
+  for (const auto& w : workers_)
+    for (const WorkerStats* sp : w->stats()) {
+    const WorkerStats& s = *sp;
     udp += s.udp_queries.load(std::memory_order_relaxed);
     tcp += s.tcp_queries.load(std::memory_order_relaxed);
     trunc += s.truncated.load(std::memory_order_relaxed);
     dropped += s.dropped.load(std::memory_order_relaxed);
     for (size_t i = 0; i < 16; ++i) rcode[i] += s.rcode[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < kQtypeBuckets; ++i) qtype[i] += s.qtype[i].load(std::memory_order_relaxed);
-  }
+    }
   std::string o;
   auto family = [&o](const char* name, const char* type, const char* help) {
     o += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
