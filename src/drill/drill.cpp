@@ -309,6 +309,10 @@ int Drill::run() {
 int main(int argc, char** argv) {
   using namespace gslb::drill;
   std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.size() == 1 && args[0] == "--version") {
+    fmt::print("gslb-drill {}\n", GSLBD_VERSION);
+    return 0;
+  }
   auto o = parse_options(args);
   if (!o) {
     fmt::print(stderr, "gslb-drill: {}\n{}", o.error().message, kUsage);

@@ -30,6 +30,7 @@ the failure window (first and last failed request from the start).
   --at D=COMMAND         run COMMAND with /bin/sh -c at D from the start; repeatable,
                          e.g. --at 20s='kill 1234'
   -h, --help             this text
+  --version              print the version
 )";
 
 namespace {
