@@ -1,0 +1,97 @@
+// The query path allocates nothing: every operator new in this binary is counted, and answering
+// queries of every kind (positive, negative, wildcard, referral, truncated, dynamic, malformed)
+// must leave the count where it was.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "dns_test_util.hpp"
+#include "dns/overlay.hpp"
+
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+}  // namespace
+
+// These replacements pair malloc with free on purpose; GCC cannot see that they are the pair.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Every form that the standard library may call, so that new and delete always pair up (the
+// sanitizers check that).
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+
+using namespace gslb;
+
+TEST_CASE("answering queries allocates nothing") {
+  const std::string text = R"($ORIGIN example.test.
+$TTL 3600
+@        IN SOA ns1 hostmaster 1 3600 600 86400 300
+         IN NS  ns1
+         IN MX  10 mail
+ns1      IN A   192.0.2.1
+mail     IN A   192.0.2.25
+alias    IN CNAME www
+*.wild   IN A   192.0.2.99
+sub      IN NS  ns.sub
+ns.sub   IN A   192.0.2.53
+big      IN TXT "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big      IN TXT "1123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big      IN TXT "2123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big      IN TXT "3123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big      IN TXT "4123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+big      IN TXT "5123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+)";
+  auto zone = test::zone_from_text("example.test.", text);
+  REQUIRE(zone);
+  auto table = dns::compile({zone}, {dns::name_from_text("www.example.test.")});
+  dns::DynamicAnswer dyn;
+  dyn.kind = dns::DynamicAnswer::Kind::addresses;
+  dyn.pick = dns::DynamicAnswer::Pick::weighted;
+  dyn.alternatives = {{90, {*core::IpAddress::parse("192.0.2.10")}},
+                      {10, {*core::IpAddress::parse("198.51.100.10")}}};
+  auto overlay = dns::Overlay::build(*table, [&](std::string_view, uint16_t qtype) {
+    return qtype == dns::rrtype::A ? &dyn : nullptr;
+  });
+
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* name : {"www.example.test.", "alias.example.test.", "nope.example.test.",
+                           "x.y.wild.example.test.", "host.sub.example.test.", "big.example.test.",
+                           "example.test.", "www.example.org."})
+    for (auto type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_ANY,
+                      LDNS_RR_TYPE_MX})
+      for (bool edns : {false, true}) queries.push_back(test::make_query(name, type, {edns, 1232}));
+  queries.push_back({0x12, 0x34, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0});  // malformed: FORMERR
+  queries.push_back({0x12, 0x34});                                      // too short: dropped
+
+  std::vector<uint8_t> out(65535);
+  dns::Scratch scratch;
+  const dns::Answers answers{table.get(), overlay.get()};
+  size_t answered = 0;
+  const uint64_t before = g_allocations.load();
+  for (int round = 0; round < 100; ++round)
+    for (const auto& q : queries)
+      for (bool tcp : {false, true}) {
+        dns::Outcome outcome;
+        answered += dns::answer(answers, dns::HandlerOptions{}, q, out, tcp, scratch, outcome) > 0;
+      }
+  const uint64_t after = g_allocations.load();
+  CHECK(answered > 0);
+  CHECK(after - before == 0);
+}
