@@ -164,7 +164,58 @@ def probe_toml(port, interval="200ms", timeout="200ms", rise=2, fall=2, extra=""
             f'timeout = "{timeout}"\nrise = {rise}\nfall = {fall}\n{extra}')
 
 
-class Server:
+class Running:
+    """What every running-gslbd helper shares: its process (`proc`), log file (`log`) and
+    temporary directory (`dir`); signals; and the key=value events it logged."""
+
+    proc = None
+    log = None
+    dir = None
+
+    def __exit__(self, *exc):
+        try:
+            stop_process(self.proc, "gslbd")
+        finally:
+            if self.log:
+                self.log.close()
+            if self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def hup(self):
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def log_text(self):
+        if not self.log:
+            return ""
+        self.log.flush()
+        with open(self.log.name, errors="replace") as f:
+            return f.read()
+
+    def events(self, event=None, **fields):
+        """Log lines with event=`event` whose key=value fields include `fields`, parsed."""
+        out = []
+        for line in self.log_text().splitlines():
+            e = parse_event(line)
+            if not e or (event and e.get("event") != event):
+                continue
+            if all(e.get(k) == v for k, v in fields.items()):
+                out.append(e)
+        return out
+
+    def wait_event(self, event, timeout=5.0, count=1, **fields):
+        """The `count`-th event matching, or None after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.events(event, **fields)
+            if len(found) >= count:
+                return found[count - 1]
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+
+class Server(Running):
     """gslbd with pools and names: `body` is the TOML after [server]/[log]/[health]/[[zone]]
     ([[pool]] and [[name]] tables); `probes` maps probe name to the probe file's text."""
 
@@ -231,44 +282,6 @@ class Server:
             except Exception:
                 time.sleep(0.005)
         return False
-
-    def __exit__(self, *exc):
-        try:
-            stop_process(self.proc, "gslbd")
-        finally:
-            if self.log:
-                self.log.close()
-            if self.dir:
-                shutil.rmtree(self.dir, ignore_errors=True)
-        return False
-
-    def hup(self):
-        os.kill(self.proc.pid, signal.SIGHUP)
-
-    def log_text(self):
-        if not self.log:
-            return ""
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def events(self, event=None, **fields):
-        """Log lines with event=`event` whose key=value fields include `fields`, parsed."""
-        out = []
-        for line in self.log_text().splitlines():
-            e = parse_event(line)
-            if not e or (event and e.get("event") != event):
-                continue
-            if all(e.get(k) == v for k, v in fields.items()):
-                out.append(e)
-        return out
-
-    def wait_event(self, event, timeout=5.0, **fields):
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.events(event, **fields)
-            if found or time.monotonic() >= deadline:
-                return found[0] if found else None
-            time.sleep(0.02)
 
 
 EVENT_FIELD = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|\S*)')

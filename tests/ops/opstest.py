@@ -85,7 +85,7 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
-class Ops:
+class Ops(healthtest.Running):
     """One gslbd with pools, a control socket, a state file and (optionally) metrics.
 
     start()/stop() can be called repeatedly on the same directory. Use as a context manager:
@@ -215,48 +215,7 @@ class Ops:
             self.proc.wait(timeout=5)
             return None, time.monotonic() - t0
 
-    def __exit__(self, *exc):
-        try:
-            stop_process(self.proc, "gslbd")
-        finally:
-            if self.log:
-                self.log.close()
-            if self.dir:
-                shutil.rmtree(self.dir, ignore_errors=True)
-        return False
-
-    def hup(self):
-        os.kill(self.proc.pid, signal.SIGHUP)
-
-    # -- what it says --------------------------------------------------------------------------
-
-    def log_text(self):
-        if not self.log:
-            return ""
-        self.log.flush()
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def events(self, event=None, **fields):
-        out = []
-        for line in self.log_text().splitlines():
-            e = parse_event(line)
-            if not e or (event and e.get("event") != event):
-                continue
-            if all(e.get(k) == v for k, v in fields.items()):
-                out.append(e)
-        return out
-
-    def wait_event(self, event, timeout=5.0, count=1, **fields):
-        """The `count`-th event matching, or None after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.events(event, **fields)
-            if len(found) >= count:
-                return found[count - 1]
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.02)
+    # __exit__, hup, log_text, events and wait_event come from healthtest.Running.
 
     def ctl(self, *args, socket_path=None, timeout=10):
         """Runs gslbctl; returns CompletedProcess (returncode, stdout, stderr as text)."""
