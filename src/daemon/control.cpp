@@ -107,11 +107,11 @@ void Control::emit(core::Level level, const std::string& text) {
   events_.push_back(line);
   if (events_.size() > kEventRing) events_.pop_front();
   for (auto& [id, f] : followers_) f(line);
-  // Count failovers per name for the metrics.
-  if (text.starts_with("event=failover ") || text.starts_with("event=all-down ")) {
-    auto at = text.find("name=");
-    if (at != std::string::npos) ++failovers_[text.substr(at + 5, text.find(' ', at) - at - 5)];
-  }
+}
+
+void Control::emit(const pool::Event& e) {
+  emit(e.level, e.text);
+  if (!e.failover.empty()) ++failovers_[e.failover];
 }
 
 bool Control::on_result(uint32_t id, const probe::Result& r) {
@@ -132,7 +132,7 @@ bool Control::on_result(uint32_t id, const probe::Result& r) {
   std::vector<pool::Event> events;
   const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);
-  for (const auto& e : events) emit(e.level, e.text);
+  for (const auto& e : events) emit(e);
   if (changed) publish();
   if (ready_ && target < first_result_.size()) {
     first_result_[target] = true;
@@ -229,7 +229,10 @@ void Control::arm_drain_timer() {
         ++it;
       }
     }
-    for (const auto& e : events) self->emit(e.level, e.text + " reason=\"drain expired\"");
+    for (auto e : events) {
+      if (e.text.starts_with("event=undrain ")) e.text += " reason=\"drain expired\"";
+      self->emit(e);
+    }
     self->save_drains();
     self->publish();
     self->arm_drain_timer();
@@ -267,8 +270,10 @@ Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
     if (on) drains_[ip.to_string()] = until;
     else drains_.erase(ip.to_string());
   }
-  for (const auto& e : events)
-    emit(e.level, until ? fmt::format("{} for={}", e.text, args[3]) : e.text);
+  for (auto e : events) {
+    if (until && e.text.starts_with("event=drain ")) e.text += fmt::format(" for={}", args[3]);
+    emit(e);
+  }
   save_drains();
   arm_drain_timer();
   publish();

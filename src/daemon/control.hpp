@@ -70,6 +70,7 @@ class Control {
  private:
   bool on_result(uint32_t id, const probe::Result& r);
   void emit(core::Level level, const std::string& text);
+  void emit(const pool::Event& e);
   void publish();
   void schedule_targets();
   Reply drain(const std::vector<std::string>& args, bool on);

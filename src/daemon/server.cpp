@@ -57,7 +57,8 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors) {
   }
   auto cfg = config::parse(text, path, errors);
   if (!cfg) return std::nullopt;
-  Loaded out{std::move(*cfg), {}, {}};
+  Loaded out;
+  out.config = std::move(*cfg);
   bool ok = true;
   for (const auto& zc : out.config.zones) {
     std::string zone_text;

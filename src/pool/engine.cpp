@@ -72,25 +72,27 @@ void Engine::evaluate(std::vector<Event>* events) {
         events->push_back(Event{core::Level::warning,
                                 fmt::format("event=all-down name={} action={} reason=\"{}\"",
                                             n.fqdn, to_string(n.all_down),
-                                            before.empty() ? "no usable pool" : describe(before.front()))});
+                                            before.empty() ? "no usable pool" : describe(before.front())),
+                                n.fqdn});
       } else if (before.empty()) {
         events->push_back(Event{core::Level::notice,
                                 fmt::format("event=recovered name={} to={} reason=\"{}\"", n.fqdn,
                                             cfg_.pools[now.front()].name, describe(now.front()))});
       } else if (n.mode == Mode::failover) {
         // Later in the list is a failover, earlier a failback.
-        size_t from_rank = n.pools.size(), to_rank = 0;
+        size_t from_rank = 0, to_rank = 0;
         for (size_t r = 0; r < n.pools.size(); ++r) {
-          if (!before.empty() && n.pools[r].pool == before.front()) from_rank = r;
+          if (n.pools[r].pool == before.front()) from_rank = r;
           if (n.pools[r].pool == now.front()) to_rank = r;
         }
         const bool back = to_rank < from_rank;
-        const std::string from = before.empty() ? "none" : cfg_.pools[before.front()].name;
-        const size_t why = back ? now.front() : (before.empty() ? now.front() : before.front());
         events->push_back(Event{back ? core::Level::notice : core::Level::warning,
                                 fmt::format("event={} name={} from={} to={} reason=\"{}\"",
-                                            back ? "failback" : "failover", n.fqdn, from,
-                                            cfg_.pools[now.front()].name, describe(why))});
+                                            back ? "failback" : "failover", n.fqdn,
+                                            cfg_.pools[before.front()].name,
+                                            cfg_.pools[now.front()].name,
+                                            describe(back ? now.front() : before.front())),
+                                back ? std::string() : n.fqdn});
       } else {
         std::string list;
         for (size_t p : now) list += (list.empty() ? "" : ",") + cfg_.pools[p].name;

@@ -27,7 +27,8 @@ struct TargetKey {
 
 struct Event {
   core::Level level;
-  std::string text;  // "event=address-down pool=... address=... ..."
+  std::string text;      // "event=address-down pool=... address=... ..."
+  std::string failover = {};  // the name that moved away from its pool (failover, all-down)
 };
 
 class Engine {
