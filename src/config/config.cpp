@@ -15,6 +15,7 @@ namespace {
 
 void parse_server(Checker& c, const toml::table& t, Server& s) {
   c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
+                       "tcp_frame_timeout", "tcp_max_connections_per_source", "tcp_max_output",
                        "probes_dir", "user", "group"});
   if (const std::string* u = c.string(t, "server", "user")) s.user = *u;
   if (const std::string* g = c.string(t, "server", "group")) s.group = *g;
@@ -32,6 +33,12 @@ void parse_server(Checker& c, const toml::table& t, Server& s) {
   if (auto d = c.duration(t, "server", "tcp_idle_timeout")) s.tcp_idle_timeout = *d;
   if (auto m = c.integer(t, "server", "tcp_max_connections", 1, 1000000))
     s.tcp_max_connections = unsigned(*m);
+  if (auto d = c.duration(t, "server", "tcp_frame_timeout")) s.tcp_frame_timeout = *d;
+  if (auto m = c.integer(t, "server", "tcp_max_connections_per_source", 0, 1000000))
+    s.tcp_max_connections_per_source = unsigned(*m);
+  // At least one maximal answer (65535 bytes and its length), so any query can be answered.
+  if (auto m = c.integer(t, "server", "tcp_max_output", 65537, 64 << 20))
+    s.tcp_max_output = size_t(*m);
 }
 
 Position at(const toml::node* n) {

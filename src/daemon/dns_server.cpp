@@ -9,10 +9,13 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/log.hpp"
 #include "dns/axfr.hpp"
+#include "dns/table.hpp"
 
 namespace gslb::daemon {
 
@@ -88,7 +91,10 @@ struct Worker::Impl {
   std::vector<int> udp_fds, tcp_fds;
   std::unordered_set<Conn*> conns;
   uv_timer_t* grace = nullptr;  // while stopping: closes connections that take too long
+  uint64_t accepted = 0;
   dns::Scratch scratch;
+  // Per refusal reason: uv_now of its last "tcp-refused" line, and refusals since then.
+  std::unordered_map<std::string_view, std::pair<uint64_t, uint64_t>> refusals;
 
   // UDP: one thread per socket, blocked in recvmmsg (no event loop between datagrams). They
   // take a new snapshot when `generation` moves.
@@ -104,35 +110,59 @@ struct Worker::Impl {
   std::atomic<bool> udp_stopping{false};
   std::vector<uint8_t> read_buf = std::vector<uint8_t>(64 * 1024);
   std::vector<uint8_t> tcp_out = std::vector<uint8_t>(kTcpMax + 2);
-  std::string pending_out;
 
+  WorkerStats& tcp_stats() { return worker.stats_; }  // written by this loop only
   void install(Snapshot s) {
     current = std::move(s);
     answers = dns::Answers{current.table.get(), current.overlay.get()};
   }
   void serve_udp(Udp& u);
   void on_connection(uv_stream_t* server);
-  void handle_frames(Conn& c, const uint8_t* data, size_t len);
+  void refused(const core::IpAddress* peer, const char* why);
+  Conn* least_progress() const;
+  void answer_frame(Conn& c, std::span<const uint8_t> query);
   void shutdown();
 };
 
-// One TCP client. Heap-owned; its two handles are closed together and it is freed when the
-// second close callback runs.
+// One TCP client, owned by its worker's loop. Everything queued for it lives here, so it dies
+// with the connection: nothing a client asked for can reach another. Heap-owned; its two
+// handles are closed together and it is freed when the second close callback runs (libuv
+// cancels a write in flight before that).
 struct Conn {
   uv_tcp_t tcp{};
-  uv_timer_t idle{};
+  uv_timer_t timer{};      // the nearest of the idle and frame deadlines
+  uv_write_t write_req{};  // at most one write in flight, of `sending`
   Worker::Impl* w = nullptr;
-  std::string in;       // an incomplete frame carried over between reads
-  unsigned writes = 0;  // uv_write requests in flight
-  int closed = 0;
-  bool closing = false;
-  bool eof = false;
   core::IpAddress peer;
+  bool holds_source = false;  // counted in opt.sources
+  std::string in;       // received, not yet answered: a partial frame, or frames held back
+  std::string out;      // answers queued behind the write in flight
+  std::string sending;  // the bytes of the write in flight
+  // A zone transfer being produced as the output drains, and the table that owns its zone.
+  std::optional<dns::TransferStream> transfer;
+  std::shared_ptr<const dns::AnswerTable> transfer_table;
+  uint64_t last_active = 0;  // uv_now of the last complete query or completed write
+  uint64_t frame_start = 0;  // uv_now when the incomplete frame in `in` began; 0 = none
+  uint64_t armed = 0;        // the deadline the timer is set for
+  uint64_t serial = 0;       // accept order, to break ties between equal times
+  bool reading = false, writing = false, eof = false, closing = false;
+  int closed = 0;
+
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
+  size_t queued() const { return out.size() + sending.size(); }
+  // True when `in` starts with a whole frame.
+  bool frame_ready() const {
+    return in.size() >= 2 &&
+           in.size() - 2 >= (size_t(uint8_t(in[0])) << 8 | uint8_t(in[1]));
+  }
 
   void close() {
     if (closing) return;
     closing = true;
     w->conns.erase(this);
+    if (holds_source) w->opt.sources->release(peer);
+    transfer.reset();
+    transfer_table.reset();
     if (w->conns.empty() && w->grace) {
       uv_close(reinterpret_cast<uv_handle_t*>(w->grace),
                [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -143,56 +173,151 @@ struct Conn {
       if (++c->closed == 2) delete c;
     };
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp), done);
-    uv_close(reinterpret_cast<uv_handle_t*>(&idle), done);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer), done);
   }
-  void touch() {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(w->opt.tcp_idle_timeout);
-    uv_timer_start(&idle, [](uv_timer_t* t) { static_cast<Conn*>(t->data)->close(); },
-                   uint64_t(ms.count()), 0);
-  }
+
+  void pump();
+  void produce(size_t limit);
+  void start_write();
+  void arm();
 };
 
 namespace {
 
-struct WriteReq {
-  uv_write_t req{};
-  std::string data;
-  Conn* conn;
-};
+uint64_t ms(core::Duration d) {
+  return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
-// Sends what is buffered: directly when the socket takes it all, else through a uv_write that
-// owns a copy of the rest.
-void flush(Conn& c, std::string& out) {
-  if (out.empty() || c.closing) return;
-  uv_buf_t b = uv_buf_init(out.data(), unsigned(out.size()));
-  int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &b, 1);
-  size_t done = n > 0 ? size_t(n) : 0;
-  if (n < 0 && n != UV_EAGAIN) {
-    c.close();
+void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Conn*>(h->data);
+  *buf = uv_buf_init(reinterpret_cast<char*>(c->w->read_buf.data()),
+                     unsigned(c->w->read_buf.size()));
+}
+
+void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<Conn*>(s->data);
+  if (nread == UV_EOF) {
+    c->eof = true;  // answer the whole frames already here, then close (RFC 7766 §6.2.4)
+  } else if (nread < 0) {
+    c->close();
     return;
+  } else {
+    c->in.append(buf->base, size_t(nread));
   }
-  if (done < out.size()) {
-    auto* r = new WriteReq{{}, out.substr(done), &c};
-    uv_buf_t rb = uv_buf_init(r->data.data(), unsigned(r->data.size()));
-    ++c.writes;
-    int rc = uv_write(&r->req, reinterpret_cast<uv_stream_t*>(&c.tcp), &rb, 1,
-                      [](uv_write_t* req, int status) {
-                        auto* wr = reinterpret_cast<WriteReq*>(req);
-                        Conn* conn = wr->conn;
-                        delete wr;
-                        --conn->writes;
-                        if (status < 0 || (conn->eof && conn->writes == 0)) conn->close();
-                      });
-    if (rc != 0) {
-      --c.writes;
-      delete r;
-      c.close();
-    }
-  }
-  out.clear();
+  c->pump();
 }
 
 }  // namespace
+
+// Answers what can be answered without holding more than the output limit, keeps a transfer
+// going, writes, reads only while there is room, and sets the next deadline.
+void Conn::pump() {
+  if (closing) return;
+  const size_t limit = w->opt.tcp_max_output;
+  for (;;) {
+    produce(limit);
+    if (!closing) start_write();
+    if (closing) return;
+    // When the kernel took everything, go on while there is more to produce: nothing else
+    // would come back to it.
+    if (queued() != 0 || !(transfer || frame_ready())) break;
+  }
+  // Read only with room for the answers: a client that does not read its answers stops being
+  // read, and a partial frame never grows past one frame plus one read.
+  const bool want = !eof && !transfer && queued() < limit && !frame_ready();
+  if (want && !reading) {
+    uv_read_start(stream(), on_alloc, on_read);
+  } else if (!want && reading) {
+    uv_read_stop(stream());
+  }
+  reading = want;
+  if (eof && queued() == 0 && !transfer && !frame_ready()) {
+    close();
+    return;
+  }
+  arm();
+}
+
+// Answers whole frames and adds transfer messages while the output is under `limit`.
+void Conn::produce(size_t limit) {
+  const uint64_t now = uv_now(&w->loop);
+  size_t off = 0;
+  while (queued() < limit) {
+    if (transfer) {
+      if (!transfer->next(out)) {
+        transfer.reset();
+        transfer_table.reset();
+      }
+      continue;
+    }
+    if (in.size() - off < 2) break;
+    const size_t flen = size_t(uint8_t(in[off])) << 8 | uint8_t(in[off + 1]);
+    if (in.size() - off - 2 < flen) break;
+    if (flen < dns::kHeaderSize) {  // not a DNS message: the stream cannot be trusted after it
+      bump(w->tcp_stats().dropped);
+      close();
+      return;
+    }
+    w->answer_frame(*this, {reinterpret_cast<const uint8_t*>(in.data()) + off + 2, flen});
+    off += 2 + flen;
+    last_active = now;
+    frame_start = 0;
+  }
+  in.erase(0, off);
+  if (in.empty() || frame_ready()) frame_start = 0;
+  else if (frame_start == 0) frame_start = now;
+}
+
+void Conn::start_write() {
+  if (writing || out.empty()) return;
+  uv_buf_t b = uv_buf_init(out.data(), unsigned(out.size()));
+  const int n = uv_try_write(stream(), &b, 1);
+  if (n < 0 && n != UV_EAGAIN) {
+    close();
+    return;
+  }
+  const size_t done = n > 0 ? size_t(n) : 0;
+  if (done > 0) last_active = uv_now(&w->loop);
+  if (done == out.size()) {
+    out.clear();
+    return;
+  }
+  sending.assign(out, done);
+  out.clear();
+  writing = true;
+  write_req.data = this;
+  b = uv_buf_init(sending.data(), unsigned(sending.size()));
+  const int rc = uv_write(&write_req, stream(), &b, 1, [](uv_write_t* req, int status) {
+    auto* c = static_cast<Conn*>(req->data);
+    c->writing = false;
+    c->sending.clear();
+    if (c->closing) return;  // cancelled by close()
+    if (status < 0) {
+      c->close();
+      return;
+    }
+    c->last_active = uv_now(&c->w->loop);
+    c->pump();
+  });
+  if (rc != 0) {
+    writing = false;
+    close();
+  }
+}
+
+void Conn::arm() {
+  uint64_t deadline = last_active + ms(w->opt.tcp_idle_timeout);
+  if (frame_start) deadline = std::min(deadline, frame_start + ms(w->opt.tcp_frame_timeout));
+  if (deadline == armed) return;
+  armed = deadline;
+  const uint64_t now = uv_now(&w->loop);
+  uv_timer_start(&timer, [](uv_timer_t* t) {
+    // Every change of a deadline re-arms the timer, so firing means the nearest has passed.
+    auto* c = static_cast<Conn*>(t->data);
+    bump(c->w->tcp_stats().tcp_timed_out);
+    c->close();
+  }, deadline > now ? deadline - now : 0, 0);
+}
 
 // MSG_WAITFORONE: block for the first datagram, then take whatever else is queued, up to a
 // batch. One sendmmsg answers the batch. On stop, shutdown(SHUT_RD) wakes the thread, which
@@ -269,117 +394,122 @@ void Worker::Impl::serve_udp(Udp& u) {
   }
 }
 
-void Worker::Impl::handle_frames(Conn& c, const uint8_t* data, size_t len) {
+void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
   WorkerStats& st = worker.stats_;
-  size_t off = 0;
-  while (len - off >= 2) {
-    const size_t flen = size_t(data[off]) << 8 | data[off + 1];
-    if (len - off - 2 < flen) break;
-    std::span<const uint8_t> query(data + off + 2, flen);
-    off += 2 + flen;
-    dns::Outcome outcome;
-    size_t n = dns::answer(answers, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, true,
-                           scratch, outcome);
-    bump(st.tcp_queries);
-    if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);
-    if (outcome.transfer_zone >= 0) {
-      const dns::Zone& z = *answers.table->zones()[size_t(outcome.transfer_zone)];
-      bool allowed = false;
-      for (const auto& p : z.allow_transfer) allowed = allowed || p.contains(c.peer);
-      if (allowed) {
-        core::logf(core::Level::info, "event=axfr zone={} client={}", dns::name_to_text(z.apex),
-                   c.peer.to_string());
-        for (const auto& m : dns::transfer_messages(z, query, scratch.q)) {
-          pending_out.push_back(char(m.size() >> 8));
-          pending_out.push_back(char(m.size()));
-          pending_out += m;
-        }
-        continue;
-      }
-      outcome.rcode = uint8_t(dns::Rcode::refused);
-      n = dns::answer_error(query, scratch.q, opt.handler, {tcp_out.data() + 2, kTcpMax},
-                            outcome.rcode, true);
+  dns::Outcome outcome;
+  size_t n = dns::answer(answers, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, true,
+                         scratch, outcome);
+  bump(st.tcp_queries);
+  if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);
+  if (outcome.transfer_zone >= 0) {
+    const auto& zone = answers.table->zones()[size_t(outcome.transfer_zone)];
+    bool allowed = false;
+    for (const auto& p : zone->allow_transfer) allowed = allowed || p.contains(c.peer);
+    if (allowed) {
+      core::logf(core::Level::info, "event=axfr zone={} client={}", dns::name_to_text(zone->apex),
+                 c.peer.to_string());
+      // The transfer reads the zone of this snapshot to its end, whatever is published meanwhile.
+      c.transfer.emplace(*zone, query, scratch.q);
+      c.transfer_table = current.table;
+      return;
     }
-    if (n == 0) continue;
-    bump(st.rcode[outcome.rcode & 15]);
-    tcp_out[0] = uint8_t(n >> 8);
-    tcp_out[1] = uint8_t(n);
-    pending_out.append(reinterpret_cast<const char*>(tcp_out.data()), n + 2);
+    outcome.rcode = uint8_t(dns::Rcode::refused);
+    n = dns::answer_error(query, scratch.q, opt.handler, {tcp_out.data() + 2, kTcpMax},
+                          outcome.rcode, true);
   }
-  if (off < len) c.in.assign(reinterpret_cast<const char*>(data) + off, len - off);
-  flush(c, pending_out);
+  if (n == 0) return;
+  bump(st.rcode[outcome.rcode & 15]);
+  tcp_out[0] = uint8_t(n >> 8);
+  tcp_out[1] = uint8_t(n);
+  c.out.append(reinterpret_cast<const char*>(tcp_out.data()), n + 2);
+}
+
+// Refusals are logged at most once every 10 s per worker, with the count since the last line:
+// a flood must not become a flood of log lines.
+void Worker::Impl::refused(const core::IpAddress* peer, const char* why) {
+  bump(worker.stats_.tcp_refused);
+  auto& [logged_at, unlogged] = refusals[why];
+  ++unlogged;
+  const uint64_t now = uv_now(&loop);
+  if (logged_at != 0 && now - logged_at < 10000) return;
+  core::logf(core::Level::warning, "event=tcp-refused reason={} client={} refused={}", why,
+             peer ? peer->to_string() : "-", unlogged);
+  logged_at = now;
+  unlogged = 0;
+}
+
+// The connection that has gone longest without progress (a whole query received or a write
+// completed): an idle client, a trickle that never finishes a frame, a client that does not
+// read its answers. None that progressed within the last 100 ms: a busy server refuses the
+// newcomer rather than churn.
+Conn* Worker::Impl::least_progress() const {
+  constexpr uint64_t kMinStallMs = 100;
+  const uint64_t now = uv_now(&loop);
+  Conn* best = nullptr;
+  for (Conn* c : conns)
+    if (!c->closing && now - c->last_active >= kMinStallMs &&
+        (!best || std::pair(c->last_active, c->serial) < std::pair(best->last_active, best->serial)))
+      best = c;
+  return best;
 }
 
 void Worker::Impl::on_connection(uv_stream_t* server) {
   auto* c = new Conn;
   c->w = this;
   uv_tcp_init(&loop, &c->tcp);
-  uv_timer_init(&loop, &c->idle);
+  uv_timer_init(&loop, &c->timer);
   c->tcp.data = c;
-  c->idle.data = c;
-  conns.insert(c);
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+  c->timer.data = c;
+  c->last_active = uv_now(&loop);
+  c->serial = ++accepted;
+  if (uv_accept(server, c->stream()) != 0) {
+    conns.insert(c);
     c->close();
-    return;
-  }
-  if (conns.size() > opt.tcp_max_connections) {
-    c->close();  // over the limit: accepted only to be closed at once (RFC 7766 §6.2.2)
     return;
   }
   sockaddr_storage ss{};
   int len = sizeof ss;
   uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&ss), &len);
   c->peer = peer_address(ss);
+  conns.insert(c);
+  // Over a cap the connection is accepted only to be closed at once (RFC 7766 §6.2.2), so the
+  // listen queue never fills behind it.
+  if (opt.sources && !opt.sources->acquire(c->peer)) {
+    refused(&c->peer, "per-source-limit");
+    c->close();
+    return;
+  }
+  c->holds_source = opt.sources != nullptr;
+  if (conns.size() > opt.tcp_max_connections) {
+    // Full: the client that has stalled longest makes room (RFC 7766 §6.2.3), so clients
+    // that hold connections without asking or reading cannot keep new ones out.
+    if (Conn* old = least_progress(); old && old != c) {
+      bump(worker.stats_.tcp_evicted);
+      old->close();
+    } else {
+      refused(&c->peer, "connection-limit");
+      c->close();
+      return;
+    }
+  }
   uv_tcp_nodelay(&c->tcp, 1);
-  c->touch();
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&c->tcp),
-      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-        auto* conn = static_cast<Conn*>(h->data);
-        *buf = uv_buf_init(reinterpret_cast<char*>(conn->w->read_buf.data()),
-                           unsigned(conn->w->read_buf.size()));
-      },
-      [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-        auto* conn = static_cast<Conn*>(s->data);
-        if (nread < 0) {
-          if (nread == UV_EOF && conn->writes > 0) {
-            conn->eof = true;  // answer what is in flight, then close
-            uv_read_stop(s);
-          } else {
-            conn->close();
-          }
-          return;
-        }
-        if (nread == 0) return;
-        conn->touch();
-        const auto* data = reinterpret_cast<const uint8_t*>(buf->base);
-        if (conn->in.empty()) {
-          conn->w->handle_frames(*conn, data, size_t(nread));
-        } else {
-          std::string joined = std::move(conn->in);
-          conn->in.clear();
-          joined.append(buf->base, size_t(nread));
-          conn->w->handle_frames(*conn, reinterpret_cast<const uint8_t*>(joined.data()),
-                                 joined.size());
-        }
-      });
+  c->pump();
 }
 
-// SIGTERM (TCP side; the UDP threads drain their queues in stop()): stop accepting, let
-// connections finish what they are writing (for up to kGrace), then close everything so the
-// loop runs dry.
+// SIGTERM (TCP side; the UDP threads drain their queues in stop()): stop accepting and reading,
+// let connections finish writing the answers already made (for up to kGrace), then close
+// everything so the loop runs dry.
 void Worker::Impl::shutdown() {
   constexpr uint64_t kGraceMs = 2000;
   auto free_handle = [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); };
   for (auto* l : listeners) uv_close(reinterpret_cast<uv_handle_t*>(l), free_handle);
   listeners.clear();
   for (Conn* c : std::vector<Conn*>(conns.begin(), conns.end())) {
-    if (c->writes == 0) {
-      c->close();
-    } else {
-      c->eof = true;  // closes itself when its last write completes
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp));
-    }
+    c->in.clear();
+    c->transfer.reset();
+    c->transfer_table.reset();
+    c->eof = true;
+    c->pump();  // closes it now if nothing is queued
   }
   if (!conns.empty()) {
     grace = new uv_timer_t;
@@ -391,6 +521,28 @@ void Worker::Impl::shutdown() {
     }, kGraceMs, 0);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&wake), nullptr);
+}
+
+std::string SourceLimit::key(const core::IpAddress& peer) {
+  // An IPv6 host usually owns a /64; counting its addresses one by one would be no limit.
+  return std::string(reinterpret_cast<const char*>(peer.bytes.data()), peer.is_v4() ? 4 : 8);
+}
+
+bool SourceLimit::acquire(const core::IpAddress& peer) {
+  std::lock_guard lock(mu_);
+  unsigned& n = held_[key(peer)];
+  if (max_ != 0 && n >= max_) {
+    if (n == 0) held_.erase(key(peer));
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void SourceLimit::release(const core::IpAddress& peer) {
+  std::lock_guard lock(mu_);
+  auto it = held_.find(key(peer));
+  if (it != held_.end() && --it->second == 0) held_.erase(it);
 }
 
 Worker::Worker(const WorkerOptions& opt, std::vector<int> udp_fds, std::vector<int> tcp_fds,
@@ -434,7 +586,14 @@ void Worker::start() {
     uv_tcp_open(t, fd);  // libuv owns the descriptor from here
     t->data = &w;
     uv_listen(reinterpret_cast<uv_stream_t*>(t), 1024, [](uv_stream_t* s, int status) {
-      if (status == 0) static_cast<Impl*>(s->data)->on_connection(s);
+      auto* self = static_cast<Impl*>(s->data);
+      if (status == 0) {
+        self->on_connection(s);
+      } else {
+        // gslbd's own failure (EMFILE, ENFILE, ENOBUFS): libuv has already shed the waiting
+        // client. Logged as ours, rate-limited like every refusal.
+        self->refused(nullptr, uv_err_name(status));
+      }
     });
     w.listeners.push_back(t);
   }

@@ -8,9 +8,12 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "core/address.hpp"
 #include "core/duration.hpp"
 #include "dns/handler.hpp"
 #include "dns/overlay.hpp"
@@ -24,10 +27,38 @@ struct Snapshot {
   std::shared_ptr<const dns::Overlay> overlay;
 };
 
+// TCP connections per client across every worker: an IPv4 address, or an IPv6 /64 (what one
+// host usually has). Taken on accept and released on close, never on the query path.
+class SourceLimit {
+ public:
+  explicit SourceLimit(unsigned max) : max_(max) {}
+  // False when `peer` already holds `max` connections (0 = unlimited).
+  bool acquire(const core::IpAddress& peer);
+  void release(const core::IpAddress& peer);
+
+ private:
+  static std::string key(const core::IpAddress& peer);
+  std::mutex mu_;
+  std::unordered_map<std::string, unsigned> held_;  // guarded by mu_
+  const unsigned max_;
+};
+
+// The limits a TCP client meets (RFC 7766 §6.2.3 lets a server choose them). Whatever a client
+// does, a connection holds at most one read buffer, one partial frame, `tcp_max_output` bytes
+// of answers plus the one being added, and a descriptor for at most `tcp_idle_timeout` without
+// a complete query or a completed write.
 struct WorkerOptions {
   dns::HandlerOptions handler;
+  // Closed after this long without a complete query or an answer leaving: a trickle of bytes
+  // that never makes a whole frame does not count.
   core::Duration tcp_idle_timeout = std::chrono::seconds(10);
-  unsigned tcp_max_connections = 1024;
+  // From a frame's first byte to its last.
+  core::Duration tcp_frame_timeout = std::chrono::seconds(5);
+  unsigned tcp_max_connections = 1024;  // per worker; when full, the longest idle one goes
+  // Answers waiting for a client that does not read: past this, gslbd stops reading its
+  // queries (and stops producing a transfer) until they drain.
+  size_t tcp_max_output = 256 * 1024;
+  std::shared_ptr<SourceLimit> sources;  // shared by every worker; null = no per-source cap
 };
 
 // Query types counted one by one for the metrics; the rest go to the last bucket.
@@ -38,6 +69,9 @@ size_t qtype_bucket(uint16_t qtype) noexcept;
 // increment is a plain load and store, not a locked read-modify-write.
 struct WorkerStats {
   std::atomic<uint64_t> udp_queries{0}, tcp_queries{0}, truncated{0}, dropped{0};
+  // TCP connections refused over a cap, closed to make room for a new one, and closed by a
+  // deadline (idle, frame, or answers the client would not read).
+  std::atomic<uint64_t> tcp_refused{0}, tcp_evicted{0}, tcp_timed_out{0};
   std::atomic<uint64_t> rcode[16] = {};
   std::atomic<uint64_t> qtype[kQtypeBuckets] = {};
 };

@@ -98,7 +98,11 @@ int run(int argc, char** argv) {
   daemon::WorkerOptions wopt;
   wopt.handler.edns_size = server.edns_size;
   wopt.tcp_idle_timeout = server.tcp_idle_timeout;
+  wopt.tcp_frame_timeout = server.tcp_frame_timeout;
   wopt.tcp_max_connections = server.tcp_max_connections;
+  wopt.tcp_max_output = server.tcp_max_output;
+  if (server.tcp_max_connections_per_source != 0)
+    wopt.sources = std::make_shared<daemon::SourceLimit>(server.tcp_max_connections_per_source);
   std::vector<std::unique_ptr<daemon::Worker>> workers;
   for (unsigned i = 0; i < nworkers; ++i) {
     std::vector<int> udp, tcp;

@@ -155,6 +155,7 @@ void MetricsServer::close() {
 
 std::string MetricsServer::render() const {
   uint64_t udp = 0, tcp = 0, trunc = 0, dropped = 0, rcode[16] = {}, qtype[kQtypeBuckets] = {};
+  uint64_t tcp_refused = 0, tcp_evicted = 0, tcp_timed_out = 0;
   for (const auto& w : workers_)
     for (const WorkerStats* sp : w->stats()) {
     const WorkerStats& s = *sp;
@@ -162,6 +163,9 @@ std::string MetricsServer::render() const {
     tcp += s.tcp_queries.load(std::memory_order_relaxed);
     trunc += s.truncated.load(std::memory_order_relaxed);
     dropped += s.dropped.load(std::memory_order_relaxed);
+    tcp_refused += s.tcp_refused.load(std::memory_order_relaxed);
+    tcp_evicted += s.tcp_evicted.load(std::memory_order_relaxed);
+    tcp_timed_out += s.tcp_timed_out.load(std::memory_order_relaxed);
     for (size_t i = 0; i < 16; ++i) rcode[i] += s.rcode[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < kQtypeBuckets; ++i) qtype[i] += s.qtype[i].load(std::memory_order_relaxed);
     }
@@ -181,6 +185,12 @@ std::string MetricsServer::render() const {
   o += fmt::format("gslbd_responses_truncated_total {}\n", trunc);
   family("gslbd_queries_dropped_total", "counter", "Packets dropped without a response (malformed, QR=1, send failures).");
   o += fmt::format("gslbd_queries_dropped_total {}\n", dropped);
+  family("gslbd_tcp_connections_closed_total", "counter",
+         "DNS/TCP connections gslbd closed: refused over a cap, evicted to make room, timed out.");
+  o += fmt::format("gslbd_tcp_connections_closed_total{{reason=\"refused\"}} {}\n"
+                   "gslbd_tcp_connections_closed_total{{reason=\"evicted\"}} {}\n"
+                   "gslbd_tcp_connections_closed_total{{reason=\"timeout\"}} {}\n",
+                   tcp_refused, tcp_evicted, tcp_timed_out);
   family("gslbd_answer_compilations_total", "counter", "Dynamic answer sets compiled and published to the workers.");
   o += fmt::format("gslbd_answer_compilations_total {}\n", control_.overlay_builds());
 

@@ -1,7 +1,5 @@
 #include "dns/axfr.hpp"
 
-#include <memory>
-
 #include "dns/encoder.hpp"
 
 namespace gslb::dns {
@@ -10,43 +8,75 @@ namespace {
 constexpr size_t kMessageTarget = 16 * 1024;
 }  // namespace
 
+TransferStream::TransferStream(const Zone& zone, std::span<const uint8_t> query, const Query& q)
+    : zone_(&zone),
+      question_(reinterpret_cast<const char*>(query.data()) + kHeaderSize,
+                q.question_end - kHeaderSize),
+      base_(reinterpret_cast<const char*>(q.qname_lower), q.qname_len),
+      id_(q.id),
+      node_(zone.nodes.begin()) {}
+
+bool TransferStream::next(std::string& out) {
+  if (phase_ == Phase::done) return false;
+  Encoder enc(base_);
+  uint16_t count = 0;
+  const RRset& soa = zone_->soa();
+  auto put_soa = [&] {
+    enc.rr(zone_->apex, rrtype::SOA, soa.ttl, soa.rdata.front());
+    ++count;
+  };
+  if (phase_ == Phase::first_soa) {
+    put_soa();
+    phase_ = Phase::records;
+  }
+  while (phase_ == Phase::records && enc.size() <= kMessageTarget) {
+    if (node_ == zone_->nodes.end()) {
+      phase_ = Phase::last_soa;
+      break;
+    }
+    const auto& rrsets = node_->second.rrsets;
+    if (rrset_ >= rrsets.size()) {
+      ++node_;
+      rrset_ = rdata_ = 0;
+      continue;
+    }
+    const RRset& set = rrsets[rrset_];
+    if (set.type == rrtype::SOA || rdata_ >= set.rdata.size()) {
+      ++rrset_;
+      rdata_ = 0;
+      continue;
+    }
+    enc.rr(node_->first, set.type, set.ttl, set.rdata[rdata_++]);
+    ++count;
+  }
+  if (phase_ == Phase::last_soa && enc.size() <= kMessageTarget) {
+    put_soa();
+    phase_ = Phase::done;
+  }
+  const size_t len = kHeaderSize + question_.size() + enc.bytes().size();
+  uint8_t head[2 + kHeaderSize];
+  put16(head, uint16_t(len));
+  put16(head + 2, id_);
+  put16(head + 4, 0x8400);  // QR, AA
+  put16(head + 6, 1);
+  put16(head + 8, count);
+  put16(head + 10, 0);
+  put16(head + 12, 0);
+  out.append(reinterpret_cast<const char*>(head), sizeof head);
+  out += question_;
+  out += enc.bytes();
+  return true;
+}
+
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,
                                            const Query& q) {
   std::vector<std::string> messages;
-  std::string question(reinterpret_cast<const char*>(query.data()) + kHeaderSize,
-                       q.question_end - kHeaderSize);
-  std::string base(reinterpret_cast<const char*>(q.qname_lower), q.qname_len);
-  auto enc = std::make_unique<Encoder>(base);
-  uint16_t count = 0;
-
-  auto flush = [&] {
-    std::string m(kHeaderSize, '\0');
-    auto* h = reinterpret_cast<uint8_t*>(m.data());
-    put16(h, q.id);
-    put16(h + 2, 0x8400);  // QR, AA
-    put16(h + 4, 1);
-    put16(h + 6, count);
-    m += question;
-    m += enc->bytes();
-    messages.push_back(std::move(m));
-    enc = std::make_unique<Encoder>(base);
-    count = 0;
-  };
-  auto put = [&](const std::string& owner, uint16_t type, uint32_t ttl, const Rdata& d) {
-    if (enc->size() > kMessageTarget) flush();
-    enc->rr(owner, type, ttl, d);
-    ++count;
-  };
-
-  const RRset& soa = zone.soa();
-  put(zone.apex, rrtype::SOA, soa.ttl, soa.rdata.front());
-  for (const auto& [name, node] : zone.nodes)
-    for (const auto& set : node.rrsets) {
-      if (set.type == rrtype::SOA) continue;
-      for (const auto& d : set.rdata) put(name, set.type, set.ttl, d);
-    }
-  put(zone.apex, rrtype::SOA, soa.ttl, soa.rdata.front());
-  flush();
+  TransferStream stream(zone, query, q);
+  std::string framed;
+  while (stream.next(framed)) {
+    messages.push_back(framed.substr(2));
+    framed.clear();
+  }
   return messages;
 }
 

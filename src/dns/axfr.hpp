@@ -11,8 +11,31 @@
 
 namespace gslb::dns {
 
-// The whole zone as DNS messages answering `query` (already parsed into `q`): SOA, every other
-// record (glue included), SOA again, packed into messages of at most about 16 KiB.
+// The whole zone as DNS messages answering one AXFR query: SOA, every other record (glue
+// included), SOA again, packed into messages of at most about 16 KiB. Produced one message at
+// a time, so a connection holds one message per transfer, not the zone: the caller asks for
+// the next one when its output has drained. The zone must outlive the stream (the caller
+// keeps the snapshot that holds it).
+class TransferStream {
+ public:
+  TransferStream(const Zone& zone, std::span<const uint8_t> query, const Query& q);
+
+  // Appends the next message, framed with its two-byte length (RFC 1035 §4.2.2), to `out`.
+  // Returns false, appending nothing, once the closing SOA has been sent.
+  bool next(std::string& out);
+
+ private:
+  using NodeIt = std::map<std::string, Node>::const_iterator;
+  const Zone* zone_;
+  std::string question_;  // the query's question section, echoed in every message
+  std::string base_;      // compression base: the lowercased qname
+  uint16_t id_;
+  enum class Phase { first_soa, records, last_soa, done } phase_ = Phase::first_soa;
+  NodeIt node_;
+  size_t rrset_ = 0, rdata_ = 0;
+};
+
+// Every message at once (tests).
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,
                                            const Query& q);
 

@@ -77,3 +77,25 @@ TEST_CASE("durations are checked") {
   REQUIRE(e.size() == 1);
   CHECK(e[0].rfind("etc/gslbd.toml:2:20: server.tcp_idle_timeout: must be a duration", 0) == 0);
 }
+
+TEST_CASE("TCP limits: defaults, values, ranges") {
+  core::Errors errors;
+  auto def = config::parse("", "etc/gslbd.toml", errors);
+  REQUIRE(def);
+  CHECK(def->server.tcp_frame_timeout == std::chrono::seconds(5));
+  CHECK(def->server.tcp_max_connections_per_source == 32);
+  CHECK(def->server.tcp_max_output == 262144);
+  auto cfg = config::parse(R"([server]
+tcp_frame_timeout = "1500ms"
+tcp_max_connections_per_source = 0
+tcp_max_output = 65537
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->server.tcp_frame_timeout == std::chrono::milliseconds(1500));
+  CHECK(cfg->server.tcp_max_connections_per_source == 0);
+  CHECK(cfg->server.tcp_max_output == 65537);
+  // Less than one maximal answer could never be sent.
+  auto e = errors_of("[server]\ntcp_max_output = 65536\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].rfind("etc/gslbd.toml:2:18: server.tcp_max_output:", 0) == 0);
+}
