@@ -15,6 +15,9 @@ namespace gslb::daemon {
 namespace {
 
 constexpr size_t kEventRing = 1000;
+// Verdicts this close together make one publish: long enough to gather the results that one
+// loop turn and its neighbours deliver in a burst, short beside any check interval.
+constexpr uint64_t kCoalesceMs = 2;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -27,6 +30,16 @@ uv_timer_t* new_timer(uv_loop_t* loop, void* data) {
   uv_timer_init(loop, t);
   t->data = data;
   return t;
+}
+
+void observe(Control::Histogram& h, double secs) {
+  for (size_t b = 0; b < Control::kLatencyBounds.size(); ++b)
+    if (secs <= Control::kLatencyBounds[b]) {
+      ++h.buckets[b];
+      break;
+    }
+  h.sum += secs;
+  ++h.count;
 }
 
 void close_timer(uv_timer_t*& t) {
@@ -82,6 +95,7 @@ void Control::stop() {
   if (scheduler_) scheduler_->close();
   close_timer(ready_timer_);
   close_timer(drain_timer_);
+  close_timer(publish_timer_);
   followers_.clear();
 }
 
@@ -120,20 +134,12 @@ bool Control::on_result(uint32_t id, const probe::Result& r) {
   const size_t target = it->second;
   const pool::TargetKey& key = loaded_.engine->targets()[target];
   ++results_[{key, r.ok ? std::string("ok") : r.reason}];
-  Histogram& h = latencies_[key];
-  const double secs = std::chrono::duration<double>(r.latency).count();
-  for (size_t b = 0; b < kLatencyBounds.size(); ++b)
-    if (secs <= kLatencyBounds[b]) {
-      ++h.buckets[b];
-      break;
-    }
-  h.sum += secs;
-  ++h.count;
+  observe(latencies_[key], std::chrono::duration<double>(r.latency).count());
   std::vector<pool::Event> events;
   const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);
   for (const auto& e : events) emit(e);
-  if (changed) publish();
+  if (changed) schedule_publish();
   if (ready_ && target < first_result_.size()) {
     first_result_[target] = true;
     if (std::all_of(first_result_.begin(), first_result_.end(), [](bool b) { return b; }))
@@ -142,13 +148,32 @@ bool Control::on_result(uint32_t id, const probe::Result& r) {
   return loaded_.engine->pending(target);
 }
 
+void Control::schedule_publish() {
+  unpublished_.push_back(std::chrono::steady_clock::now());
+  if (!publish_timer_) publish_timer_ = new_timer(loop_, this);
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(publish_timer_))) return;
+  uv_timer_start(publish_timer_, [](uv_timer_t* t) { static_cast<Control*>(t->data)->publish(); },
+                 kCoalesceMs, 0);
+}
+
 void Control::publish() {
+  if (publish_timer_) uv_timer_stop(publish_timer_);
   const pool::Engine& engine = *loaded_.engine;
-  auto overlay = dns::Overlay::build(*loaded_.table, [&engine](std::string_view name, uint16_t qtype) {
-    return engine.answer(name, qtype);
-  });
+  auto lookup = [&engine](std::string_view name, uint16_t qtype) { return engine.answer(name, qtype); };
+  const auto changes = loaded_.engine->take_changes();
+  if (changes.all || !overlay_ || overlay_->table() != loaded_.table.get()) {
+    overlay_ = dns::Overlay::build(*loaded_.table, lookup);
+  } else if (!changes.names.empty()) {
+    overlay_ = dns::Overlay::update(*overlay_, *loaded_.table, lookup, changes.names);
+  } else if (unpublished_.empty()) {
+    return;  // nothing changed since the last publish
+  }
   ++overlay_builds_;
-  for (auto& w : workers_) w->publish(Snapshot{loaded_.table, overlay});
+  for (auto& w : workers_) w->publish(Snapshot{loaded_.table, overlay_});
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& at : unpublished_)
+    observe(publish_lag_, std::chrono::duration<double>(now - at).count());
+  unpublished_.clear();
 }
 
 core::Errors Control::reload() {
@@ -172,7 +197,10 @@ core::Errors Control::reload() {
   differs(was.server.user != now.server.user || was.server.group != now.server.group, "server.user/group");
   differs(was.server.edns_size != now.server.edns_size ||
               was.server.tcp_idle_timeout != now.server.tcp_idle_timeout ||
-              was.server.tcp_max_connections != now.server.tcp_max_connections, "server (edns/tcp)");
+              was.server.tcp_max_connections != now.server.tcp_max_connections ||
+              was.server.tcp_frame_timeout != now.server.tcp_frame_timeout ||
+              was.server.tcp_max_connections_per_source != now.server.tcp_max_connections_per_source ||
+              was.server.tcp_max_output != now.server.tcp_max_output, "server (edns/tcp)");
   differs(was.control.socket != now.control.socket, "control.socket");
   differs(was.metrics.listen != now.metrics.listen, "metrics.listen");
   differs(was.log.syslog != now.log.syslog || was.log.stderr_ != now.log.stderr_, "log.targets");

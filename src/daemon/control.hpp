@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <array>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -66,12 +67,17 @@ class Control {
     uint64_t count = 0;
   };
   const std::map<pool::TargetKey, Histogram>& latencies() const noexcept { return latencies_; }
+  // From a verdict that changed the answers to the publish that carried it (seconds).
+  const Histogram& publish_lag() const noexcept { return publish_lag_; }
 
  private:
   bool on_result(uint32_t id, const probe::Result& r);
   void emit(core::Level level, const std::string& text);
   void emit(const pool::Event& e);
+  // Publishes what changed now; schedule_publish() does it after a short window, so the
+  // verdicts of a burst (a region dying) make one publish.
   void publish();
+  void schedule_publish();
   void schedule_targets();
   Reply drain(const std::vector<std::string>& args, bool on);
   void apply_drains();
@@ -104,6 +110,11 @@ class Control {
   std::map<std::string, uint64_t> failovers_;                    // by name
   std::map<std::pair<pool::TargetKey, std::string>, uint64_t> results_;  // (target, reason)
   std::map<pool::TargetKey, Histogram> latencies_;
+
+  std::shared_ptr<const dns::Overlay> overlay_;  // the last one published
+  uv_timer_t* publish_timer_ = nullptr;
+  std::vector<std::chrono::steady_clock::time_point> unpublished_;  // verdicts waiting
+  Histogram publish_lag_;
 };
 
 }  // namespace gslb::daemon

@@ -215,6 +215,18 @@ std::string MetricsServer::render() const {
     o += fmt::format("gslbd_probe_latency_seconds_bucket{{{},le=\"+Inf\"}} {}\n", lbl, h.count);
     o += fmt::format("gslbd_probe_latency_seconds_sum{{{}}} {:.6f}\ngslbd_probe_latency_seconds_count{{{}}} {}\n", lbl, h.sum, lbl, h.count);
   }
+  family("gslbd_publish_lag_seconds", "histogram",
+         "From a verdict that changed the answers to the publish that carried it to the workers.");
+  {
+    const auto& h = control_.publish_lag();
+    uint64_t cum = 0;
+    for (size_t b = 0; b < Control::kLatencyBounds.size(); ++b) {
+      cum += h.buckets[b];
+      o += fmt::format("gslbd_publish_lag_seconds_bucket{{le=\"{}\"}} {}\n", Control::kLatencyBounds[b], cum);
+    }
+    o += fmt::format("gslbd_publish_lag_seconds_bucket{{le=\"+Inf\"}} {}\n", h.count);
+    o += fmt::format("gslbd_publish_lag_seconds_sum {:.6f}\ngslbd_publish_lag_seconds_count {}\n", h.sum, h.count);
+  }
   family("gslbd_probe_results_total", "counter", "Health-check results by address and reason (\"ok\" for passes).");
   for (const auto& [k, n] : control_.results())
     o += fmt::format("gslbd_probe_results_total{{address={},probe={},result={}}} {}\n",

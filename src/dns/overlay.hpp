@@ -1,13 +1,15 @@
 // The health-driven part of the answers. The AnswerTable (static zones) marks where A/AAAA
 // answers are dynamic; an Overlay holds, for each such slot, the answers that health allows now,
 // prebuilt as templates, and how to choose among them per query. The control loop builds a new
-// Overlay on every health transition (cheap: only dynamic names) and workers swap to it.
+// Overlay from the previous one on every batch of health transitions, rebuilding only the names
+// that changed, and workers swap to it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/address.hpp"
@@ -37,25 +39,44 @@ struct PickState {
   uint32_t turn = 0;
 };
 
+// The answers of every dynamic slot of one AnswerTable, immutable once built. Slots are held in
+// chunks shared between successive overlays: update() copies only the chunks that hold a
+// changed name, so a publish costs O(changed names) and a pointer per chunk, not O(all names).
 class Overlay {
  public:
   using Lookup = std::function<const DynamicAnswer*(std::string_view name, uint16_t qtype)>;
   // One choice per slot of `table`; a slot whose name `lookup` does not know answers NODATA.
   static std::shared_ptr<const Overlay> build(const AnswerTable& table, const Lookup& lookup);
+  // `prev` (built for the same `table`) with the slots of `names` (lower-cased wire) rebuilt;
+  // everything else is shared with `prev`.
+  static std::shared_ptr<const Overlay> update(const Overlay& prev, const AnswerTable& table,
+                                               const Lookup& lookup,
+                                               const std::vector<std::string_view>& names);
 
   // The template for dynamic slot `slot` for this query.
   const Template& pick(uint32_t slot, PickState& st) const noexcept;
-  size_t template_count() const noexcept { return templates_.size(); }
+  size_t template_count() const noexcept;
+  const AnswerTable* table() const noexcept { return table_; }
 
  private:
+  static constexpr uint32_t kChunk = 64;
   struct Choice {
     DynamicAnswer::Pick pick = DynamicAnswer::Pick::cycle;
-    uint32_t first = 0;  // templates_[first, first + count)
-    uint32_t count = 0;
+    std::vector<Template> templates;
     std::vector<uint64_t> cumulative;  // running weight totals, for weighted picks
   };
-  std::vector<Choice> choices_;
-  std::vector<Template> templates_;
+  using Chunk = std::vector<Choice>;  // kChunk slots, fewer in the last
+  // Which slots each dynamic name has (itself, and CNAME chains that end at it); made once per
+  // table and shared by every overlay built on it. Its keys view the table's slot names: an
+  // overlay is always held beside its table (daemon::Snapshot), never alone.
+  using SlotIndex = std::unordered_map<std::string_view, std::vector<uint32_t>>;
+
+  static Choice make_choice(const AnswerTable& table, const DynamicSlot& slot,
+                            const DynamicAnswer* ans);
+
+  const AnswerTable* table_ = nullptr;
+  std::shared_ptr<const SlotIndex> index_;
+  std::vector<std::shared_ptr<const Chunk>> chunks_;
 };
 
 }  // namespace gslb::dns

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "dns/wire.hpp"
 
@@ -25,8 +27,19 @@ Engine::Engine(Config cfg, const std::map<std::string, health::Thresholds>& thre
       row.push_back(it->second);
     }
   }
-  for (const Name& n : cfg_.names) wire_names_.push_back(dns::name_from_text(n.fqdn));
-  evaluate(nullptr);
+  uses_.resize(keys_.size());
+  for (size_t p = 0; p < target_of_.size(); ++p)
+    for (size_t a = 0; a < target_of_[p].size(); ++a) uses_[target_of_[p][a]].emplace_back(p, a);
+  names_of_pool_.resize(cfg_.pools.size());
+  for (size_t i = 0; i < cfg_.names.size(); ++i) {
+    wire_names_.push_back(dns::name_from_text(cfg_.names[i].fqdn));
+    for (const Member& m : cfg_.names[i].pools)
+      if (names_of_pool_[m.pool].empty() || names_of_pool_[m.pool].back() != i)
+        names_of_pool_[m.pool].push_back(i);
+  }
+  for (size_t i = 0; i < wire_names_.size(); ++i) name_index_.emplace(wire_names_[i], i);
+  is_changed_.assign(cfg_.names.size(), false);
+  evaluate_all();
 }
 
 void Engine::adopt_health(const Engine& old) {
@@ -39,7 +52,7 @@ void Engine::adopt_health(const Engine& old) {
         health_[i] = old.health_[j];
         health_[i].set_thresholds(t);
       }
-  evaluate(nullptr);
+  evaluate_all();
 }
 
 std::string Engine::describe(size_t p) const {
@@ -47,62 +60,84 @@ std::string Engine::describe(size_t p) const {
                      cfg_.pools[p].addresses.size(), cfg_.pools[p].min_healthy);
 }
 
-void Engine::evaluate(std::vector<Event>* events) {
+void Engine::evaluate_all() {
   auto usable = [this](size_t p, size_t a) { return health_[target_of_[p][a]].usable(unknown_is_up_); };
-  auto pools = pool_status(cfg_, usable);
-  for (size_t p = 0; events && p < pools.size(); ++p) {
-    if (pools[p].usable == pools_[p].usable) continue;
-    const auto& pool = cfg_.pools[p];
-    events->push_back(Event{
-        pools[p].usable ? core::Level::notice : core::Level::warning,
-        fmt::format("event={} pool={} region={} healthy={}/{} min={}",
-                    pools[p].usable ? "pool-up" : "pool-down", pool.name, pool.region,
-                    pools[p].healthy, pool.addresses.size(), pool.min_healthy)});
-  }
-  pools_ = std::move(pools);
+  pools_ = pool_status(cfg_, usable);
+  active_.assign(cfg_.names.size(), {});
+  answers_.assign(cfg_.names.size(), {});
+  for (size_t i = 0; i < cfg_.names.size(); ++i) update_name(i, nullptr);
+  all_changed_ = true;
+}
 
-  active_.resize(cfg_.names.size());
-  answers_.clear();
-  for (size_t i = 0; i < cfg_.names.size(); ++i) {
-    const Name& n = cfg_.names[i];
-    auto now = active_pools(n, pools_);
-    if (events && now != active_[i]) {
-      const auto& before = active_[i];
-      if (now.empty()) {
-        events->push_back(Event{core::Level::warning,
-                                fmt::format("event=all-down name={} action={} reason=\"{}\"",
-                                            n.fqdn, to_string(n.all_down),
-                                            before.empty() ? "no usable pool" : describe(before.front())),
-                                n.fqdn});
-      } else if (before.empty()) {
-        events->push_back(Event{core::Level::notice,
-                                fmt::format("event=recovered name={} to={} reason=\"{}\"", n.fqdn,
-                                            cfg_.pools[now.front()].name, describe(now.front()))});
-      } else if (n.mode == Mode::failover) {
-        // Later in the list is a failover, earlier a failback.
-        size_t from_rank = 0, to_rank = 0;
-        for (size_t r = 0; r < n.pools.size(); ++r) {
-          if (n.pools[r].pool == before.front()) from_rank = r;
-          if (n.pools[r].pool == now.front()) to_rank = r;
-        }
-        const bool back = to_rank < from_rank;
-        events->push_back(Event{back ? core::Level::notice : core::Level::warning,
-                                fmt::format("event={} name={} from={} to={} reason=\"{}\"",
-                                            back ? "failback" : "failover", n.fqdn,
-                                            cfg_.pools[before.front()].name,
-                                            cfg_.pools[now.front()].name,
-                                            describe(back ? now.front() : before.front())),
-                                back ? std::string() : n.fqdn});
-      } else {
-        std::string list;
-        for (size_t p : now) list += (list.empty() ? "" : ",") + cfg_.pools[p].name;
-        events->push_back(Event{core::Level::notice,
-                                fmt::format("event=pools-changed name={} pools={}", n.fqdn, list)});
-      }
+// Only what a change of `pools` can reach: their statuses, then every name that uses one of
+// them (a name's answer lists the usable addresses, so it changes even when the pool stays up).
+void Engine::evaluate(std::vector<size_t> pools, std::vector<Event>& events) {
+  auto usable = [this](size_t p, size_t a) { return health_[target_of_[p][a]].usable(unknown_is_up_); };
+  std::sort(pools.begin(), pools.end());
+  pools.erase(std::unique(pools.begin(), pools.end()), pools.end());
+  std::vector<size_t> names;
+  for (size_t p : pools) {
+    const PoolStatus now = pool_status(cfg_, p, usable);
+    if (now.usable != pools_[p].usable) {
+      const auto& pool = cfg_.pools[p];
+      events.push_back(Event{
+          now.usable ? core::Level::notice : core::Level::warning,
+          fmt::format("event={} pool={} region={} healthy={}/{} min={}",
+                      now.usable ? "pool-up" : "pool-down", pool.name, pool.region,
+                      now.healthy, pool.addresses.size(), pool.min_healthy)});
     }
-    active_[i] = std::move(now);
-    for (uint16_t qtype : {dns::rrtype::A, dns::rrtype::AAAA})
-      answers_[{wire_names_[i], qtype}] = pool::answer(cfg_, n, active_[i], usable, qtype);
+    pools_[p] = now;
+    names.insert(names.end(), names_of_pool_[p].begin(), names_of_pool_[p].end());
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (size_t i : names) update_name(i, &events);
+}
+
+void Engine::update_name(size_t i, std::vector<Event>* events) {
+  auto usable = [this](size_t p, size_t a) { return health_[target_of_[p][a]].usable(unknown_is_up_); };
+  const Name& n = cfg_.names[i];
+  auto now = active_pools(n, pools_);
+  if (events && now != active_[i]) {
+    const auto& before = active_[i];
+    if (now.empty()) {
+      events->push_back(Event{core::Level::warning,
+                              fmt::format("event=all-down name={} action={} reason=\"{}\"",
+                                          n.fqdn, to_string(n.all_down),
+                                          before.empty() ? "no usable pool" : describe(before.front())),
+                              n.fqdn});
+    } else if (before.empty()) {
+      events->push_back(Event{core::Level::notice,
+                              fmt::format("event=recovered name={} to={} reason=\"{}\"", n.fqdn,
+                                          cfg_.pools[now.front()].name, describe(now.front()))});
+    } else if (n.mode == Mode::failover) {
+      // Later in the list is a failover, earlier a failback.
+      size_t from_rank = 0, to_rank = 0;
+      for (size_t r = 0; r < n.pools.size(); ++r) {
+        if (n.pools[r].pool == before.front()) from_rank = r;
+        if (n.pools[r].pool == now.front()) to_rank = r;
+      }
+      const bool back = to_rank < from_rank;
+      events->push_back(Event{back ? core::Level::notice : core::Level::warning,
+                              fmt::format("event={} name={} from={} to={} reason=\"{}\"",
+                                          back ? "failback" : "failover", n.fqdn,
+                                          cfg_.pools[before.front()].name,
+                                          cfg_.pools[now.front()].name,
+                                          describe(back ? now.front() : before.front())),
+                              back ? std::string() : n.fqdn});
+    } else {
+      std::string list;
+      for (size_t p : now) list += (list.empty() ? "" : ",") + cfg_.pools[p].name;
+      events->push_back(Event{core::Level::notice,
+                              fmt::format("event=pools-changed name={} pools={}", n.fqdn, list)});
+    }
+  }
+  active_[i] = std::move(now);
+  answers_[i][0] = pool::answer(cfg_, n, active_[i], usable, dns::rrtype::A);
+  answers_[i][1] = pool::answer(cfg_, n, active_[i], usable, dns::rrtype::AAAA);
+  if (!is_changed_[i]) {
+    is_changed_[i] = true;
+    changed_.push_back(i);
   }
 }
 
@@ -113,30 +148,30 @@ bool Engine::record(size_t id, bool ok, std::string reason, core::Duration laten
   auto change = t.record(ok, std::move(reason), latency, now);
   if (!change) return false;
   const TargetKey& key = keys_[id];
-  for (size_t p = 0; p < cfg_.pools.size(); ++p) {
-    for (size_t a = 0; a < cfg_.pools[p].addresses.size(); ++a) {
-      if (target_of_[p][a] != id) continue;
-      const bool up = change->to == health::State::up;
-      // The first result decides at once; later changes needed rise/fall results in a row.
-      const std::string count =
-          change->from == health::State::unknown
-              ? "first-check=yes"
-              : fmt::format("{}={}/{}", up ? "passes" : "fails", up ? t.passes() : t.fails(),
-                            up ? t.thresholds().rise : t.thresholds().fall);
-      events.push_back(Event{
-          up ? core::Level::notice : core::Level::warning,
-          fmt::format("event=address-{} pool={} address={} probe={} reason=\"{}\" {}",
-                      up ? "up" : "down", cfg_.pools[p].name, key.ip.to_string(), key.probe,
-                      t.reason(), count)});
-    }
+  const bool up = change->to == health::State::up;
+  // The first result decides at once; later changes needed rise/fall results in a row.
+  const std::string count =
+      change->from == health::State::unknown
+          ? "first-check=yes"
+          : fmt::format("{}={}/{}", up ? "passes" : "fails", up ? t.passes() : t.fails(),
+                        up ? t.thresholds().rise : t.thresholds().fall);
+  std::vector<size_t> pools;
+  for (const auto& [p, a] : uses_[id]) {
+    pools.push_back(p);
+    events.push_back(Event{
+        up ? core::Level::notice : core::Level::warning,
+        fmt::format("event=address-{} pool={} address={} probe={} reason=\"{}\" {}",
+                    up ? "up" : "down", cfg_.pools[p].name, key.ip.to_string(), key.probe,
+                    t.reason(), count)});
   }
   if (t.usable(unknown_is_up_) == was) return false;
-  evaluate(&events);
+  evaluate(std::move(pools), events);
   return true;
 }
 
 size_t Engine::set_drained(const core::IpAddress& ip, bool drained, std::vector<Event>& events) {
   size_t n = 0;
+  std::vector<size_t> pools;
   for (size_t id = 0; id < keys_.size(); ++id) {
     if (!(keys_[id].ip == ip) || health_[id].drained() == drained) continue;
     health_[id].set_drained(drained);
@@ -144,15 +179,29 @@ size_t Engine::set_drained(const core::IpAddress& ip, bool drained, std::vector<
                            fmt::format("event={} address={} probe={}",
                                        drained ? "drain" : "undrain", ip.to_string(),
                                        keys_[id].probe)});
+    for (const auto& [p, a] : uses_[id]) pools.push_back(p);
     ++n;
   }
-  if (n) evaluate(&events);
+  if (n) evaluate(std::move(pools), events);
   return n;
 }
 
 const dns::DynamicAnswer* Engine::answer(std::string_view name_wire, uint16_t qtype) const {
-  auto it = answers_.find({std::string(name_wire), qtype});
-  return it == answers_.end() ? nullptr : &it->second;
+  auto it = name_index_.find(name_wire);
+  if (it == name_index_.end() || (qtype != dns::rrtype::A && qtype != dns::rrtype::AAAA))
+    return nullptr;
+  return &answers_[it->second][qtype == dns::rrtype::A ? 0 : 1];
+}
+
+Engine::Changes Engine::take_changes() {
+  Changes c;
+  c.all = std::exchange(all_changed_, false);
+  std::sort(changed_.begin(), changed_.end());
+  if (!c.all)
+    for (size_t i : changed_) c.names.push_back(wire_names_[i]);
+  for (size_t i : changed_) is_changed_[i] = false;
+  changed_.clear();
+  return c;
 }
 
 std::vector<std::string> Engine::dynamic_names() const { return wire_names_; }

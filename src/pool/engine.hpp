@@ -3,9 +3,11 @@
 // passed in); lives on the control loop. Every change comes out as a key=value event line.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/log.hpp"
@@ -54,6 +56,13 @@ class Engine {
 
   // What a dynamic name answers now; null for names that are not dynamic.
   const dns::DynamicAnswer* answer(std::string_view name_wire, uint16_t qtype) const;
+  // The names (lower-cased wire) whose answers changed since the last call, in config order;
+  // `all` is set instead when every name must be rebuilt (construction, adopt_health).
+  struct Changes {
+    bool all = false;
+    std::vector<std::string_view> names;
+  };
+  Changes take_changes();
   // The dynamic names, lower-cased wire form, in config order.
   std::vector<std::string> dynamic_names() const;
   // Current pool statuses and each name's active pools (indexes into config().pools).
@@ -61,7 +70,10 @@ class Engine {
   const std::vector<size_t>& active(size_t name) const { return active_[name]; }
 
  private:
-  void evaluate(std::vector<Event>* events);
+  // Recomputes everything (no events), or only `pools` and the names that use them.
+  void evaluate_all();
+  void evaluate(std::vector<size_t> pools, std::vector<Event>& events);
+  void update_name(size_t name, std::vector<Event>* events);
   std::string describe(size_t pool) const;
 
   Config cfg_;
@@ -69,10 +81,16 @@ class Engine {
   std::vector<TargetKey> keys_;
   std::vector<health::Target> health_;
   std::vector<std::vector<size_t>> target_of_;  // [pool][address] -> target id
+  std::vector<std::vector<std::pair<size_t, size_t>>> uses_;  // [target] -> (pool, address)
+  std::vector<std::vector<size_t>> names_of_pool_;            // [pool] -> names, ascending
   std::vector<std::string> wire_names_;
+  std::unordered_map<std::string_view, size_t> name_index_;  // keys view wire_names_
   std::vector<PoolStatus> pools_;
   std::vector<std::vector<size_t>> active_;  // per name
-  std::map<std::pair<std::string, uint16_t>, dns::DynamicAnswer> answers_;
+  std::vector<std::array<dns::DynamicAnswer, 2>> answers_;  // per name: A, AAAA
+  std::vector<size_t> changed_;  // names changed since take_changes(), each once
+  std::vector<bool> is_changed_;
+  bool all_changed_ = true;
 };
 
 }  // namespace gslb::pool

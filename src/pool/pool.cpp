@@ -12,12 +12,16 @@ const char* to_string(AllDown a) noexcept {
   return "?";
 }
 
+PoolStatus pool_status(const Config& cfg, size_t p, const Usable& usable) {
+  PoolStatus s;
+  for (size_t a = 0; a < cfg.pools[p].addresses.size(); ++a) s.healthy += usable(p, a);
+  s.usable = s.healthy >= std::max(1u, cfg.pools[p].min_healthy);
+  return s;
+}
+
 std::vector<PoolStatus> pool_status(const Config& cfg, const Usable& usable) {
   std::vector<PoolStatus> out(cfg.pools.size());
-  for (size_t p = 0; p < cfg.pools.size(); ++p) {
-    for (size_t a = 0; a < cfg.pools[p].addresses.size(); ++a) out[p].healthy += usable(p, a);
-    out[p].usable = out[p].healthy >= std::max(1u, cfg.pools[p].min_healthy);
-  }
+  for (size_t p = 0; p < cfg.pools.size(); ++p) out[p] = pool_status(cfg, p, usable);
   return out;
 }
 

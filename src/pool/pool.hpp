@@ -58,6 +58,7 @@ struct PoolStatus {
   unsigned healthy = 0;
   bool usable = false;  // healthy >= min_healthy
 };
+PoolStatus pool_status(const Config& cfg, size_t pool, const Usable& usable);
 std::vector<PoolStatus> pool_status(const Config& cfg, const Usable& usable);
 
 // Which pools a name answers from now. Empty when every pool is down.

@@ -242,3 +242,42 @@ TEST_CASE("return = k draws by weight without replacement, whatever the list ord
   CHECK(seen[4] / total == Approx(0.55).margin(0.01));
   CHECK(seen[5] / total == Approx(0.55).margin(0.01));
 }
+
+TEST_CASE("a verdict changes only the names that use its pools") {
+  // Three names: www and api fail over hangzhou -> shanghai; static-ish uses only beijing.
+  pool::Config c = two_regions();
+  c.pools.push_back({"beijing", "cn-beijing", "http", {{ip("203.0.113.10"), 1}}, 1});
+  pool::Name api = c.names[0];
+  api.fqdn = "api.example.test.";
+  c.names.push_back(api);
+  pool::Name bj;
+  bj.fqdn = "bj.example.test.";
+  bj.pools = {{2, 1}};
+  c.names.push_back(bj);
+  pool::Engine e(c, {{"http", {1, 1}}}, true);
+  auto first = e.take_changes();
+  CHECK(first.all);  // construction: everything is new
+  CHECK(e.take_changes().names.empty());
+  std::vector<pool::Event> ev;
+  auto t0 = health::MonoTime{};
+  e.record(id_of(e, "192.0.2.10"), true, "", {}, t0, ev);  // first result, already counted up
+  e.take_changes();
+  ev.clear();
+  CHECK(e.record(id_of(e, "192.0.2.10"), false, "HTTP 503", {}, t0, ev));
+  auto ch = e.take_changes();
+  CHECK_FALSE(ch.all);
+  std::vector<std::string> names(ch.names.begin(), ch.names.end());
+  CHECK(names == std::vector<std::string>{dns::name_from_text("www.example.test."),
+                                          dns::name_from_text("api.example.test.")});
+  // Beijing's only address dies: bj alone changes, and goes all-down.
+  ev.clear();
+  CHECK(e.record(id_of(e, "203.0.113.10"), false, "timeout", {}, t0, ev));
+  ch = e.take_changes();
+  names.assign(ch.names.begin(), ch.names.end());
+  CHECK(names == std::vector<std::string>{dns::name_from_text("bj.example.test.")});
+  bool all_down = false;
+  for (const auto& x : ev) all_down = all_down || x.text.starts_with("event=all-down name=bj.example.test.");
+  CHECK(all_down);
+  // Nothing new: nothing to take.
+  CHECK(e.take_changes().names.empty());
+}

@@ -159,3 +159,27 @@ sub 3600 IN NS ns.other.test.
   CHECK(why("x.sub.example.test.") == "is at or below a delegation in its zone");
   CHECK(why("ns1.example.test.").find("has A/AAAA records") == 0);
 }
+
+TEST_CASE_METHOD(Fixture, "an update rebuilds the changed names and shares the rest") {
+  set("www.example.test.", 1, all({{ip("192.0.2.10")}}));
+  set("gslb.deep.example.test.", 1, all({{ip("192.0.2.20")}}));
+  auto first = overlay();
+  set("www.example.test.", 1, all({{ip("192.0.2.99")}}));
+  set("gslb.deep.example.test.", 1, all({{ip("192.0.2.77")}}));  // changed, but not named below
+  const std::string www = dns::name_from_text("www.example.test.");
+  auto next = dns::Overlay::update(*first, *table, [&](std::string_view name, uint16_t qtype) {
+    auto it = answers.find({std::string(name), qtype});
+    return it == answers.end() ? nullptr : &it->second;
+  }, {www});
+  auto a = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A), false, next.get());
+  CHECK(section(a, LDNS_SECTION_ANSWER) == std::vector<std::string>{"www.example.test. 10 IN A 192.0.2.99"});
+  // The CNAME chain that ends at www follows it.
+  auto app = ask(*table, test::make_query("app.example.test.", LDNS_RR_TYPE_A), false, next.get());
+  CHECK(section(app, LDNS_SECTION_ANSWER).back() == "www.example.test. 10 IN A 192.0.2.99");
+  // Not named: still what the first overlay had.
+  auto deep = ask(*table, test::make_query("gslb.deep.example.test.", LDNS_RR_TYPE_A), false, next.get());
+  CHECK(section(deep, LDNS_SECTION_ANSWER) == std::vector<std::string>{"gslb.deep.example.test. 10 IN A 192.0.2.20"});
+  // The first overlay is untouched.
+  auto old = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A), false, first.get());
+  CHECK(section(old, LDNS_SECTION_ANSWER) == std::vector<std::string>{"www.example.test. 10 IN A 192.0.2.10"});
+}
