@@ -12,7 +12,7 @@
 #include "core/address.hpp"
 #include "core/duration.hpp"
 #include "core/result.hpp"
-#include "pool/pool.hpp"
+#include "pool/config.hpp"
 
 namespace gslb::config {
 
