@@ -11,9 +11,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "daemon/client.hpp"
 #include "daemon/dns_server.hpp"
 #include "daemon/server.hpp"
 #include "probe/scheduler.hpp"
@@ -66,6 +68,10 @@ class Control {
     uint64_t count = 0;
   };
   const std::map<pool::TargetKey, Histogram>& latencies() const noexcept { return latencies_; }
+  // Checks that failed on our side (see probe::Result::local), by reason; never fed to health.
+  const std::map<std::string, uint64_t>& probe_local_errors() const noexcept { return local_errors_; }
+  // The control socket's and the metrics endpoint's connection counters (their servers count).
+  ListenerStats control_stats, metrics_stats;
 
  private:
   bool on_result(uint32_t id, const probe::Result& r);
@@ -75,7 +81,8 @@ class Control {
   void schedule_targets();
   Reply drain(const std::vector<std::string>& args, bool on);
   void apply_drains();
-  void save_drains();
+  // Writes the drains to control.state_file; returns why it could not (nothing on success).
+  std::optional<std::string> save_drains();
   void arm_drain_timer();
 
   uv_loop_t* loop_;
@@ -104,6 +111,8 @@ class Control {
   std::map<std::string, uint64_t> failovers_;                    // by name
   std::map<std::pair<pool::TargetKey, std::string>, uint64_t> results_;  // (target, reason)
   std::map<pool::TargetKey, Histogram> latencies_;
+  std::map<std::string, uint64_t> local_errors_;
+  Burst local_error_log_;
 };
 
 }  // namespace gslb::daemon
