@@ -126,7 +126,8 @@ core::Result<bool> CtlServer::listen(const std::string& path, int uid, int gid) 
     close();
     return fail("chown", err);
   }
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 16, [](uv_stream_t* s, int status) {
+  // A backlog beyond the cap: connections over it are accepted and closed, not left waiting.
+  rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, [](uv_stream_t* s, int status) {
     if (status < 0) return;
     auto* self = static_cast<CtlServer*>(s->data);
     if (self->conns_.size() >= self->limits_.max_connections) {
