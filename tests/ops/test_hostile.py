@@ -7,6 +7,8 @@ descriptors:
   goes down, answers stay right, no probe fails for a local reason, refusals log once per burst;
 - the held ones are closed after idle_timeout, even when they trickle a byte every 250 ms;
 - the per-source cap of /metrics; requests over 4 KiB get 400 / "request too long";
+- with no descriptor left (soft limit lowered under the running gslbd), probes fail locally:
+  event=probe-error kind=local once, counted, and no gateway goes down;
 - a never-reading `events --follow` client is dropped (event=follower-dropped, counted) while
   gslbd's RSS stays bounded;
 - a configuration that cannot fit RLIMIT_NOFILE is refused at start and by --check-config,
@@ -17,6 +19,7 @@ descriptors:
   test_hostile.py PATH/TO/gslbd PATH/TO/gslbctl
 """
 import os
+import resource
 import select
 import shutil
 import socket
@@ -285,6 +288,39 @@ def test_follower_dropped(c, gslbd, gslbctl):
             good.wait(timeout=5)
 
 
+def test_local_probe_errors(c, gslbd, gslbctl):
+    """Out of descriptors, probes fail on gslbd's side: that must not take gateways down."""
+    with ot.Gateways() as gws, start(gws, gslbd, gslbctl) as srv:
+        c.check(wait_all_up(srv), "every address is up")
+        pid = srv.proc.pid
+        # Soft limit 3: the descriptors gslbd holds stay valid, every new one fails with EMFILE
+        # (stderr, where it logs, is fd 2). The same as a gslbd that clients starved.
+        hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)[1]
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (3, hard))
+        try:
+            # 2 s of 200 ms checks: 10 rounds, fall = 2 would have taken every address down.
+            time.sleep(2.0)
+            for _ in range(3):
+                c.eq(srv.answers(), {"127.0.0.2", "127.0.0.4"}, "answers unchanged while starved")
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (NOFILE, hard))
+        errors = srv.events("probe-error")
+        c.check(len(errors) >= 1, "event=probe-error logged", srv.log_text()[-2000:])
+        c.check(len(errors) <= 2, "once per burst, not once per target and check", str(len(errors)))
+        if errors:
+            c.eq(errors[0].get("kind"), "local", "kind=local")
+            c.eq(errors[0].get("reason"), "too many open files", "reason names EMFILE")
+            print(f"  {errors[0]}")
+        c.eq(srv.events("address-down"), [], "no address-down")
+        c.check(wait_all_up(srv, 2.0), "every address up once descriptors are back")
+        n = metric(srv, "gslbd_probe_local_errors_total")
+        c.check(n is not None and n >= 10, "gslbd_probe_local_errors_total counts them", str(n))
+        s = srv.samples() or []
+        c.check(not [l for name, l, _ in s if name == "gslbd_probe_results_total"
+                     and "open files" in l.get("result", "")],
+                "no local error among the verdicts (gslbd_probe_results_total)")
+
+
 def test_fd_limit_refused(c, gslbd, gslbctl):
     with ot.Gateways() as gws, start(gws, gslbd, gslbctl) as srv:
         srv.stop()
@@ -352,5 +388,5 @@ def test_root_group_refused(c, gslbd, gslbctl):
 
 if __name__ == "__main__":
     sys.exit(ot.main([test_idle_flood, test_trickle_and_size, test_follower_dropped,
-                      test_fd_limit_refused, test_drain_unwritable, test_root_group_refused],
+                      test_local_probe_errors, test_fd_limit_refused, test_drain_unwritable, test_root_group_refused],
                      tools=("curl",)))
