@@ -99,7 +99,9 @@ void Client::arm() {
 
 void Client::disarm() { uv_timer_stop(&timer_); }
 
-size_t Client::queued() const noexcept { return handle_.tcp.write_queue_size; }
+size_t Client::queued() const noexcept {
+  return reinterpret_cast<const uv_stream_t*>(&handle_)->write_queue_size;
+}
 
 bool Client::send(std::string data, bool then_close) {
   if (closing_) return false;

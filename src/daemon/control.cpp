@@ -13,6 +13,7 @@
 
 #include "core/log.hpp"
 #include "daemon/report.hpp"
+#include "daemon/system.hpp"
 #include "dns/overlay.hpp"
 
 namespace gslb::daemon {
@@ -175,18 +176,33 @@ void Control::publish() {
   for (auto& w : workers_) w->publish(Snapshot{loaded_.table, overlay});
 }
 
+core::Result<unsigned> Control::fits_descriptors(const Loaded& next) const {
+  // New probe targets need descriptors too. The running listeners and connection caps stay
+  // until a restart, so they are what the new targets must fit beside.
+  config::Config running = next.config;
+  running.server = loaded_.config.server;
+  running.control = loaded_.config.control;
+  running.metrics = loaded_.config.metrics;
+  return check_descriptors(running, next.engine->targets().size());
+}
+
 core::Errors Control::reload() {
   core::Errors errors;
-  auto next = load(config_path_, errors);
-  if (!next) {
+  auto failed = [&] {
     for (const auto& e : errors) core::log(core::Level::err, e.to_string());
     emit(core::Level::err, fmt::format("event=reload-failed errors={} (the previous configuration "
                                        "keeps serving)", errors.size()));
     return errors;
-  }
+  };
+  auto next = load(config_path_, errors);
+  if (!next) return failed();
   // Sockets, workers and log targets are set up once at start: say so rather than ignore it.
   const auto& was = loaded_.config;
   const auto& now = next->config;
+  if (auto fits = fits_descriptors(*next); !fits) {
+    errors.push_back(fits.error());
+    return failed();
+  }
   std::string restart;
   auto differs = [&restart](bool d, const char* key) {
     if (d) restart += (restart.empty() ? "" : ",") + std::string(key);
@@ -387,8 +403,8 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
     core::Errors errors;
     if (cmd == "reload") {
       errors = reload();
-    } else {
-      load(config_path_, errors);
+    } else if (auto next = load(config_path_, errors)) {
+      if (auto fits = fits_descriptors(*next); !fits) errors.push_back(fits.error());
     }
     std::string body;
     bool failed = false;

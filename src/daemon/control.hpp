@@ -75,6 +75,8 @@ class Control {
 
  private:
   bool on_result(uint32_t id, const probe::Result& r);
+  // Whether `next`'s probe targets fit the descriptor limit beside the running listeners.
+  core::Result<unsigned> fits_descriptors(const Loaded& next) const;
   void emit(core::Level level, const std::string& text);
   void emit(const pool::Event& e);
   void publish();

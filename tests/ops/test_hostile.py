@@ -12,7 +12,7 @@ descriptors:
 - a never-reading `events --follow` client is dropped (event=follower-dropped, counted) while
   gslbd's RSS stays bounded;
 - a configuration that cannot fit RLIMIT_NOFILE is refused at start and by --check-config,
-  with the numbers and the key to lower;
+  with the numbers and the key to lower, and so is a reload that adds too many probe targets;
 - drain/undrain with an unwritable state file exit 1 with the reason;
 - server.group = "root" is a config error with its position.
 
@@ -345,6 +345,23 @@ def test_fd_limit_refused(c, gslbd, gslbctl):
             print("  " + r.stderr.strip().splitlines()[-1])
 
 
+def test_reload_over_budget(c, gslbd, gslbctl):
+    """A reload that adds more probe targets than the descriptors left is refused."""
+    with ot.Gateways() as gws, start(gws, gslbd, gslbctl) as srv:
+        c.check(wait_all_up(srv), "every address is up")
+        many = ", ".join(f'"127.0.1.{i}"' for i in range(1, 121))
+        srv.body = ot.body() + f'\n[[pool]]\nname = "big"\nprobe = "gw"\naddresses = [{many}]\n'
+        srv.write_config()
+        r = srv.ctl("check-config")
+        c.eq(r.returncode, 1, "gslbctl check-config: 120 more targets do not fit 256 descriptors")
+        c.check("probes 123 (one per target)" in r.stderr, "check-config names the figures", r.stderr)
+        r = srv.ctl("reload")
+        c.eq(r.returncode, 1, "gslbctl reload is refused")
+        c.check("RLIMIT_NOFILE is 256" in r.stderr, "reload says why", r.stderr)
+        c.check(srv.wait_event("reload-failed", timeout=2) is not None, "event=reload-failed")
+        c.eq(srv.answers(), {"127.0.0.2", "127.0.0.4"}, "the previous configuration keeps serving")
+
+
 def test_drain_unwritable(c, gslbd, gslbctl):
     with ot.Gateways() as gws, start(gws, gslbd, gslbctl) as srv:
         c.check(wait_all_up(srv), "every address is up")
@@ -388,5 +405,5 @@ def test_root_group_refused(c, gslbd, gslbctl):
 
 if __name__ == "__main__":
     sys.exit(ot.main([test_idle_flood, test_trickle_and_size, test_follower_dropped,
-                      test_local_probe_errors, test_fd_limit_refused, test_drain_unwritable, test_root_group_refused],
+                      test_local_probe_errors, test_fd_limit_refused, test_reload_over_budget, test_drain_unwritable, test_root_group_refused],
                      tools=("curl",)))
