@@ -114,7 +114,8 @@ core::Result<bool> MetricsServer::listen(const core::Endpoint& ep) {
   ep.to_sockaddr(ss);
   int rc = uv_tcp_bind(server_, reinterpret_cast<sockaddr*>(&ss), 0);
   if (rc == 0)
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 64, [](uv_stream_t* s, int status) {
+    // A deep backlog: connections over the cap are accepted and closed, never left waiting.
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 256, [](uv_stream_t* s, int status) {
       if (status < 0) return;
       auto* self = static_cast<MetricsServer*>(s->data);
       if (self->conns_.size() >= self->limits_.max_connections) {
