@@ -19,6 +19,13 @@ void parse_server(Checker& c, const toml::table& t, Server& s) {
                        "probes_dir", "user", "group"});
   if (const std::string* u = c.string(t, "server", "user")) s.user = *u;
   if (const std::string* g = c.string(t, "server", "group")) s.group = *g;
+  // The drop exists to leave root: to user root it would change nothing, and to group root
+  // a compromised gslbd could still write every root-group file (/etc/shadow's group on some
+  // systems, most of /var). lookup_identity() catches other names for uid or gid 0.
+  if (s.user == "root")
+    c.error(*t.get("user"), "server.user", "must not be root: leave it out to keep running as root, or name the service's own user");
+  if (s.group == "root")
+    c.error(*t.get("group"), "server.group", "must not be root: after the drop gslbd would still hold group root; name the service's own group");
   if (const std::string* d = c.string(t, "server", "probes_dir")) s.probes_dir = c.resolve(*d);
   if (t.get("listen")) s.listen.clear();
   c.strings(t, "server", "listen", [&](const toml::node& n, const std::string& key, const std::string& v) {
@@ -230,22 +237,28 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   }
   if (const toml::node* n = root.get("control")) {
     if (const toml::table* t = n->as_table()) {
-      c.only(*t, "control", {"socket", "state_file"});
+      c.only(*t, "control", {"socket", "state_file", "max_connections", "idle_timeout"});
       if (const std::string* v = c.string(*t, "control", "socket")) cfg.control.socket = v->empty() ? *v : c.resolve(*v);
       if (const std::string* v = c.string(*t, "control", "state_file"))
         cfg.control.state_file = v->empty() ? *v : c.resolve(*v);
+      if (auto m = c.integer(*t, "control", "max_connections", 1, 4096)) cfg.control.max_connections = unsigned(*m);
+      if (auto d = c.duration(*t, "control", "idle_timeout")) cfg.control.idle_timeout = *d;
     } else {
       c.error(*n, "control", "must be a table");
     }
   }
   if (const toml::node* n = root.get("metrics")) {
     if (const toml::table* t = n->as_table()) {
-      c.only(*t, "metrics", {"listen"});
+      c.only(*t, "metrics", {"listen", "max_connections", "max_connections_per_source", "idle_timeout"});
       if (const std::string* v = c.string(*t, "metrics", "listen")) {
         cfg.metrics.listen = core::Endpoint::parse(*v);
         if (!cfg.metrics.listen)
           c.error(*t->get("listen"), "metrics.listen", "must be an address and port such as \"127.0.0.1:9153\"");
       }
+      if (auto m = c.integer(*t, "metrics", "max_connections", 1, 4096)) cfg.metrics.max_connections = unsigned(*m);
+      if (auto m = c.integer(*t, "metrics", "max_connections_per_source", 1, 4096))
+        cfg.metrics.max_connections_per_source = unsigned(*m);
+      if (auto d = c.duration(*t, "metrics", "idle_timeout")) cfg.metrics.idle_timeout = *d;
     } else {
       c.error(*n, "metrics", "must be a table");
     }

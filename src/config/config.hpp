@@ -32,10 +32,18 @@ struct Server {
 struct Control {
   std::string socket = "/run/gslbd/control.sock";  // gslbctl's Unix socket; "" = none
   std::string state_file = "/var/lib/gslbd/drains";  // drains kept across restarts; "" = none
+  // gslbctl clients at once; more are accepted and closed at once (the backlog never fills).
+  unsigned max_connections = 16;
+  // A request must arrive whole within this from connect; an `events --follow` client is
+  // exempt once following (its bound is the output queue instead).
+  core::Duration idle_timeout = std::chrono::seconds(30);
 };
 
 struct Metrics {
   std::optional<core::Endpoint> listen;  // Prometheus text at /metrics; off unless set
+  unsigned max_connections = 16;             // scrapes at once, all sources together
+  unsigned max_connections_per_source = 4;   // scrapes at once from one client address
+  core::Duration idle_timeout = std::chrono::seconds(10);  // to send the request, then to read the reply
 };
 
 struct Log {

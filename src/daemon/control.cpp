@@ -2,12 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "core/log.hpp"
 #include "daemon/report.hpp"
+#include "daemon/system.hpp"
 #include "dns/overlay.hpp"
 
 namespace gslb::daemon {
@@ -120,7 +126,15 @@ void Control::emit(core::Level level, const std::string& text) {
   std::string line = fmt::format("{} {}", stamp, text);
   events_.push_back(line);
   if (events_.size() > kEventRing) events_.pop_front();
-  for (auto& [id, f] : followers_) f(line);
+  // A follower may be dropped (and unfollow) from inside its own call: walk a copy of the ids.
+  std::vector<uint64_t> ids;
+  ids.reserve(followers_.size());
+  for (const auto& [id, f] : followers_) ids.push_back(id);
+  for (uint64_t id : ids)
+    if (auto it = followers_.find(id); it != followers_.end()) {
+      Follower f = it->second;
+      f(line);
+    }
 }
 
 void Control::emit(const pool::Event& e) {
@@ -133,6 +147,17 @@ bool Control::on_result(uint32_t id, const probe::Result& r) {
   if (it == target_index_.end()) return false;
   const size_t target = it->second;
   const pool::TargetKey& key = loaded_.engine->targets()[target];
+  if (r.local) {
+    // Our own shortage (no descriptor, no memory) says nothing about the gateway: its state
+    // stays, and the scheduler tries again at the normal interval. A shortage hits every target
+    // at once, so one line per burst, not one per target.
+    const uint64_t n = ++local_errors_[r.reason];
+    if (uint64_t burst = local_error_log_.hit(uint64_t(now_ms())))
+      emit(core::Level::err, fmt::format("event=probe-error kind=local address={} probe={} reason=\"{}\" "
+                                         "count={} total={} (not a verdict: health unchanged)",
+                                         key.ip.to_string(), key.probe, r.reason, burst, n));
+    return false;
+  }
   ++results_[{key, r.ok ? std::string("ok") : r.reason}];
   observe(latencies_[key], std::chrono::duration<double>(r.latency).count());
   std::vector<pool::Event> events;
@@ -176,18 +201,33 @@ void Control::publish() {
   unpublished_.clear();
 }
 
+core::Result<unsigned> Control::fits_descriptors(const Loaded& next) const {
+  // New probe targets need descriptors too. The running listeners and connection caps stay
+  // until a restart, so they are what the new targets must fit beside.
+  config::Config running = next.config;
+  running.server = loaded_.config.server;
+  running.control = loaded_.config.control;
+  running.metrics = loaded_.config.metrics;
+  return check_descriptors(running, next.engine->targets().size());
+}
+
 core::Errors Control::reload() {
   core::Errors errors;
-  auto next = load(config_path_, errors);
-  if (!next) {
+  auto failed = [&] {
     for (const auto& e : errors) core::log(core::Level::err, e.to_string());
     emit(core::Level::err, fmt::format("event=reload-failed errors={} (the previous configuration "
                                        "keeps serving)", errors.size()));
     return errors;
-  }
+  };
+  auto next = load(config_path_, errors);
+  if (!next) return failed();
   // Sockets, workers and log targets are set up once at start: say so rather than ignore it.
   const auto& was = loaded_.config;
   const auto& now = next->config;
+  if (auto fits = fits_descriptors(*next); !fits) {
+    errors.push_back(fits.error());
+    return failed();
+  }
   std::string restart;
   auto differs = [&restart](bool d, const char* key) {
     if (d) restart += (restart.empty() ? "" : ",") + std::string(key);
@@ -202,7 +242,12 @@ core::Errors Control::reload() {
               was.server.tcp_max_connections_per_source != now.server.tcp_max_connections_per_source ||
               was.server.tcp_max_output != now.server.tcp_max_output, "server (edns/tcp)");
   differs(was.control.socket != now.control.socket, "control.socket");
+  differs(was.control.max_connections != now.control.max_connections ||
+              was.control.idle_timeout != now.control.idle_timeout, "control (limits)");
   differs(was.metrics.listen != now.metrics.listen, "metrics.listen");
+  differs(was.metrics.max_connections != now.metrics.max_connections ||
+              was.metrics.max_connections_per_source != now.metrics.max_connections_per_source ||
+              was.metrics.idle_timeout != now.metrics.idle_timeout, "metrics (limits)");
   differs(was.log.syslog != now.log.syslog || was.log.stderr_ != now.log.stderr_, "log.targets");
   if (!restart.empty()) {
     emit(core::Level::warning, fmt::format("event=restart-needed keys={} (changed in the file; the "
@@ -226,14 +271,44 @@ void Control::apply_drains() {
     if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, true, events);
 }
 
-void Control::save_drains() {
+std::optional<std::string> Control::save_drains() {
   const auto& path = loaded_.config.control.state_file;
-  if (path.empty()) return;
-  std::ofstream out(path + ".tmp", std::ios::trunc);
-  for (const auto& [ip, until] : drains_) out << ip << ' ' << until << '\n';
-  out.close();
-  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
-    core::logf(core::Level::warning, "event=state-not-saved file={} (drains will not survive a restart)", path);
+  if (path.empty()) return std::nullopt;
+  std::string text;
+  for (const auto& [ip, until] : drains_) text += fmt::format("{} {}\n", ip, until);
+  // A temporary file renamed over the old one: a crash or a full disk leaves the previous
+  // drains whole, never half a file. Every step is checked, close() and fsync() included (a
+  // full disk or NFS can report only there).
+  const std::string tmp = path + ".tmp";
+  auto failed = [&](const char* step) {
+    std::string why = fmt::format("cannot write {}: {} ({} {})", path, std::strerror(errno), step, tmp);
+    ::unlink(tmp.c_str());
+    core::logf(core::Level::warning, "event=state-not-saved file={} reason=\"{}\" (drains will not survive a restart)",
+               path, std::strerror(errno));
+    return why;
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return failed("creating");
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      errno = err;
+      return failed("writing");
+    }
+    done += size_t(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+    return failed("syncing");
+  }
+  if (::close(fd) != 0) return failed("closing");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("renaming");
+  return std::nullopt;
 }
 
 void Control::arm_drain_timer() {
@@ -302,11 +377,16 @@ Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
     if (until && e.text.starts_with("event=drain ")) e.text += fmt::format(" for={}", args[3]);
     emit(e);
   }
-  save_drains();
+  const auto unsaved = save_drains();
   arm_drain_timer();
   publish();
-  return {0, fmt::format("{} {} address{}\n", on ? "drained" : "undrained", ips.size(),
-                         ips.size() == 1 ? "" : "es")};
+  const std::string done = fmt::format("{} {} address{}", on ? "drained" : "undrained", ips.size(),
+                                       ips.size() == 1 ? "" : "es");
+  if (!unsaved) return {0, done + "\n"};
+  // The change stays in effect: taking it back would fight the operator (a drain is usually
+  // urgent), while telling them lets them fix the file or accept that a restart forgets it.
+  return {1, fmt::format("{} in memory, but {}\nthe change is in effect now and is lost when gslbd restarts{}\n",
+                         done, *unsaved, on ? "" : " (the old file would drain it again)")};
 }
 
 uint64_t Control::follow(Follower f) {
@@ -351,8 +431,8 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
     core::Errors errors;
     if (cmd == "reload") {
       errors = reload();
-    } else {
-      load(config_path_, errors);
+    } else if (auto next = load(config_path_, errors)) {
+      if (auto fits = fits_descriptors(*next); !fits) errors.push_back(fits.error());
     }
     std::string body;
     bool failed = false;

@@ -12,9 +12,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "daemon/client.hpp"
 #include "daemon/dns_server.hpp"
 #include "daemon/server.hpp"
 #include "probe/scheduler.hpp"
@@ -69,9 +71,15 @@ class Control {
   const std::map<pool::TargetKey, Histogram>& latencies() const noexcept { return latencies_; }
   // From a verdict that changed the answers to the publish that carried it (seconds).
   const Histogram& publish_lag() const noexcept { return publish_lag_; }
+  // Checks that failed on our side (see probe::Result::local), by reason; never fed to health.
+  const std::map<std::string, uint64_t>& probe_local_errors() const noexcept { return local_errors_; }
+  // The control socket's and the metrics endpoint's connection counters (their servers count).
+  ListenerStats control_stats, metrics_stats;
 
  private:
   bool on_result(uint32_t id, const probe::Result& r);
+  // Whether `next`'s probe targets fit the descriptor limit beside the running listeners.
+  core::Result<unsigned> fits_descriptors(const Loaded& next) const;
   void emit(core::Level level, const std::string& text);
   void emit(const pool::Event& e);
   // Publishes what changed now; schedule_publish() does it after a short window, so the
@@ -81,7 +89,8 @@ class Control {
   void schedule_targets();
   Reply drain(const std::vector<std::string>& args, bool on);
   void apply_drains();
-  void save_drains();
+  // Writes the drains to control.state_file; returns why it could not (nothing on success).
+  std::optional<std::string> save_drains();
   void arm_drain_timer();
 
   uv_loop_t* loop_;
@@ -115,6 +124,8 @@ class Control {
   uv_timer_t* publish_timer_ = nullptr;
   std::vector<std::chrono::steady_clock::time_point> unpublished_;  // verdicts waiting
   Histogram publish_lag_;
+  std::map<std::string, uint64_t> local_errors_;
+  Burst local_error_log_;
 };
 
 }  // namespace gslb::daemon

@@ -6,8 +6,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "core/log.hpp"
 
 namespace gslb::daemon {
 
@@ -15,75 +18,71 @@ namespace {
 
 constexpr size_t kMaxRequest = 4096;
 
-struct CtlConn {
-  uv_pipe_t pipe{};
-  Control* control = nullptr;
-  CtlServer* server = nullptr;
-  std::string in;
-  uint64_t follower = 0;
-  bool closing = false;
-  unsigned writes = 0;
-  bool close_after_writes = false;
-  bool handled = false;
+// One gslbctl connection: a request line, then a reply and close, or (events --follow) a stream
+// of event lines for as long as the client keeps reading them.
+class CtlConn final : public Client {
+ public:
+  CtlConn(CtlServer& server, Control& control, const ClientLimits& limits)
+      : Client(server.loop(), false, limits, server.stats()), server_(server), control_(control) {}
 
-  void close() {
-    if (closing) return;
-    closing = true;
-    if (follower) control->unfollow(follower);
-    server->conns_.erase(this);
-    uv_close(reinterpret_cast<uv_handle_t*>(&pipe),
-             [](uv_handle_t* h) { delete static_cast<CtlConn*>(h->data); });
+ private:
+  void received(const char* data, size_t n) override {
+    if (handled_) return;  // one request per connection; a follower's input is ignored
+    in_.append(data, n);
+    auto nl = in_.find('\n');
+    if (nl != std::string::npos) {
+      handled_ = true;
+      handle(in_.substr(0, nl));
+    } else if (in_.size() > kMaxRequest) {
+      handled_ = true;
+      ++stats_.too_large;
+      send("1\nrequest too long\n", true);
+    }
   }
+
+  void closed() override {
+    if (follower_) control_.unfollow(follower_);
+    server_.forget(this);
+  }
+
+  void overflowed() override {
+    if (!follower_) return;
+    core::logf(core::Level::warning,
+               "event=follower-dropped queued={} bound={} (an events --follow client stopped "
+               "reading)", queued(), limits_.max_output);
+    ++stats_.followers_dropped;
+  }
+
+  void handle(const std::string& line) {
+    std::vector<std::string> args;
+    size_t start = 0;
+    while (start <= line.size()) {
+      size_t tab = line.find('\t', start);
+      if (tab == std::string::npos) tab = line.size();
+      if (tab > start) args.push_back(line.substr(start, tab - start));
+      start = tab + 1;
+    }
+    const bool follow = args.size() >= 2 && args[0] == "events" &&
+                        std::find(args.begin(), args.end(), "--follow") != args.end();
+    if (follow) {
+      // A follower may stay for days: no deadline, but its unread output is bounded.
+      disarm();
+      std::string backlog = "0\n";
+      for (const auto& e : control_.events()) backlog += e + "\n";
+      if (!send(std::move(backlog), false)) return;
+      follower_ = control_.follow([this](const std::string& l) { send(l + "\n", false); });
+      return;
+    }
+    Control::Reply r = control_.command(args);
+    send(fmt::format("{}\n{}", r.status, r.body), true);
+  }
+
+  CtlServer& server_;
+  Control& control_;
+  std::string in_;
+  uint64_t follower_ = 0;
+  bool handled_ = false;
 };
-
-struct WriteReq {
-  uv_write_t req{};
-  std::string data;
-  CtlConn* conn;
-};
-
-void send(CtlConn* c, std::string data, bool then_close) {
-  if (c->closing) return;
-  c->close_after_writes = c->close_after_writes || then_close;
-  auto* w = new WriteReq{{}, std::move(data), c};
-  uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
-  ++c->writes;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->pipe), &b, 1,
-                    [](uv_write_t* req, int status) {
-                      auto* wr = reinterpret_cast<WriteReq*>(req);
-                      CtlConn* conn = wr->conn;
-                      delete wr;
-                      --conn->writes;
-                      if (status < 0 || (conn->close_after_writes && conn->writes == 0)) conn->close();
-                    });
-  if (rc != 0) {
-    --c->writes;
-    delete w;
-    c->close();
-  }
-}
-
-void handle(CtlConn* c, const std::string& line) {
-  std::vector<std::string> args;
-  size_t start = 0;
-  while (start <= line.size()) {
-    size_t tab = line.find('\t', start);
-    if (tab == std::string::npos) tab = line.size();
-    if (tab > start) args.push_back(line.substr(start, tab - start));
-    start = tab + 1;
-  }
-  const bool follow = args.size() >= 2 && args[0] == "events" &&
-                      std::find(args.begin(), args.end(), "--follow") != args.end();
-  if (follow) {
-    std::string backlog = "0\n";
-    for (const auto& e : c->control->events()) backlog += e + "\n";
-    send(c, std::move(backlog), false);
-    c->follower = c->control->follow([c](const std::string& l) { send(c, l + "\n", false); });
-    return;
-  }
-  Control::Reply r = c->control->command(args);
-  send(c, fmt::format("{}\n{}", r.status, r.body), true);
-}
 
 }  // namespace
 
@@ -127,43 +126,17 @@ core::Result<bool> CtlServer::listen(const std::string& path, int uid, int gid) 
     close();
     return fail("chown", err);
   }
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 16, [](uv_stream_t* s, int status) {
+  // A backlog beyond the cap: connections over it are accepted and closed, not left waiting.
+  rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, [](uv_stream_t* s, int status) {
     if (status < 0) return;
     auto* self = static_cast<CtlServer*>(s->data);
-    auto* c = new CtlConn;
-    c->control = &self->control_;
-    c->server = self;
-    self->conns_.insert(c);
-    uv_pipe_init(self->loop_, &c->pipe, 0);
-    c->pipe.data = c;
-    if (uv_accept(s, reinterpret_cast<uv_stream_t*>(&c->pipe)) != 0) {
-      c->close();
+    if (self->conns_.size() >= self->limits_.max_connections) {
+      refuse(s, "control", "max_connections", self->conns_.size(), self->stats(), self->refusals_);
       return;
     }
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&c->pipe),
-        [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-          buf->base = new char[suggested];
-          buf->len = suggested;
-        },
-        [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
-          auto* conn = static_cast<CtlConn*>(st->data);
-          if (n > 0 && !conn->handled) conn->in.append(buf->base, size_t(n));
-          delete[] buf->base;
-          if (n < 0) {  // the client went away (a follower stops here)
-            conn->close();
-            return;
-          }
-          if (conn->handled) return;
-          auto nl = conn->in.find('\n');
-          if (nl != std::string::npos) {
-            conn->handled = true;
-            handle(conn, conn->in.substr(0, nl));
-          } else if (conn->in.size() > kMaxRequest) {
-            conn->handled = true;
-            send(conn, "1\nrequest too long\n", true);
-          }
-        });
+    auto* c = new CtlConn(*self, self->control_, self->limits_);
+    self->conns_.insert(c);
+    c->accept(s);
   });
   if (rc != 0) {
     close();
@@ -173,7 +146,7 @@ core::Result<bool> CtlServer::listen(const std::string& path, int uid, int gid) 
 }
 
 void CtlServer::close() {
-  for (void* c : std::vector<void*>(conns_.begin(), conns_.end())) static_cast<CtlConn*>(c)->close();
+  for (Client* c : std::vector<Client*>(conns_.begin(), conns_.end())) c->close();
   if (!server_) return;
   uv_close(reinterpret_cast<uv_handle_t*>(server_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });

@@ -7,7 +7,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/log.hpp"
@@ -80,6 +79,13 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gslbd: %zu error%s\n", errors.size(), errors.size() == 1 ? "" : "s");
     return 1;
   }
+  // Before any socket: every listener, connection and check must fit the descriptor limit, or
+  // at 1,024 idle scrapes the probes could not open a socket and healthy gateways would go down.
+  auto fds = daemon::check_descriptors(loaded->config, loaded->engine->targets().size());
+  if (!fds) {
+    std::fprintf(stderr, "%s\n", fds.error().to_string().c_str());
+    return 1;
+  }
   if (check) {
     std::printf("%s: ok (%zu zones)\n", loaded->config.path.c_str(), loaded->zones.size());
     return 0;
@@ -94,7 +100,7 @@ int run(int argc, char** argv) {
     core::log(core::Level::err, identity.error().to_string());
     return 1;
   }
-  unsigned nworkers = server.workers ? server.workers : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned nworkers = daemon::worker_count(server);
   daemon::WorkerOptions wopt;
   wopt.handler.edns_size = server.edns_size;
   wopt.tcp_idle_timeout = server.tcp_idle_timeout;
@@ -123,14 +129,17 @@ int run(int argc, char** argv) {
   const auto control_cfg = loaded->config.control;
   const auto metrics_cfg = loaded->config.metrics;
   daemon::Control control(loop, config_path, std::move(*loaded), workers);
-  daemon::CtlServer ctl(loop, control);
+  // A follower's queue bound: 256 KiB is ~2,000 event lines, minutes of a failover storm.
+  daemon::CtlServer ctl(loop, control, {control_cfg.max_connections, control_cfg.idle_timeout, 256 * 1024});
   if (!control_cfg.socket.empty()) {
     auto ok = ctl.listen(control_cfg.socket, identity->uid, identity->gid);
     if (!ok)
       core::logf(core::Level::warning, "event=control-unavailable {} (gslbctl cannot reach this gslbd)",
                  ok.error().to_string());
   }
-  daemon::MetricsServer metrics(loop, control, workers);
+  daemon::MetricsServer metrics(loop, control, workers,
+                                {metrics_cfg.max_connections, metrics_cfg.idle_timeout, 256 * 1024},
+                                metrics_cfg.max_connections_per_source);
   if (metrics_cfg.listen) {
     auto ok = metrics.listen(*metrics_cfg.listen);
     if (!ok) {

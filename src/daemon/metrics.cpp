@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <http_parser.h>
 
+#include <netinet/in.h>
+
 #include <chrono>
 
 #include "daemon/report.hpp"
@@ -12,47 +14,41 @@ namespace gslb::daemon {
 
 namespace {
 
-constexpr size_t kMaxRequest = 8192;
+// A scrape is a request line and a few headers, ~200 bytes from Prometheus; 4 KiB is plenty
+// and keeps what one client can make us hold small.
+constexpr size_t kMaxRequest = 4096;
 
-struct HttpConn {
-  uv_tcp_t tcp{};
-  http_parser parser{};
-  MetricsServer* server = nullptr;
-  std::string url;
-  bool done = false;
-  bool closing = false;
-
-  void close() {
-    if (closing) return;
-    closing = true;
-    server->conns_.erase(this);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
-             [](uv_handle_t* h) { delete static_cast<HttpConn*>(h->data); });
+// One scrape: a request, then the page and close.
+class HttpConn final : public Client {
+ public:
+  HttpConn(MetricsServer& server, const ClientLimits& limits)
+      : Client(server.loop(), true, limits, server.stats()), server_(server) {
+    http_parser_init(&parser, HTTP_REQUEST);
+    parser.data = this;
   }
-};
 
-struct WriteReq {
-  uv_write_t req{};
-  std::string data;
-  HttpConn* conn;
+  MetricsServer& server_;
+  std::string source;   // the peer's address bytes, for the per-source cap
+  bool counted = false;  // in the server's per-source count
+  http_parser parser{};
+  std::string url;
+  size_t seen = 0;
+  bool done = false;
+
+ private:
+  void received(const char* data, size_t n) override;
+  void closed() override { server_.forget(this, counted ? &source : nullptr); }
 };
 
 void respond(HttpConn* c, int code, const char* reason, const std::string& type, std::string body) {
+  c->done = true;
+  uv_read_stop(c->stream());
   // HEAD gets the headers a GET would, without the body (RFC 9110 §9.3.2).
   const bool head = c->parser.method == HTTP_HEAD;
-  auto* w = new WriteReq{{}, fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-                                         "Connection: close\r\n\r\n{}",
-                                         code, reason, type, body.size(), head ? "" : body),
-                         c};
-  uv_buf_t b = uv_buf_init(w->data.data(), unsigned(w->data.size()));
-  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, [](uv_write_t* req, int) {
-        auto* wr = reinterpret_cast<WriteReq*>(req);
-        wr->conn->close();
-        delete wr;
-      }) != 0) {
-    delete w;
-    c->close();
-  }
+  c->send(fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+                      "Connection: close\r\n\r\n{}",
+                      code, reason, type, body.size(), head ? "" : body),
+          true);
 }
 
 const http_parser_settings& settings() {
@@ -60,13 +56,11 @@ const http_parser_settings& settings() {
     http_parser_settings st{};
     http_parser_settings_init(&st);
     st.on_url = [](http_parser* p, const char* at, size_t len) {
-      auto* c = static_cast<HttpConn*>(p->data);
-      c->url.append(at, len);
-      return c->url.size() > kMaxRequest ? 1 : 0;
+      static_cast<HttpConn*>(p->data)->url.append(at, len);
+      return 0;
     };
     st.on_message_complete = [](http_parser* p) {
       auto* c = static_cast<HttpConn*>(p->data);
-      c->done = true;
       const bool get = p->method == HTTP_GET || p->method == HTTP_HEAD;
       const std::string path = c->url.substr(0, c->url.find('?'));
       if (!get)
@@ -74,12 +68,27 @@ const http_parser_settings& settings() {
       else if (path != "/metrics")
         respond(c, 404, "Not Found", "text/plain", "try /metrics\n");
       else
-        respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", c->server->render());
+        respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", c->server_.render());
       return 1;  // one request per connection
     };
     return st;
   }();
   return s;
+}
+
+void HttpConn::received(const char* data, size_t n) {
+  if (done) return;
+  // Bound the request as a whole, not only the URL: a client must not make us parse (or
+  // wait for) megabytes of headers.
+  seen += n;
+  if (seen > kMaxRequest) {
+    ++stats_.too_large;
+    respond(this, 400, "Bad Request", "text/plain", "request too large\n");
+    return;
+  }
+  size_t used = http_parser_execute(&parser, &settings(), data, n);
+  if (!done && (used != n || parser.http_errno != HPE_OK))
+    respond(this, 400, "Bad Request", "text/plain", "bad request\n");
 }
 
 const char* qtype_name(size_t i) {
@@ -105,38 +114,35 @@ core::Result<bool> MetricsServer::listen(const core::Endpoint& ep) {
   ep.to_sockaddr(ss);
   int rc = uv_tcp_bind(server_, reinterpret_cast<sockaddr*>(&ss), 0);
   if (rc == 0)
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 64, [](uv_stream_t* s, int status) {
+    // A deep backlog: connections over the cap are accepted and closed, never left waiting.
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 256, [](uv_stream_t* s, int status) {
       if (status < 0) return;
       auto* self = static_cast<MetricsServer*>(s->data);
-      auto* c = new HttpConn;
-      c->server = self;
-      self->conns_.insert(c);
-      uv_tcp_init(self->loop_, &c->tcp);
-      c->tcp.data = c;
-      http_parser_init(&c->parser, HTTP_REQUEST);
-      c->parser.data = c;
-      if (uv_accept(s, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
-        c->close();
+      if (self->conns_.size() >= self->limits_.max_connections) {
+        refuse(s, "metrics", "max_connections", self->conns_.size(), self->stats(), self->refusals_);
         return;
       }
-      uv_read_start(
-          reinterpret_cast<uv_stream_t*>(&c->tcp),
-          [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-            buf->base = new char[suggested];
-            buf->len = suggested;
-          },
-          [](uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
-            auto* conn = static_cast<HttpConn*>(st->data);
-            if (n > 0 && !conn->done) {
-              size_t used = http_parser_execute(&conn->parser, &settings(), buf->base, size_t(n));
-              if (!conn->done && (used != size_t(n) || conn->parser.http_errno != HPE_OK))
-                respond(conn, 400, "Bad Request", "text/plain", "bad request\n");
-              if (conn->done) uv_read_stop(st);
-            } else if (n < 0) {
-              conn->close();
-            }
-            delete[] buf->base;
-          });
+      // The per-source cap needs the peer's address, so the connection is accepted first.
+      auto* c = new HttpConn(*self, self->limits_);
+      if (!c->accept(s)) return;
+      sockaddr_storage peer{};
+      int len = sizeof peer;
+      std::string& source = c->source;
+      if (uv_tcp_getpeername(reinterpret_cast<uv_tcp_t*>(c->stream()), reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+        if (peer.ss_family == AF_INET)
+          source.assign(reinterpret_cast<const char*>(&reinterpret_cast<sockaddr_in*>(&peer)->sin_addr), 4);
+        else if (peer.ss_family == AF_INET6)
+          source.assign(reinterpret_cast<const char*>(&reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr), 16);
+      }
+      unsigned& from_source = self->per_source_[source];
+      if (from_source >= self->per_source_cap_) {
+        if (from_source == 0) self->per_source_.erase(source);
+        refuse(c, "metrics", "max_connections_per_source", self->conns_.size(), self->stats(), self->refusals_);
+        return;
+      }
+      ++from_source;
+      c->counted = true;
+      self->conns_.insert(c);
     });
   if (rc != 0) {
     close();
@@ -146,7 +152,7 @@ core::Result<bool> MetricsServer::listen(const core::Endpoint& ep) {
 }
 
 void MetricsServer::close() {
-  for (void* c : std::vector<void*>(conns_.begin(), conns_.end())) static_cast<HttpConn*>(c)->close();
+  for (Client* c : std::vector<Client*>(conns_.begin(), conns_.end())) c->close();
   if (!server_) return;
   uv_close(reinterpret_cast<uv_handle_t*>(server_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
@@ -193,6 +199,27 @@ std::string MetricsServer::render() const {
                    tcp_refused, tcp_evicted, tcp_timed_out);
   family("gslbd_answer_compilations_total", "counter", "Dynamic answer sets compiled and published to the workers.");
   o += fmt::format("gslbd_answer_compilations_total {}\n", control_.overlay_builds());
+
+  family("gslbd_probe_local_errors_total", "counter",
+         "Checks that failed on gslbd's side (no descriptor, no memory), by reason; health ignores them.");
+  o += fmt::format("gslbd_probe_local_errors_total {}\n", [this] {
+    uint64_t n = 0;
+    for (const auto& [reason, count] : control_.probe_local_errors()) n += count;
+    return n;
+  }());
+  const std::pair<const char*, const ListenerStats*> listeners[] = {{"control", &control_.control_stats},
+                                                                    {"metrics", &control_.metrics_stats}};
+  family("gslbd_connections_total", "counter",
+         "Control socket and metrics connections by outcome: accepted, refused (over a cap), "
+         "timed_out, too_large (request over the bound), overflowed (stopped reading).");
+  for (const auto& [name, st] : listeners)
+    for (const auto& [outcome, n] : {std::pair{"accepted", st->accepted}, {"refused", st->refused},
+                                     {"timed_out", st->timed_out}, {"too_large", st->too_large},
+                                     {"overflowed", st->overflowed}})
+      o += fmt::format("gslbd_connections_total{{listener=\"{}\",outcome=\"{}\"}} {}\n", name, outcome, n);
+  family("gslbd_followers_dropped_total", "counter",
+         "`gslbctl events --follow` clients dropped for leaving more than 256 KiB unread.");
+  o += fmt::format("gslbd_followers_dropped_total {}\n", control_.control_stats.followers_dropped);
 
   const pool::Engine& e = *control_.loaded().engine;
   const auto& cfg = e.config();

@@ -3,13 +3,16 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace gslb::daemon {
 
@@ -42,6 +45,14 @@ core::Result<Identity> lookup_identity(const std::string& user, const std::strin
     if (!gr) return core::Error{{}, 0, 0, fmt::format("server.group: no group named {}", group)};
     id.gid = int(gr->gr_gid);
   }
+  // The config refuses the names "root"; this catches other names for 0 (a user whose
+  // primary group is 0, an alias such as "toor").
+  if (id.uid == 0)
+    return core::Error{{}, 0, 0, fmt::format("server.user: {} is uid 0: dropping to it keeps root", user)};
+  if (id.gid == 0)
+    return core::Error{{}, 0, 0, fmt::format("server.{}: {} is gid 0 (root): gslbd would keep group root after the drop; "
+                                            "set server.group to the service's own group",
+                                            group.empty() ? "user" : "group", group.empty() ? user + "'s primary group" : group)};
   return id;
 }
 
@@ -58,6 +69,70 @@ core::Result<bool> drop_privileges(const Identity& id) {
   if (id.uid >= 0 && ::setuid(uid_t(id.uid)) != 0) return fail("setuid");
   if (id.uid > 0 && ::setuid(0) == 0) return core::Error{{}, 0, 0, "dropping privileges: root could be regained"};
   return true;
+}
+
+unsigned worker_count(const config::Server& server) {
+  return server.workers ? server.workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
+namespace {
+
+// Descriptors gslbd holds besides connections and checks: the config, zone and probe files
+// while loading, syslog, stdio, the control loop's epoll, signal and async fds, curl's
+// multi socketpair. 64 leaves room for all of them with margin.
+constexpr uint64_t kReserve = 64;
+// A worker's loop: epoll, the async eventfd, and the signal pipe libuv may open.
+constexpr uint64_t kPerWorkerLoop = 4;
+
+}  // namespace
+
+DescriptorBudget descriptor_budget(const config::Config& cfg, size_t probe_targets) {
+  DescriptorBudget b;
+  b.workers = worker_count(cfg.server);
+  b.dns_tcp = uint64_t(b.workers) * cfg.server.tcp_max_connections;
+  b.listeners = uint64_t(b.workers) * (2 * cfg.server.listen.size() + kPerWorkerLoop);
+  b.control = cfg.control.socket.empty() ? 0 : cfg.control.max_connections + 1;
+  b.metrics = cfg.metrics.listen ? cfg.metrics.max_connections + 1 : 0;
+  b.probes = probe_targets;
+  b.reserve = kReserve;
+  return b;
+}
+
+core::Result<unsigned> check_descriptors(const config::Config& cfg, size_t probe_targets) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return core::Error{{}, 0, 0, fmt::format("getrlimit(RLIMIT_NOFILE): {}", std::strerror(errno))};
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  // select() is never used, so nothing stops at FD_SETSIZE; an unlimited hard limit is taken
+  // as "plenty" rather than a number that would overflow the sums below.
+  const uint64_t limit = lim.rlim_cur == RLIM_INFINITY ? uint64_t(1) << 31 : uint64_t(lim.rlim_cur);
+  const DescriptorBudget b = descriptor_budget(cfg, probe_targets);
+  if (b.total() <= limit) return unsigned(std::min<uint64_t>(limit, ~0u));
+  // Name the biggest consumer: with the defaults that is DNS TCP (1024 per worker), and
+  // lowering it is the usual fix; the others can only be lowered by their own keys.
+  const uint64_t others = b.total() - b.dns_tcp;
+  std::string fix;
+  if (others < limit && b.dns_tcp >= b.control && b.dns_tcp >= b.metrics && (limit - others) / b.workers >= 1)
+    fix = fmt::format("lower server.tcp_max_connections to at most {}", (limit - others) / b.workers);
+  else if (b.control >= b.metrics && b.control > b.probes)
+    fix = "lower control.max_connections";
+  else if (b.metrics > b.probes)
+    fix = "lower metrics.max_connections";
+  else
+    fix = "split the probe targets over more gslbd instances";
+  return core::Error{cfg.path, 0, 0, fmt::format(
+      "file descriptors: the configuration can hold {} open at once but RLIMIT_NOFILE is {} "
+      "(soft, raised to the hard limit): DNS TCP {} (server.workers {} x server.tcp_max_connections {}), "
+      "DNS sockets and loops {}, control socket {} (control.max_connections {} + 1), "
+      "metrics {} (metrics.max_connections {} + 1), probes {} (one per target), reserve {}; "
+      "{}, or raise the limit (LimitNOFILE= in the systemd unit, ulimit -n)",
+      b.total(), limit, b.dns_tcp, b.workers, cfg.server.tcp_max_connections, b.listeners,
+      b.control, cfg.control.max_connections, b.metrics, cfg.metrics.max_connections, b.probes,
+      b.reserve, fix)};
 }
 
 }  // namespace gslb::daemon

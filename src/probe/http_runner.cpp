@@ -1,6 +1,7 @@
 #include "probe/http_runner.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -67,6 +68,15 @@ struct HttpRunner::Check {
   // the expected text was found, or kMaxBody was read): curl then reports CURLE_WRITE_ERROR.
   bool stopped_early = false;
   char errbuf[CURL_ERROR_SIZE] = {};
+  // errno of a socket() that failed: curl 7.88 reports that as CURLE_COULDNT_CONNECT with
+  // CURLINFO_OS_ERRNO 0, the same as a refused connect, so we open the socket ourselves.
+  int open_errno = 0;
+
+  static curl_socket_t on_open_socket(void* userp, curlsocktype, curl_sockaddr* a) {
+    curl_socket_t s = ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s == CURL_SOCKET_BAD) static_cast<Check*>(userp)->open_errno = errno;
+    return s;
+  }
 
   ~Check() {
     // curl requires an easy handle to leave its multi before curl_easy_cleanup.
@@ -106,6 +116,7 @@ struct HttpRunner::Check {
       if (!expect_body.empty() && !body_found) return {false, "body mismatch", {}};
       return {true, fmt::format("HTTP {}", status), {}};
     }
+    if (open_errno != 0) return socket_failure(-open_errno);
     long os_errno = 0;
     curl_easy_getinfo(easy.get(), CURLINFO_OS_ERRNO, &os_errno);
     std::string_view detail = errbuf;
@@ -138,6 +149,10 @@ struct HttpRunner::Check {
         return {false, "bad HTTP reply", {}};
       case CURLE_PARTIAL_FILE:
         return {false, "truncated reply", {}};
+      // curl could not set the check up: gslbd's failure, not the target's.
+      case CURLE_OUT_OF_MEMORY:
+      case CURLE_FAILED_INIT:
+        return {false, curl_easy_strerror(code), {}, true};
       default:
         return {false, curl_easy_strerror(code), {}};
     }
@@ -218,6 +233,8 @@ core::Result<CheckId> HttpRunner::start(const core::IpAddress& address, const Sp
   curl_easy_setopt(e, CURLOPT_USERAGENT, "gslbd-probe");
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Check::on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, c.get());
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, Check::on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c.get());
   if (spec.method == Method::head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (c->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to.get());
   if (c->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers.get());

@@ -18,6 +18,16 @@ std::string socket_reason(int uv_error) {
   }
 }
 
+bool local_error(int uv_error) {
+  return uv_error == UV_EMFILE || uv_error == UV_ENFILE || uv_error == UV_ENOBUFS ||
+         uv_error == UV_ENOMEM;
+}
+
+Result socket_failure(int uv_error) {
+  if (local_error(uv_error)) return Result{false, uv_strerror(uv_error), {}, true};
+  return Result{false, socket_reason(uv_error), {}};
+}
+
 std::string timeout_reason(core::Duration timeout) {
   return fmt::format("timeout after {}", core::format_duration(timeout));
 }

@@ -20,6 +20,11 @@ using CheckId = uint64_t;
 // "connect refused", "connection reset", "host unreachable", ...; `uv_error` is a libuv error
 // code (a negated errno on Unix).
 std::string socket_reason(int uv_error);
+// True for the errors that say gslbd itself is short of something (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM), not that the target misbehaved; `uv_error` as above.
+bool local_error(int uv_error);
+// The failed Result for a socket error: local (see Result) or a verdict on the target.
+Result socket_failure(int uv_error);
 // "timeout after 500ms".
 std::string timeout_reason(core::Duration timeout);
 

@@ -126,8 +126,8 @@ void Scheduler::run(Entry& e) {
     e.check = *started;
     return;
   }
-  // Could not even start (out of memory or descriptors): a failed check, so health sees it.
-  finished(id, serial, Result{false, "internal: " + started.error().message, {}});
+  // Could not even start (out of memory or descriptors): gslbd's failure, not the target's.
+  finished(id, serial, Result{false, started.error().message, {}, true});
 }
 
 void Scheduler::finished(uint32_t id, uint64_t serial, const Result& result) {

@@ -53,10 +53,16 @@ struct Spec {
 // What one check found. `reason` is short, human and stable, so operators can grep for it and
 // events can dedupe on it: "HTTP 200", "HTTP 503", "body mismatch", "connect refused",
 // "timeout after 500ms", "TLS: certificate expired", "connection reset".
+//
+// `local` marks a check that failed on gslbd's side before it could judge the target: no
+// descriptor, buffer or memory for a socket ("too many open files"). That is not a verdict,
+// so it must not reach the health state machine: the target keeps its state and is checked
+// again at its next interval.
 struct Result {
   bool ok = false;
   std::string reason;
   core::Duration latency{};  // from the start of the check to its verdict
+  bool local = false;
 };
 
 // How much of a body is read to look for expect_body; the rest is never transferred.

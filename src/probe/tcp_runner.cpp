@@ -55,14 +55,14 @@ core::Result<CheckId> TcpRunner::start(const core::IpAddress& address, const Spe
 void TcpRunner::on_connect(uv_connect_t* req, int status) {
   auto* c = static_cast<Check*>(req->data);
   if (!c->owner) return;  // UV_ECANCELED from our own uv_close
-  c->owner->finish(c, status == 0 ? Result{true, "connected", {}}
-                                  : Result{false, socket_reason(status), {}});
+  c->owner->finish(c, status == 0 ? Result{true, "connected", {}} : socket_failure(status));
 }
 
 void TcpRunner::on_timer(uv_timer_t* timer) {
   auto* c = static_cast<Check*>(timer->data);
   if (!c->owner) return;
-  c->owner->finish(c, c->early_error ? Result{false, socket_reason(c->early_error), {}}
+  // The socket is created inside uv_tcp_connect, so EMFILE shows up here, as a local error.
+  c->owner->finish(c, c->early_error ? socket_failure(c->early_error)
                                      : Result{false, timeout_reason(c->timeout), {}});
 }
 

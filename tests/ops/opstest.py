@@ -15,6 +15,7 @@ Nothing talks to anything but 127.0.0.0/8.
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -93,12 +94,15 @@ class Ops(healthtest.Running):
     """
 
     def __init__(self, gslbd, gslbctl, body_text, probes, metrics=True, server_extra="",
-                 env=None, unknown="up", mode=None, workers=1):
+                 env=None, unknown="up", mode=None, workers=1, control_extra="",
+                 metrics_extra="", nofile=None):
         self.gslbd = os.path.abspath(gslbd)
         self.gslbctl = os.path.abspath(gslbctl)
         self.body, self.probes = body_text, probes
         self.want_metrics, self.server_extra = metrics, server_extra
         self.env, self.unknown, self.mode, self.workers = env, unknown, mode, workers
+        self.control_extra, self.metrics_extra = control_extra, metrics_extra
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) for gslbd, None to inherit ours
         self.proc = self.dir = self.port = self.log = None
         self.metrics_port = None
         self.started_at = self.ready_at = None
@@ -121,9 +125,10 @@ class Ops(healthtest.Running):
             lines.append(self.server_extra)
         lines += ["", "[log]", 'targets = ["stderr"]', "", "[health]",
                   f'unknown = "{self.unknown}"', "",
-                  "[control]", 'socket = "ctl.sock"', 'state_file = "state/drains"', ""]
+                  "[control]", 'socket = "ctl.sock"', 'state_file = "state/drains"',
+                  self.control_extra, ""]
         if self.want_metrics:
-            lines += ["[metrics]", f'listen = "127.0.0.1:{self.metrics_port}"', ""]
+            lines += ["[metrics]", f'listen = "127.0.0.1:{self.metrics_port}"', self.metrics_extra, ""]
         lines += ["[[zone]]", 'name = "example.test."', 'file = "example.test.zone"', "",
                   self.body if body_text is None else body_text, extra_top, ""]
         return "\n".join(lines)
@@ -170,10 +175,14 @@ class Ops(healthtest.Running):
         env.update(self.env or {})
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen([self.gslbd, "--config", self.config], stdout=self.log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                     preexec_fn=self.limit_nofile if self.nofile else None)
         if wait and not self.wait_ready():
             raise RuntimeError("gslbd did not start:\n" + self.log_text())
         return self
+
+    def limit_nofile(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def wait_ready(self, timeout=10.0):
         """Until gslbd answers an SOA query and its control socket accepts connections."""
@@ -229,6 +238,11 @@ class Ops(healthtest.Running):
     def scrape(self, path="/metrics", method="GET"):
         """curl; returns (HTTP status, body)."""
         return curl(self.metrics_port, path, method)
+
+    def samples(self):
+        """The samples of one scrape of /metrics, parsed; None unless it returned 200."""
+        code, text = self.scrape()
+        return parse_exposition(text)[0] if code == 200 else None
 
 
 def curl(port, path="/metrics", method="GET"):

@@ -5,7 +5,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <optional>
 
 #include "probe_test_util.hpp"
 #include "test_server.hpp"
@@ -218,4 +221,65 @@ TEST_CASE("a cancelled check never reports and frees everything") {
     CHECK(tcp.in_flight() == 0);
   }
   CHECK(calls == 0);
+}
+
+namespace {
+
+// While alive, no new descriptor can be opened: the soft RLIMIT_NOFILE is lowered under the
+// ones already open (they stay valid). What a gslbd starved by idle clients sees.
+struct NoDescriptors {
+  rlimit old{};
+  NoDescriptors() {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rlimit low = old;
+    low.rlim_cur = 3;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  }
+  ~NoDescriptors() { ::setrlimit(RLIMIT_NOFILE, &old); }
+};
+
+}  // namespace
+
+TEST_CASE("out of descriptors, HTTP and TCP checks fail as local errors, not verdicts") {
+  const uint16_t port = probe_test::closed_port();
+  for (probe::Type type : {probe::Type::http, probe::Type::tcp}) {
+    probe::Spec spec = http_spec(port);
+    spec.type = type;
+    std::optional<probe::Result> out;
+    {
+      probe_test::Loop loop;
+      probe::HttpRunner http(loop.get());
+      probe::TcpRunner tcp(loop.get());
+      const auto address = *core::IpAddress::parse("127.0.0.1");
+      auto done = [&](const probe::Result& r) { out = r; };
+      {
+        NoDescriptors starved;
+        auto id = type == probe::Type::tcp ? tcp.start(address, spec, done) : http.start(address, spec, done);
+        REQUIRE(id);
+        const uint64_t deadline = uv_hrtime() + 5'000'000'000ull;
+        while (!out && uv_hrtime() < deadline) uv_run(loop.get(), UV_RUN_ONCE);
+      }
+    }
+    INFO(fmt::format("type {}", type == probe::Type::tcp ? "tcp" : "http"));
+    REQUIRE(out);
+    CHECK_FALSE(out->ok);
+    CHECK(out->local);
+    CHECK(out->reason == "too many open files");
+  }
+  // The same closed port with descriptors to spare is a verdict on the target.
+  probe::Result r = check_once(http_spec(port));
+  CHECK_FALSE(r.local);
+  CHECK(r.reason == "connect refused");
+}
+
+TEST_CASE("local errors are told from the target's by errno") {
+  for (int e : {UV_EMFILE, UV_ENFILE, UV_ENOBUFS, UV_ENOMEM}) {
+    CHECK(probe::local_error(e));
+    CHECK(probe::socket_failure(e).local);
+  }
+  for (int e : {UV_ECONNREFUSED, UV_ECONNRESET, UV_EHOSTUNREACH, UV_ENETUNREACH, UV_ETIMEDOUT, UV_EACCES}) {
+    CHECK_FALSE(probe::local_error(e));
+    CHECK_FALSE(probe::socket_failure(e).local);
+    CHECK(probe::socket_failure(e).reason == probe::socket_reason(e));
+  }
 }

@@ -99,3 +99,54 @@ tcp_max_output = 65537
   REQUIRE(e.size() == 1);
   CHECK(e[0].rfind("etc/gslbd.toml:2:18: server.tcp_max_output:", 0) == 0);
 }
+
+TEST_CASE("[control] and [metrics] connection limits: defaults, values, ranges") {
+  core::Errors errors;
+  auto cfg = config::parse("[metrics]\nlisten = \"127.0.0.1:9153\"\n", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->control.max_connections == 16);
+  CHECK(cfg->control.idle_timeout == std::chrono::seconds(30));
+  CHECK(cfg->metrics.max_connections == 16);
+  CHECK(cfg->metrics.max_connections_per_source == 4);
+  CHECK(cfg->metrics.idle_timeout == std::chrono::seconds(10));
+
+  cfg = config::parse(R"([control]
+max_connections = 4
+idle_timeout = "5s"
+
+[metrics]
+listen = "127.0.0.1:9153"
+max_connections = 32
+max_connections_per_source = 2
+idle_timeout = "1500ms"
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->control.max_connections == 4);
+  CHECK(cfg->control.idle_timeout == std::chrono::seconds(5));
+  CHECK(cfg->metrics.max_connections == 32);
+  CHECK(cfg->metrics.max_connections_per_source == 2);
+  CHECK(cfg->metrics.idle_timeout == std::chrono::milliseconds(1500));
+
+  auto e = errors_of(R"([control]
+max_connections = 0
+idle_timeout = "0s"
+
+[metrics]
+max_connections_per_source = 5000
+)");
+  REQUIRE(e.size() == 3);
+  CHECK(e[0] == "etc/gslbd.toml:2:19: control.max_connections: must be an integer 1..4096");
+  CHECK(e[1].rfind("etc/gslbd.toml:3:16: control.idle_timeout: must be a duration", 0) == 0);
+  CHECK(e[2] == "etc/gslbd.toml:6:30: metrics.max_connections_per_source: must be an integer 1..4096");
+}
+
+TEST_CASE("server.user and server.group may not be root: the drop is meant to leave it") {
+  auto e = errors_of("[server]\nuser = \"gslbd\"\ngroup = \"root\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].rfind("etc/gslbd.toml:3:9: server.group: must not be root", 0) == 0);
+  e = errors_of("[server]\nuser = \"root\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].rfind("etc/gslbd.toml:2:8: server.user: must not be root", 0) == 0);
+  core::Errors errors;
+  CHECK(config::parse("[server]\nuser = \"gslbd\"\ngroup = \"gslbd\"\n", "etc/gslbd.toml", errors));
+}
