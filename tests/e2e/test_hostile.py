@@ -206,8 +206,9 @@ def test_unread_answers_bounded(c, srv):
     grown = rss_kb(pid) - before
     c.check(total > 200_000, f"the clients did send a pile of queries ({total} bytes)")
     # Each holds at most its output limit, one answer or transfer message, one read buffer
-    # and one frame: well under 1 MB each.
-    c.check(grown < 8 * 1024, f"gslbd grew by {grown} KB for four non-reading clients "
+    # and one frame: well under 1 MB each (gslbd 0.1.0 grew by hundreds of MB in these 3 s).
+    # The bound leaves room for ASan's quarantine of what was freed while filling.
+    c.check(grown < 48 * 1024, f"gslbd grew by {grown} KB for four non-reading clients "
             f"({total} bytes of queries)")
     c.check(query_ok(srv.port, "127.0.2.3"), "a client that reads is answered meanwhile")
     # They are closed once nothing has moved for the idle timeout.
