@@ -176,6 +176,8 @@ core::Errors Control::reload() {
   differs(was.control.socket != now.control.socket, "control.socket");
   differs(was.metrics.listen != now.metrics.listen, "metrics.listen");
   differs(was.log.syslog != now.log.syslog || was.log.stderr_ != now.log.stderr_, "log.targets");
+  differs(!(was.rrl == now.rrl), "rrl");
+  differs(!(was.cookies == now.cookies), "cookies");
   if (!restart.empty()) {
     emit(core::Level::warning, fmt::format("event=restart-needed keys={} (changed in the file; the "
                                            "running values stay until gslbd restarts)", restart));

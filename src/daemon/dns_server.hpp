@@ -28,6 +28,7 @@ struct WorkerOptions {
   dns::HandlerOptions handler;
   core::Duration tcp_idle_timeout = std::chrono::seconds(10);
   unsigned tcp_max_connections = 1024;
+  dns::GuardConfig guard;  // [rrl] and [cookies]
 };
 
 // Query types counted one by one for the metrics; the rest go to the last bucket.
@@ -40,6 +41,7 @@ struct WorkerStats {
   std::atomic<uint64_t> udp_queries{0}, tcp_queries{0}, truncated{0}, dropped{0};
   std::atomic<uint64_t> rcode[16] = {};
   std::atomic<uint64_t> qtype[kQtypeBuckets] = {};
+  dns::GuardStats guard;  // rate limiting and cookies
 };
 
 class Worker {

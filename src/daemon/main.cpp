@@ -99,6 +99,10 @@ int run(int argc, char** argv) {
   wopt.handler.edns_size = server.edns_size;
   wopt.tcp_idle_timeout = server.tcp_idle_timeout;
   wopt.tcp_max_connections = server.tcp_max_connections;
+  wopt.guard.rrl = loaded->config.rrl;
+  wopt.guard.cookies = loaded->config.cookies;
+  // One master for every thread: a cookie issued by one validates on all of them.
+  wopt.guard.cookies.master = dns::random_key();
   std::vector<std::unique_ptr<daemon::Worker>> workers;
   for (unsigned i = 0; i < nworkers; ++i) {
     std::vector<int> udp, tcp;
