@@ -75,13 +75,11 @@ CookieCheck check_server_cookie(const CookieSecrets& secrets, const uint8_t* cli
   // The reserved bytes are hashed as received (RFC 9018 §4.2, appendix A.3).
   uint8_t want[8];
   put_hash(want, cookie_hash(secrets.current, client_cookie, server_cookie, client));
-  bool ok = std::memcmp(want, server_cookie + 8, 8) == 0;
-  if (!ok && secrets.has_previous) {
-    put_hash(want, cookie_hash(secrets.previous, client_cookie, server_cookie, client));
-    ok = std::memcmp(want, server_cookie + 8, 8) == 0;
-  }
-  if (!ok) return CookieCheck::invalid;
-  return age > kRefreshAge ? CookieCheck::refresh : CookieCheck::valid;
+  if (std::memcmp(want, server_cookie + 8, 8) == 0)
+    return age > kRefreshAge ? CookieCheck::refresh : CookieCheck::valid;
+  if (!secrets.has_previous) return CookieCheck::invalid;
+  put_hash(want, cookie_hash(secrets.previous, client_cookie, server_cookie, client));
+  return std::memcmp(want, server_cookie + 8, 8) == 0 ? CookieCheck::refresh : CookieCheck::invalid;
 }
 
 }  // namespace gslb::dns

@@ -35,8 +35,9 @@ void make_server_cookie(const core::SipKey& secret, const uint8_t* client_cookie
                         const core::IpAddress& client, uint8_t* out) noexcept;
 
 enum class CookieCheck : uint8_t {
-  valid,    // ours, and young enough to keep
-  refresh,  // ours, valid, but older than half an hour: issue a new one (RFC 9018 §4.3)
+  valid,    // ours, made with the current secret, and young enough to keep
+  refresh,  // ours and valid, but older than half an hour (RFC 9018 §4.3) or made with the
+            // previous secret (appendix A.4): issue a new one
   invalid,  // not ours, wrong version or length, expired or from the future
 };
 

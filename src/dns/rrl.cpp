@@ -82,7 +82,7 @@ RrlAction Rrl::account(const core::IpAddress& client, RrlKind kind, uint16_t qty
   }
   const uint64_t h = core::siphash24(hash_key_, key, n) | 1;  // never 0, the empty mark
 
-  Bucket* set = &table_[(h & (nsets_ - 1)) * kWays];
+  Bucket* set = &table_[((h >> 32) & (nsets_ - 1)) * kWays];  // not bit 0, which is always 1
   Bucket* b = nullptr;
   Bucket* victim = set;
   for (size_t i = 0; i < kWays; ++i) {
