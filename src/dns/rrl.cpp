@@ -21,6 +21,28 @@ unsigned netblock(const core::IpAddress& client, const RrlConfig& cfg, uint8_t* 
   return bits;
 }
 
+// The query type as operators write it, for the log line.
+std::string_view type_text(uint16_t t, char (&buf)[16]) noexcept {
+  switch (t) {
+    case 1: return "A";
+    case 2: return "NS";
+    case 5: return "CNAME";
+    case 6: return "SOA";
+    case 12: return "PTR";
+    case 15: return "MX";
+    case 16: return "TXT";
+    case 28: return "AAAA";
+    case 33: return "SRV";
+    case 43: return "DS";
+    case 255: return "ANY";
+    case 257: return "CAA";
+    default: {
+      const auto r = fmt::format_to_n(buf, sizeof buf, "TYPE{}", t);
+      return {buf, r.size};
+    }
+  }
+}
+
 }  // namespace
 
 const char* rrl_kind_name(RrlKind k) noexcept {
@@ -170,12 +192,16 @@ void Rrl::log_start(const core::IpAddress& client, RrlKind kind, uint16_t qtype,
     }
     text[t++] = '.';
   }
-  if (t == 0) text[t++] = '.';
+  if (t == 0) text[t++] = '.';  // the root
   char line[1400];
+  // NXDOMAIN and errors are counted whatever the type (see account()): no qtype then; errors
+  // have no name either.
+  char type_buf[16];
   const auto r = fmt::format_to_n(
       line, sizeof line - 1,
-      "event=rrl-limit client={}/{} response={} qtype={} name={} rate={}/s window={}s action={}",
-      addr, bits, rrl_kind_name(kind), qtype, std::string_view(text, t), rate, cfg_.window,
+      "event=rrl-limit client={}/{} response={}{}{}{}{} rate={}/s window={}s action={}", addr, bits,
+      rrl_kind_name(kind), qtype ? " qtype=" : "", qtype ? type_text(qtype, type_buf) : "",
+      name_len ? " name=" : "", std::string_view(text, name_len ? t : 0), rate, cfg_.window,
       cfg_.log_only ? "log-only" : (cfg_.slip ? "drop+slip" : "drop"));
   size_t len = std::min(r.size, sizeof line - 1);
   if (logs_suppressed_) {  // lines left out since the last one that went out

@@ -308,8 +308,21 @@ TEST_CASE("RRL: one log line per limited bucket, at most a few a second") {
   run(r, "192.0.2.1", 1000, 7);
   REQUIRE(g_lines.size() == 1);
   CHECK(g_lines[0] ==
-        "event=rrl-limit client=192.0.2.0/24 response=answer qtype=1 name=www.example.test. "
+        "event=rrl-limit client=192.0.2.0/24 response=answer qtype=A name=www.example.test. "
         "rate=1/s window=15s action=drop+slip");
+  g_lines.clear();
+  r.account(ip("192.0.2.1"), dns::RrlKind::error, 99, false, kName, kNameLen, 7);
+  r.account(ip("192.0.2.1"), dns::RrlKind::error, 99, false, kName, kNameLen, 7);
+  r.account(ip("192.0.2.1"), dns::RrlKind::nxdomain, 99, false, kName, kNameLen, 7);
+  r.account(ip("192.0.2.1"), dns::RrlKind::nxdomain, 99, false, kName, kNameLen, 7);
+  r.account(ip("192.0.2.1"), dns::RrlKind::answer, 65280, false, kName, kNameLen, 7);
+  r.account(ip("192.0.2.1"), dns::RrlKind::answer, 65280, false, kName, kNameLen, 7);
+  CHECK(g_lines == std::vector<std::string>{
+      "event=rrl-limit client=192.0.2.0/24 response=error rate=1/s window=15s action=drop+slip",
+      "event=rrl-limit client=192.0.2.0/24 response=nxdomain name=www.example.test. rate=1/s "
+      "window=15s action=drop+slip",
+      "event=rrl-limit client=192.0.2.0/24 response=answer qtype=TYPE65280 name=www.example.test. "
+      "rate=1/s window=15s action=drop+slip"});
   // 20 netblocks start being limited in the same second: 5 lines, the rest counted.
   g_lines.clear();
   for (int i = 0; i < 20; ++i) run(r, fmt::format("10.0.{}.1", i).c_str(), 3, 8);
