@@ -155,9 +155,13 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   Query& q = scratch.q;
   const ParseStatus status = parse_query(query, q);
   if (status == ParseStatus::drop) return 0;
+  const bool cookies = client.guard && client.address && client.guard->config().cookies.enabled;
+  if (status == ParseStatus::ok && q.cookie_malformed && cookies) {
+    guard_bump(client.guard->stats().cookies[size_t(CookieResult::malformed)]);
+    outcome.rcode = uint8_t(Rcode::formerr);
+    return answer_error(query, q, opt, out, outcome.rcode, false);  // RFC 7873 §5.2.2
+  }
   if (status == ParseStatus::formerr) {
-    if (q.cookie_malformed && client.guard)
-      guard_bump(client.guard->stats().cookies[size_t(CookieResult::malformed)]);
     outcome.rcode = uint8_t(Rcode::formerr);
     return answer_error(query, q, opt, out, outcome.rcode, false);
   }

@@ -114,7 +114,6 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
     off += 10 + rdlen;
   }
   if (off != len) return ParseStatus::formerr;  // trailing bytes: the counts do not add up
-  if (q.cookie_malformed) return ParseStatus::formerr;  // RFC 7873 §5.2.2
   return badvers ? ParseStatus::badvers : ParseStatus::ok;
 }
 

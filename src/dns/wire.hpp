@@ -66,7 +66,8 @@ struct Query {
   uint8_t edns_version = 0;
   bool edns_do = false;
   // The first COOKIE option (RFC 7873): where its data starts in the packet and its length;
-  // 0 when there is none. `cookie_malformed`: its length is not 8 or 16..40 (FORMERR, §5.2.2).
+  // 0 when there is none. `cookie_malformed`: its length is not 8 or 16..40; a server that
+  // does cookies answers FORMERR (§5.2.2), one that does not ignores the option.
   uint16_t cookie_at = 0;
   uint8_t cookie_len = 0;
   bool cookie_malformed = false;

@@ -498,11 +498,14 @@ TEST_CASE("handler: a malformed COOKIE option is FORMERR") {
     const auto r = h.ask(cookie_query("www.example.test.", std::vector<uint8_t>(len, 0xAB)), false);
     CHECK(rcode_of(r) == 0);
   }
-  SECTION("cookies off: the option is ignored") {
+  SECTION("cookies off: the option is ignored, malformed or not (RFC 6891 §6.1.2)") {
     dns::GuardConfig g;
     g.cookies.enabled = false;
     Harness off(g);
     CHECK(response_cookie(off.ask(cookie_query("www.example.test.", hex("0102030405060708")), false)).empty());
+    const auto r = off.ask(cookie_query("www.example.test.", std::vector<uint8_t>(5, 0xAB)), false);
+    CHECK(rcode_of(r) == 0);
+    CHECK(ancount(r) == 1);
   }
 }
 
@@ -558,4 +561,26 @@ TEST_CASE("handler: log_only answers everything and counts what it would have li
   for (int i = 0; i < 10; ++i) CHECK(ancount(h.ask(q, false)) == 1);
   CHECK(h.stats.rrl_log_only.load() == 8);
   CHECK(h.stats.rrl_dropped.load() == 0);
+}
+
+TEST_CASE("wire: the first COOKIE option is found among the others") {
+  auto q = test::make_query("www.example.test.", LDNS_RR_TYPE_A, {true, 1232});
+  const std::vector<uint8_t> opts{0, 3, 0, 0,                                // NSID, empty
+                                  0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,      // COOKIE
+                                  0, 10, 0, 5, 9, 9, 9, 9, 9};              // a second, ignored
+  dns::put16(q.data() + q.size() - 2, uint16_t(opts.size()));
+  const size_t at = q.size();
+  q.insert(q.end(), opts.begin(), opts.end());
+  dns::Query parsed;
+  REQUIRE(dns::parse_query(q, parsed) == dns::ParseStatus::ok);
+  CHECK(parsed.cookie_len == 8);
+  CHECK(parsed.cookie_at == at + 8);
+  CHECK_FALSE(parsed.cookie_malformed);
+  // A malformed one is flagged, not a parse error: what to do is the handler's business.
+  q[at + 7] = 7;
+  q.erase(q.begin() + long(at) + 15);
+  dns::put16(q.data() + at - 2, uint16_t(opts.size() - 1));
+  REQUIRE(dns::parse_query(q, parsed) == dns::ParseStatus::ok);
+  CHECK(parsed.cookie_len == 0);
+  CHECK(parsed.cookie_malformed);
 }
