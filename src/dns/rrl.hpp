@@ -57,6 +57,7 @@ class Rrl {
     uint16_t slip = 0;
     bool limited = false;
   };
+  static_assert(sizeof(Bucket) == 24, "the documented memory: 24 bytes a bucket");
 
   unsigned rate(RrlKind k) const noexcept;
   void log_start(const core::IpAddress& client, RrlKind kind, uint16_t qtype, const uint8_t* name,
