@@ -159,6 +159,18 @@ void parse_name(Checker& c, const toml::table& t, const std::string& prefix, poo
   }
 }
 
+// An array of addresses and CIDR prefixes (ACLs).
+void prefixes(Checker& c, const toml::table& t, const std::string& prefix, std::string_view k,
+              std::vector<core::Prefix>& out) {
+  c.strings(t, prefix, k, [&](const toml::node& n, const std::string& key, const std::string& v) {
+    auto p = core::Prefix::parse(v);
+    if (!p)
+      c.error(n, key, "must be an address or prefix such as \"192.0.2.1\" or \"2001:db8::/32\"");
+    else
+      out.push_back(*p);
+  });
+}
+
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
   c.only(t, prefix, {"name", "file", "allow_transfer"});
   z.line = int(t.source().begin.line);
@@ -176,13 +188,58 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
   } else if (!t.get("file")) {
     c.error(t.source(), prefix, "needs a file");
   }
-  c.strings(t, prefix, "allow_transfer", [&](const toml::node& n, const std::string& key, const std::string& v) {
-    auto p = core::Prefix::parse(v);
-    if (!p)
-      c.error(n, key, "must be an address or prefix such as \"192.0.2.1\" or \"2001:db8::/32\"");
+  prefixes(c, t, prefix, "allow_transfer", z.allow_transfer);
+}
+
+// [rrl]: BIND's response-rate-limit, with its defaults.
+void parse_rrl(Checker& c, const toml::table& t, dns::RrlConfig& r) {
+  c.only(t, "rrl", {"responses_per_second", "nxdomains_per_second", "errors_per_second", "window",
+                    "slip", "ipv4_prefix", "ipv6_prefix", "exempt", "log_only", "table_size"});
+  constexpr int64_t kMaxRate = 1000000;
+  if (auto v = c.integer(t, "rrl", "responses_per_second", 0, kMaxRate)) r.responses_per_second = unsigned(*v);
+  r.nxdomains_per_second = r.errors_per_second = r.responses_per_second;
+  if (auto v = c.integer(t, "rrl", "nxdomains_per_second", 0, kMaxRate)) r.nxdomains_per_second = unsigned(*v);
+  if (auto v = c.integer(t, "rrl", "errors_per_second", 0, kMaxRate)) r.errors_per_second = unsigned(*v);
+  if (auto d = c.duration(t, "rrl", "window")) {
+    const auto s = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+    if (s < 1 || s > 3600 || *d != std::chrono::seconds(s))
+      c.error(*t.get("window"), "rrl.window", "must be whole seconds from \"1s\" to \"1h\"");
     else
-      z.allow_transfer.push_back(*p);
-  });
+      r.window = unsigned(s);
+  }
+  if (auto v = c.integer(t, "rrl", "slip", 0, 10)) r.slip = unsigned(*v);
+  if (auto v = c.integer(t, "rrl", "ipv4_prefix", 1, 32)) r.ipv4_prefix = unsigned(*v);
+  if (auto v = c.integer(t, "rrl", "ipv6_prefix", 1, 128)) r.ipv6_prefix = unsigned(*v);
+  if (auto v = c.boolean(t, "rrl", "log_only")) r.log_only = *v;
+  if (auto v = c.integer(t, "rrl", "table_size", 64, 1 << 24)) r.table_size = unsigned(*v);
+  prefixes(c, t, "rrl", "exempt", r.exempt);
+}
+
+// [cookies]: RFC 7873 / RFC 9018.
+void parse_cookies(Checker& c, const toml::table& t, dns::CookieConfig& k) {
+  c.only(t, "cookies", {"enabled", "secret", "rotate", "require"});
+  if (auto v = c.boolean(t, "cookies", "enabled")) k.enabled = *v;
+  if (auto v = c.boolean(t, "cookies", "require")) k.require = *v;
+  if (const std::string* s = c.string(t, "cookies", "secret")) {
+    std::array<uint8_t, 16> key{};
+    bool ok = s->size() == 32;
+    for (size_t i = 0; ok && i < 32; ++i) {
+      const char ch = char(std::tolower(static_cast<unsigned char>((*s)[i])));
+      const int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+      if (d < 0) ok = false;
+      else key[i / 2] = uint8_t(key[i / 2] << 4 | d);
+    }
+    if (!ok) c.error(*t.get("secret"), "cookies.secret", "must be 32 hex digits (16 bytes)");
+    else k.secret = key;
+  }
+  if (auto d = c.duration(t, "cookies", "rotate")) {
+    const auto s = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+    // A cookie lives an hour (RFC 9018 §4.3) and only the previous secret is kept.
+    if (s < 60 || s > 86400)
+      c.error(*t.get("rotate"), "cookies.rotate", "must be from \"1m\" to \"24h\"");
+    else
+      k.rotate_seconds = uint32_t(s);
+  }
 }
 
 }  // namespace
@@ -196,7 +253,8 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   Config cfg;
   cfg.path = path;
   cfg.server.listen = {*core::Endpoint::parse("127.0.0.1:5353")};
-  c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "control", "metrics"});
+  c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "control", "metrics", "rrl",
+                    "cookies"});
   if (const toml::node* n = root.get("server")) {
     if (const toml::table* t = n->as_table())
       parse_server(c, *t, cfg.server);
@@ -273,6 +331,14 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
     } else {
       c.error(*n, "health", "must be a table");
     }
+  }
+  if (const toml::node* n = root.get("rrl")) {
+    if (const toml::table* t = n->as_table()) parse_rrl(c, *t, cfg.rrl);
+    else c.error(*n, "rrl", "must be a table");
+  }
+  if (const toml::node* n = root.get("cookies")) {
+    if (const toml::table* t = n->as_table()) parse_cookies(c, *t, cfg.cookies);
+    else c.error(*n, "cookies", "must be a table");
   }
   auto tables = [&](const char* key, auto each) {
     const toml::node* n = root.get(key);

@@ -12,6 +12,7 @@
 #include "core/address.hpp"
 #include "core/duration.hpp"
 #include "core/result.hpp"
+#include "dns/guard_config.hpp"
 #include "pool/config.hpp"
 
 namespace gslb::config {
@@ -70,6 +71,8 @@ struct Config {
   Control control;
   Metrics metrics;
   bool unknown_is_up = true;  // [health] unknown: what an unchecked address counts as
+  dns::RrlConfig rrl;         // [rrl]
+  dns::CookieConfig cookies;  // [cookies]; `master` is left for the daemon to draw
   std::vector<Zone> zones;
   pool::Config gtm;           // pools and dynamic names
   std::vector<Position> pool_probe_at, name_fqdn_at;  // for errors found across files

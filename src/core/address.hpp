@@ -42,6 +42,7 @@ struct Prefix {
   unsigned length = 0;
   static std::optional<Prefix> parse(std::string_view text);
   bool contains(const IpAddress& a) const;
+  bool operator==(const Prefix&) const = default;
 };
 
 }  // namespace gslb::core

@@ -249,6 +249,8 @@ core::Errors Control::reload() {
               was.metrics.max_connections_per_source != now.metrics.max_connections_per_source ||
               was.metrics.idle_timeout != now.metrics.idle_timeout, "metrics (limits)");
   differs(was.log.syslog != now.log.syslog || was.log.stderr_ != now.log.stderr_, "log.targets");
+  differs(!(was.rrl == now.rrl), "rrl");
+  differs(!(was.cookies == now.cookies), "cookies");
   if (!restart.empty()) {
     emit(core::Level::warning, fmt::format("event=restart-needed keys={} (changed in the file; the "
                                            "running values stay until gslbd restarts)", restart));

@@ -95,6 +95,7 @@ struct Worker::Impl {
   dns::Scratch scratch;
   // Per refusal reason: uv_now of its last "tcp-refused" line, and refusals since then.
   std::unordered_map<std::string_view, std::pair<uint64_t, uint64_t>> refusals;
+  dns::Guard tcp_guard{opt.guard, worker.stats_.guard, false};
 
   // UDP: one thread per socket, blocked in recvmmsg (no event loop between datagrams). They
   // take a new snapshot when `generation` moves.
@@ -328,6 +329,9 @@ void Worker::Impl::serve_udp(Udp& u) {
   WorkerStats& st = u.stats;
   dns::Scratch local;
   local.pick.rng ^= reinterpret_cast<uintptr_t>(&u);  // threads pick independently
+  dns::Guard guard(opt.guard, st.guard, true, [](std::string_view line) {
+    core::log(core::Level::notice, line);
+  });
   Snapshot cur;
   dns::Answers answers;
   uint64_t seen = ~uint64_t{0};
@@ -358,14 +362,17 @@ void Worker::Impl::serve_udp(Udp& u) {
       answers = dns::Answers{cur.table.get(), cur.overlay.get()};
     }
     int m = 0;
+    const dns::Now now = dns::Now::read();
     for (int i = 0; i < n; ++i) {
       if (b.in[i].msg_hdr.msg_flags & MSG_TRUNC) {
         bump(st.dropped);
         continue;
       }
       dns::Outcome outcome;
+      const core::IpAddress peer = peer_address(b.addr[i]);
+      const dns::Client client{false, &peer, &guard, now};
       const size_t len = dns::answer(answers, opt.handler, {b.in_buf[i], b.in[i].msg_len},
-                                     {b.out_buf[m], kUdpBuffer}, false, local, outcome);
+                                     {b.out_buf[m], kUdpBuffer}, client, local, outcome);
       bump(st.udp_queries);
       if (local.q.has_question) bump(st.qtype[qtype_bucket(local.q.qtype)]);
       if (len == 0) {
@@ -397,7 +404,8 @@ void Worker::Impl::serve_udp(Udp& u) {
 void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
   WorkerStats& st = worker.stats_;
   dns::Outcome outcome;
-  size_t n = dns::answer(answers, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, true,
+  const dns::Client client{true, &c.peer, &tcp_guard, dns::Now::read()};
+  size_t n = dns::answer(answers, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, client,
                          scratch, outcome);
   bump(st.tcp_queries);
   if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);

@@ -59,6 +59,7 @@ struct WorkerOptions {
   // queries (and stops producing a transfer) until they drain.
   size_t tcp_max_output = 256 * 1024;
   std::shared_ptr<SourceLimit> sources;  // shared by every worker; null = no per-source cap
+  dns::GuardConfig guard;  // [rrl] and [cookies]
 };
 
 // Query types counted one by one for the metrics; the rest go to the last bucket.
@@ -74,6 +75,7 @@ struct WorkerStats {
   std::atomic<uint64_t> tcp_refused{0}, tcp_evicted{0}, tcp_timed_out{0};
   std::atomic<uint64_t> rcode[16] = {};
   std::atomic<uint64_t> qtype[kQtypeBuckets] = {};
+  dns::GuardStats guard;  // rate limiting and cookies
 };
 
 class Worker {

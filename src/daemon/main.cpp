@@ -109,6 +109,10 @@ int run(int argc, char** argv) {
   wopt.tcp_max_output = server.tcp_max_output;
   if (server.tcp_max_connections_per_source != 0)
     wopt.sources = std::make_shared<daemon::SourceLimit>(server.tcp_max_connections_per_source);
+  wopt.guard.rrl = loaded->config.rrl;
+  wopt.guard.cookies = loaded->config.cookies;
+  // One master for every thread: a cookie issued by one validates on all of them.
+  wopt.guard.cookies.master = dns::random_key();
   std::vector<std::unique_ptr<daemon::Worker>> workers;
   for (unsigned i = 0; i < nworkers; ++i) {
     std::vector<int> udp, tcp;

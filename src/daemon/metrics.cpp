@@ -162,6 +162,7 @@ void MetricsServer::close() {
 std::string MetricsServer::render() const {
   uint64_t udp = 0, tcp = 0, trunc = 0, dropped = 0, rcode[16] = {}, qtype[kQtypeBuckets] = {};
   uint64_t tcp_refused = 0, tcp_evicted = 0, tcp_timed_out = 0;
+  uint64_t rrl_dropped = 0, rrl_slipped = 0, rrl_log_only = 0, cookies[dns::kCookieResults] = {};
   for (const auto& w : workers_)
     for (const WorkerStats* sp : w->stats()) {
     const WorkerStats& s = *sp;
@@ -174,6 +175,10 @@ std::string MetricsServer::render() const {
     tcp_timed_out += s.tcp_timed_out.load(std::memory_order_relaxed);
     for (size_t i = 0; i < 16; ++i) rcode[i] += s.rcode[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < kQtypeBuckets; ++i) qtype[i] += s.qtype[i].load(std::memory_order_relaxed);
+    rrl_dropped += s.guard.rrl_dropped.load(std::memory_order_relaxed);
+    rrl_slipped += s.guard.rrl_slipped.load(std::memory_order_relaxed);
+    rrl_log_only += s.guard.rrl_log_only.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < dns::kCookieResults; ++i) cookies[i] += s.guard.cookies[i].load(std::memory_order_relaxed);
     }
   std::string o;
   auto family = [&o](const char* name, const char* type, const char* help) {
@@ -197,6 +202,15 @@ std::string MetricsServer::render() const {
                    "gslbd_tcp_connections_closed_total{{reason=\"evicted\"}} {}\n"
                    "gslbd_tcp_connections_closed_total{{reason=\"timeout\"}} {}\n",
                    tcp_refused, tcp_evicted, tcp_timed_out);
+  family("gslbd_rrl_dropped_total", "counter", "UDP responses dropped by response rate limiting.");
+  o += fmt::format("gslbd_rrl_dropped_total {}\n", rrl_dropped);
+  family("gslbd_rrl_slipped_total", "counter", "Rate-limited UDP responses sent truncated (TC=1) instead (slip).");
+  o += fmt::format("gslbd_rrl_slipped_total {}\n", rrl_slipped);
+  family("gslbd_rrl_log_only_total", "counter", "Responses rate limiting would have dropped or slipped, sent in log_only mode.");
+  o += fmt::format("gslbd_rrl_log_only_total {}\n", rrl_log_only);
+  family("gslbd_cookies_total", "counter", "Queries with a DNS COOKIE option, by what it turned out to be.");
+  for (size_t i = 0; i < dns::kCookieResults; ++i)
+    o += fmt::format("gslbd_cookies_total{{result=\"{}\"}} {}\n", dns::cookie_result_name(i), cookies[i]);
   family("gslbd_answer_compilations_total", "counter", "Dynamic answer sets compiled and published to the workers.");
   o += fmt::format("gslbd_answer_compilations_total {}\n", control_.overlay_builds());
 

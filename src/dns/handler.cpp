@@ -8,8 +8,18 @@ namespace gslb::dns {
 namespace {
 
 constexpr size_t kOptSize = 11;
+constexpr size_t kCookieOptSize = 4 + kClientCookieLen + kServerCookieLen;
 constexpr uint16_t kFlagQR = 0x8000, kFlagAA = 0x0400, kFlagTC = 0x0200, kFlagRD = 0x0100,
                    kFlagCD = 0x0010, kOpcodeMask = 0x7800;
+
+// The COOKIE option of our response (RFC 7873 §5.2): the client cookie echoed and a server
+// cookie, fresh or the client's own when it is ours and still young.
+struct CookieOut {
+  bool send = false;
+  bool valid = false;      // the query carried a valid server cookie of ours: exempt from RRL
+  bool badcookie = false;  // answer BADCOOKIE instead of the question (require = true, UDP)
+  uint8_t bytes[kClientCookieLen + kServerCookieLen] = {};
+};
 
 // Header + question copied from the query, counts to be filled by the caller.
 size_t start_response(std::span<const uint8_t> query, const Query& q, uint8_t* out,
@@ -24,9 +34,12 @@ size_t start_response(std::span<const uint8_t> query, const Query& q, uint8_t* o
   return kHeaderSize + n;
 }
 
+size_t opt_size(const CookieOut& ck) noexcept { return kOptSize + (ck.send ? kCookieOptSize : 0); }
+
 // RFC 6891 §6.1.3: our payload size in CLASS, the extended RCODE and DO in TTL (DO is copied,
-// RFC 3225 §3).
-size_t put_opt(uint8_t* p, const HandlerOptions& opt, const Query& q, uint16_t rcode) noexcept {
+// RFC 3225 §3); then our COOKIE option, if any.
+size_t put_opt(uint8_t* p, const HandlerOptions& opt, const Query& q, uint16_t rcode,
+               const CookieOut& ck) noexcept {
   p[0] = 0;
   put16(p + 1, rrtype::OPT);
   put16(p + 3, opt.edns_size);
@@ -34,104 +47,190 @@ size_t put_opt(uint8_t* p, const HandlerOptions& opt, const Query& q, uint16_t r
   p[6] = 0;
   p[7] = q.edns_do ? 0x80 : 0;
   p[8] = 0;
-  put16(p + 9, 0);
-  return kOptSize;
+  put16(p + 9, ck.send ? uint16_t(kCookieOptSize) : 0);
+  if (ck.send) {
+    put16(p + 11, kOptionCookie);
+    put16(p + 13, uint16_t(sizeof ck.bytes));
+    std::memcpy(p + 15, ck.bytes, sizeof ck.bytes);
+  }
+  return opt_size(ck);
 }
+
+CookieOut check_cookie(const Query& q, std::span<const uint8_t> query, const Client& c) noexcept {
+  CookieOut ck;
+  if (!c.guard || !c.address || !c.guard->config().cookies.enabled || q.cookie_len == 0) return ck;
+  GuardStats& st = c.guard->stats();
+  const uint8_t* cc = query.data() + q.cookie_at;
+  const CookieSecrets& secrets = c.guard->secrets(c.now.unix);
+  std::memcpy(ck.bytes, cc, kClientCookieLen);
+  ck.send = true;
+  const CookieCheck check =
+      q.cookie_len > kClientCookieLen
+          ? check_server_cookie(secrets, cc, cc + kClientCookieLen, q.cookie_len - kClientCookieLen,
+                                *c.address, c.now.unix)
+          : CookieCheck::invalid;
+  if (check == CookieCheck::valid) {
+    std::memcpy(ck.bytes + kClientCookieLen, cc + kClientCookieLen, kServerCookieLen);
+  } else {
+    make_server_cookie(secrets.current, cc, c.now.unix, *c.address, ck.bytes + kClientCookieLen);
+  }
+  CookieResult r;
+  if (check != CookieCheck::invalid) {
+    ck.valid = true;
+    r = CookieResult::valid;
+  } else if (c.guard->config().cookies.require && !c.tcp) {
+    // BIND's require-server-cookie: a cookie-aware client without a valid server cookie gets
+    // BADCOOKIE and a fresh cookie to retry with (RFC 7873 §5.2.3); over TCP it is answered.
+    ck.badcookie = true;
+    r = CookieResult::badcookie;
+  } else {
+    // RFC 7873 §5.2.3 lets the server answer as if there were only a client cookie.
+    r = q.cookie_len == kClientCookieLen ? CookieResult::client_only : CookieResult::invalid;
+  }
+  guard_bump(st.cookies[size_t(r)]);
+  return ck;
+}
+
+// One query's response being written: the pieces every path needs.
+struct Writer {
+  std::span<const uint8_t> query;
+  const Query& q;
+  const HandlerOptions& opt;
+  std::span<uint8_t> out;
+  const Client& client;
+  const CookieOut& ck;
+  Outcome& outcome;
+
+  // RRL (UDP only; TCP and clients with a valid server cookie are exempt).
+  RrlAction limit(RrlKind kind, bool wildcard, const uint8_t* name, size_t name_len) noexcept {
+    if (!client.guard || client.tcp || !client.address || ck.valid) return RrlAction::send;
+    Rrl& rrl = client.guard->rrl();
+    if (!rrl.enabled()) return RrlAction::send;
+    const RrlAction a =
+        rrl.account(*client.address, kind, q.qtype, wildcard, name, name_len, client.now.mono);
+    GuardStats& st = client.guard->stats();
+    if (a == RrlAction::drop) guard_bump(st.rrl_dropped);
+    if (a == RrlAction::slip) guard_bump(st.rrl_slipped);
+    if (a == RrlAction::log_only) guard_bump(st.rrl_log_only);
+    outcome.rrl = a;
+    return a == RrlAction::log_only ? RrlAction::send : a;
+  }
+
+  // Header, question, OPT: an error, or (with TC) an answer that does not fit or slipped.
+  size_t header_only(uint16_t flags, uint16_t rcode, bool echo_question) noexcept {
+    uint8_t* o = out.data();
+    size_t n = start_response(query, q, o, uint16_t(flags | (rcode & 0xF)), echo_question);
+    if (q.has_edns && echo_question) {
+      n += put_opt(o + n, opt, q, rcode, ck);
+      put16(o + 10, 1);
+    }
+    return n;
+  }
+
+  // An error response, rate limited as BIND's errors-per-second.
+  size_t error(uint16_t rcode) noexcept {
+    outcome.rcode = rcode == kBadVers ? uint8_t(Rcode::noerror) : uint8_t(rcode & 0xF);
+    const RrlAction a = limit(RrlKind::error, false, nullptr, 0);
+    if (a == RrlAction::drop) return 0;
+    if (a == RrlAction::slip) outcome.truncated = true;
+    return header_only(a == RrlAction::slip ? kFlagTC : 0, rcode, true);
+  }
+};
 
 }  // namespace
 
 size_t answer_error(std::span<const uint8_t> query, const Query& q, const HandlerOptions& opt,
                     std::span<uint8_t> out, uint16_t rcode, bool echo_question) noexcept {
-  uint8_t* o = out.data();
-  size_t n = start_response(query, q, o, rcode & 0xF, echo_question);
-  if (q.has_edns && echo_question) {
-    n += put_opt(o + n, opt, q, rcode);
-    put16(o + 10, 1);
-  }
-  return n;
+  const Client none;
+  const CookieOut no_cookie;
+  Outcome unused;
+  return Writer{query, q, opt, out, none, no_cookie, unused}.header_only(0, rcode, echo_question);
 }
 
 size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const uint8_t> query,
-              std::span<uint8_t> out, bool tcp, Scratch& scratch, Outcome& outcome) noexcept {
+              std::span<uint8_t> out, const Client& client, Scratch& scratch,
+              Outcome& outcome) noexcept {
   outcome = Outcome{};
   const AnswerTable& table = *answers.table;
   Query& q = scratch.q;
-  switch (parse_query(query, q)) {
-    case ParseStatus::ok:
-      break;
-    case ParseStatus::drop:
-      return 0;
-    case ParseStatus::formerr:
-      outcome.rcode = uint8_t(Rcode::formerr);
-      return answer_error(query, q, opt, out, outcome.rcode, false);
-    case ParseStatus::notimp:
-      outcome.rcode = uint8_t(Rcode::notimp);
-      return answer_error(query, q, opt, out, outcome.rcode, true);
-    case ParseStatus::badvers:
-      // RFC 6891 §6.1.3: BADVERS goes in the extended RCODE of our OPT.
-      outcome.rcode = uint8_t(Rcode::noerror);
-      return answer_error(query, q, opt, out, kBadVers, true);
+  const ParseStatus status = parse_query(query, q);
+  if (status == ParseStatus::drop) return 0;
+  const bool cookies = client.guard && client.address && client.guard->config().cookies.enabled;
+  if (status == ParseStatus::ok && q.cookie_malformed && cookies) {
+    guard_bump(client.guard->stats().cookies[size_t(CookieResult::malformed)]);
+    outcome.rcode = uint8_t(Rcode::formerr);
+    return answer_error(query, q, opt, out, outcome.rcode, false);  // RFC 7873 §5.2.2
   }
-  if (q.qclass != kClassIN) {
-    outcome.rcode = uint8_t(Rcode::refused);
-    return answer_error(query, q, opt, out, outcome.rcode, true);
+  if (status == ParseStatus::formerr) {
+    outcome.rcode = uint8_t(Rcode::formerr);
+    return answer_error(query, q, opt, out, outcome.rcode, false);
   }
+  const CookieOut ck = check_cookie(q, query, client);
+  Writer w{query, q, opt, out, client, ck, outcome};
+  if (status == ParseStatus::notimp) return w.error(uint16_t(Rcode::notimp));
+  // RFC 6891 §6.1.3: BADVERS goes in the extended RCODE of our OPT.
+  if (status == ParseStatus::badvers) return w.error(kBadVers);
+  if (ck.badcookie) return w.error(kBadCookie);
+  if (q.qclass != kClassIN) return w.error(uint16_t(Rcode::refused));
 
   // Closest encloser: the name itself, else its nearest existing ancestor (RFC 4592 §3.3.1).
   const Entry* e = nullptr;
   unsigned strip = 0;
+  size_t at = 0;
   for (; strip <= q.label_count; ++strip) {
-    const size_t at = strip < q.label_count ? q.label_offsets[strip] : q.qname_len - 1;
+    at = strip < q.label_count ? q.label_offsets[strip] : q.qname_len - 1;
     if ((e = table.find(q.qname_lower + at, q.qname_len - at))) break;
   }
-  if (!e) {
-    outcome.rcode = uint8_t(Rcode::refused);
-    return answer_error(query, q, opt, out, outcome.rcode, true);
-  }
+  if (!e) return w.error(uint16_t(Rcode::refused));
   if (q.qtype == rrtype::AXFR || q.qtype == rrtype::IXFR) {
     const bool apex = strip == 0 && table.zones()[e->zone]->apex.size() == q.qname_len;
-    if (tcp && apex) {
+    if (client.tcp && apex) {
       outcome.transfer_zone = e->zone;
       return 0;
     }
     // Over UDP, or for a name that is not a zone apex: no transfer (RFC 5936 §4.2 says TCP).
-    outcome.rcode = uint8_t(apex ? Rcode::notimp : Rcode::notauth);
-    return answer_error(query, q, opt, out, outcome.rcode, true);
+    return w.error(uint16_t(apex ? Rcode::notimp : Rcode::notauth));
   }
   uint32_t ti;
+  const bool wildcard = strip != 0 && e->wildcard >= 0;
   if (strip == 0) {
-    ti = e->pick(q.qtype, tcp);
-  } else if (e->wildcard >= 0) {
-    ti = table.entry(size_t(e->wildcard)).pick(q.qtype, tcp);
+    ti = e->pick(q.qtype, client.tcp);
+  } else if (wildcard) {
+    ti = table.entry(size_t(e->wildcard)).pick(q.qtype, client.tcp);
   } else {
     ti = e->below;
   }
-  if ((ti & kDynamicBit) && !answers.overlay) {
-    outcome.rcode = uint8_t(Rcode::servfail);
-    return answer_error(query, q, opt, out, outcome.rcode, true);
-  }
+  if ((ti & kDynamicBit) && !answers.overlay) return w.error(uint16_t(Rcode::servfail));
   const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick)
                                          : table.tmpl(ti);
+  const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | t.rcode);
+  outcome.rcode = t.rcode;
 
-  size_t limit = tcp ? 65535 : kMinUdp;
-  if (!tcp && q.has_edns)
+  // The response's identity for RRL, as BIND builds it: its kind and the closest encloser
+  // (the name itself for a hit; the parent of the wildcard; the delegation point; the deepest
+  // existing ancestor of a name that does not exist).
+  RrlKind kind = RrlKind::answer;
+  if (t.rcode == uint8_t(Rcode::nxdomain)) kind = RrlKind::nxdomain;
+  else if (t.rcode != 0) kind = RrlKind::error;
+  else if (t.an == 0) kind = t.aa ? RrlKind::nodata : RrlKind::referral;
+  const RrlAction limited = w.limit(kind, wildcard, q.qname_lower + at, q.qname_len - at);
+  if (limited == RrlAction::drop) return 0;
+
+  size_t limit = client.tcp ? 65535 : kMinUdp;
+  if (!client.tcp && q.has_edns)
     limit = std::clamp<size_t>(q.edns_size, kMinUdp, std::max<size_t>(opt.edns_size, kMinUdp));
   limit = std::min(limit, out.size());
-  const size_t opt_len = q.has_edns ? kOptSize : 0;
+  const size_t opt_len = q.has_edns ? opt_size(ck) : 0;
 
-  uint8_t* o = out.data();
-  size_t n = start_response(query, q, o, uint16_t((t.aa ? kFlagAA : 0) | t.rcode), true);
-  outcome.rcode = t.rcode;
-  if (n + t.required_len + opt_len > limit) {
+  if (limited == RrlAction::slip ||
+      kHeaderSize + (q.question_end - kHeaderSize) + t.required_len + opt_len > limit) {
+    // Slipped (BIND's slip: TC=1 and no records, so a real client retries over TCP), or
     // RFC 2181 §9: what must be there does not fit, so send the question only, with TC.
-    o[2] |= kFlagTC >> 8;
     outcome.truncated = true;
-    if (q.has_edns) {
-      n += put_opt(o + n, opt, q, 0);
-      put16(o + 10, 1);
-    }
-    return n;
+    return w.header_only(uint16_t(flags | kFlagTC), 0, true);
   }
+  uint8_t* o = out.data();
+  size_t n = start_response(query, q, o, flags, true);
   size_t body = t.required_len;
   uint16_t ar = t.ar;
   for (const auto& cut : t.optional) {
@@ -150,7 +249,7 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   put16(o + 6, t.an);
   put16(o + 8, t.ns);
   if (q.has_edns) {
-    n += put_opt(o + n, opt, q, 0);
+    n += put_opt(o + n, opt, q, 0, ck);
     ++ar;
   }
   put16(o + 10, ar);

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <span>
 
+#include "core/address.hpp"
+#include "dns/guard.hpp"
 #include "dns/overlay.hpp"
 #include "dns/table.hpp"
 #include "dns/wire.hpp"
@@ -22,6 +24,7 @@ struct Outcome {
   bool truncated = false;
   // AXFR/IXFR over TCP for a zone's apex: the caller checks the ACL and streams the zone.
   int32_t transfer_zone = -1;
+  RrlAction rrl = RrlAction::send;  // drop: nothing was sent; slip: a TC=1 reply was
 };
 
 // What a worker answers from: the static table and the dynamic overlay built for it.
@@ -36,10 +39,28 @@ struct Scratch {
   PickState pick;
 };
 
+// Who asked, and the asking thread's guard. Without an address or a guard the query is
+// answered with no cookie and no rate limit (tests, tools).
+struct Client {
+  bool tcp = false;
+  const core::IpAddress* address = nullptr;
+  Guard* guard = nullptr;  // the calling thread's
+  Now now;
+};
+
 // Writes the response to `query` into `out` (at least 512 bytes; 65535 for TCP) and returns its
-// length, or 0 when nothing must be sent.
+// length, or 0 when nothing must be sent (including a response that rate limiting drops).
 size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const uint8_t> query,
-              std::span<uint8_t> out, bool tcp, Scratch& scratch, Outcome& outcome) noexcept;
+              std::span<uint8_t> out, const Client& client, Scratch& scratch,
+              Outcome& outcome) noexcept;
+
+inline size_t answer(const Answers& answers, const HandlerOptions& opt,
+                     std::span<const uint8_t> query, std::span<uint8_t> out, bool tcp,
+                     Scratch& scratch, Outcome& outcome) noexcept {
+  Client client;
+  client.tcp = tcp;
+  return answer(answers, opt, query, out, client, scratch, outcome);
+}
 
 // A response with only the header (and the question and OPT, when the query had them) and
 // `rcode`: REFUSED for a transfer the ACL denies, for example.

@@ -32,6 +32,9 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
   q.edns_size = 0;
   q.edns_version = 0;
   q.edns_do = false;
+  q.cookie_at = 0;
+  q.cookie_len = 0;
+  q.cookie_malformed = false;
   if (len < kHeaderSize) return ParseStatus::drop;
   q.id = get16(p);
   q.flags = get16(p + 2);
@@ -90,12 +93,22 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
       q.edns_version = p[off + 5];
       q.edns_do = (p[off + 6] & 0x80) != 0;
       if (q.edns_version != 0) badvers = true;
-      // Options are walked only to check their framing; unknown ones are ignored (§6.1.2).
+      // Options are walked to check their framing and find COOKIE; unknown ones are ignored
+      // (§6.1.2).
       size_t o = off + 10, end = off + 10 + rdlen;
       while (o < end) {
         if (o + 4 > end) return ParseStatus::formerr;
-        o += 4 + get16(p + o + 2);
-        if (o > end) return ParseStatus::formerr;
+        const uint16_t code = get16(p + o), olen = get16(p + o + 2);
+        if (o + 4 + olen > end) return ParseStatus::formerr;
+        if (code == kOptionCookie && q.cookie_len == 0 && !q.cookie_malformed) {
+          if (olen == 8 || (olen >= 16 && olen <= 40)) {
+            q.cookie_at = uint16_t(o + 4);
+            q.cookie_len = uint8_t(olen);
+          } else {
+            q.cookie_malformed = true;
+          }
+        }
+        o += 4 + olen;
       }
     }
     off += 10 + rdlen;

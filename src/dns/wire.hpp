@@ -22,6 +22,7 @@ enum class Rcode : uint8_t {
   noerror = 0, formerr = 1, servfail = 2, nxdomain = 3, notimp = 4, refused = 5, notauth = 9,
 };
 inline constexpr uint16_t kBadVers = 16;  // extended RCODE, RFC 6891 §9
+inline constexpr uint16_t kOptionCookie = 10;  // EDNS option code, RFC 7873 §4
 
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxName = 255;
@@ -64,6 +65,12 @@ struct Query {
   uint16_t edns_size = 0;       // requester's UDP payload size
   uint8_t edns_version = 0;
   bool edns_do = false;
+  // The first COOKIE option (RFC 7873): where its data starts in the packet and its length;
+  // 0 when there is none. `cookie_malformed`: its length is not 8 or 16..40; a server that
+  // does cookies answers FORMERR (§5.2.2), one that does not ignores the option.
+  uint16_t cookie_at = 0;
+  uint8_t cookie_len = 0;
+  bool cookie_malformed = false;
 };
 
 // Decodes header, question and additional section (for OPT). Every byte of the packet must be

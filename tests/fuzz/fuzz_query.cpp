@@ -1,7 +1,8 @@
-// Fuzz target over the whole query handler: any bytes in, over UDP and TCP, with a zone that
-// has every kind of answer (wildcards, CNAME chains, referrals, truncation). Besides the
-// sanitizers, it checks that every response is within the transport's limit, echoes the id,
-// and parses with ldns (an independent decoder), so a bad compression pointer is a crash too.
+// Fuzz target over the whole query handler: any bytes in, over UDP and TCP, plain and again with
+// RRL and cookies on as a UDP thread runs them, with a zone that has every kind of answer
+// (wildcards, CNAME chains, referrals, truncation). Besides the sanitizers, it checks that every
+// response is within the transport's limit, echoes the id, and parses with ldns (an independent
+// decoder), so a bad compression pointer is a crash too.
 //
 // Built two ways: with -fsanitize=fuzzer for libFuzzer, and with FUZZ_STANDALONE as a test that
 // replays tests/fuzz/corpus and tests/fuzz/regressions (every crash found becomes a file there).
@@ -58,12 +59,38 @@ const gslb::dns::AnswerTable& table() {
   return *t;
 }
 
-void check(const uint8_t* data, size_t size, bool tcp) {
+// Cookies (with a shared secret; `require` on) and RRL (a tiny table, a rate of 1, so
+// limiting, slipping and eviction all happen), as a UDP thread and the TCP loop have them.
+gslb::dns::Guard& guard() {
+  static const gslb::dns::GuardConfig cfg = [] {
+    gslb::dns::GuardConfig c;
+    c.rrl.responses_per_second = c.rrl.nxdomains_per_second = c.rrl.errors_per_second = 1;
+    c.rrl.table_size = 64;
+    c.cookies.secret = gslb::core::SipKey{1, 2, 3, 4};
+    c.cookies.require = true;
+    return c;
+  }();
+  static gslb::dns::GuardStats stats;
+  static gslb::dns::Guard g(cfg, stats, true);
+  return g;
+}
+
+void check(const uint8_t* data, size_t size, bool tcp, bool guarded) {
   static std::vector<uint8_t> out(65535);
   static gslb::dns::Scratch scratch;
+  static uint32_t tick = 0;
+  static const gslb::core::IpAddress client = *gslb::core::IpAddress::parse("192.0.2.7");
   gslb::dns::Outcome outcome;
+  gslb::dns::Client who;
+  who.tcp = tcp;
+  if (guarded) {
+    who.address = &client;
+    who.guard = &guard();
+    who.now = {1700000000 + tick, tick};
+    ++tick;
+  }
   const size_t n = gslb::dns::answer({&table(), nullptr}, gslb::dns::HandlerOptions{}, {data, size},
-                                     out, tcp, scratch, outcome);
+                                     out, who, scratch, outcome);
   if (n == 0) return;
   if (n < 12 || (!tcp && n > 1232) || out[0] != data[0] || out[1] != data[1]) std::abort();
   ldns_pkt* pkt = nullptr;
@@ -74,8 +101,10 @@ void check(const uint8_t* data, size_t size, bool tcp) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  check(data, size, false);
-  check(data, size, true);
+  for (bool guarded : {false, true}) {
+    check(data, size, false, guarded);
+    check(data, size, true, guarded);
+  }
   return 0;
 }
 

@@ -12,12 +12,15 @@ def name(text):
             out += bytes([len(label)]) + label.encode()
     return out + b"\0"
 
-def query(qname, qtype, edns=None, flags=0x0100, qid=0x4242):
+def query(qname, qtype, edns=None, flags=0x0100, qid=0x4242, options=b""):
     msg = struct.pack(">HHHHHH", qid, flags, 1, 0, 0, 1 if edns else 0)
     msg += name(qname) + struct.pack(">HH", qtype, 1)
     if edns:
-        msg += b"\0" + struct.pack(">HHIH", 41, edns, 0, 0)
+        msg += b"\0" + struct.pack(">HHIH", 41, edns, 0, len(options)) + options
     return msg
+
+def cookie(data):
+    return struct.pack(">HH", 10, len(data)) + data
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
 os.makedirs(out, exist_ok=True)
@@ -32,6 +35,13 @@ for qn in ["www.example.test", "WwW.ExAmPlE.tEsT", "nope.example.test", "b.ent.e
 cases.append(query("www.example.test", 1, edns=512)[:-3])
 cases.append(b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01")
 cases.append(query("www.example.test", 1, flags=0x1000))
+# DNS cookies (RFC 7873): a client cookie, one with a version-1 server cookie, malformed lengths,
+# two COOKIE options.
+cc = bytes(range(1, 9))
+for data in [cc, cc + bytes.fromhex("010000005cf79f111f8130c3eee29480"), cc[:5], cc + cc[:3],
+             cc * 6]:
+    cases.append(query("www.example.test", 1, edns=1232, options=cookie(data)))
+cases.append(query("nope.example.test", 1, edns=1232, options=cookie(cc) + cookie(cc + cc)))
 for i, c in enumerate(cases):
     with open(os.path.join(out, f"seed-{i:03d}"), "wb") as f:
         f.write(c)

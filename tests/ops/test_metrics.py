@@ -26,6 +26,10 @@ FAMILIES = {
     "gslbd_probe_results_total": "counter",
     "gslbd_failovers_total": "counter",
     "gslbd_name_pool": "gauge",
+    "gslbd_rrl_dropped_total": "counter",
+    "gslbd_rrl_slipped_total": "counter",
+    "gslbd_rrl_log_only_total": "counter",
+    "gslbd_cookies_total": "counter",
 }
 
 

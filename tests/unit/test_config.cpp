@@ -150,3 +150,76 @@ TEST_CASE("server.user and server.group may not be root: the drop is meant to le
   core::Errors errors;
   CHECK(config::parse("[server]\nuser = \"gslbd\"\ngroup = \"gslbd\"\n", "etc/gslbd.toml", errors));
 }
+
+TEST_CASE("[rrl] and [cookies]: defaults, values, errors with positions") {
+  core::Errors errors;
+  auto def = config::parse("", "etc/gslbd.toml", errors);
+  REQUIRE(def);
+  CHECK_FALSE(def->rrl.enabled());
+  CHECK(def->rrl.window == 15);
+  CHECK(def->rrl.slip == 2);
+  CHECK(def->rrl.ipv4_prefix == 24);
+  CHECK(def->rrl.ipv6_prefix == 56);
+  CHECK(def->rrl.table_size == 65536);
+  CHECK(def->cookies.enabled);
+  CHECK_FALSE(def->cookies.require);
+  CHECK_FALSE(def->cookies.secret);
+  CHECK(def->cookies.rotate_seconds == 3600);
+
+  auto cfg = config::parse(R"(
+[rrl]
+responses_per_second = 10
+errors_per_second = 2
+window = "5s"
+slip = 0
+ipv4_prefix = 32
+ipv6_prefix = 64
+exempt = ["127.0.0.1", "2001:db8::/32"]
+log_only = true
+table_size = 1024
+
+[cookies]
+secret = "E5E973E5A6B2A43F48E7DC849E37BFCF"
+rotate = "30m"
+require = true
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->rrl.responses_per_second == 10);
+  CHECK(cfg->rrl.nxdomains_per_second == 10);  // defaults to responses_per_second
+  CHECK(cfg->rrl.errors_per_second == 2);
+  CHECK(cfg->rrl.window == 5);
+  CHECK(cfg->rrl.slip == 0);
+  CHECK(cfg->rrl.ipv4_prefix == 32);
+  CHECK(cfg->rrl.ipv6_prefix == 64);
+  CHECK(cfg->rrl.exempt.size() == 2);
+  CHECK(cfg->rrl.log_only);
+  CHECK(cfg->rrl.table_size == 1024);
+  REQUIRE(cfg->cookies.secret);
+  CHECK((*cfg->cookies.secret)[0] == 0xE5);
+  CHECK((*cfg->cookies.secret)[15] == 0xCF);
+  CHECK(cfg->cookies.rotate_seconds == 1800);
+  CHECK(cfg->cookies.require);
+
+  CHECK(errors_of(R"([rrl]
+responses_per_second = -1
+window = "1500ms"
+slip = 11
+ipv6_prefix = 129
+exempt = ["nope"]
+burst = 3
+[cookies]
+secret = "0123"
+rotate = "10s"
+enabled = "yes"
+)") == std::vector<std::string>{
+            "etc/gslbd.toml:2:24: rrl.responses_per_second: must be an integer 0..1000000",
+            "etc/gslbd.toml:3:10: rrl.window: must be whole seconds from \"1s\" to \"1h\"",
+            "etc/gslbd.toml:4:8: rrl.slip: must be an integer 0..10",
+            "etc/gslbd.toml:5:15: rrl.ipv6_prefix: must be an integer 1..128",
+            "etc/gslbd.toml:6:11: rrl.exempt[0]: must be an address or prefix such as \"192.0.2.1\" or \"2001:db8::/32\"",
+            "etc/gslbd.toml:7:1: rrl.burst: unknown key",
+            "etc/gslbd.toml:9:10: cookies.secret: must be 32 hex digits (16 bytes)",
+            "etc/gslbd.toml:10:10: cookies.rotate: must be from \"1m\" to \"24h\"",
+            "etc/gslbd.toml:11:11: cookies.enabled: must be true or false"});
+  CHECK(errors_of("rrl = 3\n") == std::vector<std::string>{"etc/gslbd.toml:1:7: rrl: must be a table"});
+}

@@ -10,6 +10,8 @@
 #include "dns_test_util.hpp"
 #include "dns/overlay.hpp"
 
+#include <fmt/format.h>
+
 namespace {
 std::atomic<uint64_t> g_allocations{0};
 }  // namespace
@@ -93,5 +95,99 @@ big      IN TXT "512345678901234567890123456789012345678901234567890123456789012
       }
   const uint64_t after = g_allocations.load();
   CHECK(answered > 0);
+  CHECK(after - before == 0);
+}
+
+namespace {
+uint64_t g_log_lines = 0;
+void count_line(std::string_view line) { g_log_lines += !line.empty(); }
+
+// The same query with a COOKIE option (ldns writes the OPT last, with no options).
+std::vector<uint8_t> with_cookie(std::vector<uint8_t> q, const std::vector<uint8_t>& cookie) {
+  dns::put16(q.data() + q.size() - 2, uint16_t(4 + cookie.size()));
+  const uint8_t head[] = {0, uint8_t(dns::kOptionCookie), 0, uint8_t(cookie.size())};
+  q.insert(q.end(), head, head + 4);
+  q.insert(q.end(), cookie.begin(), cookie.end());
+  return q;
+}
+}  // namespace
+
+TEST_CASE("rate limiting and cookies allocate nothing either") {
+  auto zone = test::zone_from_text("example.test.", R"($ORIGIN example.test.
+$TTL 3600
+@        IN SOA ns1 hostmaster 1 3600 600 86400 300
+         IN NS  ns1
+ns1      IN A   192.0.2.1
+*.wild   IN A   192.0.2.99
+sub      IN NS  ns.sub
+ns.sub   IN A   192.0.2.53
+)");
+  REQUIRE(zone);
+  auto table = dns::compile({zone}, {});
+  dns::GuardConfig cfg;
+  cfg.rrl.responses_per_second = 3;
+  cfg.rrl.nxdomains_per_second = 2;
+  cfg.rrl.errors_per_second = 1;
+  cfg.rrl.table_size = 256;  // small: eviction runs too
+  cfg.rrl.exempt = {*core::Prefix::parse("10.9.9.0/24")};
+  cfg.cookies.master = dns::random_key();
+  dns::GuardStats stats;
+  dns::Guard guard(cfg, stats, true, count_line);
+  dns::GuardConfig lo_cfg = cfg;
+  lo_cfg.rrl.log_only = true;
+  dns::GuardStats lo_stats;
+  dns::Guard log_only(lo_cfg, lo_stats, true, count_line);
+
+  const std::vector<uint8_t> client_cookie{1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<uint8_t> bad_cookie = client_cookie;
+  bad_cookie.resize(24, 0x5A);
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* name : {"ns1.example.test.", "nope.example.test.", "a.wild.example.test.",
+                           "x.sub.example.test.", "www.example.org."})
+    for (auto type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_MX}) {
+      auto q = test::make_query(name, type, {true, 1232});
+      queries.push_back(q);
+      queries.push_back(with_cookie(q, client_cookie));
+      queries.push_back(with_cookie(q, bad_cookie));
+      queries.push_back(with_cookie(q, {1, 2, 3}));  // malformed: FORMERR
+    }
+
+  // A valid server cookie, learned before counting starts.
+  std::vector<uint8_t> out(65535);
+  dns::Scratch scratch;
+  const dns::Answers answers{table.get(), nullptr};
+  std::vector<core::IpAddress> clients;
+  for (int i = 0; i < 64; ++i) clients.push_back(*core::IpAddress::parse(fmt::format("127.0.{}.1", i)));
+  clients.push_back(*core::IpAddress::parse("10.9.9.9"));
+  clients.push_back(*core::IpAddress::parse("2001:db8::1"));
+  dns::Now now = dns::Now::read();
+  dns::Outcome outcome;
+  const dns::Client first{false, &clients[0], &guard, now};
+  const size_t n = dns::answer(answers, dns::HandlerOptions{}, queries[1], out, first, scratch, outcome);
+  REQUIRE(n > 28);
+  std::vector<uint8_t> valid(out.begin() + long(n) - 24, out.begin() + long(n));
+  const auto valid_query = with_cookie(test::make_query("ns1.example.test.", LDNS_RR_TYPE_A, {true, 1232}), valid);
+
+  size_t answered = 0;
+  const uint64_t before = g_allocations.load();
+  for (int second = 0; second < 40; ++second) {
+    now.mono += 1;
+    now.unix += 97;  // crosses cookie rotation epochs (1h) a few times
+    for (const auto& a : clients)
+      for (dns::Guard* g : {&guard, &log_only})
+        for (bool tcp : {false, true}) {
+          const dns::Client c{tcp, &a, g, now};
+          for (const auto& query : queries)
+            answered += dns::answer(answers, dns::HandlerOptions{}, query, out, c, scratch, outcome) > 0;
+          answered += dns::answer(answers, dns::HandlerOptions{}, valid_query, out, c, scratch, outcome) > 0;
+        }
+  }
+  const uint64_t after = g_allocations.load();
+  CHECK(answered > 0);
+  CHECK(stats.rrl_dropped.load() > 0);
+  CHECK(stats.rrl_slipped.load() > 0);
+  CHECK(lo_stats.rrl_log_only.load() > 0);
+  CHECK(stats.cookies[size_t(dns::CookieResult::valid)].load() > 0);
+  CHECK(g_log_lines > 0);
   CHECK(after - before == 0);
 }
