@@ -27,6 +27,7 @@ is bounded. Standard library and dnspython only (Debian: python3-dnspython).
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -93,6 +94,12 @@ def rss_mb(pid):
     return 0
 
 
+def more_descriptors():
+    """The soft descriptor limit raised to the hard one: gslbd budgets one per probe target."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,7 +125,8 @@ class Gslbd:
                         "rise = 1\nfall = 1\n")
         with open(f"{d}/scale.test.zone", "w") as f:
             f.write("\n".join(ZONE_HEAD) + "\n")
-        cfg = ["[server]", f'listen = ["127.0.0.1:{port}"]', "workers = 1",
+        # Few DNS/TCP connections: the descriptors go to the probes (one per target).
+        cfg = ["[server]", f'listen = ["127.0.0.1:{port}"]', "workers = 1", "tcp_max_connections = 64",
                "[log]", 'targets = ["stderr"]',
                "[control]", 'socket = "ctl.sock"', 'state_file = ""',
                "[metrics]", f'listen = "127.0.0.1:{self.metrics}"',
@@ -203,7 +211,7 @@ def run(server, a):
     log = open(f"{d}/server.log", "w")
     t_start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=d, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, preexec_fn=more_descriptors)
     try:
         return measure(server, a, proc, port, flappers, t_start, d)
     finally:

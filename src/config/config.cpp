@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <toml++/toml.h>
 
 #include "config/toml_check.hpp"
@@ -94,8 +96,9 @@ void parse_pool(Checker& c, const toml::table& t, const std::string& prefix, poo
   }
 }
 
+// `pools`: each pool's index by name (the first declaration of a name).
 void parse_name(Checker& c, const toml::table& t, const std::string& prefix, pool::Name& n,
-                const std::vector<pool::Pool>& pools, Position& fqdn_at) {
+                const std::unordered_map<std::string, size_t>& pools, Position& fqdn_at) {
   c.only(t, prefix, {"fqdn", "ttl", "mode", "pools", "return", "all_down"});
   if (const std::string* v = c.string(t, prefix, "fqdn")) n.fqdn = *v;
   if (n.fqdn.empty()) c.error(t.source(), Checker::join(prefix, "fqdn"), "needs a name");
@@ -149,12 +152,12 @@ void parse_name(Checker& c, const toml::table& t, const std::string& prefix, poo
       c.error(el, k, "must be a pool name or { pool = \"...\", weight = N }");
       continue;
     }
-    auto it = std::find_if(pools.begin(), pools.end(), [&](const auto& p) { return p.name == pool_name; });
+    auto it = pools.find(pool_name);
     if (it == pools.end()) {
       c.error(el, k, fmt::format("no pool named \"{}\"", pool_name));
       continue;
     }
-    m.pool = size_t(it - pools.begin());
+    m.pool = it->second;
     n.pools.push_back(m);
   }
 }
@@ -351,23 +354,24 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
     for (size_t i = 0; i < a->size(); ++i)
       each(*a->get(i)->as_table(), fmt::format("{}[{}]", key, i));
   };
+  // Indexes by name, so 100,000 names over 20,000 pools read in linear time.
+  std::unordered_map<std::string, size_t> pool_index;
+  std::unordered_set<std::string> fqdns;
   tables("pool", [&](const toml::table& t, const std::string& prefix) {
     pool::Pool p;
     Position pos;
     parse_pool(c, t, prefix, p, pos);
-    for (const auto& q : cfg.gtm.pools)
-      if (!p.name.empty() && q.name == p.name)
-        c.error(*t.get("name"), prefix + ".name", fmt::format("pool {} is declared twice", p.name));
+    if (!p.name.empty() && !pool_index.try_emplace(p.name, cfg.gtm.pools.size()).second)
+      c.error(*t.get("name"), prefix + ".name", fmt::format("pool {} is declared twice", p.name));
     cfg.gtm.pools.push_back(std::move(p));
     cfg.pool_probe_at.push_back(pos);
   });
   tables("name", [&](const toml::table& t, const std::string& prefix) {
     pool::Name n;
     Position pos;
-    parse_name(c, t, prefix, n, cfg.gtm.pools, pos);
-    for (const auto& m : cfg.gtm.names)
-      if (!n.fqdn.empty() && m.fqdn == n.fqdn)
-        c.error(*t.get("fqdn"), prefix + ".fqdn", fmt::format("name {} is declared twice", n.fqdn));
+    parse_name(c, t, prefix, n, pool_index, pos);
+    if (!n.fqdn.empty() && !fqdns.insert(n.fqdn).second)
+      c.error(*t.get("fqdn"), prefix + ".fqdn", fmt::format("name {} is declared twice", n.fqdn));
     cfg.gtm.names.push_back(std::move(n));
     cfg.name_fqdn_at.push_back(pos);
   });
