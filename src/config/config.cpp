@@ -54,12 +54,27 @@ Position at(const toml::node* n) {
   return n ? Position{int(n->source().begin.line), int(n->source().begin.column)} : Position{};
 }
 
+// Names people type on gslbctl's command line and read in events and labels: no control
+// characters anywhere, and for identifiers no space, quote, '=' or backslash either.
+const char* bad_text(std::string_view v, bool identifier) {
+  for (unsigned char ch : v) {
+    if (ch < ' ' || ch == 0x7f) return "must not contain control characters";
+    if (identifier && (ch == ' ' || ch == '"' || ch == '=' || ch == '\\'))
+      return "must not contain spaces, '\"', '=' or '\\'";
+  }
+  return nullptr;
+}
+
 void parse_pool(Checker& c, const toml::table& t, const std::string& prefix, pool::Pool& p,
                 Position& probe_at) {
   c.only(t, prefix, {"name", "region", "probe", "min_healthy", "addresses"});
   if (const std::string* v = c.string(t, prefix, "name")) p.name = *v;
   if (p.name.empty()) c.error(t.source(), Checker::join(prefix, "name"), "needs a non-empty name");
-  if (const std::string* v = c.string(t, prefix, "region")) p.region = *v;
+  else if (const char* why = bad_text(p.name, true)) c.error(*t.get("name"), Checker::join(prefix, "name"), why);
+  if (const std::string* v = c.string(t, prefix, "region")) {
+    p.region = *v;
+    if (const char* why = bad_text(p.region, false)) c.error(*t.get("region"), Checker::join(prefix, "region"), why);
+  }
   if (const std::string* v = c.string(t, prefix, "probe")) p.probe = *v;
   if (p.probe.empty()) c.error(t.source(), Checker::join(prefix, "probe"), "needs a probe name");
   probe_at = at(t.get("probe") ? t.get("probe") : &t);

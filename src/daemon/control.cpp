@@ -138,7 +138,7 @@ void Control::emit(core::Level level, const std::string& text) {
 }
 
 void Control::emit(const pool::Event& e) {
-  emit(e.level, e.text);
+  emit(e.level, e.text());
   if (!e.failover.empty()) ++failovers_[e.failover];
 }
 
@@ -335,7 +335,7 @@ void Control::arm_drain_timer() {
       }
     }
     for (auto e : events) {
-      if (e.text.starts_with("event=undrain ")) e.text += " reason=\"drain expired\"";
+      if (e.kind == "undrain") e.fields.push_back({"reason", "drain expired", true});
       self->emit(e);
     }
     self->save_drains();
@@ -376,7 +376,7 @@ Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
     else drains_.erase(ip.to_string());
   }
   for (auto e : events) {
-    if (until && e.text.starts_with("event=drain ")) e.text += fmt::format(" for={}", args[3]);
+    if (until && e.kind == "drain") e.fields.push_back({"for", args[3]});
     emit(e);
   }
   const auto unsaved = save_drains();

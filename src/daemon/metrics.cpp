@@ -102,7 +102,18 @@ const char* rcode_name(size_t r) {
   return r < 6 ? names[r] : nullptr;
 }
 
-std::string label(std::string_view s) { return json_string(s); }  // same escaping rules
+// A label value as the Prometheus text format writes it: quoted, with backslash, double quote
+// and line feed escaped, and nothing else (JSON's \u escapes would be read as literal text).
+std::string label(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '\\') out += "\\\\";
+    else if (ch == '"') out += "\\\"";
+    else if (ch == '\n') out += "\\n";
+    else out += ch;
+  }
+  return out + '"';
+}
 
 }  // namespace
 

@@ -10,6 +10,18 @@
 
 namespace gslb::pool {
 
+std::string Event::text() const {
+  std::string out = "event=" + kind;
+  for (const auto& f : fields) core::append_logfmt(out, f.key, f.value, f.quote);
+  return out;
+}
+
+const std::string* Event::field(std::string_view key) const {
+  for (const auto& f : fields)
+    if (f.key == key) return &f.value;
+  return nullptr;
+}
+
 Engine::Engine(Config cfg, const std::map<std::string, health::Thresholds>& thresholds,
                bool unknown_is_up)
     : cfg_(std::move(cfg)), unknown_is_up_(unknown_is_up) {
@@ -80,11 +92,13 @@ void Engine::evaluate(std::vector<size_t> pools, std::vector<Event>& events) {
     const PoolStatus now = pool_status(cfg_, p, usable);
     if (now.usable != pools_[p].usable) {
       const auto& pool = cfg_.pools[p];
-      events.push_back(Event{
-          now.usable ? core::Level::notice : core::Level::warning,
-          fmt::format("event={} pool={} region={} healthy={}/{} min={}",
-                      now.usable ? "pool-up" : "pool-down", pool.name, pool.region,
-                      now.healthy, pool.addresses.size(), pool.min_healthy)});
+      events.emplace_back(now.usable ? core::Level::notice : core::Level::warning,
+                          now.usable ? "pool-up" : "pool-down",
+                          std::vector<core::Field>{
+                              {"pool", pool.name},
+                              {"region", pool.region},
+                              {"healthy", fmt::format("{}/{}", now.healthy, pool.addresses.size())},
+                              {"min", std::to_string(pool.min_healthy)}});
     }
     pools_[p] = now;
     names.insert(names.end(), names_of_pool_[p].begin(), names_of_pool_[p].end());
@@ -101,15 +115,17 @@ void Engine::update_name(size_t i, std::vector<Event>* events) {
   if (events && now != active_[i]) {
     const auto& before = active_[i];
     if (now.empty()) {
-      events->push_back(Event{core::Level::warning,
-                              fmt::format("event=all-down name={} action={} reason=\"{}\"",
-                                          n.fqdn, to_string(n.all_down),
-                                          before.empty() ? "no usable pool" : describe(before.front())),
-                              n.fqdn});
+      events->emplace_back(core::Level::warning, "all-down",
+                           std::vector<core::Field>{
+                               {"name", n.fqdn},
+                               {"action", to_string(n.all_down)},
+                               {"reason", before.empty() ? "no usable pool" : describe(before.front()), true}},
+                           n.fqdn);
     } else if (before.empty()) {
-      events->push_back(Event{core::Level::notice,
-                              fmt::format("event=recovered name={} to={} reason=\"{}\"", n.fqdn,
-                                          cfg_.pools[now.front()].name, describe(now.front()))});
+      events->emplace_back(core::Level::notice, "recovered",
+                           std::vector<core::Field>{{"name", n.fqdn},
+                                                    {"to", cfg_.pools[now.front()].name},
+                                                    {"reason", describe(now.front()), true}});
     } else if (n.mode == Mode::failover) {
       // Later in the list is a failover, earlier a failback.
       size_t from_rank = 0, to_rank = 0;
@@ -118,18 +134,19 @@ void Engine::update_name(size_t i, std::vector<Event>* events) {
         if (n.pools[r].pool == now.front()) to_rank = r;
       }
       const bool back = to_rank < from_rank;
-      events->push_back(Event{back ? core::Level::notice : core::Level::warning,
-                              fmt::format("event={} name={} from={} to={} reason=\"{}\"",
-                                          back ? "failback" : "failover", n.fqdn,
-                                          cfg_.pools[before.front()].name,
-                                          cfg_.pools[now.front()].name,
-                                          describe(back ? now.front() : before.front())),
-                              back ? std::string() : n.fqdn});
+      events->emplace_back(back ? core::Level::notice : core::Level::warning,
+                           back ? "failback" : "failover",
+                           std::vector<core::Field>{
+                               {"name", n.fqdn},
+                               {"from", cfg_.pools[before.front()].name},
+                               {"to", cfg_.pools[now.front()].name},
+                               {"reason", describe(back ? now.front() : before.front()), true}},
+                           back ? std::string() : n.fqdn);
     } else {
       std::string list;
       for (size_t p : now) list += (list.empty() ? "" : ",") + cfg_.pools[p].name;
-      events->push_back(Event{core::Level::notice,
-                              fmt::format("event=pools-changed name={} pools={}", n.fqdn, list)});
+      events->emplace_back(core::Level::notice, "pools-changed",
+                           std::vector<core::Field>{{"name", n.fqdn}, {"pools", list}});
     }
   }
   active_[i] = std::move(now);
@@ -150,19 +167,22 @@ bool Engine::record(size_t id, bool ok, std::string reason, core::Duration laten
   const TargetKey& key = keys_[id];
   const bool up = change->to == health::State::up;
   // The first result decides at once; later changes needed rise/fall results in a row.
-  const std::string count =
+  const core::Field count =
       change->from == health::State::unknown
-          ? "first-check=yes"
-          : fmt::format("{}={}/{}", up ? "passes" : "fails", up ? t.passes() : t.fails(),
-                        up ? t.thresholds().rise : t.thresholds().fall);
+          ? core::Field{"first-check", "yes"}
+          : core::Field{up ? "passes" : "fails",
+                        fmt::format("{}/{}", up ? t.passes() : t.fails(),
+                                    up ? t.thresholds().rise : t.thresholds().fall)};
   std::vector<size_t> pools;
   for (const auto& [p, a] : uses_[id]) {
     pools.push_back(p);
-    events.push_back(Event{
-        up ? core::Level::notice : core::Level::warning,
-        fmt::format("event=address-{} pool={} address={} probe={} reason=\"{}\" {}",
-                    up ? "up" : "down", cfg_.pools[p].name, key.ip.to_string(), key.probe,
-                    t.reason(), count)});
+    events.emplace_back(up ? core::Level::notice : core::Level::warning,
+                        up ? "address-up" : "address-down",
+                        std::vector<core::Field>{{"pool", cfg_.pools[p].name},
+                                                 {"address", key.ip.to_string()},
+                                                 {"probe", key.probe},
+                                                 {"reason", t.reason(), true},
+                                                 count});
   }
   if (t.usable(unknown_is_up_) == was) return false;
   evaluate(std::move(pools), events);
@@ -175,10 +195,9 @@ size_t Engine::set_drained(const core::IpAddress& ip, bool drained, std::vector<
   for (size_t id = 0; id < keys_.size(); ++id) {
     if (!(keys_[id].ip == ip) || health_[id].drained() == drained) continue;
     health_[id].set_drained(drained);
-    events.push_back(Event{core::Level::notice,
-                           fmt::format("event={} address={} probe={}",
-                                       drained ? "drain" : "undrain", ip.to_string(),
-                                       keys_[id].probe)});
+    events.emplace_back(core::Level::notice, drained ? "drain" : "undrain",
+                        std::vector<core::Field>{{"address", ip.to_string()},
+                                                 {"probe", keys_[id].probe}});
     for (const auto& [p, a] : uses_[id]) pools.push_back(p);
     ++n;
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/log.hpp"
+#include "core/logfmt.hpp"
 #include "health/health.hpp"
 #include "pool/pool.hpp"
 
@@ -27,10 +28,18 @@ struct TargetKey {
   bool operator==(const TargetKey& o) const = default;
 };
 
+// One change, typed: a kind and its fields in order. Text is made at each sink (text()).
 struct Event {
   core::Level level;
-  std::string text;      // "event=address-down pool=... address=... ..."
+  std::string kind;                  // "address-down", "failover", ...
+  std::vector<core::Field> fields;   // what follows event=kind
   std::string failover = {};  // the name that moved away from its pool (failover, all-down)
+
+  Event(core::Level l, std::string k, std::vector<core::Field> f = {}, std::string name = {})
+      : level(l), kind(std::move(k)), fields(std::move(f)), failover(std::move(name)) {}
+  // "event=address-down pool=hangzhou address=127.0.0.2 ... reason=\"connect refused\" ..."
+  std::string text() const;
+  const std::string* field(std::string_view key) const;
 };
 
 class Engine {

@@ -223,3 +223,21 @@ enabled = "yes"
             "etc/gslbd.toml:11:11: cookies.enabled: must be true or false"});
   CHECK(errors_of("rrl = 3\n") == std::vector<std::string>{"etc/gslbd.toml:1:7: rrl: must be a table"});
 }
+
+TEST_CASE("pool names are identifiers, regions free text without control characters") {
+  auto e = errors_of(R"x([[pool]]
+name = "hang zhou"
+region = "US East (N. Virginia)"
+probe = "http"
+addresses = ["192.0.2.1"]
+
+[[pool]]
+name = "ok"
+region = "line\nbreak"
+probe = "http"
+addresses = ["192.0.2.2"]
+)x");
+  REQUIRE(e.size() == 2);
+  CHECK(e[0].rfind("etc/gslbd.toml:2:8: pool[0].name: must not contain spaces", 0) == 0);
+  CHECK(e[1].rfind("etc/gslbd.toml:9:10: pool[1].region: must not contain control characters", 0) == 0);
+}

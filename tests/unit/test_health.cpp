@@ -105,7 +105,7 @@ TEST_CASE("failover: first pool with min_healthy; fails over and back, with even
   CHECK(e.record(id_of(e, "192.0.2.10"), false, "connect refused", 0ms, t0, ev));
   CHECK(addresses(e) == std::vector<std::string>{"192.0.2.11"});
   REQUIRE(ev.size() == 1);
-  CHECK(ev[0].text == "event=address-down pool=hangzhou address=192.0.2.10 probe=http "
+  CHECK(ev[0].text() == "event=address-down pool=hangzhou address=192.0.2.10 probe=http "
                       "reason=\"connect refused\" fails=2/2");
   CHECK(ev[0].level == core::Level::warning);
   // The second dies: the name fails over to shanghai.
@@ -115,8 +115,8 @@ TEST_CASE("failover: first pool with min_healthy; fails over and back, with even
   CHECK(addresses(e) == std::vector<std::string>{"198.51.100.10"});
   CHECK(addresses(e, 28) == std::vector<std::string>{"2001:db8::10"});
   REQUIRE(ev.size() == 3);
-  CHECK(ev[1].text == "event=pool-down pool=hangzhou region=cn-hangzhou healthy=0/2 min=1");
-  CHECK(ev[2].text == "event=failover name=www.example.test. from=hangzhou to=shanghai "
+  CHECK(ev[1].text() == "event=pool-down pool=hangzhou region=cn-hangzhou healthy=0/2 min=1");
+  CHECK(ev[2].text() == "event=failover name=www.example.test. from=hangzhou to=shanghai "
                       "reason=\"pool hangzhou has 0/2 healthy (min 1)\"");
   // One comes back after rise: failback.
   ev.clear();
@@ -124,7 +124,7 @@ TEST_CASE("failover: first pool with min_healthy; fails over and back, with even
   e.record(id_of(e, "192.0.2.11"), true, "HTTP 200", 1ms, t0, ev);
   CHECK(addresses(e) == std::vector<std::string>{"192.0.2.11"});
   REQUIRE(ev.size() == 3);
-  CHECK(ev[2].text == "event=failback name=www.example.test. from=shanghai to=hangzhou "
+  CHECK(ev[2].text() == "event=failback name=www.example.test. from=shanghai to=hangzhou "
                       "reason=\"pool hangzhou has 1/2 healthy (min 1)\"");
   CHECK(ev[2].level == core::Level::notice);
 }
@@ -154,7 +154,7 @@ TEST_CASE("all down: fail_open answers the first pool, empty is NODATA, servfail
     } else {
       CHECK(a->kind == dns::DynamicAnswer::Kind::servfail);
     }
-    CHECK(ev.back().text.rfind("event=all-down name=www.example.test.", 0) == 0);
+    CHECK(ev.back().text().rfind("event=all-down name=www.example.test.", 0) == 0);
   }
 }
 
@@ -201,7 +201,7 @@ TEST_CASE("drain takes an address out and brings it back") {
   std::vector<pool::Event> ev;
   CHECK(e.set_drained(ip("192.0.2.10"), true, ev) == 1);
   CHECK(addresses(e) == std::vector<std::string>{"192.0.2.11"});
-  CHECK(ev.front().text == "event=drain address=192.0.2.10 probe=http");
+  CHECK(ev.front().text() == "event=drain address=192.0.2.10 probe=http");
   e.set_drained(ip("192.0.2.10"), false, ev);
   CHECK(addresses(e) == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
 }
@@ -276,8 +276,19 @@ TEST_CASE("a verdict changes only the names that use its pools") {
   names.assign(ch.names.begin(), ch.names.end());
   CHECK(names == std::vector<std::string>{dns::name_from_text("bj.example.test.")});
   bool all_down = false;
-  for (const auto& x : ev) all_down = all_down || x.text.starts_with("event=all-down name=bj.example.test.");
+  for (const auto& x : ev) all_down = all_down || x.text().starts_with("event=all-down name=bj.example.test.");
   CHECK(all_down);
   // Nothing new: nothing to take.
   CHECK(e.take_changes().names.empty());
+}
+
+TEST_CASE("event lines are logfmt: values quoted and escaped only when they must be") {
+  pool::Event e(core::Level::notice, "pool-up",
+                {{"pool", "hangzhou"}, {"region", "US East (N. Virginia)"}, {"empty", ""},
+                 {"odd", "a\"b=c\\d\ne\x01"}, {"reason", "timeout", true}});
+  CHECK(e.text() == "event=pool-up pool=hangzhou region=\"US East (N. Virginia)\" empty=\"\" "
+                    "odd=\"a\\\"b=c\\\\d\\ne\\u0001\" reason=\"timeout\"");
+  REQUIRE(e.field("region"));
+  CHECK(*e.field("region") == "US East (N. Virginia)");
+  CHECK_FALSE(e.field("nothing"));
 }
