@@ -163,8 +163,14 @@ bool Control::on_result(uint32_t id, const probe::Result& r) {
   std::vector<pool::Event> events;
   const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);
-  for (const auto& e : events) emit(e);
   if (changed) schedule_publish();
+  // Whoever reads an event may query at once: while a publish is pending, its events wait for
+  // it, so the answers have changed before the line that says so appears.
+  const bool pending = publish_timer_ && uv_is_active(reinterpret_cast<uv_handle_t*>(publish_timer_));
+  for (auto& e : events) {
+    if (pending) held_events_.push_back(std::move(e));
+    else emit(e);
+  }
   if (ready_ && target < first_result_.size()) {
     first_result_[target] = true;
     if (std::all_of(first_result_.begin(), first_result_.end(), [](bool b) { return b; }))
@@ -186,19 +192,23 @@ void Control::publish() {
   const pool::Engine& engine = *loaded_.engine;
   auto lookup = [&engine](std::string_view name, uint16_t qtype) { return engine.answer(name, qtype); };
   const auto changes = loaded_.engine->take_changes();
+  bool send = true;
   if (changes.all || !overlay_ || overlay_->table() != loaded_.table.get()) {
     overlay_ = dns::Overlay::build(*loaded_.table, lookup);
   } else if (!changes.names.empty()) {
     overlay_ = dns::Overlay::update(*overlay_, *loaded_.table, lookup, changes.names);
-  } else if (unpublished_.empty()) {
-    return;  // nothing changed since the last publish
+  } else {
+    send = !unpublished_.empty();  // nothing changed since the last publish: nothing to send
   }
-  ++overlay_builds_;
-  for (auto& w : workers_) w->publish(Snapshot{loaded_.table, overlay_});
+  if (send) {
+    ++overlay_builds_;
+    for (auto& w : workers_) w->publish(Snapshot{loaded_.table, overlay_});
+  }
   const auto now = std::chrono::steady_clock::now();
   for (const auto& at : unpublished_)
     observe(publish_lag_, std::chrono::duration<double>(now - at).count());
   unpublished_.clear();
+  for (const auto& e : std::exchange(held_events_, {})) emit(e);
 }
 
 core::Result<unsigned> Control::fits_descriptors(const Loaded& next) const {

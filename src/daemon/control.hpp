@@ -123,6 +123,7 @@ class Control {
   std::shared_ptr<const dns::Overlay> overlay_;  // the last one published
   uv_timer_t* publish_timer_ = nullptr;
   std::vector<std::chrono::steady_clock::time_point> unpublished_;  // verdicts waiting
+  std::vector<pool::Event> held_events_;  // emitted once their publish is out
   Histogram publish_lag_;
   std::map<std::string, uint64_t> local_errors_;
   Burst local_error_log_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/address.hpp"
+#include "probe/plan.hpp"
 #include "probe/runner.hpp"
 #include "probe/spec.hpp"
 
@@ -58,23 +59,26 @@ class Scheduler {
   size_t size() const noexcept { return entries_.size(); }
 
  private:
-  struct Entry;
-  static void on_timer(uv_timer_t* timer);
-  void start_entry(uint32_t id, Target target);
+  struct Entry {
+    Target target;
+    uint64_t serial = 0;  // tells a replaced entry from its successor under the same id
+    CheckId check = 0;    // the in-flight check, 0 when none
+  };
+  void start_entry(Target target);
   void stop(Entry& e);
   void run(Entry& e);
   void finished(uint32_t id, uint64_t serial, const Result& result);
-  // Arms e's timer for its grid time `e.due_ms` plus a little jitter, scaled to the interval
-  // that led there.
-  void arm(Entry& e, uint64_t interval_ms);
-  uint64_t random_below(uint64_t n);
+  void on_timer();
+  void arm();  // the one timer, for the plan's next due check
 
   uv_loop_t* loop_;
   Callback cb_;
   std::unique_ptr<HttpRunner> http_;
   std::unique_ptr<TcpRunner> tcp_;
-  std::unordered_map<uint32_t, std::unique_ptr<Entry>> entries_;
+  std::unordered_map<uint32_t, Entry> entries_;
   std::minstd_rand rng_;
+  Plan plan_;
+  uv_timer_t* timer_ = nullptr;  // freed in its close callback
   uint64_t next_serial_ = 1;
   bool closed_ = false;
 };
