@@ -2,6 +2,7 @@
 // then compiled into an AnswerTable (compile.hpp); never touched by the query path.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "core/address.hpp"
+#include "core/file.hpp"
 #include "core/result.hpp"
 
 namespace gslb::dns {
@@ -49,14 +51,36 @@ struct Zone {
   std::string file;                       // where it came from, for messages
   std::map<std::string, Node> nodes;      // every owner name and every empty non-terminal
   std::vector<core::Prefix> allow_transfer;
+  // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
+  // reuses this zone if none of them changed.
+  std::vector<core::FileStamp> sources;
   const Node& apex_node() const { return nodes.at(apex); }
   const RRset& soa() const { return *apex_node().find(6); }
+};
+
+// Bounds on what one zone may make the loader read, so that a hostile or broken zone file
+// ($INCLUDE fan-out, /dev/zero, a FIFO, a generated zone gone wrong) ends in an error instead
+// of a loader that never finishes or eats the machine's memory. gslbd.toml's [limits].
+struct ZoneLimits {
+  int include_depth = 10;            // $INCLUDE nesting below the zone file
+  uint32_t includes = 1000;          // $INCLUDE directives followed, in all its files together
+  uint64_t records = 10'000'000;     // records, over all its files
+  uint64_t bytes = uint64_t(1) << 30;  // bytes of master-file text, over all its files
+};
+
+struct LoadOptions {
+  ZoneLimits limits;
+  // Checked between records: when set, the load stops early (with an error) so that a
+  // stopping gslbd does not wait for a large zone.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Reads a master file (with $ORIGIN, $TTL, $INCLUDE) for `apex` ("example.test.").
 // Appends every problem to `errors` as `file:line: reason` and returns null if there was any.
 // `text`, when given, is parsed instead of reading `path` (the built-in example zone).
-std::shared_ptr<const Zone> load_zone(std::string_view apex, const std::string& path,
-                                      core::Errors& errors, const std::string* text = nullptr);
+// Only regular files are read; a limit that is exceeded stops the load with an error.
+std::shared_ptr<Zone> load_zone(std::string_view apex, const std::string& path,
+                                core::Errors& errors, const std::string* text = nullptr,
+                                const LoadOptions& options = {});
 
 }  // namespace gslb::dns

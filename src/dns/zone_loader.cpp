@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "dns/ldns.hpp"
@@ -13,16 +13,20 @@ namespace gslb::dns {
 
 namespace {
 
-constexpr int kMaxIncludeDepth = 8;
-
 struct RawRecord {
   std::string owner;
   uint16_t type;
   uint32_t ttl;
   Rdata rdata;
-  std::string file;
+  uint32_t file;  // index into Loader::files_: one copy of each path, not one per record
   int line;
 };
+
+// RFC 1035 §3.2.1: RDLENGTH is 16 bits.
+constexpr size_t kMaxRdata = 65535;
+// ldns reads one entry into a buffer of this many characters and silently drops the rest (a
+// 102 KB TXT came out as 65016 bytes of RDATA). Longer entries are refused before that.
+constexpr size_t kMaxEntryText = 65535;
 
 struct FileCloser {
   void operator()(FILE* f) const noexcept { std::fclose(f); }
@@ -77,42 +81,95 @@ Rdata make_rdata(const ldns_rr* rr) {
 
 class Loader {
  public:
-  Loader(std::string apex, core::Errors& errors) : apex_(std::move(apex)), errors_(errors) {}
+  Loader(std::string apex, core::Errors& errors, const LoadOptions& options)
+      : apex_(std::move(apex)), errors_(errors), limits_(options.limits), cancel_(options.cancel) {}
 
   void error(const std::string& file, int line, std::string msg) {
     errors_.push_back(core::Error{file, line, 0, std::move(msg)});
     ++count_;
   }
+  // A limit was exceeded (or gslbd is stopping): report it once and read nothing more.
+  void abort(const std::string& file, int line, std::string msg) {
+    error(file, line, std::move(msg));
+    stopped_ = true;
+  }
+  bool stopped() const noexcept { return stopped_; }
+
+  // Reads a file for the zone, within the byte budget; reports at `from` (the $INCLUDE line,
+  // or the zone file itself at line 0).
+  std::optional<std::string> open(const std::string& path, const std::string& from_file, int from_line);
 
   void read(const std::string& path, const std::string& text, const std::string& origin_text,
             int depth);
-  std::shared_ptr<const Zone> finish(const std::string& path);
+  std::shared_ptr<Zone> finish(const std::string& path);
+
+  std::vector<core::FileStamp> sources_;
 
  private:
   std::string apex_;
   core::Errors& errors_;
+  ZoneLimits limits_;
+  const std::atomic<bool>* cancel_;
   int count_ = 0;
+  bool stopped_ = false;
+  uint32_t includes_ = 0;
+  uint64_t bytes_ = 0;
   uint32_t default_ttl_ = 3600;
+  std::vector<std::string> files_;
   std::vector<RawRecord> records_;
 };
 
+std::optional<std::string> Loader::open(const std::string& path, const std::string& from_file,
+                                        int from_line) {
+  const uint64_t left = limits_.bytes - std::min(bytes_, limits_.bytes);
+  core::FileStamp stamp;
+  auto text = core::read_regular_file(path, left, &stamp);
+  if (!text) {
+    std::string why = text.error().message;
+    if (from_line > 0) why = fmt::format("{}: {}", path, why);
+    if (why.find("over the limit") != std::string::npos)
+      abort(from_file, from_line,
+            fmt::format("{} (limits.zone_bytes = {} for all of the zone's files together)", why,
+                        limits_.bytes));
+    else
+      error(from_file, from_line, std::move(why));
+    return std::nullopt;
+  }
+  bytes_ += text->size();
+  sources_.push_back(std::move(stamp));
+  return std::move(*text);
+}
+
 void Loader::read(const std::string& path, const std::string& text,
                   const std::string& origin_text, int depth) {
-  std::vector<std::string> lines;
-  {
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) lines.push_back(l);
-  }
+  // Where each line starts, to find the line an entry begins on (offsets, not copies: a large
+  // zone's text is not duplicated line by line).
+  std::vector<size_t> starts{0};
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\n' && i + 1 < text.size()) starts.push_back(i + 1);
+  auto line_text = [&](int n) -> std::string_view {
+    if (n < 1 || size_t(n) > starts.size()) return {};
+    size_t b = starts[size_t(n) - 1];
+    size_t e = text.find('\n', b);
+    return std::string_view(text).substr(b, e == std::string::npos ? std::string::npos : e - b);
+  };
+  const int nlines = text.empty() ? 0 : int(starts.size());
   std::unique_ptr<FILE, FileCloser> fp(
       fmemopen(const_cast<char*>(text.data()), text.size(), "r"));
   if (!fp || text.empty()) {
     if (text.empty()) error(path, 0, "empty zone file");
     return;
   }
+  files_.push_back(path);
+  const uint32_t file_index = uint32_t(files_.size() - 1);
   ldns_rdf* origin = ldns_dname_new_frm_str(origin_text.c_str());
   ldns_rdf* prev = nullptr;
   int line = 0;
-  while (!std::feof(fp.get())) {
+  while (!stopped_ && !std::feof(fp.get())) {
+    if (cancel_ && cancel_->load(std::memory_order_relaxed)) {
+      abort(path, line, "load abandoned: gslbd is stopping");
+      break;
+    }
     int before = line;
     ldns_rr* raw = nullptr;
     ldns_status s = ldns_rr_new_frm_fp_l(&raw, fp.get(), &default_ttl_, &origin, &prev, &line);
@@ -120,8 +177,8 @@ void Loader::read(const std::string& path, const std::string& text,
     // Report the line where the entry starts: the first line after `before` that holds more
     // than blanks or a comment.
     int at = before + 1;
-    while (at <= int(lines.size()) && at < line) {
-      auto& l = lines[at - 1];
+    while (at <= nlines && at < line) {
+      auto l = line_text(at);
       auto p = l.find_first_not_of(" \t\r");
       if (p != std::string::npos && l[p] != ';') break;
       ++at;
@@ -129,33 +186,43 @@ void Loader::read(const std::string& path, const std::string& text,
     if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL ||
         s == LDNS_STATUS_SYNTAX_ORIGIN)
       continue;
+    if (const long end = std::ftell(fp.get()); at <= nlines && end > 0 &&
+                                               size_t(end) - starts[size_t(at) - 1] > kMaxEntryText) {
+      error(path, at, fmt::format("record is {} characters long; an entry may have at most {} "
+                                  "(longer ones would be cut, and a record's RDATA cannot exceed "
+                                  "{} bytes, RFC 1035 3.2.1)",
+                                  size_t(end) - starts[size_t(at) - 1], kMaxEntryText, kMaxRdata));
+      continue;
+    }
     if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
-      std::istringstream dir(at <= int(lines.size()) ? lines[at - 1] : "");
+      std::istringstream dir(std::string(line_text(at)));
       std::string keyword, file, inc_origin;
       dir >> keyword >> file >> inc_origin;
       if (file.empty()) {
         error(path, at, "$INCLUDE without a file name");
         continue;
       }
-      if (depth >= kMaxIncludeDepth) {
-        error(path, at, "$INCLUDE nested too deeply");
+      if (depth >= limits_.include_depth) {
+        abort(path, at, fmt::format("$INCLUDE {}: nested more than {} deep (limits.include_depth)",
+                                    file, limits_.include_depth));
+        continue;
+      }
+      if (++includes_ > limits_.includes) {
+        abort(path, at, fmt::format("$INCLUDE {}: more than {} includes in the zone (limits.includes)",
+                                    file, limits_.includes));
         continue;
       }
       std::string inc_path = file[0] == '/' ? file : dir_of(path) + file;
-      std::ifstream in(inc_path, std::ios::binary);
-      if (!in) {
-        error(path, at, fmt::format("$INCLUDE {}: cannot open", inc_path));
-        continue;
-      }
-      std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      auto body = open(inc_path, path, at);
+      if (!body) continue;
       char* cur = ldns_rdf2str(origin);
       std::string cur_origin = cur ? cur : origin_text;
       free(cur);
-      read(inc_path, body, inc_origin.empty() ? cur_origin : inc_origin, depth + 1);
+      read(inc_path, *body, inc_origin.empty() ? cur_origin : inc_origin, depth + 1);
       continue;
     }
     if (s != LDNS_STATUS_OK) {
-      if (std::feof(fp.get()) && !rr && at > int(lines.size())) break;
+      if (std::feof(fp.get()) && !rr && at > nlines) break;
       error(path, at, ldns_get_errorstr_by_id(s));
       continue;
     }
@@ -172,29 +239,40 @@ void Loader::read(const std::string& path, const std::string& text,
                                   name_to_text(apex_)));
       continue;
     }
+    Rdata rdata = make_rdata(rr.get());
+    if (rdata.wire.size() > kMaxRdata) {
+      error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
+                                  "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
+      continue;
+    }
+    if (records_.size() >= limits_.records) {
+      abort(path, at, fmt::format("more than {} records in the zone (limits.zone_records)",
+                                  limits_.records));
+      break;
+    }
     records_.push_back(RawRecord{std::move(name), uint16_t(ldns_rr_get_type(rr.get())),
-                                 ldns_rr_ttl(rr.get()), make_rdata(rr.get()), path, at});
+                                 ldns_rr_ttl(rr.get()), std::move(rdata), file_index, at});
   }
   ldns_rdf_deep_free(origin);
   if (prev) ldns_rdf_deep_free(prev);
 }
 
-std::shared_ptr<const Zone> Loader::finish(const std::string& path) {
+std::shared_ptr<Zone> Loader::finish(const std::string& path) {
   auto zone = std::make_shared<Zone>();
   zone->apex = apex_;
   zone->file = path;
   for (auto& r : records_) {
     if (r.type == rrtype::DNAME) {
-      error(r.file, r.line, "DNAME is not supported");
+      error(files_[r.file], r.line, "DNAME is not supported");
       continue;
     }
     if (r.type == rrtype::SOA && r.owner != apex_) {
-      error(r.file, r.line, "SOA record below the zone apex");
+      error(files_[r.file], r.line, "SOA record below the zone apex");
       continue;
     }
     if (r.type == rrtype::OPT || r.type == rrtype::ANY || r.type == rrtype::AXFR ||
         r.type == rrtype::IXFR) {
-      error(r.file, r.line, fmt::format("type {} cannot appear in a zone", r.type));
+      error(files_[r.file], r.line, fmt::format("type {} cannot appear in a zone", r.type));
       continue;
     }
     Node& node = zone->nodes[r.owner];
@@ -206,7 +284,7 @@ std::shared_ptr<const Zone> Loader::finish(const std::string& path) {
       node.rrsets.push_back(RRset{r.type, r.ttl, {}});
       set = &node.rrsets.back();
     } else if (r.type == rrtype::SOA || r.type == rrtype::CNAME) {
-      error(r.file, r.line,
+      error(files_[r.file], r.line,
             fmt::format("more than one {} record at {}", r.type == rrtype::SOA ? "SOA" : "CNAME",
                         name_to_text(r.owner)));
       continue;
@@ -223,7 +301,7 @@ std::shared_ptr<const Zone> Loader::finish(const std::string& path) {
       for (auto& r : records_)
         if (r.owner == name && r.type == rrtype::CNAME) {
           line = r.line;
-          file = r.file;
+          file = files_[r.file];
         }
       error(file, line, fmt::format("CNAME and other data at {}", name_to_text(name)));
     }
@@ -233,6 +311,7 @@ std::shared_ptr<const Zone> Loader::finish(const std::string& path) {
     error(path, 0, fmt::format("no SOA record at the zone apex {}", name_to_text(apex_)));
   if (apex_it == zone->nodes.end() || !apex_it->second.find(rrtype::NS))
     error(path, 0, fmt::format("no NS records at the zone apex {}", name_to_text(apex_)));
+  std::vector<RawRecord>().swap(records_);  // the zone holds the records now
   if (count_ > 0) return nullptr;
   // Every name between an owner and the apex exists, as an empty non-terminal if nothing else.
   std::vector<std::string> owners;
@@ -250,29 +329,30 @@ std::shared_ptr<const Zone> Loader::finish(const std::string& path) {
 
 }  // namespace
 
-std::shared_ptr<const Zone> load_zone(std::string_view apex_text, const std::string& path,
-                                      core::Errors& errors, const std::string* text) {
+std::shared_ptr<Zone> load_zone(std::string_view apex_text, const std::string& path,
+                                      core::Errors& errors, const std::string* text,
+                                      const LoadOptions& options) {
   std::string apex = name_from_text(apex_text);
   if (apex.empty()) {
     errors.push_back(core::Error{path, 0, 0, fmt::format("bad zone name {}", apex_text)});
     return nullptr;
   }
+  Loader loader(apex, errors, options);
   std::string body;
   if (text) {
     body = *text;
   } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      errors.push_back(core::Error{path, 0, 0, "cannot open zone file"});
-      return nullptr;
-    }
-    body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    auto read = loader.open(path, path, 0);
+    if (!read) return nullptr;
+    body = std::move(*read);
   }
-  Loader loader(apex, errors);
   std::string origin(apex_text);
   if (origin.empty() || origin.back() != '.') origin += '.';
   loader.read(path, body, origin, 0);
-  return loader.finish(path);
+  std::string().swap(body);
+  auto zone = loader.finish(path);
+  if (zone) zone->sources = std::move(loader.sources_);
+  return zone;
 }
 
 }  // namespace gslb::dns
