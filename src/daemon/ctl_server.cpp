@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace gslb::daemon {
 
@@ -25,10 +26,13 @@ struct CtlConn {
   unsigned writes = 0;
   bool close_after_writes = false;
   bool handled = false;
+  // False once closed: a reply that comes later (reload) must not reach a freed connection.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   void close() {
     if (closing) return;
     closing = true;
+    *alive = false;
     if (follower) control->unfollow(follower);
     server->conns_.erase(this);
     uv_close(reinterpret_cast<uv_handle_t*>(&pipe),
@@ -81,8 +85,9 @@ void handle(CtlConn* c, const std::string& line) {
     c->follower = c->control->follow([c](const std::string& l) { send(c, l + "\n", false); });
     return;
   }
-  Control::Reply r = c->control->command(args);
-  send(c, fmt::format("{}\n{}", r.status, r.body), true);
+  c->control->command(args, [c, alive = c->alive](const Control::Reply& r) {
+    if (*alive) send(c, fmt::format("{}\n{}", r.status, r.body), true);
+  });
 }
 
 }  // namespace

@@ -166,9 +166,10 @@ int run(int argc, char** argv) {
   uv_signal_start(
       &sighup,
       [](uv_signal_t* s, int) {
+        // The load runs on its own thread; the loop goes on probing and answering meanwhile.
         daemon::notify_systemd("RELOADING=1");
-        static_cast<daemon::Control*>(s->loop->data)->reload();
-        daemon::notify_systemd("READY=1");
+        static_cast<daemon::Control*>(s->loop->data)->reload(
+            [](const core::Errors&) { daemon::notify_systemd("READY=1"); });
       },
       SIGHUP);
   uv_run(loop, UV_RUN_DEFAULT);
