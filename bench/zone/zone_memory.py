@@ -90,7 +90,16 @@ def start(gslbd, d, records, serial=1):
         if proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("gslbd did not start:\n" + open(log.name).read())
         time.sleep(0.02)
-    return proc, time.monotonic() - t0, zone
+    return proc, time.monotonic() - t0, zone, port
+
+
+def poke(port):
+    """One SOA query over UDP: a UDP thread lets go of an old snapshot on its next query."""
+    q = bytes.fromhex("beef01000001000000000000") + b"\x07example\x04test\x00" + b"\x00\x06\x00\x01"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        s.sendto(q, ("127.0.0.1", port))
+        s.recv(4096)
 
 
 def stop(proc):
@@ -115,10 +124,10 @@ def main():
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="gslbd-zonemem-")
     try:
-        proc, _, _ = start(a.gslbd, d, 3)
+        proc, _, _, _ = start(a.gslbd, d, 3)
         base = settle(proc.pid)
         stop(proc)
-        proc, load_s, zone = start(a.gslbd, d, a.records)
+        proc, load_s, zone, port = start(a.gslbd, d, a.records)
         try:
             steady = settle(proc.pid)
             with open(f"/proc/{proc.pid}/clear_refs", "w") as f:
@@ -130,6 +139,8 @@ def main():
             if r.returncode != 0:
                 raise SystemExit("reload failed: " + r.stdout + r.stderr)
             peak = status(proc.pid)["VmHWM"]
+            poke(port)
+            time.sleep(1.5)  # gslbd trims the heap 1 s after a reload
             after = settle(proc.pid)
             t0 = time.monotonic()
             r = ctl(a.gslbctl, os.path.join(d, "ctl.sock"), "reload")

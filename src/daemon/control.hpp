@@ -140,6 +140,7 @@ class Control {
   // Drained addresses -> when the drain ends (ms since the epoch, 0 = until undrained).
   std::map<std::string, int64_t> drains_;
   uv_timer_t* drain_timer_ = nullptr;
+  uv_timer_t* trim_timer_ = nullptr;  // returns freed memory after a reload
 
   std::deque<std::string> events_;
   std::map<uint64_t, Follower> followers_;
