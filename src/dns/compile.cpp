@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "dns/encoder.hpp"
 #include "dns/table.hpp"
@@ -64,6 +65,7 @@ class Compiler {
     uint16_t zone;
     const Node* node;
     std::string cut;  // the delegation point at or above this name, empty if none
+    uint32_t entry = 0;  // its index in AnswerTable::entries_, once run() numbers them
   };
   // What a lookup of a name finds (the runtime walk, done at compile time for CNAME chains).
   struct Found {
@@ -87,12 +89,16 @@ class Compiler {
   void fill(Entry& e, const Info& info);
 
   std::vector<std::shared_ptr<const Zone>> zones_;
-  std::map<std::string, Info> names_;
-  std::set<std::string> dynamic_;
+  // Keys are views of the nodes' names (zone map keys, or synthetic_names_): no copy of them.
+  std::map<std::string_view, Info, std::less<>> names_;
+  std::set<std::string, std::less<>> dynamic_;
   std::deque<Node> synthetic_;  // dynamic names that the zone files do not hold, and their ENTs
   std::shared_ptr<AnswerTable> t_;
   std::map<uint16_t, uint32_t> nodata_, nxdomain_;
   std::map<std::string, uint32_t> referral_;
+  // Templates by a hash of their contents: many names give byte-identical answers (the same
+  // MX, CNAME target or address under a pointer to the question), and each is stored once.
+  std::unordered_map<uint64_t, uint32_t> interned_;
 };
 
 Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
@@ -130,18 +136,18 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
   }
   // A dynamic name exists even when no zone file mentions it, and so do the names between it
   // and its zone's apex (empty non-terminals, RFC 4592 §2.2.2).
+  t_ = std::make_shared<AnswerTable>();
   for (const auto& d : dynamic_) {
-    for (std::string_view s = d; s.size() > 1 && !names_.count(std::string(s)); s = name_parent(s)) {
+    for (std::string_view s = d; s.size() > 1 && !names_.count(s); s = name_parent(s)) {
       std::string_view up = s;
-      while (up.size() > 1 && !names_.count(std::string(up))) up = name_parent(up);
-      auto it = names_.find(std::string(up));
+      while (up.size() > 1 && !names_.count(up)) up = name_parent(up);
+      auto it = names_.find(up);
       if (it == names_.end() || !it->second.cut.empty()) break;  // check_dynamic_name refuses
       Node& n = synthetic_.emplace_back();
-      n.name = std::string(s);
+      n.name = t_->synthetic_names_.emplace_back(s);
       names_[n.name] = Info{it->second.zone, &n, {}};
     }
   }
-  t_ = std::make_shared<AnswerTable>();
   t_->zones_ = zones_;
 }
 
@@ -153,7 +159,7 @@ uint32_t Compiler::dynamic_slot(const std::string& name, uint16_t qtype, const s
 
 Compiler::Found Compiler::lookup(std::string_view name) const {
   for (std::string_view s = name;; s = name_parent(s)) {
-    auto it = names_.find(std::string(s));
+    auto it = names_.find(s);
     if (it != names_.end()) {
       const Info& info = it->second;
       if (!info.cut.empty()) return {Found::referral, &info};
@@ -166,9 +172,38 @@ Compiler::Found Compiler::lookup(std::string_view name) const {
   }
 }
 
+namespace {
+
+bool same_template(const Template& a, const Template& b) {
+  auto cuts = [](const Template& t) {
+    std::vector<std::pair<uint16_t, uint16_t>> v;
+    for (const auto& c : t.optional) v.emplace_back(c.end, c.ar);
+    return v;
+  };
+  return a.bytes == b.bytes && a.shifts == b.shifts && a.required_len == b.required_len &&
+         a.an == b.an && a.ns == b.ns && a.ar == b.ar && a.base_len == b.base_len &&
+         a.rcode == b.rcode && a.aa == b.aa && cuts(a) == cuts(b);
+}
+
+uint64_t template_hash(const Template& t) {
+  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(t.bytes.data()), t.bytes.size());
+  for (uint64_t v : {uint64_t(t.required_len), uint64_t(t.an) << 16 | t.ns, uint64_t(t.ar),
+                     uint64_t(t.base_len) << 16 | uint64_t(t.rcode) << 8 | t.aa,
+                     uint64_t(t.shifts.size()), uint64_t(t.optional.size())})
+    h = (h ^ v) * 0x100000001b3ULL;
+  return h;
+}
+
+}  // namespace
+
 uint32_t Compiler::add(const Spec& spec) {
-  t_->templates_.push_back(build_template(spec));
-  return uint32_t(t_->templates_.size() - 1);
+  Template t = build_template(spec);
+  auto& all = t_->templates_;
+  auto [it, fresh] = interned_.try_emplace(template_hash(t), uint32_t(all.size()));
+  // A hash collision with a different template just goes unshared.
+  if (!fresh && same_template(all[it->second], t)) return it->second;
+  all.push_back(std::move(t));
+  return uint32_t(all.size() - 1);
 }
 
 // Addresses of the targets of NS, MX and SRV records that we hold (RFC 1034 §3.7 additional
@@ -177,11 +212,12 @@ void Compiler::add_targets(const RRset& set, std::vector<Rec>& out,
                            std::set<std::string>& seen) const {
   if (set.type != rrtype::NS && set.type != rrtype::MX && set.type != rrtype::SRV) return;
   for (const auto& d : set.rdata) {
-    if (d.target.empty() || !seen.insert(d.target).second) continue;
-    auto it = names_.find(d.target);
+    std::string target = d.target();
+    if (target.empty() || !seen.insert(target).second) continue;
+    auto it = names_.find(target);
     if (it == names_.end()) continue;
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      if (const RRset* a = it->second.node->find(type)) out.push_back(Rec{d.target, a, a->ttl});
+      if (const RRset* a = it->second.node->find(type)) out.push_back(Rec{target, a, a->ttl});
   }
 }
 
@@ -256,8 +292,8 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   e.types.push_back(Entry::Slot{rrtype::CNAME, add(chain)});
   e.any_udp = e.any_tcp = e.types.back().tmpl;
 
-  std::set<std::string> visited{info.node->name};
-  std::string target = cname->rdata.front().target;
+  std::set<std::string> visited{std::string(info.node->name)};
+  std::string target = cname->rdata.front().target();
   const Node* final_node = nullptr;
   std::string final_owner;
   Spec tail = chain;
@@ -267,7 +303,7 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       const RRset* next = f.info->node->find(rrtype::CNAME);
       if (next) {
         tail.answer.push_back(Rec{target, next, next->ttl});
-        target = next->rdata.front().target;
+        target = next->rdata.front().target();
         continue;
       }
       final_node = f.info->node;
@@ -293,7 +329,7 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   if (final_node && dynamic_.count(final_node->name)) {
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
       e.types.push_back(Entry::Slot{
-          type, dynamic_slot(final_node->name, type, base, tail.answer, final_owner, e.zone)});
+          type, dynamic_slot(std::string(final_node->name), type, base, tail.answer, final_owner, e.zone)});
   }
   if (final_node) {
     for (const auto& set : final_node->rrsets) {
@@ -314,7 +350,7 @@ void Compiler::fill(Entry& e, const Info& info) {
   const Node& node = *info.node;
   // The name a template is built against must be a suffix of every name it answers: the owner
   // itself, or for a wildcard the name it stands below.
-  std::string base = node.name;
+  std::string base(node.name);
   if (node.name.size() > 2 && node.name[0] == 1 && node.name[1] == '*') base = node.name.substr(2);
 
   if (!info.cut.empty()) {
@@ -332,7 +368,7 @@ void Compiler::fill(Entry& e, const Info& info) {
   } else if (dynamic_.count(node.name)) {
     // Health decides A and AAAA; other types still come from the zone file.
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      e.types.push_back(Entry::Slot{type, dynamic_slot(node.name, type, base, {}, {}, info.zone)});
+      e.types.push_back(Entry::Slot{type, dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone)});
     for (const auto& set : node.rrsets)
       if (set.type != rrtype::A && set.type != rrtype::AAAA)
         e.types.push_back(Entry::Slot{set.type, positive(set, base)});
@@ -360,17 +396,17 @@ void Compiler::fill(Entry& e, const Info& info) {
 
 std::shared_ptr<const AnswerTable> Compiler::run() {
   auto& entries = t_->entries_;
-  std::map<std::string, uint32_t> index;
-  for (const auto& [name, info] : names_) {
-    index[name] = uint32_t(entries.size());
+  entries.reserve(names_.size());
+  for (auto& [name, info] : names_) {
+    info.entry = uint32_t(entries.size());
     Entry e;
-    e.name = name;
+    e.name = info.node->name;
     e.hash = AnswerTable::hash(reinterpret_cast<const uint8_t*>(name.data()), name.size());
     e.zone = info.zone;
     entries.push_back(std::move(e));
   }
   for (const auto& [name, info] : names_) {
-    Entry& e = entries[index[name]];
+    Entry& e = entries[info.entry];
     fill(e, info);
     // A child zone's apex that our parent zone delegates: DS comes from the parent.
     if (info.node->name == zones_[info.zone]->apex) {
@@ -381,16 +417,17 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
         auto cut = p.nodes.find(name);
         if (cut == p.nodes.end() || !cut->second.find(rrtype::NS)) continue;
         const RRset* ds = cut->second.find(rrtype::DS);
-        uint32_t tmpl = ds ? positive(*ds, name) : nodata(zi);
+        uint32_t tmpl = ds ? positive(*ds, std::string(name)) : nodata(zi);
         std::erase_if(e.types, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
         e.types.push_back(Entry::Slot{rrtype::DS, tmpl});
       }
     }
     if (info.cut.empty()) {
-      auto w = index.find(wildcard_of(name));
-      if (w != index.end() && names_.at(w->first).cut.empty()) e.wildcard = int32_t(w->second);
+      auto w = names_.find(wildcard_of(name));
+      if (w != names_.end() && w->second.cut.empty()) e.wildcard = int32_t(w->second.entry);
     }
   }
+  t_->templates_.shrink_to_fit();  // grown by doubling: up to half of it unused
   size_t cap = 16;
   while (cap < entries.size() * 2) cap <<= 1;
   t_->slots_.assign(cap, 0);

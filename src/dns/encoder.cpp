@@ -65,7 +65,7 @@ void Encoder::rr(std::string_view owner, uint16_t type, uint32_t ttl, const Rdat
   size_t len_at = out_.size();
   put16(0);
   size_t cur = 0;
-  for (auto [off, len] : rdata.compressible) {
+  for (auto [off, len] : rdata.compressible()) {
     out_.append(rdata.wire, cur, off - cur);
     name(std::string_view(rdata.wire).substr(off, len));
     cur = off + len;

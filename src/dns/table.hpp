@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,7 +60,7 @@ struct Template {
 
 // One owner name and what each query type gets there.
 struct Entry {
-  std::string name;  // lower-cased wire form
+  std::string_view name;  // lower-cased wire form, a view of its Node's name
   uint64_t hash = 0;
   struct Slot {
     uint16_t qtype;
@@ -96,7 +97,8 @@ class AnswerTable {
   std::vector<Template> templates_;
   std::vector<uint32_t> slots_;  // open addressing: entry index + 1, 0 = empty
   uint64_t mask_ = 0;
-  std::vector<std::shared_ptr<const Zone>> zones_;
+  std::vector<std::shared_ptr<const Zone>> zones_;  // also keeps the entries' names
+  std::deque<std::string> synthetic_names_;         // names of entries that no zone holds
   std::vector<DynamicSlot> slots_dynamic_;
 };
 

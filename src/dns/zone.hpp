@@ -2,11 +2,13 @@
 // then compiled into an AnswerTable (compile.hpp); never touched by the query path.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,15 +19,24 @@
 
 namespace gslb::dns {
 
-// One record's RDATA in uncompressed wire form.
+// One record's RDATA in uncompressed wire form. One per static record, so kept small: 48
+// bytes, and a heap block only when the RDATA is over 15 bytes (a vector and a second string
+// cost 56 more bytes and two heap blocks per record).
 struct Rdata {
   std::string wire;
   // Embedded domain names that RFC 3597 §4 lets us compress (NS, CNAME, SOA, PTR, MX, ...):
-  // (offset, length) into `wire`.
-  std::vector<std::pair<uint16_t, uint16_t>> compressible;
-  // The lower-cased name that additional-section processing follows (NS, MX, SRV targets;
-  // CNAME target), empty if none.
-  std::string target;
+  // (offset, length) into `wire`. SOA and MINFO hold two, the other types at most one.
+  std::array<std::pair<uint16_t, uint16_t>, 2> compress{};
+  uint8_t compress_count = 0;
+  // Where the name that additional-section processing follows (NS, MX, SRV targets; CNAME
+  // target) sits in `wire`; length 0 if none.
+  uint16_t target_at = 0, target_len = 0;
+
+  std::span<const std::pair<uint16_t, uint16_t>> compressible() const noexcept {
+    return {compress.data(), compress_count};
+  }
+  // That name, lower-cased; empty if none.
+  std::string target() const;
   bool operator==(const Rdata& o) const { return wire == o.wire; }
 };
 
@@ -37,7 +48,9 @@ struct RRset {
 
 // All RRsets of one owner name. An empty node is an empty non-terminal (RFC 4592 §2.2.2).
 struct Node {
-  std::string name;  // lower-cased wire form
+  // Lower-cased wire form: a view of the key it is stored under in Zone::nodes (std::map nodes
+  // never move), not a second copy of every name.
+  std::string_view name;
   std::vector<RRset> rrsets;
   const RRset* find(uint16_t type) const {
     for (const auto& r : rrsets)
@@ -46,10 +59,15 @@ struct Node {
   }
 };
 
+// Not copyable: its nodes' names are views of its own map's keys.
 struct Zone {
+  Zone() = default;
+  Zone(const Zone&) = delete;
+  Zone& operator=(const Zone&) = delete;
+
   std::string apex;                       // lower-cased wire form
   std::string file;                       // where it came from, for messages
-  std::map<std::string, Node> nodes;      // every owner name and every empty non-terminal
+  std::map<std::string, Node, std::less<>> nodes;  // every owner name and every empty non-terminal
   std::vector<core::Prefix> allow_transfer;
   // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
   // reuses this zone if none of them changed.

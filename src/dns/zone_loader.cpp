@@ -67,17 +67,28 @@ Rdata make_rdata(const ldns_rr* rr) {
     const auto* bytes = reinterpret_cast<const char*>(ldns_rdf_data(f));
     std::string_view field(bytes, ldns_rdf_size(f));
     if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME) {
-      if (compressible_type(type))
-        d.compressible.emplace_back(uint16_t(d.wire.size()), uint16_t(field.size()));
+      // Offsets past 65535 only occur in RDATA that is refused as too long anyway.
+      if (compressible_type(type) && d.compress_count < d.compress.size())
+        d.compress[d.compress_count++] = {uint16_t(d.wire.size()), uint16_t(field.size())};
       if (int(i) == tf) {
-        d.target.assign(field);
-        name_lower(d.target);
+        d.target_at = uint16_t(d.wire.size());
+        d.target_len = uint16_t(field.size());
       }
     }
     d.wire.append(field);
   }
   return d;
 }
+
+}  // namespace
+
+std::string Rdata::target() const {
+  std::string t = wire.substr(target_at, target_len);
+  name_lower(t);
+  return t;
+}
+
+namespace {
 
 class Loader {
  public:
@@ -275,8 +286,9 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
       error(files_[r.file], r.line, fmt::format("type {} cannot appear in a zone", r.type));
       continue;
     }
-    Node& node = zone->nodes[r.owner];
-    node.name = r.owner;
+    auto [node_it, fresh_node] = zone->nodes.try_emplace(r.owner);
+    Node& node = node_it->second;
+    node.name = node_it->first;
     RRset* set = nullptr;
     for (auto& s : node.rrsets)
       if (s.type == r.type) set = &s;
@@ -320,7 +332,7 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     for (std::string_view p = name_parent(n); p.size() >= apex_.size(); p = name_parent(p)) {
       auto [it, inserted] = zone->nodes.try_emplace(std::string(p));
       if (!inserted) break;
-      it->second.name = std::string(p);
+      it->second.name = it->first;
       if (p == apex_) break;
     }
   }
