@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <map>
 #include <optional>
+#include <unordered_set>
 #include <sstream>
 
 #include "dns/ldns.hpp"
@@ -12,15 +14,6 @@
 namespace gslb::dns {
 
 namespace {
-
-struct RawRecord {
-  std::string owner;
-  uint16_t type;
-  uint32_t ttl;
-  Rdata rdata;
-  uint32_t file;  // index into Loader::files_: one copy of each path, not one per record
-  int line;
-};
 
 // RFC 1035 §3.2.1: RDLENGTH is 16 bits.
 constexpr size_t kMaxRdata = 65535;
@@ -93,7 +86,10 @@ namespace {
 class Loader {
  public:
   Loader(std::string apex, core::Errors& errors, const LoadOptions& options)
-      : apex_(std::move(apex)), errors_(errors), limits_(options.limits), cancel_(options.cancel) {}
+      : apex_(std::move(apex)), errors_(errors), limits_(options.limits), cancel_(options.cancel),
+        zone_(std::make_shared<Zone>()) {
+    zone_->apex = apex_;
+  }
 
   void error(const std::string& file, int line, std::string msg) {
     errors_.push_back(core::Error{file, line, 0, std::move(msg)});
@@ -112,6 +108,9 @@ class Loader {
 
   void read(const std::string& path, const std::string& text, const std::string& origin_text,
             int depth);
+  // Puts one record into the zone as it is read: no list of every record is kept meanwhile.
+  void add(std::string owner, uint16_t type, uint32_t ttl, Rdata rdata, const std::string& file,
+           int line);
   std::shared_ptr<Zone> finish(const std::string& path);
 
   std::vector<core::FileStamp> sources_;
@@ -126,9 +125,62 @@ class Loader {
   uint32_t includes_ = 0;
   uint64_t bytes_ = 0;
   uint32_t default_ttl_ = 3600;
-  std::vector<std::string> files_;
-  std::vector<RawRecord> records_;
+  uint64_t records_ = 0;
+  std::shared_ptr<Zone> zone_;
+  // Where each CNAME was, for "CNAME and other data" found once everything is read.
+  std::map<std::string, std::pair<std::string, int>, std::less<>> cname_at_;
+  // Hashes of (owner, type, RDATA) of records in RRsets of kScanLimit or more, so that finding
+  // duplicates in a large RRset is not quadratic (1M records at one name: 5e11 compares).
+  std::unordered_set<uint64_t> seen_;
 };
+
+constexpr size_t kScanLimit = 16;
+
+uint64_t record_hash(std::string_view owner, uint16_t type, std::string_view wire) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  };
+  mix(owner);
+  h = (h ^ type) * 0x100000001b3ull;
+  mix(wire);
+  return h;
+}
+
+void Loader::add(std::string owner, uint16_t type, uint32_t ttl, Rdata rdata,
+                 const std::string& file, int line) {
+  if (type == rrtype::DNAME) return error(file, line, "DNAME is not supported");
+  if (type == rrtype::SOA && owner != apex_) return error(file, line, "SOA record below the zone apex");
+  if (type == rrtype::OPT || type == rrtype::ANY || type == rrtype::AXFR || type == rrtype::IXFR)
+    return error(file, line, fmt::format("type {} cannot appear in a zone", type));
+  auto [node_it, fresh_node] = zone_->nodes.try_emplace(std::move(owner));
+  Node& node = node_it->second;
+  node.name = node_it->first;
+  RRset* set = nullptr;
+  for (auto& s : node.rrsets)
+    if (s.type == type) set = &s;
+  if (!set) {
+    node.rrsets.push_back(RRset{type, ttl, {}});
+    set = &node.rrsets.back();
+  } else if (type == rrtype::SOA || type == rrtype::CNAME) {
+    return error(file, line, fmt::format("more than one {} record at {}",
+                                         type == rrtype::SOA ? "SOA" : "CNAME", name_to_text(node.name)));
+  }
+  if (type == rrtype::CNAME) cname_at_.insert_or_assign(std::string(node.name), std::pair{file, line});
+  // RFC 2181 §5: an RRset holds no duplicates, and its records share one TTL (the first's).
+  auto& all = set->rdata;
+  bool dup = false;
+  if (all.size() < kScanLimit) {
+    for (auto& d : all) dup = dup || d == rdata;
+  } else {
+    if (all.size() == kScanLimit)
+      for (auto& d : all) seen_.insert(record_hash(node.name, type, d.wire));
+    // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
+    if (!seen_.insert(record_hash(node.name, type, rdata.wire)).second)
+      for (auto& d : all) dup = dup || d == rdata;
+  }
+  if (!dup) all.push_back(std::move(rdata));
+}
 
 std::optional<std::string> Loader::open(const std::string& path, const std::string& from_file,
                                         int from_line) {
@@ -171,8 +223,6 @@ void Loader::read(const std::string& path, const std::string& text,
     if (text.empty()) error(path, 0, "empty zone file");
     return;
   }
-  files_.push_back(path);
-  const uint32_t file_index = uint32_t(files_.size() - 1);
   ldns_rdf* origin = ldns_dname_new_frm_str(origin_text.c_str());
   ldns_rdf* prev = nullptr;
   int line = 0;
@@ -256,87 +306,47 @@ void Loader::read(const std::string& path, const std::string& text,
                                   "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
       continue;
     }
-    if (records_.size() >= limits_.records) {
+    if (records_++ >= limits_.records) {
       abort(path, at, fmt::format("more than {} records in the zone (limits.zone_records)",
                                   limits_.records));
       break;
     }
-    records_.push_back(RawRecord{std::move(name), uint16_t(ldns_rr_get_type(rr.get())),
-                                 ldns_rr_ttl(rr.get()), std::move(rdata), file_index, at});
+    add(std::move(name), uint16_t(ldns_rr_get_type(rr.get())), ldns_rr_ttl(rr.get()),
+        std::move(rdata), path, at);
   }
   ldns_rdf_deep_free(origin);
   if (prev) ldns_rdf_deep_free(prev);
 }
 
 std::shared_ptr<Zone> Loader::finish(const std::string& path) {
-  auto zone = std::make_shared<Zone>();
-  zone->apex = apex_;
-  zone->file = path;
-  for (auto& r : records_) {
-    if (r.type == rrtype::DNAME) {
-      error(files_[r.file], r.line, "DNAME is not supported");
-      continue;
-    }
-    if (r.type == rrtype::SOA && r.owner != apex_) {
-      error(files_[r.file], r.line, "SOA record below the zone apex");
-      continue;
-    }
-    if (r.type == rrtype::OPT || r.type == rrtype::ANY || r.type == rrtype::AXFR ||
-        r.type == rrtype::IXFR) {
-      error(files_[r.file], r.line, fmt::format("type {} cannot appear in a zone", r.type));
-      continue;
-    }
-    auto [node_it, fresh_node] = zone->nodes.try_emplace(r.owner);
-    Node& node = node_it->second;
-    node.name = node_it->first;
-    RRset* set = nullptr;
-    for (auto& s : node.rrsets)
-      if (s.type == r.type) set = &s;
-    if (!set) {
-      node.rrsets.push_back(RRset{r.type, r.ttl, {}});
-      set = &node.rrsets.back();
-    } else if (r.type == rrtype::SOA || r.type == rrtype::CNAME) {
-      error(files_[r.file], r.line,
-            fmt::format("more than one {} record at {}", r.type == rrtype::SOA ? "SOA" : "CNAME",
-                        name_to_text(r.owner)));
-      continue;
-    }
-    // RFC 2181 §5: an RRset holds no duplicates, and its records share one TTL (the first's).
-    bool dup = false;
-    for (auto& d : set->rdata) dup = dup || d == r.rdata;
-    if (!dup) set->rdata.push_back(std::move(r.rdata));
-  }
-  for (auto& [name, node] : zone->nodes) {
+  seen_ = {};
+  Zone& zone = *zone_;
+  zone.file = path;
+  for (auto& [name, node] : zone.nodes) {
     if (node.find(rrtype::CNAME) && node.rrsets.size() > 1) {
-      int line = 0;
-      std::string file = path;
-      for (auto& r : records_)
-        if (r.owner == name && r.type == rrtype::CNAME) {
-          line = r.line;
-          file = files_[r.file];
-        }
-      error(file, line, fmt::format("CNAME and other data at {}", name_to_text(name)));
+      auto at = cname_at_.find(name);
+      error(at == cname_at_.end() ? path : at->second.first, at == cname_at_.end() ? 0 : at->second.second,
+            fmt::format("CNAME and other data at {}", name_to_text(name)));
     }
   }
-  auto apex_it = zone->nodes.find(apex_);
-  if (apex_it == zone->nodes.end() || !apex_it->second.find(rrtype::SOA))
+  auto apex_it = zone.nodes.find(apex_);
+  if (apex_it == zone.nodes.end() || !apex_it->second.find(rrtype::SOA))
     error(path, 0, fmt::format("no SOA record at the zone apex {}", name_to_text(apex_)));
-  if (apex_it == zone->nodes.end() || !apex_it->second.find(rrtype::NS))
+  if (apex_it == zone.nodes.end() || !apex_it->second.find(rrtype::NS))
     error(path, 0, fmt::format("no NS records at the zone apex {}", name_to_text(apex_)));
-  std::vector<RawRecord>().swap(records_);  // the zone holds the records now
   if (count_ > 0) return nullptr;
   // Every name between an owner and the apex exists, as an empty non-terminal if nothing else.
-  std::vector<std::string> owners;
-  for (auto& [name, node] : zone->nodes) owners.push_back(name);
-  for (auto& n : owners) {
-    for (std::string_view p = name_parent(n); p.size() >= apex_.size(); p = name_parent(p)) {
-      auto [it, inserted] = zone->nodes.try_emplace(std::string(p));
+  // (Inserting into a std::map does not invalidate the iterator; a name inserted ahead of it
+  // is visited later and finds its parent there.)
+  for (auto& [name, node] : zone.nodes) {
+    for (std::string_view p = name_parent(name); p.size() >= apex_.size(); p = name_parent(p)) {
+      auto [it, inserted] = zone.nodes.try_emplace(std::string(p));
       if (!inserted) break;
       it->second.name = it->first;
       if (p == apex_) break;
     }
   }
-  return zone;
+  return std::move(zone_);
 }
 
 }  // namespace

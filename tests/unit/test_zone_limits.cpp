@@ -155,3 +155,17 @@ TEST_CASE("a cancelled load stops with an error") {
   CHECK_FALSE(r.zone);
   CHECK_THAT(r.errors, Catch::Contains("load abandoned: gslbd is stopping"));
 }
+
+TEST_CASE("duplicates are dropped from large RRsets too (hashed past 16 records)") {
+  Dir d;
+  std::string text = kHead;
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 40; ++i) text += "many IN TXT \"r" + std::to_string(i) + "\"\n";
+  text += "many IN TXT \"r3\"\nmany IN A 10.0.0.1\nmany IN A 10.0.0.1\n";
+  auto r = load(d.write("z.zone", text));
+  REQUIRE(r.zone);
+  const dns::Node& n = r.zone->nodes.at(std::string("\4many\7example\4test\0", 19));
+  CHECK(n.find(16)->rdata.size() == 40);
+  CHECK(n.find(1)->rdata.size() == 1);
+  CHECK(n.name == std::string_view("\4many\7example\4test\0", 19));
+}
