@@ -31,11 +31,12 @@ const Entry* AnswerTable::find(const uint8_t* name, size_t len) const noexcept {
   }
 }
 
-uint32_t Entry::pick(uint16_t qtype, bool tcp) const noexcept {
-  if (qtype == rrtype::ANY) return tcp ? any_tcp : any_udp;
-  for (const auto& s : types)
-    if (s.qtype == qtype) return s.tmpl;
-  return other;
+uint32_t AnswerTable::pick(const Entry& e, uint16_t qtype, bool tcp) const noexcept {
+  if (qtype == rrtype::ANY) return tcp ? e.any_tcp : e.any_udp;
+  const Entry::Slot* s = types_.data() + e.types_at;
+  for (const Entry::Slot* end = s + e.types_count; s != end; ++s)
+    if (s->qtype == qtype) return s->tmpl;
+  return e.other;
 }
 
 namespace {
@@ -99,6 +100,7 @@ class Compiler {
   // Templates by a hash of their contents: many names give byte-identical answers (the same
   // MX, CNAME target or address under a pointer to the question), and each is stored once.
   std::unordered_map<uint64_t, uint32_t> interned_;
+  std::vector<Entry::Slot> types_;  // the slots of the entry being filled
 };
 
 Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
@@ -174,22 +176,11 @@ Compiler::Found Compiler::lookup(std::string_view name) const {
 
 namespace {
 
-bool same_template(const Template& a, const Template& b) {
-  auto cuts = [](const Template& t) {
-    std::vector<std::pair<uint16_t, uint16_t>> v;
-    for (const auto& c : t.optional) v.emplace_back(c.end, c.ar);
-    return v;
-  };
-  return a.bytes == b.bytes && a.shifts == b.shifts && a.required_len == b.required_len &&
-         a.an == b.an && a.ns == b.ns && a.ar == b.ar && a.base_len == b.base_len &&
-         a.rcode == b.rcode && a.aa == b.aa && cuts(a) == cuts(b);
-}
-
 uint64_t template_hash(const Template& t) {
-  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(t.bytes.data()), t.bytes.size());
+  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(t.data.data()), t.data.size());
   for (uint64_t v : {uint64_t(t.required_len), uint64_t(t.an) << 16 | t.ns, uint64_t(t.ar),
                      uint64_t(t.base_len) << 16 | uint64_t(t.rcode) << 8 | t.aa,
-                     uint64_t(t.shifts.size()), uint64_t(t.optional.size())})
+                     uint64_t(t.size), uint64_t(t.shift_count) << 16 | t.cut_count})
     h = (h ^ v) * 0x100000001b3ULL;
   return h;
 }
@@ -201,7 +192,7 @@ uint32_t Compiler::add(const Spec& spec) {
   auto& all = t_->templates_;
   auto [it, fresh] = interned_.try_emplace(template_hash(t), uint32_t(all.size()));
   // A hash collision with a different template just goes unshared.
-  if (!fresh && same_template(all[it->second], t)) return it->second;
+  if (!fresh && all[it->second] == t) return it->second;
   all.push_back(std::move(t));
   return uint32_t(all.size() - 1);
 }
@@ -289,8 +280,8 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   Spec chain;
   chain.base = base;
   chain.answer.push_back(Rec{{}, cname, cname->ttl});
-  e.types.push_back(Entry::Slot{rrtype::CNAME, add(chain)});
-  e.any_udp = e.any_tcp = e.types.back().tmpl;
+  types_.push_back(Entry::Slot{rrtype::CNAME, add(chain)});
+  e.any_udp = e.any_tcp = types_.back().tmpl;
 
   std::set<std::string> visited{std::string(info.node->name)};
   std::string target = cname->rdata.front().target();
@@ -328,7 +319,7 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   }
   if (final_node && dynamic_.count(final_node->name)) {
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      e.types.push_back(Entry::Slot{
+      types_.push_back(Entry::Slot{
           type, dynamic_slot(std::string(final_node->name), type, base, tail.answer, final_owner, e.zone)});
   }
   if (final_node) {
@@ -340,7 +331,7 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       s.answer.push_back(Rec{final_owner, &set, set.ttl});
       std::set<std::string> seen;
       add_targets(set, s.optional, seen);
-      e.types.push_back(Entry::Slot{set.type, add(s)});
+      types_.push_back(Entry::Slot{set.type, add(s)});
     }
   }
   e.other = add(tail);
@@ -359,7 +350,7 @@ void Compiler::fill(Entry& e, const Info& info) {
     if (info.cut == node.name) {
       // DS belongs to the parent side of the cut (RFC 4035 §2.4, RFC 1034 §4.2.1).
       const RRset* ds = node.find(rrtype::DS);
-      e.types.push_back(Entry::Slot{rrtype::DS, ds ? positive(*ds, base) : nodata(info.zone)});
+      types_.push_back(Entry::Slot{rrtype::DS, ds ? positive(*ds, base) : nodata(info.zone)});
     }
     return;
   }
@@ -368,18 +359,18 @@ void Compiler::fill(Entry& e, const Info& info) {
   } else if (dynamic_.count(node.name)) {
     // Health decides A and AAAA; other types still come from the zone file.
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      e.types.push_back(Entry::Slot{type, dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone)});
+      types_.push_back(Entry::Slot{type, dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone)});
     for (const auto& set : node.rrsets)
       if (set.type != rrtype::A && set.type != rrtype::AAAA)
-        e.types.push_back(Entry::Slot{set.type, positive(set, base)});
+        types_.push_back(Entry::Slot{set.type, positive(set, base)});
     e.other = nodata(info.zone);
-    e.any_udp = e.any_tcp = e.types.front().tmpl;
+    e.any_udp = e.any_tcp = types_.front().tmpl;
   } else {
     Spec all;
     all.base = base;
     std::set<std::string> seen;
     for (const auto& set : node.rrsets) {
-      e.types.push_back(Entry::Slot{set.type, positive(set, base)});
+      types_.push_back(Entry::Slot{set.type, positive(set, base)});
       all.answer.push_back(Rec{{}, &set, set.ttl});
     }
     e.other = nodata(info.zone);
@@ -387,7 +378,7 @@ void Compiler::fill(Entry& e, const Info& info) {
       e.any_udp = e.any_tcp = e.other;
     } else {
       // RFC 8482 §4.2: over UDP, one RRset of the node rather than all of them.
-      e.any_udp = e.types.front().tmpl;
+      e.any_udp = types_.front().tmpl;
       e.any_tcp = node.rrsets.size() == 1 ? e.any_udp : add(all);
     }
   }
@@ -407,6 +398,7 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
   }
   for (const auto& [name, info] : names_) {
     Entry& e = entries[info.entry];
+    types_.clear();
     fill(e, info);
     // A child zone's apex that our parent zone delegates: DS comes from the parent.
     if (info.node->name == zones_[info.zone]->apex) {
@@ -418,15 +410,19 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
         if (cut == p.nodes.end() || !cut->second.find(rrtype::NS)) continue;
         const RRset* ds = cut->second.find(rrtype::DS);
         uint32_t tmpl = ds ? positive(*ds, std::string(name)) : nodata(zi);
-        std::erase_if(e.types, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
-        e.types.push_back(Entry::Slot{rrtype::DS, tmpl});
+        std::erase_if(types_, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
+        types_.push_back(Entry::Slot{rrtype::DS, tmpl});
       }
     }
     if (info.cut.empty()) {
       auto w = names_.find(wildcard_of(name));
       if (w != names_.end() && w->second.cut.empty()) e.wildcard = int32_t(w->second.entry);
     }
+    e.types_at = uint32_t(t_->types_.size());
+    e.types_count = uint16_t(types_.size());
+    t_->types_.insert(t_->types_.end(), types_.begin(), types_.end());
   }
+  t_->types_.shrink_to_fit();
   t_->templates_.shrink_to_fit();  // grown by doubling: up to half of it unused
   size_t cap = 16;
   while (cap < entries.size() * 2) cap <<= 1;

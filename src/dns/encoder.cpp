@@ -89,15 +89,23 @@ Template build_template(const TemplateSpec& spec) {
   for (const auto& r : spec.glue) t.ar += enc.rrset(r.owner, *r.set, r.ttl);
   t.required_len = uint16_t(enc.size());
   uint16_t ar = t.ar;
+  std::vector<Template::Cut> cuts;
   for (const auto& r : spec.optional) {
     ar += enc.rrset(r.owner, *r.set, r.ttl);
     if (enc.size() > 0xFFFF) break;
-    t.optional.push_back(Template::Cut{uint16_t(enc.size()), ar});
+    cuts.push_back(Template::Cut{uint16_t(enc.size()), ar});
   }
-  t.bytes = std::move(enc.bytes());
-  t.bytes.resize(t.optional.empty() ? t.required_len : t.optional.back().end);
-  for (uint16_t s : enc.shifts())
-    if (s < t.bytes.size()) t.shifts.push_back(s);
+  t.data = std::move(enc.bytes());
+  t.data.resize(cuts.empty() ? t.required_len : cuts.back().end);
+  t.size = uint16_t(t.data.size());
+  for (uint16_t s : enc.shifts()) {
+    if (s >= t.size) continue;
+    t.data.append(reinterpret_cast<const char*>(&s), sizeof s);
+    ++t.shift_count;
+  }
+  for (const auto& c : cuts) t.data.append(reinterpret_cast<const char*>(&c), sizeof c);
+  t.cut_count = uint16_t(cuts.size());
+  t.data.shrink_to_fit();
   t.base_len = uint8_t(spec.base.size());
   t.rcode = spec.rcode;
   t.aa = spec.aa;

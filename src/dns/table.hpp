@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
@@ -41,10 +42,6 @@ struct DynamicSlot {
 // pointer (except the one to the whole question name at offset 12) moves by the difference in
 // length: those pointers are listed in `shifts`.
 struct Template {
-  std::string bytes;
-  std::vector<uint16_t> shifts;     // offsets into `bytes` of pointers to move
-  uint16_t required_len = 0;        // bytes[0, required_len) must fit or the answer truncates
-  uint16_t an = 0, ns = 0, ar = 0;  // record counts of the required part
   // Optional additional RRsets after the required part: where each ends and the additional
   // count once it is included. Dropped from the end when the client's buffer is short
   // (RFC 2181 §9: that is not truncation).
@@ -52,10 +49,30 @@ struct Template {
     uint16_t end;
     uint16_t ar;
   };
-  std::vector<Cut> optional;
+  // One block per template (a template per distinct answer, so up to one per record): the
+  // answer bytes, then the offsets into them of pointers to move (`shifts`, 16 bits each),
+  // then the cuts. A short answer fits in the string's inline buffer.
+  std::string data;
+  uint16_t size = 0;                // of the answer bytes
+  uint16_t shift_count = 0, cut_count = 0;
+  uint16_t required_len = 0;        // bytes[0, required_len) must fit or the answer truncates
+  uint16_t an = 0, ns = 0, ar = 0;  // record counts of the required part
   uint8_t base_len = 0;
   uint8_t rcode = 0;
   bool aa = true;
+
+  std::string_view bytes() const noexcept { return {data.data(), size}; }
+  uint16_t shift(size_t i) const noexcept {
+    uint16_t v;
+    std::memcpy(&v, data.data() + size + 2 * i, sizeof v);
+    return v;
+  }
+  Cut cut(size_t i) const noexcept {
+    Cut c;
+    std::memcpy(&c, data.data() + size + 2 * size_t(shift_count) + 4 * i, sizeof c);
+    return c;
+  }
+  bool operator==(const Template&) const = default;
 };
 
 // One owner name and what each query type gets there.
@@ -66,15 +83,16 @@ struct Entry {
     uint16_t qtype;
     uint32_t tmpl;
   };
-  std::vector<Slot> types;
+  // Its slots are AnswerTable::types_[types_at, types_at + types_count): one array for the
+  // whole table rather than a vector (24 bytes and a heap block) per name.
+  uint32_t types_at = 0;
+  uint16_t types_count = 0;
   uint32_t other = kNoTemplate;    // any qtype not in `types`
   uint32_t any_udp = kNoTemplate;  // RFC 8482: one RRset over UDP
   uint32_t any_tcp = kNoTemplate;  // the whole node over TCP
   uint32_t below = kNoTemplate;    // a name below that does not exist: NXDOMAIN or a referral
   int32_t wildcard = -1;           // else: entry of "*.<name>" that synthesises it (RFC 4592)
   uint16_t zone = 0;               // index into AnswerTable::zones
-
-  uint32_t pick(uint16_t qtype, bool tcp) const noexcept;
 };
 
 class AnswerTable {
@@ -84,6 +102,8 @@ class AnswerTable {
 
   const Template& tmpl(uint32_t i) const noexcept { return templates_[i]; }
   const Entry& entry(size_t i) const noexcept { return entries_[i]; }
+  // The template (or dynamic slot) for a query of `qtype` at `e`.
+  uint32_t pick(const Entry& e, uint16_t qtype, bool tcp) const noexcept;
   const std::vector<std::shared_ptr<const Zone>>& zones() const noexcept { return zones_; }
   const std::vector<DynamicSlot>& dynamic_slots() const noexcept { return slots_dynamic_; }
   size_t entry_count() const noexcept { return entries_.size(); }
@@ -94,6 +114,7 @@ class AnswerTable {
  private:
   friend class Compiler;
   std::vector<Entry> entries_;
+  std::vector<Entry::Slot> types_;
   std::vector<Template> templates_;
   std::vector<uint32_t> slots_;  // open addressing: entry index + 1, 0 = empty
   uint64_t mask_ = 0;
