@@ -32,7 +32,7 @@ std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uin
     enc = std::make_unique<Encoder>(base);
     count = 0;
   };
-  auto put = [&](const std::string& owner, uint16_t type, uint32_t ttl, const Rdata& d) {
+  auto put = [&](std::string_view owner, uint16_t type, uint32_t ttl, const Rdata& d) {
     if (enc->size() > kMessageTarget) flush();
     enc->rr(owner, type, ttl, d);
     ++count;
@@ -40,10 +40,10 @@ std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uin
 
   const RRset& soa = zone.soa();
   put(zone.apex, rrtype::SOA, soa.ttl, soa.rdata.front());
-  for (const auto& [name, node] : zone.nodes)
+  for (const auto& node : zone.nodes)
     for (const auto& set : node.rrsets) {
       if (set.type == rrtype::SOA) continue;
-      for (const auto& d : set.rdata) put(name, set.type, set.ttl, d);
+      for (const auto& d : set.rdata) put(node.name, set.type, set.ttl, d);
     }
   put(zone.apex, rrtype::SOA, soa.ttl, soa.rdata.front());
   flush();

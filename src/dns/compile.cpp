@@ -42,7 +42,7 @@ uint32_t AnswerTable::pick(const Entry& e, uint16_t qtype, bool tcp) const noexc
 namespace {
 
 uint32_t soa_minimum(const RRset& soa) {
-  const std::string& w = soa.rdata.front().wire;
+  const std::string_view w = soa.rdata.front().wire;
   return get32(reinterpret_cast<const uint8_t*>(w.data()) + w.size() - 4);
 }
 
@@ -119,12 +119,13 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
       else
         ++it;
     }
-    for (const auto& [name, node] : z.nodes) {
+    for (const Node& node : z.nodes) {
+      const std::string_view name = node.name;
       Info info{zi, &node, {}};
       // The highest delegation point between the apex (excluded) and this name (included).
       for (std::string_view s = name; s.size() > z.apex.size(); s = name_parent(s)) {
-        auto n = z.nodes.find(std::string(s));
-        if (n != z.nodes.end() && n->second.find(rrtype::NS)) info.cut = std::string(s);
+        const Node* n = z.find(s);
+        if (n && n->find(rrtype::NS)) info.cut = std::string(s);
       }
       if (name == z.apex && names_.count(name)) {
         // We serve the parent too: keep its cut for DS (RFC 4035 §3.1.4.1 answers DS from the
@@ -250,7 +251,7 @@ uint32_t Compiler::referral(const std::string& cut) {
   if (!fresh) return it->second;
   const Info& info = names_.at(cut);
   const Zone& z = *zones_[info.zone];
-  const RRset* ns = z.nodes.at(cut).find(rrtype::NS);
+  const RRset* ns = z.find(cut)->find(rrtype::NS);
   Spec s;
   s.base = cut;
   s.aa = false;
@@ -406,9 +407,9 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
       for (uint16_t zi = 0; zi < zones_.size() && name.size() > 1; ++zi) {
         const Zone& p = *zones_[zi];
         if (zi == info.zone || !name_is_subdomain(up, p.apex)) continue;
-        auto cut = p.nodes.find(name);
-        if (cut == p.nodes.end() || !cut->second.find(rrtype::NS)) continue;
-        const RRset* ds = cut->second.find(rrtype::DS);
+        const Node* cut = p.find(name);
+        if (!cut || !cut->find(rrtype::NS)) continue;
+        const RRset* ds = cut->find(rrtype::DS);
         uint32_t tmpl = ds ? positive(*ds, std::string(name)) : nodata(zi);
         std::erase_if(types_, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
         types_.push_back(Entry::Slot{rrtype::DS, tmpl});
@@ -449,11 +450,11 @@ std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& z
       zone = z.get();
   if (!zone) return "is not inside any served zone";
   for (std::string_view s = name; s.size() > zone->apex.size(); s = name_parent(s)) {
-    auto n = zone->nodes.find(std::string(s));
-    if (n == zone->nodes.end()) continue;
-    if (n->second.find(rrtype::NS)) return "is at or below a delegation in its zone";
-    if (s.size() == name.size() && n->second.find(rrtype::CNAME)) return "is a CNAME in its zone";
-    if (s.size() == name.size() && (n->second.find(rrtype::A) || n->second.find(rrtype::AAAA)))
+    const Node* n = zone->find(s);
+    if (!n) continue;
+    if (n->find(rrtype::NS)) return "is at or below a delegation in its zone";
+    if (s.size() == name.size() && n->find(rrtype::CNAME)) return "is a CNAME in its zone";
+    if (s.size() == name.size() && (n->find(rrtype::A) || n->find(rrtype::AAAA)))
       return "has A/AAAA records in its zone file; a dynamic name takes them from its pools";
   }
   if (name == zone->apex) return "is a zone apex";

@@ -11,19 +11,26 @@ namespace {
 
 uint32_t soa_negative_ttl(const Zone& z) {
   const RRset& soa = z.soa();
-  const std::string& w = soa.rdata.front().wire;
+  const std::string_view w = soa.rdata.front().wire;
   return std::min(soa.ttl, get32(reinterpret_cast<const uint8_t*>(w.data()) + w.size() - 4));
 }
 
-RRset address_set(uint16_t qtype, uint32_t ttl, const std::vector<core::IpAddress>& ips) {
-  RRset set{qtype, ttl, {}};
+// The A or AAAA records of `ips`; the RDATA views the addresses' bytes, so `ips` must outlive it.
+struct AddressSet {
+  std::vector<Rdata> rdata;
+  RRset set;
+};
+
+AddressSet address_set(uint16_t qtype, uint32_t ttl, const std::vector<core::IpAddress>& ips) {
+  AddressSet a;
   for (const auto& ip : ips) {
     if (ip.is_v4() != (qtype == rrtype::A)) continue;
     Rdata d;
-    d.wire.assign(reinterpret_cast<const char*>(ip.bytes.data()), ip.size());
-    set.rdata.push_back(std::move(d));
+    d.wire = std::string_view(reinterpret_cast<const char*>(ip.bytes.data()), ip.size());
+    a.rdata.push_back(d);
   }
-  return set;
+  a.set = RRset{qtype, ttl, a.rdata};
+  return a;
 }
 
 }  // namespace
@@ -48,7 +55,8 @@ std::shared_ptr<const Overlay> Overlay::build(const AnswerTable& table, const Lo
       c.pick = ans->pick;
       uint64_t total = 0;
       for (const auto& alt : ans->alternatives) {
-        RRset set = address_set(slot.qtype, ans->ttl, alt.addresses);
+        AddressSet addrs = address_set(slot.qtype, ans->ttl, alt.addresses);
+        const RRset& set = addrs.set;
         if (set.rdata.empty()) continue;
         TemplateSpec s = spec;
         s.answer.push_back(RecordRef{slot.owner, &set, set.ttl});

@@ -2,6 +2,7 @@
 // then compiled into an AnswerTable (compile.hpp); never touched by the query path.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -19,11 +20,10 @@
 
 namespace gslb::dns {
 
-// One record's RDATA in uncompressed wire form. One per static record, so kept small: 48
-// bytes, and a heap block only when the RDATA is over 15 bytes (a vector and a second string
-// cost 56 more bytes and two heap blocks per record).
+// One record's RDATA in uncompressed wire form. A zone stores one per static record, so it is
+// small (32 bytes) and its bytes live in the zone's storage, not in a heap block of their own.
 struct Rdata {
-  std::string wire;
+  std::string_view wire;  // the zone's storage (or, for a dynamic answer, the caller's)
   // Embedded domain names that RFC 3597 §4 lets us compress (NS, CNAME, SOA, PTR, MX, ...):
   // (offset, length) into `wire`. SOA and MINFO hold two, the other types at most one.
   std::array<std::pair<uint16_t, uint16_t>, 2> compress{};
@@ -43,15 +43,13 @@ struct Rdata {
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
-  std::vector<Rdata> rdata;
+  std::span<const Rdata> rdata;  // in the zone's storage (or the caller's)
 };
 
 // All RRsets of one owner name. An empty node is an empty non-terminal (RFC 4592 §2.2.2).
 struct Node {
-  // Lower-cased wire form: a view of the key it is stored under in Zone::nodes (std::map nodes
-  // never move), not a second copy of every name.
-  std::string_view name;
-  std::vector<RRset> rrsets;
+  std::string_view name;  // lower-cased wire form, in the zone's storage
+  std::span<const RRset> rrsets;
   const RRset* find(uint16_t type) const {
     for (const auto& r : rrsets)
       if (r.type == type) return &r;
@@ -59,7 +57,9 @@ struct Node {
   }
 };
 
-// Not copyable: its nodes' names are views of its own map's keys.
+// A loaded zone: immutable once load_zone returns it. Names, RRsets, RDATA and their bytes are
+// each packed in one array (a std::map of vectors cost about 290 bytes per record at 1M
+// records; this about 120), so neither copyable nor movable: the views point into it.
 struct Zone {
   Zone() = default;
   Zone(const Zone&) = delete;
@@ -67,13 +67,26 @@ struct Zone {
 
   std::string apex;                       // lower-cased wire form
   std::string file;                       // where it came from, for messages
-  std::map<std::string, Node, std::less<>> nodes;  // every owner name and every empty non-terminal
+  std::vector<Node> nodes;                // every owner name and every empty non-terminal,
+                                          // sorted by name (byte order)
   std::vector<core::Prefix> allow_transfer;
   // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;
-  const Node& apex_node() const { return nodes.at(apex); }
+
+  // The node named `name` (lower-cased wire), or null.
+  const Node* find(std::string_view name) const noexcept {
+    auto it = std::lower_bound(nodes.begin(), nodes.end(), name,
+                               [](const Node& n, std::string_view v) { return n.name < v; });
+    return it != nodes.end() && it->name == name ? &*it : nullptr;
+  }
+  const Node& apex_node() const { return *find(apex); }
   const RRset& soa() const { return *apex_node().find(6); }
+
+  // What the views point into; filled once by the loader, each reserved to its final size.
+  std::string name_bytes, rdata_bytes;
+  std::vector<RRset> rrset_store;
+  std::vector<Rdata> rdata_store;
 };
 
 // Bounds on what one zone may make the loader read, so that a hostile or broken zone file

@@ -51,8 +51,30 @@ int target_field(uint16_t t) {
   }
 }
 
-Rdata make_rdata(const ldns_rr* rr) {
-  Rdata d;
+// What the loader keeps of a zone until finish() packs it into the Zone's arrays.
+struct BuildRdata {
+  std::string wire;
+  Rdata meta;  // everything but the wire view
+  bool operator==(const BuildRdata& o) const { return wire == o.wire; }
+};
+struct BuildSet {
+  uint16_t type;
+  uint32_t ttl;
+  std::vector<BuildRdata> rdata;
+};
+struct BuildNode {
+  std::vector<BuildSet> sets;
+  const BuildSet* find(uint16_t type) const {
+    for (const auto& s : sets)
+      if (s.type == type) return &s;
+    return nullptr;
+  }
+};
+
+BuildRdata make_rdata(const ldns_rr* rr) {
+  BuildRdata b;
+  std::string& wire = b.wire;
+  Rdata& d = b.meta;
   const uint16_t type = ldns_rr_get_type(rr);
   const int tf = target_field(type);
   for (size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
@@ -62,21 +84,21 @@ Rdata make_rdata(const ldns_rr* rr) {
     if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME) {
       // Offsets past 65535 only occur in RDATA that is refused as too long anyway.
       if (compressible_type(type) && d.compress_count < d.compress.size())
-        d.compress[d.compress_count++] = {uint16_t(d.wire.size()), uint16_t(field.size())};
+        d.compress[d.compress_count++] = {uint16_t(wire.size()), uint16_t(field.size())};
       if (int(i) == tf) {
-        d.target_at = uint16_t(d.wire.size());
+        d.target_at = uint16_t(wire.size());
         d.target_len = uint16_t(field.size());
       }
     }
-    d.wire.append(field);
+    wire.append(field);
   }
-  return d;
+  return b;
 }
 
 }  // namespace
 
 std::string Rdata::target() const {
-  std::string t = wire.substr(target_at, target_len);
+  std::string t(wire.substr(target_at, target_len));
   name_lower(t);
   return t;
 }
@@ -109,8 +131,8 @@ class Loader {
   void read(const std::string& path, const std::string& text, const std::string& origin_text,
             int depth);
   // Puts one record into the zone as it is read: no list of every record is kept meanwhile.
-  void add(std::string owner, uint16_t type, uint32_t ttl, Rdata rdata, const std::string& file,
-           int line);
+  void add(std::string owner, uint16_t type, uint32_t ttl, BuildRdata rdata,
+           const std::string& file, int line);
   std::shared_ptr<Zone> finish(const std::string& path);
 
   std::vector<core::FileStamp> sources_;
@@ -127,6 +149,7 @@ class Loader {
   uint32_t default_ttl_ = 3600;
   uint64_t records_ = 0;
   std::shared_ptr<Zone> zone_;
+  std::map<std::string, BuildNode, std::less<>> build_;  // by owner (lower-cased wire)
   // Where each CNAME was, for "CNAME and other data" found once everything is read.
   std::map<std::string, std::pair<std::string, int>, std::less<>> cname_at_;
   // Hashes of (owner, type, RDATA) of records in RRsets of kScanLimit or more, so that finding
@@ -147,26 +170,26 @@ uint64_t record_hash(std::string_view owner, uint16_t type, std::string_view wir
   return h;
 }
 
-void Loader::add(std::string owner, uint16_t type, uint32_t ttl, Rdata rdata,
+void Loader::add(std::string owner, uint16_t type, uint32_t ttl, BuildRdata rdata,
                  const std::string& file, int line) {
   if (type == rrtype::DNAME) return error(file, line, "DNAME is not supported");
   if (type == rrtype::SOA && owner != apex_) return error(file, line, "SOA record below the zone apex");
   if (type == rrtype::OPT || type == rrtype::ANY || type == rrtype::AXFR || type == rrtype::IXFR)
     return error(file, line, fmt::format("type {} cannot appear in a zone", type));
-  auto [node_it, fresh_node] = zone_->nodes.try_emplace(std::move(owner));
-  Node& node = node_it->second;
-  node.name = node_it->first;
-  RRset* set = nullptr;
-  for (auto& s : node.rrsets)
+  auto [node_it, fresh_node] = build_.try_emplace(std::move(owner));
+  const std::string& name = node_it->first;
+  BuildNode& node = node_it->second;
+  BuildSet* set = nullptr;
+  for (auto& s : node.sets)
     if (s.type == type) set = &s;
   if (!set) {
-    node.rrsets.push_back(RRset{type, ttl, {}});
-    set = &node.rrsets.back();
+    node.sets.push_back(BuildSet{type, ttl, {}});
+    set = &node.sets.back();
   } else if (type == rrtype::SOA || type == rrtype::CNAME) {
     return error(file, line, fmt::format("more than one {} record at {}",
-                                         type == rrtype::SOA ? "SOA" : "CNAME", name_to_text(node.name)));
+                                         type == rrtype::SOA ? "SOA" : "CNAME", name_to_text(name)));
   }
-  if (type == rrtype::CNAME) cname_at_.insert_or_assign(std::string(node.name), std::pair{file, line});
+  if (type == rrtype::CNAME) cname_at_.insert_or_assign(name, std::pair{file, line});
   // RFC 2181 §5: an RRset holds no duplicates, and its records share one TTL (the first's).
   auto& all = set->rdata;
   bool dup = false;
@@ -174,9 +197,9 @@ void Loader::add(std::string owner, uint16_t type, uint32_t ttl, Rdata rdata,
     for (auto& d : all) dup = dup || d == rdata;
   } else {
     if (all.size() == kScanLimit)
-      for (auto& d : all) seen_.insert(record_hash(node.name, type, d.wire));
+      for (auto& d : all) seen_.insert(record_hash(name, type, d.wire));
     // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
-    if (!seen_.insert(record_hash(node.name, type, rdata.wire)).second)
+    if (!seen_.insert(record_hash(name, type, rdata.wire)).second)
       for (auto& d : all) dup = dup || d == rdata;
   }
   if (!dup) all.push_back(std::move(rdata));
@@ -300,7 +323,7 @@ void Loader::read(const std::string& path, const std::string& text,
                                   name_to_text(apex_)));
       continue;
     }
-    Rdata rdata = make_rdata(rr.get());
+    BuildRdata rdata = make_rdata(rr.get());
     if (rdata.wire.size() > kMaxRdata) {
       error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
                                   "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
@@ -320,31 +343,64 @@ void Loader::read(const std::string& path, const std::string& text,
 
 std::shared_ptr<Zone> Loader::finish(const std::string& path) {
   seen_ = {};
-  Zone& zone = *zone_;
-  zone.file = path;
-  for (auto& [name, node] : zone.nodes) {
-    if (node.find(rrtype::CNAME) && node.rrsets.size() > 1) {
+  for (auto& [name, node] : build_) {
+    if (node.find(rrtype::CNAME) && node.sets.size() > 1) {
       auto at = cname_at_.find(name);
       error(at == cname_at_.end() ? path : at->second.first, at == cname_at_.end() ? 0 : at->second.second,
             fmt::format("CNAME and other data at {}", name_to_text(name)));
     }
   }
-  auto apex_it = zone.nodes.find(apex_);
-  if (apex_it == zone.nodes.end() || !apex_it->second.find(rrtype::SOA))
+  auto apex_it = build_.find(apex_);
+  if (apex_it == build_.end() || !apex_it->second.find(rrtype::SOA))
     error(path, 0, fmt::format("no SOA record at the zone apex {}", name_to_text(apex_)));
-  if (apex_it == zone.nodes.end() || !apex_it->second.find(rrtype::NS))
+  if (apex_it == build_.end() || !apex_it->second.find(rrtype::NS))
     error(path, 0, fmt::format("no NS records at the zone apex {}", name_to_text(apex_)));
   if (count_ > 0) return nullptr;
   // Every name between an owner and the apex exists, as an empty non-terminal if nothing else.
   // (Inserting into a std::map does not invalidate the iterator; a name inserted ahead of it
   // is visited later and finds its parent there.)
-  for (auto& [name, node] : zone.nodes) {
+  for (auto& [name, node] : build_) {
     for (std::string_view p = name_parent(name); p.size() >= apex_.size(); p = name_parent(p)) {
-      auto [it, inserted] = zone.nodes.try_emplace(std::string(p));
+      auto [it, inserted] = build_.try_emplace(std::string(p));
       if (!inserted) break;
-      it->second.name = it->first;
       if (p == apex_) break;
     }
+  }
+  // Pack: each array is reserved to its final size first, so the views taken while filling
+  // stay valid; each built node is freed as soon as it is copied.
+  Zone& zone = *zone_;
+  zone.file = path;
+  size_t name_bytes = 0, sets = 0, rdatas = 0, rdata_bytes = 0;
+  for (const auto& [name, node] : build_) {
+    name_bytes += name.size();
+    sets += node.sets.size();
+    for (const auto& s : node.sets) {
+      rdatas += s.rdata.size();
+      for (const auto& d : s.rdata) rdata_bytes += d.wire.size();
+    }
+  }
+  zone.name_bytes.reserve(name_bytes);
+  zone.rdata_bytes.reserve(rdata_bytes);
+  zone.rrset_store.reserve(sets);
+  zone.rdata_store.reserve(rdatas);
+  zone.nodes.reserve(build_.size());
+  for (auto it = build_.begin(); it != build_.end(); it = build_.erase(it)) {
+    const size_t name_at = zone.name_bytes.size();
+    zone.name_bytes += it->first;
+    const size_t sets_at = zone.rrset_store.size();
+    for (const auto& s : it->second.sets) {
+      const size_t rdata_at = zone.rdata_store.size();
+      for (const auto& d : s.rdata) {
+        Rdata r = d.meta;
+        r.wire = std::string_view(zone.rdata_bytes.data() + zone.rdata_bytes.size(), d.wire.size());
+        zone.rdata_bytes += d.wire;
+        zone.rdata_store.push_back(r);
+      }
+      zone.rrset_store.push_back(
+          RRset{s.type, s.ttl, std::span<const Rdata>(zone.rdata_store.data() + rdata_at, s.rdata.size())});
+    }
+    zone.nodes.push_back(Node{std::string_view(zone.name_bytes.data() + name_at, it->first.size()),
+                              std::span<const RRset>(zone.rrset_store.data() + sets_at, it->second.sets.size())});
   }
   return std::move(zone_);
 }
