@@ -177,8 +177,9 @@ Compiler::Found Compiler::lookup(std::string_view name) const {
 
 namespace {
 
-uint64_t template_hash(const Template& t) {
-  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(t.data.data()), t.data.size());
+uint64_t template_hash(const BuiltTemplate& b) {
+  const Template& t = b.t;
+  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(b.data.data()), b.data.size());
   for (uint64_t v : {uint64_t(t.required_len), uint64_t(t.an) << 16 | t.ns, uint64_t(t.ar),
                      uint64_t(t.base_len) << 16 | uint64_t(t.rcode) << 8 | t.aa,
                      uint64_t(t.size), uint64_t(t.shift_count) << 16 | t.cut_count})
@@ -189,13 +190,12 @@ uint64_t template_hash(const Template& t) {
 }  // namespace
 
 uint32_t Compiler::add(const Spec& spec) {
-  Template t = build_template(spec);
+  BuiltTemplate b = build_template(spec);
   auto& all = t_->templates_;
-  auto [it, fresh] = interned_.try_emplace(template_hash(t), uint32_t(all.size()));
+  auto [it, fresh] = interned_.try_emplace(template_hash(b), uint32_t(all.size()));
   // A hash collision with a different template just goes unshared.
-  if (!fresh && all[it->second] == t) return it->second;
-  all.push_back(std::move(t));
-  return uint32_t(all.size() - 1);
+  if (!fresh && all[it->second].same_shape(b.t) && all.block(it->second) == b.data) return it->second;
+  return all.add(b);
 }
 
 // Addresses of the targets of NS, MX and SRV records that we hold (RFC 1034 §3.7 additional
@@ -424,7 +424,7 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
     t_->types_.insert(t_->types_.end(), types_.begin(), types_.end());
   }
   t_->types_.shrink_to_fit();
-  t_->templates_.shrink_to_fit();  // grown by doubling: up to half of it unused
+  t_->templates_.freeze();
   size_t cap = 16;
   while (cap < entries.size() * 2) cap <<= 1;
   t_->slots_.assign(cap, 0);

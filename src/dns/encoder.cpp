@@ -81,9 +81,11 @@ uint16_t Encoder::rrset(std::string_view owner, const RRset& set, uint32_t ttl) 
   return uint16_t(set.rdata.size());
 }
 
-Template build_template(const TemplateSpec& spec) {
+BuiltTemplate build_template(const TemplateSpec& spec) {
   Encoder enc(spec.base);
-  Template t;
+  BuiltTemplate built;
+  Template& t = built.t;
+  std::string& data = built.data;
   for (const auto& r : spec.answer) t.an += enc.rrset(r.owner, *r.set, r.ttl);
   for (const auto& r : spec.authority) t.ns += enc.rrset(r.owner, *r.set, r.ttl);
   for (const auto& r : spec.glue) t.ar += enc.rrset(r.owner, *r.set, r.ttl);
@@ -95,21 +97,21 @@ Template build_template(const TemplateSpec& spec) {
     if (enc.size() > 0xFFFF) break;
     cuts.push_back(Template::Cut{uint16_t(enc.size()), ar});
   }
-  t.data = std::move(enc.bytes());
-  t.data.resize(cuts.empty() ? t.required_len : cuts.back().end);
-  t.size = uint16_t(t.data.size());
+  data = std::move(enc.bytes());
+  data.resize(cuts.empty() ? t.required_len : cuts.back().end);
+  t.size = uint16_t(data.size());
   for (uint16_t s : enc.shifts()) {
     if (s >= t.size) continue;
-    t.data.append(reinterpret_cast<const char*>(&s), sizeof s);
+    data.append(reinterpret_cast<const char*>(&s), sizeof s);
     ++t.shift_count;
   }
-  for (const auto& c : cuts) t.data.append(reinterpret_cast<const char*>(&c), sizeof c);
+  for (const auto& c : cuts) data.append(reinterpret_cast<const char*>(&c), sizeof c);
   t.cut_count = uint16_t(cuts.size());
-  t.data.shrink_to_fit();
+  data.shrink_to_fit();
   t.base_len = uint8_t(spec.base.size());
   t.rcode = spec.rcode;
   t.aa = spec.aa;
-  return t;
+  return built;
 }
 
 }  // namespace gslb::dns

@@ -140,7 +140,7 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     body = cut.end;
     ar = cut.ar;
   }
-  std::memcpy(o + n, t.data.data(), body);
+  std::memcpy(o + n, t.data, body);
   if (const unsigned delta = unsigned(q.qname_len - t.base_len)) {
     for (size_t i = 0; i < t.shift_count; ++i) {
       const uint16_t s = t.shift(i);

@@ -50,7 +50,7 @@ std::shared_ptr<const Overlay> Overlay::build(const AnswerTable& table, const Lo
       fail.base = slot.base;
       fail.rcode = uint8_t(Rcode::servfail);
       fail.aa = false;
-      o->templates_.push_back(build_template(fail));
+      o->templates_.add(build_template(fail));
     } else if (ans && ans->kind == DynamicAnswer::Kind::addresses && !ans->alternatives.empty()) {
       c.pick = ans->pick;
       uint64_t total = 0;
@@ -60,7 +60,7 @@ std::shared_ptr<const Overlay> Overlay::build(const AnswerTable& table, const Lo
         if (set.rdata.empty()) continue;
         TemplateSpec s = spec;
         s.answer.push_back(RecordRef{slot.owner, &set, set.ttl});
-        o->templates_.push_back(build_template(s));
+        o->templates_.add(build_template(s));
         total += std::max<uint32_t>(alt.weight, 1);
         c.cumulative.push_back(total);
       }
@@ -72,13 +72,14 @@ std::shared_ptr<const Overlay> Overlay::build(const AnswerTable& table, const Lo
       uint32_t ttl = soa_negative_ttl(zone);
       if (ans) ttl = std::min(ttl, ans->ttl);
       spec.authority.push_back(RecordRef{zone.apex, &soa, ttl});
-      o->templates_.push_back(build_template(spec));
+      o->templates_.add(build_template(spec));
       c.cumulative.clear();
     }
     c.count = uint32_t(o->templates_.size() - c.first);
     if (c.cumulative.size() != c.count) c.pick = DynamicAnswer::Pick::cycle;
     o->choices_.push_back(std::move(c));
   }
+  o->templates_.freeze();
   return o;
 }
 

@@ -55,7 +55,7 @@ class Overlay {
     std::vector<uint64_t> cumulative;  // running weight totals, for weighted picks
   };
   std::vector<Choice> choices_;
-  std::vector<Template> templates_;
+  TemplateSet templates_;
 };
 
 }  // namespace gslb::dns

@@ -49,10 +49,12 @@ struct Template {
     uint16_t end;
     uint16_t ar;
   };
-  // One block per template (a template per distinct answer, so up to one per record): the
-  // answer bytes, then the offsets into them of pointers to move (`shifts`, 16 bits each),
-  // then the cuts. A short answer fits in the string's inline buffer.
-  std::string data;
+  // The answer bytes, then the offsets into them of pointers to move (`shifts`, 16 bits
+  // each), then the cuts: in the byte block of the TemplateSet that holds the template (one
+  // block for all of them, not a heap block each: a template per distinct answer, so up to one
+  // per record).
+  const char* data = nullptr;
+  uint32_t at = 0;                  // offset of `data` in that block
   uint16_t size = 0;                // of the answer bytes
   uint16_t shift_count = 0, cut_count = 0;
   uint16_t required_len = 0;        // bytes[0, required_len) must fit or the answer truncates
@@ -61,19 +63,64 @@ struct Template {
   uint8_t rcode = 0;
   bool aa = true;
 
-  std::string_view bytes() const noexcept { return {data.data(), size}; }
+  std::string_view bytes() const noexcept { return {data, size}; }
   uint16_t shift(size_t i) const noexcept {
     uint16_t v;
-    std::memcpy(&v, data.data() + size + 2 * i, sizeof v);
+    std::memcpy(&v, data + size + 2 * i, sizeof v);
     return v;
   }
   Cut cut(size_t i) const noexcept {
     Cut c;
-    std::memcpy(&c, data.data() + size + 2 * size_t(shift_count) + 4 * i, sizeof c);
+    std::memcpy(&c, data + size + 2 * size_t(shift_count) + 4 * i, sizeof c);
     return c;
   }
-  bool operator==(const Template&) const = default;
+  // Everything but where the bytes are.
+  bool same_shape(const Template& o) const noexcept {
+    return size == o.size && shift_count == o.shift_count && cut_count == o.cut_count &&
+           required_len == o.required_len && an == o.an && ns == o.ns && ar == o.ar &&
+           base_len == o.base_len && rcode == o.rcode && aa == o.aa;
+  }
 };
+
+// A template as build_template makes it: its block (bytes, shifts, cuts) still its own.
+struct BuiltTemplate {
+  std::string data;
+  Template t;
+};
+
+// Templates and the one byte block they all point into. Filled with add(), then freeze()
+// points each template at its bytes (the block moves while it grows); read-only after that.
+class TemplateSet {
+ public:
+  TemplateSet() = default;
+  TemplateSet(const TemplateSet&) = delete;  // the templates point into bytes_
+  TemplateSet& operator=(const TemplateSet&) = delete;
+
+  uint32_t add(const BuiltTemplate& b) {
+    Template t = b.t;
+    t.at = uint32_t(bytes_.size());
+    bytes_ += b.data;
+    templates_.push_back(t);
+    return uint32_t(templates_.size() - 1);
+  }
+  // The whole block of template `i` (answer bytes, shifts, cuts), usable before freeze().
+  std::string_view block(size_t i) const noexcept {
+    const Template& t = templates_[i];
+    return std::string_view(bytes_).substr(t.at, t.size + 2 * size_t(t.shift_count) + 4 * size_t(t.cut_count));
+  }
+  void freeze() {
+    bytes_.shrink_to_fit();
+    templates_.shrink_to_fit();
+    for (auto& t : templates_) t.data = bytes_.data() + t.at;
+  }
+  const Template& operator[](size_t i) const noexcept { return templates_[i]; }
+  size_t size() const noexcept { return templates_.size(); }
+
+ private:
+  std::vector<Template> templates_;
+  std::string bytes_;
+};
+
 
 // One owner name and what each query type gets there.
 struct Entry {
@@ -115,7 +162,7 @@ class AnswerTable {
   friend class Compiler;
   std::vector<Entry> entries_;
   std::vector<Entry::Slot> types_;
-  std::vector<Template> templates_;
+  TemplateSet templates_;
   std::vector<uint32_t> slots_;  // open addressing: entry index + 1, 0 = empty
   uint64_t mask_ = 0;
   std::vector<std::shared_ptr<const Zone>> zones_;  // also keeps the entries' names
