@@ -4,7 +4,6 @@
 #include <deque>
 #include <map>
 #include <set>
-#include <unordered_map>
 
 #include "dns/encoder.hpp"
 #include "dns/table.hpp"
@@ -65,7 +64,8 @@ class Compiler {
   struct Info {
     uint16_t zone;
     const Node* node;
-    std::string cut;  // the delegation point at or above this name, empty if none
+    std::string_view cut;  // the delegation point at or above this name (a view of its node's
+                           // name), empty if none
     uint32_t entry = 0;  // its index in AnswerTable::entries_, once run() numbers them
   };
   // What a lookup of a name finds (the runtime walk, done at compile time for CNAME chains).
@@ -82,7 +82,7 @@ class Compiler {
   Rec negative_soa(uint16_t zone) const;
   uint32_t nodata(uint16_t zone);
   uint32_t nxdomain(uint16_t zone);
-  uint32_t referral(const std::string& cut);
+  uint32_t referral(std::string_view cut);
   uint32_t positive(const RRset& set, const std::string& base);
   void fill_cname(Entry& e, const Info& info, const std::string& base);
   uint32_t dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
@@ -99,7 +99,9 @@ class Compiler {
   std::map<std::string, uint32_t> referral_;
   // Templates by a hash of their contents: many names give byte-identical answers (the same
   // MX, CNAME target or address under a pointer to the question), and each is stored once.
-  std::unordered_map<uint64_t, uint32_t> interned_;
+  // Open addressing over template index + 1 (0: empty), at most half full.
+  std::vector<uint32_t> interned_;
+  size_t interned_count_ = 0;
   std::vector<Entry::Slot> types_;  // the slots of the entry being filled
 };
 
@@ -125,7 +127,7 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
       // The highest delegation point between the apex (excluded) and this name (included).
       for (std::string_view s = name; s.size() > z.apex.size(); s = name_parent(s)) {
         const Node* n = z.find(s);
-        if (n && n->find(rrtype::NS)) info.cut = std::string(s);
+        if (n && n->find(rrtype::NS)) info.cut = s;
       }
       if (name == z.apex && names_.count(name)) {
         // We serve the parent too: keep its cut for DS (RFC 4035 §3.1.4.1 answers DS from the
@@ -177,9 +179,8 @@ Compiler::Found Compiler::lookup(std::string_view name) const {
 
 namespace {
 
-uint64_t template_hash(const BuiltTemplate& b) {
-  const Template& t = b.t;
-  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(b.data.data()), b.data.size());
+uint64_t template_hash(const Template& t, std::string_view block) {
+  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(block.data()), block.size());
   for (uint64_t v : {uint64_t(t.required_len), uint64_t(t.an) << 16 | t.ns, uint64_t(t.ar),
                      uint64_t(t.base_len) << 16 | uint64_t(t.rcode) << 8 | t.aa,
                      uint64_t(t.size), uint64_t(t.shift_count) << 16 | t.cut_count})
@@ -192,10 +193,27 @@ uint64_t template_hash(const BuiltTemplate& b) {
 uint32_t Compiler::add(const Spec& spec) {
   BuiltTemplate b = build_template(spec);
   auto& all = t_->templates_;
-  auto [it, fresh] = interned_.try_emplace(template_hash(b), uint32_t(all.size()));
-  // A hash collision with a different template just goes unshared.
-  if (!fresh && all[it->second].same_shape(b.t) && all.block(it->second) == b.data) return it->second;
-  return all.add(b);
+  if (2 * (interned_count_ + 1) > interned_.size()) {
+    std::vector<uint32_t> old = std::exchange(interned_, std::vector<uint32_t>(std::max<size_t>(1024, 2 * interned_.size())));
+    const size_t mask = interned_.size() - 1;
+    for (uint32_t s : old) {
+      if (!s) continue;
+      size_t i = template_hash(all[s - 1], all.block(s - 1)) & mask;
+      while (interned_[i]) i = (i + 1) & mask;
+      interned_[i] = s;
+    }
+  }
+  const size_t mask = interned_.size() - 1;
+  for (size_t i = template_hash(b.t, b.data) & mask;; i = (i + 1) & mask) {
+    const uint32_t s = interned_[i];
+    if (s == 0) {
+      const uint32_t index = all.add(b);
+      interned_[i] = index + 1;
+      ++interned_count_;
+      return index;
+    }
+    if (all[s - 1].same_shape(b.t) && all.block(s - 1) == b.data) return s - 1;
+  }
 }
 
 // Addresses of the targets of NS, MX and SRV records that we hold (RFC 1034 §3.7 additional
@@ -246,16 +264,16 @@ uint32_t Compiler::nxdomain(uint16_t zone) {
 // RFC 1034 §4.3.2 step 3b: the child's NS set in authority, AA clear, addresses of the name
 // servers in additional. Glue below the cut is required (RFC 9471): without it the child cannot
 // be reached, so a response that cannot hold it is truncated instead.
-uint32_t Compiler::referral(const std::string& cut) {
-  auto [it, fresh] = referral_.try_emplace(cut, 0);
+uint32_t Compiler::referral(std::string_view cut) {
+  auto [it, fresh] = referral_.try_emplace(std::string(cut), 0);
   if (!fresh) return it->second;
   const Info& info = names_.at(cut);
   const Zone& z = *zones_[info.zone];
   const RRset* ns = z.find(cut)->find(rrtype::NS);
   Spec s;
-  s.base = cut;
+  s.base = std::string(cut);
   s.aa = false;
-  s.authority.push_back(Rec{cut, ns, ns->ttl});
+  s.authority.push_back(Rec{std::string(cut), ns, ns->ttl});
   std::set<std::string> seen;
   std::vector<Rec> addrs;
   add_targets(*ns, addrs, seen);
@@ -307,9 +325,9 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
     } else if (f.kind == Found::referral) {
       // The chain leaves our authority at a cut: the tail is a referral, and its glue below
       // the cut is as required as in any other referral (RFC 1034 §4.3.2 step 3b, RFC 9471).
-      const std::string& cut = f.info->cut;
+      const std::string_view cut = f.info->cut;
       const RRset* ns = names_.at(cut).node->find(rrtype::NS);
-      tail.authority.push_back(Rec{cut, ns, ns->ttl});
+      tail.authority.push_back(Rec{std::string(cut), ns, ns->ttl});
       std::set<std::string> seen;
       std::vector<Rec> addrs;
       add_targets(*ns, addrs, seen);

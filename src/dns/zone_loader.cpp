@@ -51,11 +51,17 @@ int target_field(uint16_t t) {
   }
 }
 
-// What the loader keeps of a zone until finish() packs it into the Zone's arrays.
-struct BuildRdata {
+// One record's RDATA as ldns gave it.
+struct ParsedRdata {
   std::string wire;
   Rdata meta;  // everything but the wire view
-  bool operator==(const BuildRdata& o) const { return wire == o.wire; }
+};
+// What the loader keeps of a zone until finish() packs it into the Zone's arrays. RDATA bytes
+// go to one log (Loader::wire_log_), not a heap block per record.
+struct BuildRdata {
+  uint64_t at;
+  uint32_t len;
+  Rdata meta;
 };
 struct BuildSet {
   uint16_t type;
@@ -71,8 +77,8 @@ struct BuildNode {
   }
 };
 
-BuildRdata make_rdata(const ldns_rr* rr) {
-  BuildRdata b;
+ParsedRdata make_rdata(const ldns_rr* rr) {
+  ParsedRdata b;
   std::string& wire = b.wire;
   Rdata& d = b.meta;
   const uint16_t type = ldns_rr_get_type(rr);
@@ -131,8 +137,11 @@ class Loader {
   void read(const std::string& path, const std::string& text, const std::string& origin_text,
             int depth);
   // Puts one record into the zone as it is read: no list of every record is kept meanwhile.
-  void add(std::string owner, uint16_t type, uint32_t ttl, BuildRdata rdata,
+  void add(std::string owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
            const std::string& file, int line);
+  std::string_view wire_of(const BuildRdata& d) const {
+    return std::string_view(wire_log_).substr(d.at, d.len);
+  }
   std::shared_ptr<Zone> finish(const std::string& path);
 
   std::vector<core::FileStamp> sources_;
@@ -150,6 +159,7 @@ class Loader {
   uint64_t records_ = 0;
   std::shared_ptr<Zone> zone_;
   std::map<std::string, BuildNode, std::less<>> build_;  // by owner (lower-cased wire)
+  std::string wire_log_;                                 // every kept record's RDATA
   // Where each CNAME was, for "CNAME and other data" found once everything is read.
   std::map<std::string, std::pair<std::string, int>, std::less<>> cname_at_;
   // Hashes of (owner, type, RDATA) of records in RRsets of kScanLimit or more, so that finding
@@ -170,7 +180,7 @@ uint64_t record_hash(std::string_view owner, uint16_t type, std::string_view wir
   return h;
 }
 
-void Loader::add(std::string owner, uint16_t type, uint32_t ttl, BuildRdata rdata,
+void Loader::add(std::string owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
                  const std::string& file, int line) {
   if (type == rrtype::DNAME) return error(file, line, "DNAME is not supported");
   if (type == rrtype::SOA && owner != apex_) return error(file, line, "SOA record below the zone apex");
@@ -192,17 +202,20 @@ void Loader::add(std::string owner, uint16_t type, uint32_t ttl, BuildRdata rdat
   if (type == rrtype::CNAME) cname_at_.insert_or_assign(name, std::pair{file, line});
   // RFC 2181 §5: an RRset holds no duplicates, and its records share one TTL (the first's).
   auto& all = set->rdata;
+  const std::string_view wire = rdata.wire;
   bool dup = false;
   if (all.size() < kScanLimit) {
-    for (auto& d : all) dup = dup || d == rdata;
+    for (auto& d : all) dup = dup || wire_of(d) == wire;
   } else {
     if (all.size() == kScanLimit)
-      for (auto& d : all) seen_.insert(record_hash(name, type, d.wire));
+      for (auto& d : all) seen_.insert(record_hash(name, type, wire_of(d)));
     // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
-    if (!seen_.insert(record_hash(name, type, rdata.wire)).second)
-      for (auto& d : all) dup = dup || d == rdata;
+    if (!seen_.insert(record_hash(name, type, wire)).second)
+      for (auto& d : all) dup = dup || wire_of(d) == wire;
   }
-  if (!dup) all.push_back(std::move(rdata));
+  if (dup) return;
+  all.push_back(BuildRdata{wire_log_.size(), uint32_t(wire.size()), rdata.meta});
+  wire_log_ += wire;
 }
 
 std::optional<std::string> Loader::open(const std::string& path, const std::string& from_file,
@@ -323,7 +336,7 @@ void Loader::read(const std::string& path, const std::string& text,
                                   name_to_text(apex_)));
       continue;
     }
-    BuildRdata rdata = make_rdata(rr.get());
+    ParsedRdata rdata = make_rdata(rr.get());
     if (rdata.wire.size() > kMaxRdata) {
       error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
                                   "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
@@ -334,8 +347,8 @@ void Loader::read(const std::string& path, const std::string& text,
                                   limits_.records));
       break;
     }
-    add(std::move(name), uint16_t(ldns_rr_get_type(rr.get())), ldns_rr_ttl(rr.get()),
-        std::move(rdata), path, at);
+    add(std::move(name), uint16_t(ldns_rr_get_type(rr.get())), ldns_rr_ttl(rr.get()), rdata,
+        path, at);
   }
   ldns_rdf_deep_free(origin);
   if (prev) ldns_rdf_deep_free(prev);
@@ -376,7 +389,7 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     sets += node.sets.size();
     for (const auto& s : node.sets) {
       rdatas += s.rdata.size();
-      for (const auto& d : s.rdata) rdata_bytes += d.wire.size();
+      for (const auto& d : s.rdata) rdata_bytes += d.len;
     }
   }
   zone.name_bytes.reserve(name_bytes);
@@ -392,8 +405,8 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
       const size_t rdata_at = zone.rdata_store.size();
       for (const auto& d : s.rdata) {
         Rdata r = d.meta;
-        r.wire = std::string_view(zone.rdata_bytes.data() + zone.rdata_bytes.size(), d.wire.size());
-        zone.rdata_bytes += d.wire;
+        r.wire = std::string_view(zone.rdata_bytes.data() + zone.rdata_bytes.size(), d.len);
+        zone.rdata_bytes += wire_of(d);
         zone.rdata_store.push_back(r);
       }
       zone.rrset_store.push_back(
