@@ -46,7 +46,6 @@ class Control {
   void reload(Done done = {});
   // Loads and checks everything the same way, without applying it.
   void check_config(Done done);
-  bool loading() const noexcept { return running_ != nullptr; }
   // Stops the checks and timers and abandons a load in progress (it is told to stop, and
   // waited for up to kLoaderGrace); the loop can then run dry.
   void stop();
