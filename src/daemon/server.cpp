@@ -168,7 +168,11 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
       out.zones == options.reuse->zones)
     out.table = options.reuse->table;
   else
-    out.table = dns::compile(out.zones, dynamic);
+    out.table = dns::compile(out.zones, dynamic, options.cancel);
+  if (!out.table) {
+    errors.push_back(core::Error{path, 0, 0, "load abandoned: gslbd is stopping"});
+    return std::nullopt;
+  }
   out.dynamic = std::move(dynamic);
   return out;
 }

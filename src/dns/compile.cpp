@@ -57,7 +57,7 @@ std::string wildcard_of(std::string_view name) {
 class Compiler {
  public:
   Compiler(std::vector<std::shared_ptr<const Zone>> zones, const std::vector<std::string>& dynamic);
-  std::shared_ptr<const AnswerTable> run();
+  std::shared_ptr<const AnswerTable> run(const std::atomic<bool>* cancel);
 
  private:
   // Where a name lives: the deepest served zone that holds it.
@@ -404,7 +404,7 @@ void Compiler::fill(Entry& e, const Info& info) {
   e.below = nxdomain(info.zone);
 }
 
-std::shared_ptr<const AnswerTable> Compiler::run() {
+std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel) {
   auto& entries = t_->entries_;
   entries.reserve(names_.size());
   for (auto& [name, info] : names_) {
@@ -416,6 +416,7 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
     entries.push_back(std::move(e));
   }
   for (const auto& [name, info] : names_) {
+    if (cancel && info.entry % 4096 == 0 && cancel->load(std::memory_order_relaxed)) return nullptr;
     Entry& e = entries[info.entry];
     types_.clear();
     fill(e, info);
@@ -456,8 +457,9 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
 }
 
 std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,
-                                           const std::vector<std::string>& dynamic) {
-  return Compiler(std::move(zones), dynamic).run();
+                                           const std::vector<std::string>& dynamic,
+                                           const std::atomic<bool>* cancel) {
+  return Compiler(std::move(zones), dynamic).run(cancel);
 }
 
 std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& zones,

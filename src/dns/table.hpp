@@ -3,6 +3,7 @@
 // through a shared_ptr and swap to a new one between queries.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -173,9 +174,11 @@ class AnswerTable {
 // Compiles zones into a table. Zones may nest (a parent and its child): the child is
 // authoritative for its names, the parent answers DS at the cut. `dynamic` lists names (lower-
 // cased wire) whose A and AAAA answers come from an Overlay; check them first with
-// check_dynamic_name().
+// check_dynamic_name(). Returns null only if `cancel` was set meanwhile (checked every few
+// thousand names, so a stopping gslbd does not wait for a large table).
 std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,
-                                           const std::vector<std::string>& dynamic = {});
+                                           const std::vector<std::string>& dynamic = {},
+                                           const std::atomic<bool>* cancel = nullptr);
 
 // Why `name` (lower-cased wire) cannot be a dynamic name in these zones, or empty if it can.
 std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& zones,

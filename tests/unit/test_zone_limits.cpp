@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dns/table.hpp"
 #include "dns/zone.hpp"
 
 using namespace gslb;
@@ -172,4 +173,16 @@ TEST_CASE("duplicates are dropped from large RRsets too (hashed past 16 records)
   CHECK(n.find(16)->rdata.size() == 40);
   CHECK(n.find(1)->rdata.size() == 1);
   CHECK(n.name == std::string_view("\4many\7example\4test\0", 19));
+}
+
+TEST_CASE("a cancelled compile returns no table; without cancelling it compiles") {
+  Dir d;
+  auto r = load(d.write("z.zone", kHead));
+  REQUIRE(r.zone);
+  std::atomic<bool> cancel{true};
+  CHECK_FALSE(dns::compile({r.zone}, {}, &cancel));
+  cancel = false;
+  auto t = dns::compile({r.zone}, {}, &cancel);
+  REQUIRE(t);
+  CHECK(t->entry_count() == r.zone->nodes.size());
 }
