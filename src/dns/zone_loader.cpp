@@ -3,7 +3,9 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <sstream>
 
@@ -56,25 +58,21 @@ struct ParsedRdata {
   std::string wire;
   Rdata meta;  // everything but the wire view
 };
-// What the loader keeps of a zone until finish() packs it into the Zone's arrays. RDATA bytes
-// go to one log (Loader::wire_log_), not a heap block per record.
-struct BuildRdata {
-  uint64_t at;
-  uint32_t len;
-  Rdata meta;
-};
-struct BuildSet {
-  uint16_t type;
+// One record as the loader keeps it until finish() packs the zone: its owner and RDATA are
+// in two logs (Loader::names_log_, wire_log_), so a record costs this and its bytes, with no
+// heap block of its own (a map of nodes cost about 250 bytes a record at 1M records).
+struct LogRec {
+  uint64_t name_at;
+  uint64_t wire_at;
+  uint32_t wire_len;
   uint32_t ttl;
-  std::vector<BuildRdata> rdata;
-};
-struct BuildNode {
-  std::vector<BuildSet> sets;
-  const BuildSet* find(uint16_t type) const {
-    for (const auto& s : sets)
-      if (s.type == type) return &s;
-    return nullptr;
-  }
+  uint32_t file;  // index into Loader::files_
+  int32_t line;
+  uint16_t type;
+  uint8_t name_len;
+  uint8_t compress_count;
+  std::array<std::pair<uint16_t, uint16_t>, 2> compress;
+  uint16_t target_at, target_len;
 };
 
 ParsedRdata make_rdata(const ldns_rr* rr) {
@@ -136,12 +134,9 @@ class Loader {
 
   void read(const std::string& path, const std::string& text, const std::string& origin_text,
             int depth);
-  // Puts one record into the zone as it is read: no list of every record is kept meanwhile.
-  void add(std::string owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
+  // Logs one record; finish() sorts, checks and packs them.
+  void add(std::string_view owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
            const std::string& file, int line);
-  std::string_view wire_of(const BuildRdata& d) const {
-    return std::string_view(wire_log_).substr(d.at, d.len);
-  }
   std::shared_ptr<Zone> finish(const std::string& path);
 
   std::vector<core::FileStamp> sources_;
@@ -158,13 +153,15 @@ class Loader {
   uint32_t default_ttl_ = 3600;
   uint64_t records_ = 0;
   std::shared_ptr<Zone> zone_;
-  std::map<std::string, BuildNode, std::less<>> build_;  // by owner (lower-cased wire)
-  std::string wire_log_;                                 // every kept record's RDATA
-  // Where each CNAME was, for "CNAME and other data" found once everything is read.
-  std::map<std::string, std::pair<std::string, int>, std::less<>> cname_at_;
-  // Hashes of (owner, type, RDATA) of records in RRsets of kScanLimit or more, so that finding
-  // duplicates in a large RRset is not quadratic (1M records at one name: 5e11 compares).
-  std::unordered_set<uint64_t> seen_;
+  std::vector<std::string> files_;  // every file read, for the records' positions
+  std::vector<LogRec> log_;
+  std::string names_log_, wire_log_;
+  std::string_view name_of(const LogRec& r) const {
+    return std::string_view(names_log_).substr(r.name_at, r.name_len);
+  }
+  std::string_view wire_of(const LogRec& r) const {
+    return std::string_view(wire_log_).substr(r.wire_at, r.wire_len);
+  }
 };
 
 constexpr size_t kScanLimit = 16;
@@ -180,42 +177,19 @@ uint64_t record_hash(std::string_view owner, uint16_t type, std::string_view wir
   return h;
 }
 
-void Loader::add(std::string owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
+void Loader::add(std::string_view owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
                  const std::string& file, int line) {
   if (type == rrtype::DNAME) return error(file, line, "DNAME is not supported");
   if (type == rrtype::SOA && owner != apex_) return error(file, line, "SOA record below the zone apex");
   if (type == rrtype::OPT || type == rrtype::ANY || type == rrtype::AXFR || type == rrtype::IXFR)
     return error(file, line, fmt::format("type {} cannot appear in a zone", type));
-  auto [node_it, fresh_node] = build_.try_emplace(std::move(owner));
-  const std::string& name = node_it->first;
-  BuildNode& node = node_it->second;
-  BuildSet* set = nullptr;
-  for (auto& s : node.sets)
-    if (s.type == type) set = &s;
-  if (!set) {
-    node.sets.push_back(BuildSet{type, ttl, {}});
-    set = &node.sets.back();
-  } else if (type == rrtype::SOA || type == rrtype::CNAME) {
-    return error(file, line, fmt::format("more than one {} record at {}",
-                                         type == rrtype::SOA ? "SOA" : "CNAME", name_to_text(name)));
-  }
-  if (type == rrtype::CNAME) cname_at_.insert_or_assign(name, std::pair{file, line});
-  // RFC 2181 §5: an RRset holds no duplicates, and its records share one TTL (the first's).
-  auto& all = set->rdata;
-  const std::string_view wire = rdata.wire;
-  bool dup = false;
-  if (all.size() < kScanLimit) {
-    for (auto& d : all) dup = dup || wire_of(d) == wire;
-  } else {
-    if (all.size() == kScanLimit)
-      for (auto& d : all) seen_.insert(record_hash(name, type, wire_of(d)));
-    // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
-    if (!seen_.insert(record_hash(name, type, wire)).second)
-      for (auto& d : all) dup = dup || wire_of(d) == wire;
-  }
-  if (dup) return;
-  all.push_back(BuildRdata{wire_log_.size(), uint32_t(wire.size()), rdata.meta});
-  wire_log_ += wire;
+  if (files_.empty() || files_.back() != file) files_.push_back(file);
+  const Rdata& m = rdata.meta;
+  log_.push_back(LogRec{names_log_.size(), wire_log_.size(), uint32_t(rdata.wire.size()), ttl,
+                        uint32_t(files_.size() - 1), line, type, uint8_t(owner.size()),
+                        m.compress_count, m.compress, m.target_at, m.target_len});
+  names_log_ += owner;
+  wire_log_ += rdata.wire;
 }
 
 std::optional<std::string> Loader::open(const std::string& path, const std::string& from_file,
@@ -347,74 +321,146 @@ void Loader::read(const std::string& path, const std::string& text,
                                   limits_.records));
       break;
     }
-    add(std::move(name), uint16_t(ldns_rr_get_type(rr.get())), ldns_rr_ttl(rr.get()), rdata,
-        path, at);
+    add(name, uint16_t(ldns_rr_get_type(rr.get())), ldns_rr_ttl(rr.get()), rdata, path, at);
   }
   ldns_rdf_deep_free(origin);
   if (prev) ldns_rdf_deep_free(prev);
 }
 
 std::shared_ptr<Zone> Loader::finish(const std::string& path) {
-  seen_ = {};
-  for (auto& [name, node] : build_) {
-    if (node.find(rrtype::CNAME) && node.sets.size() > 1) {
-      auto at = cname_at_.find(name);
-      error(at == cname_at_.end() ? path : at->second.first, at == cname_at_.end() ? 0 : at->second.second,
-            fmt::format("CNAME and other data at {}", name_to_text(name)));
+  // Records by owner; at each owner, RRsets in the order their types first appear in the file
+  // (that order is kept: ANY over UDP answers the first, RFC 8482), each in file order.
+  std::vector<uint32_t> order(log_.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [this](uint32_t a, uint32_t b) {
+    return name_of(log_[a]) < name_of(log_[b]);
+  });
+  for (size_t b = 0; b < order.size();) {
+    size_t e = b + 1;
+    while (e < order.size() && name_of(log_[order[e]]) == name_of(log_[order[b]])) ++e;
+    if (e - b > 1) {
+      std::unordered_map<uint16_t, uint32_t> rank;  // type -> order of first appearance
+      for (size_t i = b; i < e; ++i) rank.try_emplace(log_[order[i]].type, uint32_t(rank.size()));
+      if (rank.size() > 1)
+        std::stable_sort(order.begin() + long(b), order.begin() + long(e), [&](uint32_t x, uint32_t y) {
+          return rank[log_[x].type] < rank[log_[y].type];
+        });
     }
+    b = e;
   }
-  auto apex_it = build_.find(apex_);
-  if (apex_it == build_.end() || !apex_it->second.find(rrtype::SOA))
-    error(path, 0, fmt::format("no SOA record at the zone apex {}", name_to_text(apex_)));
-  if (apex_it == build_.end() || !apex_it->second.find(rrtype::NS))
-    error(path, 0, fmt::format("no NS records at the zone apex {}", name_to_text(apex_)));
+  // Which records stay: RFC 2181 §5, an RRset holds no duplicates and its records share one
+  // TTL (the first's). Past kScanLimit records an RRset's RDATA is hashed, so that a million
+  // records at one name are not compared pairwise (5e11 compares).
+  std::vector<bool> keep(log_.size(), false);
+  std::unordered_set<uint64_t> seen;
+  std::vector<std::string_view> names;  // distinct owners, sorted
+  bool apex_soa = false, apex_ns = false;
+  for (size_t i = 0; i < order.size();) {
+    const std::string_view name = name_of(log_[order[i]]);
+    names.push_back(name);
+    const LogRec* cname = nullptr;
+    size_t types = 0;
+    for (; i < order.size() && name_of(log_[order[i]]) == name;) {
+      const uint16_t type = log_[order[i]].type;
+      ++types;
+      std::vector<uint32_t> kept;
+      seen.clear();
+      for (; i < order.size() && log_[order[i]].type == type && name_of(log_[order[i]]) == name; ++i) {
+        const LogRec& r = log_[order[i]];
+        if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME)) {
+          error(files_[r.file], r.line, fmt::format("more than one {} record at {}",
+                                                    type == rrtype::SOA ? "SOA" : "CNAME",
+                                                    name_to_text(name)));
+          continue;
+        }
+        const std::string_view wire = wire_of(r);
+        bool dup = false;
+        if (kept.size() < kScanLimit) {
+          for (uint32_t k : kept) dup = dup || wire_of(log_[k]) == wire;
+        } else {
+          if (kept.size() == kScanLimit)
+            for (uint32_t k : kept) seen.insert(record_hash(name, type, wire_of(log_[k])));
+          // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
+          if (!seen.insert(record_hash(name, type, wire)).second)
+            for (uint32_t k : kept) dup = dup || wire_of(log_[k]) == wire;
+        }
+        if (dup) continue;
+        kept.push_back(order[i]);
+        keep[order[i]] = true;
+      }
+      if (type == rrtype::CNAME) cname = &log_[kept.front()];
+      if (name == apex_) {
+        apex_soa = apex_soa || type == rrtype::SOA;
+        apex_ns = apex_ns || type == rrtype::NS;
+      }
+    }
+    if (cname && types > 1)
+      error(files_[cname->file], cname->line, fmt::format("CNAME and other data at {}", name_to_text(name)));
+  }
+  if (!apex_soa) error(path, 0, fmt::format("no SOA record at the zone apex {}", name_to_text(apex_)));
+  if (!apex_ns) error(path, 0, fmt::format("no NS records at the zone apex {}", name_to_text(apex_)));
   if (count_ > 0) return nullptr;
   // Every name between an owner and the apex exists, as an empty non-terminal if nothing else.
-  // (Inserting into a std::map does not invalidate the iterator; a name inserted ahead of it
-  // is visited later and finds its parent there.)
-  for (auto& [name, node] : build_) {
-    for (std::string_view p = name_parent(name); p.size() >= apex_.size(); p = name_parent(p)) {
-      auto [it, inserted] = build_.try_emplace(std::string(p));
-      if (!inserted) break;
-      if (p == apex_) break;
-    }
-  }
-  // Pack: each array is reserved to its final size first, so the views taken while filling
-  // stay valid; each built node is freed as soon as it is copied.
+  std::set<std::string, std::less<>> ents;
+  auto exists = [&](std::string_view n) {
+    return std::binary_search(names.begin(), names.end(), n) || ents.count(n);
+  };
+  for (const std::string_view n : names)
+    for (std::string_view p = name_parent(n); p.size() >= apex_.size() && !exists(p); p = name_parent(p))
+      ents.emplace(p);
+  // Pack: each array is reserved to its exact final size first (one RRset per (owner, type)
+  // group), so the views taken while filling stay valid.
   Zone& zone = *zone_;
   zone.file = path;
   size_t name_bytes = 0, sets = 0, rdatas = 0, rdata_bytes = 0;
-  for (const auto& [name, node] : build_) {
-    name_bytes += name.size();
-    sets += node.sets.size();
-    for (const auto& s : node.sets) {
-      rdatas += s.rdata.size();
-      for (const auto& d : s.rdata) rdata_bytes += d.len;
-    }
+  for (const std::string_view n : names) name_bytes += n.size();
+  for (const auto& n : ents) name_bytes += n.size();
+  for (size_t i = 0; i < order.size(); ++i) {
+    const LogRec& r = log_[order[i]];
+    if (i == 0 || r.type != log_[order[i - 1]].type || name_of(r) != name_of(log_[order[i - 1]])) ++sets;
+    if (!keep[order[i]]) continue;
+    ++rdatas;
+    rdata_bytes += r.wire_len;
   }
   zone.name_bytes.reserve(name_bytes);
   zone.rdata_bytes.reserve(rdata_bytes);
   zone.rrset_store.reserve(sets);
   zone.rdata_store.reserve(rdatas);
-  zone.nodes.reserve(build_.size());
-  for (auto it = build_.begin(); it != build_.end(); it = build_.erase(it)) {
-    const size_t name_at = zone.name_bytes.size();
-    zone.name_bytes += it->first;
+  zone.nodes.reserve(names.size() + ents.size());
+  auto add_node = [&zone](std::string_view name, size_t sets_at) {
+    const size_t at = zone.name_bytes.size();
+    zone.name_bytes += name;
+    zone.nodes.push_back(Node{std::string_view(zone.name_bytes.data() + at, name.size()),
+                              std::span<const RRset>(zone.rrset_store.data() + sets_at,
+                                                     zone.rrset_store.size() - sets_at)});
+  };
+  auto ent = ents.begin();
+  size_t i = 0;
+  for (const std::string_view name : names) {
+    for (; ent != ents.end() && *ent < name; ++ent) add_node(*ent, zone.rrset_store.size());
     const size_t sets_at = zone.rrset_store.size();
-    for (const auto& s : it->second.sets) {
+    while (i < order.size() && name_of(log_[order[i]]) == name) {
+      const uint16_t type = log_[order[i]].type;
+      const uint32_t ttl = log_[order[i]].ttl;  // the first's (RFC 2181 §5.2)
       const size_t rdata_at = zone.rdata_store.size();
-      for (const auto& d : s.rdata) {
-        Rdata r = d.meta;
-        r.wire = std::string_view(zone.rdata_bytes.data() + zone.rdata_bytes.size(), d.len);
-        zone.rdata_bytes += wire_of(d);
-        zone.rdata_store.push_back(r);
+      for (; i < order.size() && log_[order[i]].type == type && name_of(log_[order[i]]) == name; ++i) {
+        if (!keep[order[i]]) continue;
+        const LogRec& r = log_[order[i]];
+        Rdata d;
+        d.wire = std::string_view(zone.rdata_bytes.data() + zone.rdata_bytes.size(), r.wire_len);
+        zone.rdata_bytes += wire_of(r);
+        d.compress = r.compress;
+        d.compress_count = r.compress_count;
+        d.target_at = r.target_at;
+        d.target_len = r.target_len;
+        zone.rdata_store.push_back(d);
       }
-      zone.rrset_store.push_back(
-          RRset{s.type, s.ttl, std::span<const Rdata>(zone.rdata_store.data() + rdata_at, s.rdata.size())});
+      zone.rrset_store.push_back(RRset{type, ttl, std::span<const Rdata>(zone.rdata_store.data() + rdata_at,
+                                                                         zone.rdata_store.size() - rdata_at)});
     }
-    zone.nodes.push_back(Node{std::string_view(zone.name_bytes.data() + name_at, it->first.size()),
-                              std::span<const RRset>(zone.rrset_store.data() + sets_at, it->second.sets.size())});
+    add_node(name, sets_at);
   }
+  for (; ent != ents.end(); ++ent) add_node(*ent, zone.rrset_store.size());
   return std::move(zone_);
 }
 
