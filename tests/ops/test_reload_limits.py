@@ -13,6 +13,7 @@
    limits.zone_records.
 3. A second reload during a load is queued (one more load), not lost; SIGTERM during a load
    stops gslbd promptly.
+4. A reload keeps zones whose files did not change, and re-reads one that did.
 
   test_reload_limits.py PATH/TO/gslbd PATH/TO/gslbctl
 """
@@ -212,6 +213,23 @@ def test_coalesce_and_stop(c, gslbd, gslbctl):
                 f"code={code} took {took:.2f} s")
 
 
+def test_unchanged_zones_are_kept(c, gslbd, gslbctl):
+    with running(gslbd, gslbctl) as (gws, srv):
+        r = srv.ctl("reload", timeout=30)
+        first = srv.wait_event("reloaded", timeout=5.0)
+        c.check(r.returncode == 0 and first is not None and "zones-unchanged=yes" in first["_line"],
+                "a reload with no zone file changed keeps the compiled zones",
+                first and first["_line"])
+        with open(zone_path(srv), "a") as f:
+            f.write("added IN A 10.7.7.7\n")
+        r = srv.ctl("reload", timeout=30)
+        second = srv.wait_event("reloaded", timeout=5.0, count=2)
+        c.check(r.returncode == 0 and second is not None and "zones-unchanged" not in second["_line"],
+                "a changed zone file is read again", second and second["_line"])
+        c.check(ot.addresses(ot.query(srv.port, "added.example.test.")) == {"10.7.7.7"},
+                "the record added to the zone file answers after the reload")
+
+
 if __name__ == "__main__":
     raise SystemExit(ot.main([test_checks_go_on_during_a_slow_reload, test_bad_zones_refused,
-                              test_coalesce_and_stop]))
+                              test_coalesce_and_stop, test_unchanged_zones_are_kept]))
