@@ -50,6 +50,42 @@ void parse_server(Checker& c, const toml::table& t, Server& s) {
     s.tcp_max_output = size_t(*m);
 }
 
+// A size: an integer of bytes, or a string with a binary suffix ("64K", "512M", "1G").
+std::optional<uint64_t> byte_size(Checker& c, const toml::table& t, const std::string& prefix,
+                                  std::string_view k, uint64_t lo, uint64_t hi) {
+  const toml::node* n = t.get(k);
+  if (!n) return std::nullopt;
+  std::optional<uint64_t> v;
+  if (const auto* i = n->as_integer(); i && i->get() >= 0) {
+    v = uint64_t(i->get());
+  } else if (const auto* s = n->as_string(); s && !s->get().empty()) {
+    const std::string& text = s->get();
+    uint64_t num = 0;
+    size_t p = 0;
+    while (p < text.size() && std::isdigit(static_cast<unsigned char>(text[p])) && num < (uint64_t(1) << 50))
+      num = num * 10 + uint64_t(text[p++] - '0');
+    const std::string unit = text.substr(p);
+    const int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+    if (p > 0 && shift >= 0) v = num << shift;
+  }
+  if (!v || *v < lo || *v > hi) {
+    c.error(*n, Checker::join(prefix, k),
+            fmt::format("must be a size in bytes {}..{}, an integer or a string such as \"512M\" "
+                        "or \"1G\"", lo, hi));
+    return std::nullopt;
+  }
+  return v;
+}
+
+// [limits]: what one zone may make the loader read.
+void parse_limits(Checker& c, const toml::table& t, Limits& l) {
+  c.only(t, "limits", {"include_depth", "includes", "zone_records", "zone_bytes"});
+  if (auto v = c.integer(t, "limits", "include_depth", 0, 100)) l.include_depth = int(*v);
+  if (auto v = c.integer(t, "limits", "includes", 0, 1'000'000)) l.includes = uint32_t(*v);
+  if (auto v = c.integer(t, "limits", "zone_records", 1, 1'000'000'000)) l.zone_records = uint64_t(*v);
+  if (auto v = byte_size(c, t, "limits", "zone_bytes", 1, uint64_t(1) << 40)) l.zone_bytes = *v;
+}
+
 Position at(const toml::node* n) {
   return n ? Position{int(n->source().begin.line), int(n->source().begin.column)} : Position{};
 }
@@ -272,7 +308,7 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   cfg.path = path;
   cfg.server.listen = {*core::Endpoint::parse("127.0.0.1:5353")};
   c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "control", "metrics", "rrl",
-                    "cookies"});
+                    "cookies", "limits"});
   if (const toml::node* n = root.get("server")) {
     if (const toml::table* t = n->as_table())
       parse_server(c, *t, cfg.server);
@@ -297,6 +333,10 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
         cfg.zones.push_back(std::move(z));
       }
     }
+  }
+  if (const toml::node* n = root.get("limits")) {
+    if (const toml::table* t = n->as_table()) parse_limits(c, *t, cfg.limits);
+    else c.error(*n, "limits", "must be a table");
   }
   if (const toml::node* n = root.get("log")) {
     if (const toml::table* t = n->as_table()) {

@@ -52,6 +52,14 @@ struct Log {
   bool stderr_ = false;
 };
 
+// [limits]: bounds on what loading a zone may read (see dns::ZoneLimits, which these fill).
+struct Limits {
+  int include_depth = 10;                   // $INCLUDE nesting
+  uint32_t includes = 1000;                 // $INCLUDEs followed per zone
+  uint64_t zone_records = 10'000'000;       // records per zone
+  uint64_t zone_bytes = uint64_t(1) << 30;  // master-file bytes per zone, includes counted
+};
+
 struct Position {
   int line = 0, col = 0;
 };
@@ -70,6 +78,7 @@ struct Config {
   Log log;
   Control control;
   Metrics metrics;
+  Limits limits;
   bool unknown_is_up = true;  // [health] unknown: what an unchecked address counts as
   dns::RrlConfig rrl;         // [rrl]
   dns::CookieConfig cookies;  // [cookies]; `master` is left for the daemon to draw

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "config/toml_check.hpp"
+#include "core/file.hpp"
 
 namespace gslb::config {
 
@@ -234,6 +235,9 @@ std::optional<probe::Spec> parse_probe(std::string_view text, const std::string&
   return std::nullopt;
 }
 
+// A probe definition is a few lines; this only stops a stray large file from being read whole.
+constexpr uint64_t kMaxProbeFile = 1 << 20;
+
 std::optional<std::vector<probe::Spec>> load_probes(const std::string& dir, core::Errors& errors) {
   namespace fs = std::filesystem;
   std::vector<std::string> files;
@@ -256,14 +260,13 @@ std::optional<std::vector<probe::Spec>> load_probes(const std::string& dir, core
   const size_t before = errors.size();
   std::vector<probe::Spec> specs;
   for (const std::string& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      errors.push_back(core::Error{file, 0, 0, "cannot read file"});
+    // Checked again on the open file: it may have been swapped for a FIFO since the listing.
+    auto text = core::read_regular_file(file, kMaxProbeFile);
+    if (!text) {
+      errors.push_back(text.error());
       continue;
     }
-    if (auto spec = parse_probe(text.str(), file, errors)) specs.push_back(std::move(*spec));
+    if (auto spec = parse_probe(*text, file, errors)) specs.push_back(std::move(*spec));
   }
   if (errors.size() != before) return std::nullopt;
   return specs;

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <malloc.h>
+
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -46,6 +48,25 @@ void observe(Control::Histogram& h, double secs) {
     }
   h.sum += secs;
   ++h.count;
+}
+
+// Gives freed heap back to the kernel. A reload frees a whole configuration (and the loader
+// thread's scratch) at once, but glibc keeps freed pages in its arenas: without this the RSS
+// after a reload of a 1M-record zone stayed at the reload's peak.
+void return_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+// New probe targets need descriptors too. The running listeners and connection caps stay until a
+// restart, so they are what the new targets must fit beside. Pure: runs on the loader thread.
+core::Result<unsigned> fits_descriptors(const Loaded& next, const config::Config& running_limits) {
+  config::Config running = next.config;
+  running.server = running_limits.server;
+  running.control = running_limits.control;
+  running.metrics = running_limits.metrics;
+  return check_descriptors(running, next.engine->targets().size());
 }
 
 void close_timer(uv_timer_t*& t) {
@@ -98,10 +119,12 @@ void Control::start(std::function<void()> ready) {
 }
 
 void Control::stop() {
+  abandon_load();
   if (scheduler_) scheduler_->close();
   close_timer(ready_timer_);
   close_timer(drain_timer_);
   close_timer(publish_timer_);
+  close_timer(trim_timer_);
   followers_.clear();
 }
 
@@ -211,33 +234,130 @@ void Control::publish() {
   for (const auto& e : std::exchange(held_events_, {})) emit(e);
 }
 
-core::Result<unsigned> Control::fits_descriptors(const Loaded& next) const {
-  // New probe targets need descriptors too. The running listeners and connection caps stay
-  // until a restart, so they are what the new targets must fit beside.
-  config::Config running = next.config;
-  running.server = loaded_.config.server;
-  running.control = loaded_.config.control;
-  running.metrics = loaded_.config.metrics;
-  return check_descriptors(running, next.engine->targets().size());
+
+void Control::reload(Done done) { request(true, std::move(done)); }
+
+void Control::check_config(Done done) { request(false, std::move(done)); }
+
+void Control::request(bool apply, Done done) {
+  if (!running_) {
+    running_ = std::make_unique<Job>();
+    running_->apply = apply;
+    running_->waiters.push_back({apply, std::move(done)});
+    start_load();
+    return;
+  }
+  if (!queued_) {
+    queued_ = std::make_unique<Job>();
+    emit(core::Level::notice, fmt::format("event=reload-queued (a load is in progress; one more "
+                                          "starts when it ends)"));
+  }
+  queued_->apply = queued_->apply || apply;
+  queued_->waiters.push_back({apply, std::move(done)});
 }
 
-core::Errors Control::reload() {
+void Control::start_load() {
+  if (!loaded_async_) {
+    loaded_async_ = new uv_async_t;
+    uv_async_init(loop_, loaded_async_, [](uv_async_t* a) { static_cast<Control*>(a->data)->on_loaded(); });
+    loaded_async_->data = this;
+  }
+  auto state = std::make_shared<LoadState>();
+  state->async = loaded_async_;
+  load_state_ = state;
+  const bool apply = running_->apply;
+  if (apply) emit(core::Level::info, "event=reload-started");
+  // The thread gets copies: the path, and shared pointers to the zones and table serving now
+  // (immutable), which it may take over when their files did not change.
+  config::Config limits;  // what fits_descriptors needs of the running configuration
+  limits.server = loaded_.config.server;
+  limits.control = loaded_.config.control;
+  limits.metrics = loaded_.config.metrics;
+  std::thread t([state, apply, path = config_path_, reuse = Reuse::of(loaded_),
+                 limits = std::move(limits)]() mutable {
+    core::Errors errors;
+    auto next = load(path, errors, LoadOptions{&state->cancel, &reuse});
+    if (next) {
+      if (auto fits = fits_descriptors(*next, limits); !fits) {
+        errors.push_back(fits.error());
+        next.reset();
+      }
+    }
+    // A check frees what it built here rather than on the loop: a large zone takes a while.
+    if (!apply) next.reset();
+    reuse = Reuse{};
+    return_free_memory();  // the parser's scratch
+    std::lock_guard lock(state->mu);
+    state->result = std::move(next);
+    state->errors = std::move(errors);
+    state->finished = true;
+    state->cv.notify_all();
+    if (!state->abandoned) uv_async_send(state->async);
+  });
+  loader_ = std::move(t);
+}
+
+void Control::on_loaded() {
+  if (!load_state_ || !running_) return;
+  {
+    std::lock_guard lock(load_state_->mu);
+    if (!load_state_->finished) return;
+  }
+  loader_.join();
+  auto state = std::move(load_state_);
+  auto job = std::move(running_);
+  core::Errors errors = std::move(state->errors);
+  const bool ok = std::none_of(errors.begin(), errors.end(),
+                               [](const core::Error& e) { return !e.message.starts_with("note: "); });
+  if (job->apply) {
+    if (!ok || !state->result) {
+      for (const auto& e : errors) core::log(core::Level::err, e.to_string());
+      emit(core::Level::err, fmt::format("event=reload-failed errors={} (the previous "
+                                         "configuration keeps serving)", errors.size()));
+    } else {
+      auto notes = apply(std::move(*state->result));
+      errors.insert(errors.end(), notes.begin(), notes.end());
+    }
+  }
+  state.reset();
+  for (auto& w : job->waiters)
+    if (w.done) w.done(errors);
+  if (queued_) {
+    running_ = std::move(queued_);
+    start_load();
+  }
+}
+
+void Control::abandon_load() {
+  queued_.reset();
+  if (load_state_) {
+    std::unique_lock lock(load_state_->mu);
+    load_state_->cancel = true;
+    const bool done = load_state_->cv.wait_for(lock, kLoaderGrace, [&] { return load_state_->finished; });
+    load_state_->abandoned = true;
+    lock.unlock();
+    if (done) {
+      loader_.join();
+    } else {
+      // Still compiling: the process is about to exit, and the thread touches only its state.
+      core::log(core::Level::warning, "event=reload-abandoned (the loader did not stop in time)");
+      loader_.detach();
+    }
+    load_state_.reset();
+  }
+  running_.reset();
+  if (loaded_async_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(loaded_async_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    loaded_async_ = nullptr;
+  }
+}
+
+core::Errors Control::apply(Loaded next) {
   core::Errors errors;
-  auto failed = [&] {
-    for (const auto& e : errors) core::log(core::Level::err, e.to_string());
-    emit(core::Level::err, fmt::format("event=reload-failed errors={} (the previous configuration "
-                                       "keeps serving)", errors.size()));
-    return errors;
-  };
-  auto next = load(config_path_, errors);
-  if (!next) return failed();
   // Sockets, workers and log targets are set up once at start: say so rather than ignore it.
   const auto& was = loaded_.config;
-  const auto& now = next->config;
-  if (auto fits = fits_descriptors(*next); !fits) {
-    errors.push_back(fits.error());
-    return failed();
-  }
+  const auto& now = next.config;
   std::string restart;
   auto differs = [&restart](bool d, const char* key) {
     if (d) restart += (restart.empty() ? "" : ",") + std::string(key);
@@ -266,14 +386,20 @@ core::Errors Control::reload() {
                                            "running values stay until gslbd restarts)", restart));
     errors.push_back(core::Error{{}, 0, 0, fmt::format("note: {} changed; these take effect on restart", restart)});
   }
-  next->engine->adopt_health(*loaded_.engine);
-  loaded_ = std::move(*next);
+  next.engine->adopt_health(*loaded_.engine);
+  const bool same_table = next.table == loaded_.table;
+  loaded_ = std::move(next);
   apply_drains();
   publish();
   if (scheduler_) schedule_targets();
-  emit(core::Level::notice, fmt::format("event=reloaded zones={} names={} targets={}",
+  // The old snapshot goes when every worker has taken the new one: the TCP loops at once, a
+  // UDP thread with its next query. Trim once the first have let go.
+  if (!trim_timer_) trim_timer_ = new_timer(loop_, this);
+  uv_timer_start(trim_timer_, [](uv_timer_t*) { return_free_memory(); }, 1000, 0);
+  emit(core::Level::notice, fmt::format("event=reloaded zones={} names={} targets={}{}",
                                         loaded_.zones.size(), loaded_.config.gtm.names.size(),
-                                        loaded_.engine->targets().size()));
+                                        loaded_.engine->targets().size(),
+                                        same_table ? " zones-unchanged=yes" : ""));
   return errors;
 }
 
@@ -401,6 +527,27 @@ Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
                          done, *unsaved, on ? "" : " (the old file would drain it again)")};
 }
 
+void Control::command(const std::vector<std::string>& args, std::function<void(Reply)> reply) {
+  std::string cmd;
+  for (const auto& s : args)
+    if (s != "--json" && cmd.empty()) cmd = s;
+  if (cmd != "reload" && cmd != "check-config") {
+    reply(command(args));
+    return;
+  }
+  request(cmd == "reload", [cmd, reply = std::move(reply)](const core::Errors& errors) {
+    std::string body;
+    bool failed = false;
+    for (const auto& e : errors) {
+      body += e.to_string() + "\n";
+      failed = failed || !e.message.starts_with("note: ");
+    }
+    if (!failed) return reply({0, body + (cmd == "reload" ? "reloaded\n" : "configuration ok\n")});
+    reply({1, body + fmt::format("{} error{}; the running configuration is unchanged\n",
+                                 errors.size(), errors.size() == 1 ? "" : "s")});
+  });
+}
+
 uint64_t Control::follow(Follower f) {
   followers_[next_follower_] = std::move(f);
   return next_follower_++;
@@ -439,23 +586,6 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
     return {0, *text};
   }
   if (cmd == "drain" || cmd == "undrain") return drain(a, cmd == "drain");
-  if (cmd == "reload" || cmd == "check-config") {
-    core::Errors errors;
-    if (cmd == "reload") {
-      errors = reload();
-    } else if (auto next = load(config_path_, errors)) {
-      if (auto fits = fits_descriptors(*next); !fits) errors.push_back(fits.error());
-    }
-    std::string body;
-    bool failed = false;
-    for (const auto& e : errors) {
-      body += e.to_string() + "\n";
-      failed = failed || !e.message.starts_with("note: ");
-    }
-    if (!failed) return {0, body + (cmd == "reload" ? "reloaded\n" : "configuration ok\n")};
-    return {1, body + fmt::format("{} error{}; the running configuration is unchanged\n",
-                                  errors.size(), errors.size() == 1 ? "" : "s")};
-  }
   if (cmd == "events") {
     std::string body;
     for (const auto& e : events_) body += e + "\n";

@@ -8,12 +8,17 @@
 
 #include <array>
 #include <chrono>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/client.hpp"
@@ -32,10 +37,19 @@ class Control {
   // Publishes the first snapshot, restores drains, and starts the checks. `ready` runs once
   // when every target has had its first result or the longest probe timeout has passed.
   void start(std::function<void()> ready);
-  // Re-reads everything; a bad configuration is logged and the old one keeps serving.
-  // Returns the errors (empty on success; "note: ..." entries are not errors).
-  core::Errors reload();
-  // Stops the checks and timers; the loop can then run dry.
+  // Re-reads everything on a loader thread while this loop goes on probing, publishing and
+  // answering gslbctl; the new configuration is swapped in here, on the loop, once it is
+  // ready. A bad configuration is logged and the old one keeps serving. `done` then runs on
+  // the loop with the errors (empty on success; "note: ..." entries are not errors).
+  // One load runs at a time. Requests that arrive during it are coalesced into one more load,
+  // started when it ends (the files may have changed since it began); each caller hears the
+  // outcome of the load that started after its request.
+  using Done = std::function<void(const core::Errors&)>;
+  void reload(Done done = {});
+  // Loads and checks everything the same way, without applying it.
+  void check_config(Done done);
+  // Stops the checks and timers and abandons a load in progress (it is told to stop, and
+  // waited for up to kLoaderGrace); the loop can then run dry.
   void stop();
 
   const Loaded& loaded() const noexcept { return loaded_; }
@@ -46,7 +60,9 @@ class Control {
     int status = 0;
     std::string body;
   };
-  Reply command(const std::vector<std::string>& args);
+  // `reply` runs once: at once for most commands, when the load ends for reload/check-config.
+  void command(const std::vector<std::string>& args, std::function<void(Reply)> reply);
+  Reply command(const std::vector<std::string>& args);  // every command but reload/check-config
 
   // Recent events (timestamped lines), and a way to follow new ones.
   const std::deque<std::string>& events() const noexcept { return events_; }
@@ -77,9 +93,34 @@ class Control {
   ListenerStats control_stats, metrics_stats;
 
  private:
+  // One load on the loader thread. Shared with that thread, which touches nothing else (it
+  // works on copies), so a thread abandoned at stop cannot reach a destroyed Control.
+  struct LoadState {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    bool abandoned = false;  // set at stop: the thread must not signal the (closed) async
+    std::optional<Loaded> result;
+    core::Errors errors;
+    std::atomic<bool> cancel{false};
+    uv_async_t* async = nullptr;
+  };
+  struct Waiter {
+    bool apply;  // reload (else check-config)
+    Done done;
+  };
+  struct Job {
+    bool apply = false;
+    std::vector<Waiter> waiters;
+  };
+  static constexpr auto kLoaderGrace = std::chrono::seconds(2);
+  void request(bool apply, Done done);
+  void start_load();
+  void on_loaded();
+  core::Errors apply(Loaded next);
+  void abandon_load();
+
   bool on_result(uint32_t id, const probe::Result& r);
-  // Whether `next`'s probe targets fit the descriptor limit beside the running listeners.
-  core::Result<unsigned> fits_descriptors(const Loaded& next) const;
   void emit(core::Level level, const std::string& text);
   void emit(const pool::Event& e);
   // Publishes what changed now; schedule_publish() does it after a short window, so the
@@ -110,6 +151,7 @@ class Control {
   // Drained addresses -> when the drain ends (ms since the epoch, 0 = until undrained).
   std::map<std::string, int64_t> drains_;
   uv_timer_t* drain_timer_ = nullptr;
+  uv_timer_t* trim_timer_ = nullptr;  // returns freed memory after a reload
 
   std::deque<std::string> events_;
   std::map<uint64_t, Follower> followers_;
@@ -127,6 +169,10 @@ class Control {
   Histogram publish_lag_;
   std::map<std::string, uint64_t> local_errors_;
   Burst local_error_log_;
+  std::unique_ptr<Job> running_, queued_;
+  std::shared_ptr<LoadState> load_state_;
+  std::thread loader_;
+  uv_async_t* loaded_async_ = nullptr;
 };
 
 }  // namespace gslb::daemon

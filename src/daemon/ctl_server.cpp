@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "core/log.hpp"
 
@@ -41,6 +42,7 @@ class CtlConn final : public Client {
   }
 
   void closed() override {
+    *alive_ = false;
     if (follower_) control_.unfollow(follower_);
     server_.forget(this);
   }
@@ -73,8 +75,12 @@ class CtlConn final : public Client {
       follower_ = control_.follow([this](const std::string& l) { send(l + "\n", false); });
       return;
     }
-    Control::Reply r = control_.command(args);
-    send(fmt::format("{}\n{}", r.status, r.body), true);
+    // reload and check-config reply when their load ends, on a later loop turn: no deadline
+    // meanwhile (loads are bounded by [limits] and cancelled on stop); the reply re-arms it.
+    disarm();
+    control_.command(args, [this, alive = alive_](const Control::Reply& r) {
+      if (*alive) send(fmt::format("{}\n{}", r.status, r.body), true);
+    });
   }
 
   CtlServer& server_;
@@ -82,6 +88,8 @@ class CtlConn final : public Client {
   std::string in_;
   uint64_t follower_ = 0;
   bool handled_ = false;
+  // False once closed: a reply that comes later (reload) must not reach a freed connection.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // gslbd: the health-checking authoritative DNS server. This file only wires the pieces:
 // arguments, loading, sockets, workers, signals.
+#include <malloc.h>
 #include <uv.h>
 
 #include <cstdio>
@@ -90,6 +91,9 @@ int run(int argc, char** argv) {
     std::printf("%s: ok (%zu zones)\n", loaded->config.path.c_str(), loaded->zones.size());
     return 0;
   }
+#ifdef __GLIBC__
+  malloc_trim(0);  // the loader's scratch (a record list as large as the zone) is freed by now
+#endif
   core::log_setup(log_override.value_or(core::LogTargets{loaded->config.log.stderr_,
                                                          loaded->config.log.syslog}),
                   "gslbd");
@@ -183,9 +187,10 @@ int run(int argc, char** argv) {
   uv_signal_start(
       &sighup,
       [](uv_signal_t* s, int) {
+        // The load runs on its own thread; the loop goes on probing and answering meanwhile.
         daemon::notify_systemd("RELOADING=1");
-        static_cast<daemon::Control*>(s->loop->data)->reload();
-        daemon::notify_systemd("READY=1");
+        static_cast<daemon::Control*>(s->loop->data)->reload(
+            [](const core::Errors&) { daemon::notify_systemd("READY=1"); });
       },
       SIGHUP);
   uv_run(loop, UV_RUN_DEFAULT);

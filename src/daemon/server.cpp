@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
+#include <tuple>
 
 #include "config/probe_config.hpp"
+#include "core/file.hpp"
 #include "daemon/builtin.hpp"
 #include "dns/zone.hpp"
 
@@ -13,6 +14,10 @@ namespace gslb::daemon {
 
 namespace {
 
+// gslbd.toml is small; this only stops a mistaken path (a log, an image) from being read whole.
+constexpr uint64_t kMaxConfigBytes = 16 << 20;
+
+// The text of a config file, or nullopt with the reason in `text_out`.
 std::optional<std::string> read_file(const std::string& path, std::string* text_out) {
   if (path.starts_with(kBuiltinPrefix)) {
     const char* t = builtin_file(path.substr(kBuiltinPrefix.size()));
@@ -20,12 +25,39 @@ std::optional<std::string> read_file(const std::string& path, std::string* text_
     *text_out = t;
     return *text_out;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *text_out = ss.str();
+  auto text = core::read_regular_file(path, kMaxConfigBytes);
+  if (!text) {
+    *text_out = text.error().message;
+    return std::nullopt;
+  }
+  *text_out = std::move(*text);
   return *text_out;
+}
+
+bool same_prefixes(const std::vector<core::Prefix>& a, const std::vector<core::Prefix>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.address == y.address && x.length == y.length;
+  });
+}
+
+// The zone `reuse` holds for `zc`, if none of the files it was read from changed since.
+std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const config::Limits& limits,
+                                                const Reuse* reuse) {
+  if (!reuse || std::tie(reuse->limits.include_depth, reuse->limits.includes,
+                         reuse->limits.zone_records, reuse->limits.zone_bytes) !=
+                    std::tie(limits.include_depth, limits.includes, limits.zone_records,
+                             limits.zone_bytes))
+    return nullptr;
+  const std::string apex = dns::name_from_text(zc.name);
+  for (const auto& z : reuse->zones) {
+    if (z->apex != apex || z->file != zc.file || z->sources.empty() ||
+        !same_prefixes(z->allow_transfer, zc.allow_transfer))
+      continue;
+    for (const auto& s : z->sources)
+      if (!(core::stamp_of(s.path) == s)) return nullptr;
+    return z;
+  }
+  return nullptr;
 }
 
 // probes/*.toml from disk, or the built-in ones for the built-in config.
@@ -47,12 +79,14 @@ std::optional<std::vector<probe::Spec>> read_probes(const std::string& dir, core
 
 }  // namespace
 
-std::optional<Loaded> load(const std::string& path_in, core::Errors& errors) {
+std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
+                           const LoadOptions& options) {
   const std::string path =
       path_in.empty() ? std::string(kBuiltinPrefix) + kBuiltinConfigPath : path_in;
   std::string text;
   if (!read_file(path, &text)) {
-    errors.push_back(core::Error{path, 0, 0, "cannot read the config file"});
+    errors.push_back(core::Error{path, 0, 0, fmt::format("cannot read the config file: {}",
+                                                         text.empty() ? "not built in" : text)});
     return std::nullopt;
   }
   auto cfg = config::parse(text, path, errors);
@@ -60,22 +94,39 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors) {
   Loaded out;
   out.config = std::move(*cfg);
   bool ok = true;
+  const auto& lim = out.config.limits;
+  dns::LoadOptions zone_options{{lim.include_depth, lim.includes, lim.zone_records, lim.zone_bytes},
+                                options.cancel};
+  bool all_reused = options.reuse != nullptr;
   for (const auto& zc : out.config.zones) {
-    std::string zone_text;
-    if (!read_file(zc.file, &zone_text)) {
+    if (auto same = unchanged_zone(zc, lim, options.reuse)) {
+      out.zones.push_back(std::move(same));
+      continue;
+    }
+    all_reused = false;
+    std::string builtin;
+    const bool is_builtin = zc.file.starts_with(kBuiltinPrefix);
+    if (is_builtin && !read_file(zc.file, &builtin)) {
       errors.push_back(core::Error{path, zc.line, zc.col,
                                    fmt::format("zone {}: cannot read {}", zc.name, zc.file)});
       ok = false;
       continue;
     }
-    auto zone = dns::load_zone(zc.name, zc.file, errors, &zone_text);
+    // Zone files on disk are read by the loader itself: regular files only, within the limits.
+    const size_t before = errors.size();
+    auto zone = dns::load_zone(zc.name, zc.file, errors, is_builtin ? &builtin : nullptr,
+                               zone_options);
     if (!zone) {
+      // A zone file that cannot be opened is reported where the config names it.
+      if (errors.size() == before + 1 && errors.back().line == 0 && errors.back().file == zc.file)
+        errors.back() = core::Error{path, zc.line, zc.col,
+                                    fmt::format("zone {}: {}: {}", zc.name, zc.file,
+                                                errors.back().message)};
       ok = false;
       continue;
     }
-    auto z = std::make_shared<dns::Zone>(*zone);
-    z->allow_transfer = zc.allow_transfer;
-    out.zones.push_back(std::move(z));
+    zone->allow_transfer = zc.allow_transfer;
+    out.zones.push_back(std::move(zone));
   }
   const auto& gtm = out.config.gtm;
   if (!gtm.pools.empty()) {
@@ -113,7 +164,16 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors) {
   std::map<std::string, health::Thresholds> thresholds;
   for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};
   out.engine = std::make_unique<pool::Engine>(gtm, thresholds, out.config.unknown_is_up);
-  out.table = dns::compile(out.zones, dynamic);
+  if (all_reused && options.reuse->table && dynamic == options.reuse->dynamic &&
+      out.zones == options.reuse->zones)
+    out.table = options.reuse->table;
+  else
+    out.table = dns::compile(out.zones, dynamic, options.cancel);
+  if (!out.table) {
+    errors.push_back(core::Error{path, 0, 0, "load abandoned: gslbd is stopping"});
+    return std::nullopt;
+  }
+  out.dynamic = std::move(dynamic);
   return out;
 }
 

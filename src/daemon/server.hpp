@@ -2,6 +2,7 @@
 // is used, so that a bad file at start-up or on reload never replaces a good configuration.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,10 +26,32 @@ struct Loaded {
   std::shared_ptr<const dns::AnswerTable> table;
   std::map<std::string, std::shared_ptr<const probe::Spec>> probes;  // by name
   std::unique_ptr<pool::Engine> engine;  // pools, dynamic names and their health
+  std::vector<std::string> dynamic;      // the dynamic names (wire) `table` was compiled with
+};
+
+// What a reload may take over from the configuration serving now. A copy of immutable
+// pieces (shared pointers), so the loader thread never reads the control loop's state.
+struct Reuse {
+  std::vector<std::shared_ptr<const dns::Zone>> zones;
+  std::shared_ptr<const dns::AnswerTable> table;
+  std::vector<std::string> dynamic;
+  config::Limits limits;
+  static Reuse of(const Loaded& l) { return Reuse{l.zones, l.table, l.dynamic, l.config.limits}; }
+};
+
+struct LoadOptions {
+  // Set by a stopping gslbd: a zone load in progress gives up between two records.
+  const std::atomic<bool>* cancel = nullptr;
+  // A zone whose file and $INCLUDEs all have the same identity (device, inode, size, mtime,
+  // ctime: what NSD also compares) as when `reuse` read them is taken over, not re-read; if
+  // every zone is, so is the compiled table.
+  const Reuse* reuse = nullptr;
 };
 
 // Reads and checks everything `path` refers to (the built-in example when empty). On any
-// error returns nullopt with every problem appended to `errors`.
-std::optional<Loaded> load(const std::string& path, core::Errors& errors);
+// error returns nullopt with every problem appended to `errors`. Touches no shared state: a
+// reload runs it on a thread of its own.
+std::optional<Loaded> load(const std::string& path, core::Errors& errors,
+                           const LoadOptions& options = {});
 
 }  // namespace gslb::daemon

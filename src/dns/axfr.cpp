@@ -34,7 +34,7 @@ bool TransferStream::next(std::string& out) {
       phase_ = Phase::last_soa;
       break;
     }
-    const auto& rrsets = node_->second.rrsets;
+    const auto& rrsets = node_->rrsets;
     if (rrset_ >= rrsets.size()) {
       ++node_;
       rrset_ = rdata_ = 0;
@@ -46,7 +46,7 @@ bool TransferStream::next(std::string& out) {
       rdata_ = 0;
       continue;
     }
-    enc.rr(node_->first, set.type, set.ttl, set.rdata[rdata_++]);
+    enc.rr(node_->name, set.type, set.ttl, set.rdata[rdata_++]);
     ++count;
   }
   if (phase_ == Phase::last_soa && enc.size() <= kMessageTarget) {

@@ -25,7 +25,7 @@ class TransferStream {
   bool next(std::string& out);
 
  private:
-  using NodeIt = std::map<std::string, Node>::const_iterator;
+  using NodeIt = std::vector<Node>::const_iterator;
   const Zone* zone_;
   std::string question_;  // the query's question section, echoed in every message
   std::string base_;      // compression base: the lowercased qname

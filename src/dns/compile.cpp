@@ -30,17 +30,18 @@ const Entry* AnswerTable::find(const uint8_t* name, size_t len) const noexcept {
   }
 }
 
-uint32_t Entry::pick(uint16_t qtype, bool tcp) const noexcept {
-  if (qtype == rrtype::ANY) return tcp ? any_tcp : any_udp;
-  for (const auto& s : types)
-    if (s.qtype == qtype) return s.tmpl;
-  return other;
+uint32_t AnswerTable::pick(const Entry& e, uint16_t qtype, bool tcp) const noexcept {
+  if (qtype == rrtype::ANY) return tcp ? e.any_tcp : e.any_udp;
+  const Entry::Slot* s = types_.data() + e.types_at;
+  for (const Entry::Slot* end = s + e.types_count; s != end; ++s)
+    if (s->qtype == qtype) return s->tmpl;
+  return e.other;
 }
 
 namespace {
 
 uint32_t soa_minimum(const RRset& soa) {
-  const std::string& w = soa.rdata.front().wire;
+  const std::string_view w = soa.rdata.front().wire;
   return get32(reinterpret_cast<const uint8_t*>(w.data()) + w.size() - 4);
 }
 
@@ -56,14 +57,16 @@ std::string wildcard_of(std::string_view name) {
 class Compiler {
  public:
   Compiler(std::vector<std::shared_ptr<const Zone>> zones, const std::vector<std::string>& dynamic);
-  std::shared_ptr<const AnswerTable> run();
+  std::shared_ptr<const AnswerTable> run(const std::atomic<bool>* cancel);
 
  private:
   // Where a name lives: the deepest served zone that holds it.
   struct Info {
     uint16_t zone;
     const Node* node;
-    std::string cut;  // the delegation point at or above this name, empty if none
+    std::string_view cut;  // the delegation point at or above this name (a view of its node's
+                           // name), empty if none
+    uint32_t entry = 0;  // its index in AnswerTable::entries_, once run() numbers them
   };
   // What a lookup of a name finds (the runtime walk, done at compile time for CNAME chains).
   struct Found {
@@ -79,7 +82,7 @@ class Compiler {
   Rec negative_soa(uint16_t zone) const;
   uint32_t nodata(uint16_t zone);
   uint32_t nxdomain(uint16_t zone);
-  uint32_t referral(const std::string& cut);
+  uint32_t referral(std::string_view cut);
   uint32_t positive(const RRset& set, const std::string& base);
   void fill_cname(Entry& e, const Info& info, const std::string& base);
   uint32_t dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
@@ -87,12 +90,26 @@ class Compiler {
   void fill(Entry& e, const Info& info);
 
   std::vector<std::shared_ptr<const Zone>> zones_;
-  std::map<std::string, Info> names_;
-  std::set<std::string> dynamic_;
+  // Every name served, sorted: views of the nodes' names (zone storage, or synthetic_names_),
+  // in one array (48 bytes a name; a std::map cost about twice that at 1M names).
+  std::vector<std::pair<std::string_view, Info>> names_;
+  // Names added for dynamic names while the constructor runs, merged into names_ at its end.
+  std::map<std::string_view, Info, std::less<>> added_;
+  Info* info_of(std::string_view name);
+  const Info* info_of(std::string_view name) const {
+    return const_cast<Compiler*>(this)->info_of(name);
+  }
+  std::set<std::string, std::less<>> dynamic_;
   std::deque<Node> synthetic_;  // dynamic names that the zone files do not hold, and their ENTs
   std::shared_ptr<AnswerTable> t_;
   std::map<uint16_t, uint32_t> nodata_, nxdomain_;
   std::map<std::string, uint32_t> referral_;
+  // Templates by a hash of their contents: many names give byte-identical answers (the same
+  // MX, CNAME target or address under a pointer to the question), and each is stored once.
+  // Open addressing over template index + 1 (0: empty), at most half full.
+  std::vector<uint32_t> interned_;
+  size_t interned_count_ = 0;
+  std::vector<Entry::Slot> types_;  // the slots of the entry being filled
 };
 
 Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
@@ -104,44 +121,46 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
   });
   for (uint16_t zi = 0; zi < zones_.size(); ++zi) {
     const Zone& z = *zones_[zi];
-    // Names below a served child zone belong to the child alone.
-    for (auto it = names_.begin(); it != names_.end();) {
-      if (it->first != z.apex && name_is_subdomain(it->first, z.apex))
-        it = names_.erase(it);
-      else
-        ++it;
-    }
-    for (const auto& [name, node] : z.nodes) {
+    // A name at or below a child zone's apex belongs to the child: its apex too (the child
+    // owns every type there; run() answers DS from the parent side, RFC 4035 §3.1.4.1).
+    std::vector<std::string_view> children;
+    for (size_t zj = zi + 1; zj < zones_.size(); ++zj)
+      if (name_is_subdomain(zones_[zj]->apex, z.apex)) children.push_back(zones_[zj]->apex);
+    for (const Node& node : z.nodes) {
+      const std::string_view name = node.name;
+      if (std::any_of(children.begin(), children.end(),
+                      [name](std::string_view apex) { return name_is_subdomain(name, apex); }))
+        continue;
       Info info{zi, &node, {}};
       // The highest delegation point between the apex (excluded) and this name (included).
       for (std::string_view s = name; s.size() > z.apex.size(); s = name_parent(s)) {
-        auto n = z.nodes.find(std::string(s));
-        if (n != z.nodes.end() && n->second.find(rrtype::NS)) info.cut = std::string(s);
+        const Node* n = z.find(s);
+        if (n && n->find(rrtype::NS)) info.cut = s;
       }
-      if (name == z.apex && names_.count(name)) {
-        // We serve the parent too: keep its cut for DS (RFC 4035 §3.1.4.1 answers DS from the
-        // parent side); the child owns every other type.
-        names_.at(name) = info;
-        continue;
-      }
-      if (names_.count(name) && name != z.apex) continue;
-      names_[name] = info;
+      names_.emplace_back(name, info);
     }
   }
+  auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::sort(names_.begin(), names_.end(), by_name);
   // A dynamic name exists even when no zone file mentions it, and so do the names between it
   // and its zone's apex (empty non-terminals, RFC 4592 §2.2.2).
+  t_ = std::make_shared<AnswerTable>();
   for (const auto& d : dynamic_) {
-    for (std::string_view s = d; s.size() > 1 && !names_.count(std::string(s)); s = name_parent(s)) {
+    for (std::string_view s = d; s.size() > 1 && !info_of(s); s = name_parent(s)) {
       std::string_view up = s;
-      while (up.size() > 1 && !names_.count(std::string(up))) up = name_parent(up);
-      auto it = names_.find(std::string(up));
-      if (it == names_.end() || !it->second.cut.empty()) break;  // check_dynamic_name refuses
+      while (up.size() > 1 && !info_of(up)) up = name_parent(up);
+      const Info* above = info_of(up);
+      if (!above || !above->cut.empty()) break;  // check_dynamic_name refuses
       Node& n = synthetic_.emplace_back();
-      n.name = std::string(s);
-      names_[n.name] = Info{it->second.zone, &n, {}};
+      n.name = t_->synthetic_names_.emplace_back(s);
+      added_.emplace(n.name, Info{above->zone, &n, {}});
     }
   }
-  t_ = std::make_shared<AnswerTable>();
+  if (!added_.empty()) {
+    names_.insert(names_.end(), added_.begin(), added_.end());
+    std::sort(names_.begin(), names_.end(), by_name);
+    added_.clear();
+  }
   t_->zones_ = zones_;
 }
 
@@ -151,24 +170,64 @@ uint32_t Compiler::dynamic_slot(const std::string& name, uint16_t qtype, const s
   return kDynamicBit | uint32_t(t_->slots_dynamic_.size() - 1);
 }
 
+Compiler::Info* Compiler::info_of(std::string_view name) {
+  auto it = std::lower_bound(names_.begin(), names_.end(), name,
+                             [](const auto& e, std::string_view n) { return e.first < n; });
+  if (it != names_.end() && it->first == name) return &it->second;
+  auto a = added_.find(name);
+  return a == added_.end() ? nullptr : &a->second;
+}
+
 Compiler::Found Compiler::lookup(std::string_view name) const {
   for (std::string_view s = name;; s = name_parent(s)) {
-    auto it = names_.find(std::string(s));
-    if (it != names_.end()) {
-      const Info& info = it->second;
-      if (!info.cut.empty()) return {Found::referral, &info};
-      if (s.size() == name.size()) return {Found::exact, &info};
-      auto w = names_.find(wildcard_of(s));
-      if (w != names_.end() && w->second.cut.empty()) return {Found::wildcard, &w->second};
-      return {Found::nxdomain, &info};
+    if (const Info* info = info_of(s)) {
+      if (!info->cut.empty()) return {Found::referral, info};
+      if (s.size() == name.size()) return {Found::exact, info};
+      const Info* w = info_of(wildcard_of(s));
+      if (w && w->cut.empty()) return {Found::wildcard, w};
+      return {Found::nxdomain, info};
     }
     if (s.size() <= 1) return {};
   }
 }
 
+namespace {
+
+uint64_t template_hash(const Template& t, std::string_view block) {
+  uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(block.data()), block.size());
+  for (uint64_t v : {uint64_t(t.required_len), uint64_t(t.an) << 16 | t.ns, uint64_t(t.ar),
+                     uint64_t(t.base_len) << 16 | uint64_t(t.rcode) << 8 | t.aa,
+                     uint64_t(t.size), uint64_t(t.shift_count) << 16 | t.cut_count})
+    h = (h ^ v) * 0x100000001b3ULL;
+  return h;
+}
+
+}  // namespace
+
 uint32_t Compiler::add(const Spec& spec) {
-  t_->templates_.push_back(build_template(spec));
-  return uint32_t(t_->templates_.size() - 1);
+  BuiltTemplate b = build_template(spec);
+  auto& all = t_->templates_;
+  if (2 * (interned_count_ + 1) > interned_.size()) {
+    std::vector<uint32_t> old = std::exchange(interned_, std::vector<uint32_t>(std::max<size_t>(1024, 2 * interned_.size())));
+    const size_t mask = interned_.size() - 1;
+    for (uint32_t s : old) {
+      if (!s) continue;
+      size_t i = template_hash(all[s - 1], all.block(s - 1)) & mask;
+      while (interned_[i]) i = (i + 1) & mask;
+      interned_[i] = s;
+    }
+  }
+  const size_t mask = interned_.size() - 1;
+  for (size_t i = template_hash(b.t, b.data) & mask;; i = (i + 1) & mask) {
+    const uint32_t s = interned_[i];
+    if (s == 0) {
+      const uint32_t index = all.add(b);
+      interned_[i] = index + 1;
+      ++interned_count_;
+      return index;
+    }
+    if (all[s - 1].same_shape(b.t) && all.block(s - 1) == b.data) return s - 1;
+  }
 }
 
 // Addresses of the targets of NS, MX and SRV records that we hold (RFC 1034 §3.7 additional
@@ -177,11 +236,12 @@ void Compiler::add_targets(const RRset& set, std::vector<Rec>& out,
                            std::set<std::string>& seen) const {
   if (set.type != rrtype::NS && set.type != rrtype::MX && set.type != rrtype::SRV) return;
   for (const auto& d : set.rdata) {
-    if (d.target.empty() || !seen.insert(d.target).second) continue;
-    auto it = names_.find(d.target);
-    if (it == names_.end()) continue;
+    std::string target = d.target();
+    if (target.empty() || !seen.insert(target).second) continue;
+    const Info* info = info_of(target);
+    if (!info) continue;
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      if (const RRset* a = it->second.node->find(type)) out.push_back(Rec{d.target, a, a->ttl});
+      if (const RRset* a = info->node->find(type)) out.push_back(Rec{target, a, a->ttl});
   }
 }
 
@@ -218,16 +278,16 @@ uint32_t Compiler::nxdomain(uint16_t zone) {
 // RFC 1034 §4.3.2 step 3b: the child's NS set in authority, AA clear, addresses of the name
 // servers in additional. Glue below the cut is required (RFC 9471): without it the child cannot
 // be reached, so a response that cannot hold it is truncated instead.
-uint32_t Compiler::referral(const std::string& cut) {
-  auto [it, fresh] = referral_.try_emplace(cut, 0);
+uint32_t Compiler::referral(std::string_view cut) {
+  auto [it, fresh] = referral_.try_emplace(std::string(cut), 0);
   if (!fresh) return it->second;
-  const Info& info = names_.at(cut);
+  const Info& info = *info_of(cut);
   const Zone& z = *zones_[info.zone];
-  const RRset* ns = z.nodes.at(cut).find(rrtype::NS);
+  const RRset* ns = z.find(cut)->find(rrtype::NS);
   Spec s;
-  s.base = cut;
+  s.base = std::string(cut);
   s.aa = false;
-  s.authority.push_back(Rec{cut, ns, ns->ttl});
+  s.authority.push_back(Rec{std::string(cut), ns, ns->ttl});
   std::set<std::string> seen;
   std::vector<Rec> addrs;
   add_targets(*ns, addrs, seen);
@@ -253,11 +313,11 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   Spec chain;
   chain.base = base;
   chain.answer.push_back(Rec{{}, cname, cname->ttl});
-  e.types.push_back(Entry::Slot{rrtype::CNAME, add(chain)});
-  e.any_udp = e.any_tcp = e.types.back().tmpl;
+  types_.push_back(Entry::Slot{rrtype::CNAME, add(chain)});
+  e.any_udp = e.any_tcp = types_.back().tmpl;
 
-  std::set<std::string> visited{info.node->name};
-  std::string target = cname->rdata.front().target;
+  std::set<std::string> visited{std::string(info.node->name)};
+  std::string target = cname->rdata.front().target();
   const Node* final_node = nullptr;
   std::string final_owner;
   Spec tail = chain;
@@ -267,7 +327,7 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       const RRset* next = f.info->node->find(rrtype::CNAME);
       if (next) {
         tail.answer.push_back(Rec{target, next, next->ttl});
-        target = next->rdata.front().target;
+        target = next->rdata.front().target();
         continue;
       }
       final_node = f.info->node;
@@ -279,9 +339,9 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
     } else if (f.kind == Found::referral) {
       // The chain leaves our authority at a cut: the tail is a referral, and its glue below
       // the cut is as required as in any other referral (RFC 1034 §4.3.2 step 3b, RFC 9471).
-      const std::string& cut = f.info->cut;
-      const RRset* ns = names_.at(cut).node->find(rrtype::NS);
-      tail.authority.push_back(Rec{cut, ns, ns->ttl});
+      const std::string_view cut = f.info->cut;
+      const RRset* ns = info_of(cut)->node->find(rrtype::NS);
+      tail.authority.push_back(Rec{std::string(cut), ns, ns->ttl});
       std::set<std::string> seen;
       std::vector<Rec> addrs;
       add_targets(*ns, addrs, seen);
@@ -292,8 +352,8 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   }
   if (final_node && dynamic_.count(final_node->name)) {
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      e.types.push_back(Entry::Slot{
-          type, dynamic_slot(final_node->name, type, base, tail.answer, final_owner, e.zone)});
+      types_.push_back(Entry::Slot{
+          type, dynamic_slot(std::string(final_node->name), type, base, tail.answer, final_owner, e.zone)});
   }
   if (final_node) {
     for (const auto& set : final_node->rrsets) {
@@ -304,7 +364,7 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       s.answer.push_back(Rec{final_owner, &set, set.ttl});
       std::set<std::string> seen;
       add_targets(set, s.optional, seen);
-      e.types.push_back(Entry::Slot{set.type, add(s)});
+      types_.push_back(Entry::Slot{set.type, add(s)});
     }
   }
   e.other = add(tail);
@@ -314,7 +374,7 @@ void Compiler::fill(Entry& e, const Info& info) {
   const Node& node = *info.node;
   // The name a template is built against must be a suffix of every name it answers: the owner
   // itself, or for a wildcard the name it stands below.
-  std::string base = node.name;
+  std::string base(node.name);
   if (node.name.size() > 2 && node.name[0] == 1 && node.name[1] == '*') base = node.name.substr(2);
 
   if (!info.cut.empty()) {
@@ -323,7 +383,7 @@ void Compiler::fill(Entry& e, const Info& info) {
     if (info.cut == node.name) {
       // DS belongs to the parent side of the cut (RFC 4035 §2.4, RFC 1034 §4.2.1).
       const RRset* ds = node.find(rrtype::DS);
-      e.types.push_back(Entry::Slot{rrtype::DS, ds ? positive(*ds, base) : nodata(info.zone)});
+      types_.push_back(Entry::Slot{rrtype::DS, ds ? positive(*ds, base) : nodata(info.zone)});
     }
     return;
   }
@@ -332,18 +392,18 @@ void Compiler::fill(Entry& e, const Info& info) {
   } else if (dynamic_.count(node.name)) {
     // Health decides A and AAAA; other types still come from the zone file.
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      e.types.push_back(Entry::Slot{type, dynamic_slot(node.name, type, base, {}, {}, info.zone)});
+      types_.push_back(Entry::Slot{type, dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone)});
     for (const auto& set : node.rrsets)
       if (set.type != rrtype::A && set.type != rrtype::AAAA)
-        e.types.push_back(Entry::Slot{set.type, positive(set, base)});
+        types_.push_back(Entry::Slot{set.type, positive(set, base)});
     e.other = nodata(info.zone);
-    e.any_udp = e.any_tcp = e.types.front().tmpl;
+    e.any_udp = e.any_tcp = types_.front().tmpl;
   } else {
     Spec all;
     all.base = base;
     std::set<std::string> seen;
     for (const auto& set : node.rrsets) {
-      e.types.push_back(Entry::Slot{set.type, positive(set, base)});
+      types_.push_back(Entry::Slot{set.type, positive(set, base)});
       all.answer.push_back(Rec{{}, &set, set.ttl});
     }
     e.other = nodata(info.zone);
@@ -351,26 +411,28 @@ void Compiler::fill(Entry& e, const Info& info) {
       e.any_udp = e.any_tcp = e.other;
     } else {
       // RFC 8482 §4.2: over UDP, one RRset of the node rather than all of them.
-      e.any_udp = e.types.front().tmpl;
+      e.any_udp = types_.front().tmpl;
       e.any_tcp = node.rrsets.size() == 1 ? e.any_udp : add(all);
     }
   }
   e.below = nxdomain(info.zone);
 }
 
-std::shared_ptr<const AnswerTable> Compiler::run() {
+std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel) {
   auto& entries = t_->entries_;
-  std::map<std::string, uint32_t> index;
-  for (const auto& [name, info] : names_) {
-    index[name] = uint32_t(entries.size());
+  entries.reserve(names_.size());
+  for (auto& [name, info] : names_) {
+    info.entry = uint32_t(entries.size());
     Entry e;
-    e.name = name;
+    e.name = info.node->name;
     e.hash = AnswerTable::hash(reinterpret_cast<const uint8_t*>(name.data()), name.size());
     e.zone = info.zone;
     entries.push_back(std::move(e));
   }
   for (const auto& [name, info] : names_) {
-    Entry& e = entries[index[name]];
+    if (cancel && info.entry % 4096 == 0 && cancel->load(std::memory_order_relaxed)) return nullptr;
+    Entry& e = entries[info.entry];
+    types_.clear();
     fill(e, info);
     // A child zone's apex that our parent zone delegates: DS comes from the parent.
     if (info.node->name == zones_[info.zone]->apex) {
@@ -378,19 +440,24 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
       for (uint16_t zi = 0; zi < zones_.size() && name.size() > 1; ++zi) {
         const Zone& p = *zones_[zi];
         if (zi == info.zone || !name_is_subdomain(up, p.apex)) continue;
-        auto cut = p.nodes.find(name);
-        if (cut == p.nodes.end() || !cut->second.find(rrtype::NS)) continue;
-        const RRset* ds = cut->second.find(rrtype::DS);
-        uint32_t tmpl = ds ? positive(*ds, name) : nodata(zi);
-        std::erase_if(e.types, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
-        e.types.push_back(Entry::Slot{rrtype::DS, tmpl});
+        const Node* cut = p.find(name);
+        if (!cut || !cut->find(rrtype::NS)) continue;
+        const RRset* ds = cut->find(rrtype::DS);
+        uint32_t tmpl = ds ? positive(*ds, std::string(name)) : nodata(zi);
+        std::erase_if(types_, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
+        types_.push_back(Entry::Slot{rrtype::DS, tmpl});
       }
     }
     if (info.cut.empty()) {
-      auto w = index.find(wildcard_of(name));
-      if (w != index.end() && names_.at(w->first).cut.empty()) e.wildcard = int32_t(w->second);
+      const Info* w = info_of(wildcard_of(name));
+      if (w && w->cut.empty()) e.wildcard = int32_t(w->entry);
     }
+    e.types_at = uint32_t(t_->types_.size());
+    e.types_count = uint16_t(types_.size());
+    t_->types_.insert(t_->types_.end(), types_.begin(), types_.end());
   }
+  t_->types_.shrink_to_fit();
+  t_->templates_.freeze();
   size_t cap = 16;
   while (cap < entries.size() * 2) cap <<= 1;
   t_->slots_.assign(cap, 0);
@@ -404,8 +471,9 @@ std::shared_ptr<const AnswerTable> Compiler::run() {
 }
 
 std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,
-                                           const std::vector<std::string>& dynamic) {
-  return Compiler(std::move(zones), dynamic).run();
+                                           const std::vector<std::string>& dynamic,
+                                           const std::atomic<bool>* cancel) {
+  return Compiler(std::move(zones), dynamic).run(cancel);
 }
 
 std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& zones,
@@ -416,11 +484,11 @@ std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& z
       zone = z.get();
   if (!zone) return "is not inside any served zone";
   for (std::string_view s = name; s.size() > zone->apex.size(); s = name_parent(s)) {
-    auto n = zone->nodes.find(std::string(s));
-    if (n == zone->nodes.end()) continue;
-    if (n->second.find(rrtype::NS)) return "is at or below a delegation in its zone";
-    if (s.size() == name.size() && n->second.find(rrtype::CNAME)) return "is a CNAME in its zone";
-    if (s.size() == name.size() && (n->second.find(rrtype::A) || n->second.find(rrtype::AAAA)))
+    const Node* n = zone->find(s);
+    if (!n) continue;
+    if (n->find(rrtype::NS)) return "is at or below a delegation in its zone";
+    if (s.size() == name.size() && n->find(rrtype::CNAME)) return "is a CNAME in its zone";
+    if (s.size() == name.size() && (n->find(rrtype::A) || n->find(rrtype::AAAA)))
       return "has A/AAAA records in its zone file; a dynamic name takes them from its pools";
   }
   if (name == zone->apex) return "is a zone apex";

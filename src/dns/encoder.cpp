@@ -65,7 +65,7 @@ void Encoder::rr(std::string_view owner, uint16_t type, uint32_t ttl, const Rdat
   size_t len_at = out_.size();
   put16(0);
   size_t cur = 0;
-  for (auto [off, len] : rdata.compressible) {
+  for (auto [off, len] : rdata.compressible()) {
     out_.append(rdata.wire, cur, off - cur);
     name(std::string_view(rdata.wire).substr(off, len));
     cur = off + len;
@@ -81,27 +81,37 @@ uint16_t Encoder::rrset(std::string_view owner, const RRset& set, uint32_t ttl) 
   return uint16_t(set.rdata.size());
 }
 
-Template build_template(const TemplateSpec& spec) {
+BuiltTemplate build_template(const TemplateSpec& spec) {
   Encoder enc(spec.base);
-  Template t;
+  BuiltTemplate built;
+  Template& t = built.t;
+  std::string& data = built.data;
   for (const auto& r : spec.answer) t.an += enc.rrset(r.owner, *r.set, r.ttl);
   for (const auto& r : spec.authority) t.ns += enc.rrset(r.owner, *r.set, r.ttl);
   for (const auto& r : spec.glue) t.ar += enc.rrset(r.owner, *r.set, r.ttl);
   t.required_len = uint16_t(enc.size());
   uint16_t ar = t.ar;
+  std::vector<Template::Cut> cuts;
   for (const auto& r : spec.optional) {
     ar += enc.rrset(r.owner, *r.set, r.ttl);
     if (enc.size() > 0xFFFF) break;
-    t.optional.push_back(Template::Cut{uint16_t(enc.size()), ar});
+    cuts.push_back(Template::Cut{uint16_t(enc.size()), ar});
   }
-  t.bytes = std::move(enc.bytes());
-  t.bytes.resize(t.optional.empty() ? t.required_len : t.optional.back().end);
-  for (uint16_t s : enc.shifts())
-    if (s < t.bytes.size()) t.shifts.push_back(s);
+  data = std::move(enc.bytes());
+  data.resize(cuts.empty() ? t.required_len : cuts.back().end);
+  t.size = uint16_t(data.size());
+  for (uint16_t s : enc.shifts()) {
+    if (s >= t.size) continue;
+    data.append(reinterpret_cast<const char*>(&s), sizeof s);
+    ++t.shift_count;
+  }
+  for (const auto& c : cuts) data.append(reinterpret_cast<const char*>(&c), sizeof c);
+  t.cut_count = uint16_t(cuts.size());
+  data.shrink_to_fit();
   t.base_len = uint8_t(spec.base.size());
   t.rcode = spec.rcode;
   t.aa = spec.aa;
-  return t;
+  return built;
 }
 
 }  // namespace gslb::dns

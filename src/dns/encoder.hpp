@@ -53,6 +53,6 @@ struct TemplateSpec {
   bool aa = true;
 };
 
-Template build_template(const TemplateSpec& spec);
+BuiltTemplate build_template(const TemplateSpec& spec);
 
 }  // namespace gslb::dns

@@ -194,9 +194,9 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   uint32_t ti;
   const bool wildcard = strip != 0 && e->wildcard >= 0;
   if (strip == 0) {
-    ti = e->pick(q.qtype, client.tcp);
+    ti = table.pick(*e, q.qtype, client.tcp);
   } else if (wildcard) {
-    ti = table.entry(size_t(e->wildcard)).pick(q.qtype, client.tcp);
+    ti = table.pick(table.entry(size_t(e->wildcard)), q.qtype, client.tcp);
   } else {
     ti = e->below;
   }
@@ -233,14 +233,16 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   size_t n = start_response(query, q, o, flags, true);
   size_t body = t.required_len;
   uint16_t ar = t.ar;
-  for (const auto& cut : t.optional) {
+  for (size_t i = 0; i < t.cut_count; ++i) {
+    const Template::Cut cut = t.cut(i);
     if (n + cut.end + opt_len > limit) break;
     body = cut.end;
     ar = cut.ar;
   }
-  std::memcpy(o + n, t.bytes.data(), body);
+  std::memcpy(o + n, t.data, body);
   if (const unsigned delta = unsigned(q.qname_len - t.base_len)) {
-    for (uint16_t s : t.shifts) {
+    for (size_t i = 0; i < t.shift_count; ++i) {
+      const uint16_t s = t.shift(i);
       if (s >= body) break;
       put16(o + n + s, uint16_t(get16(o + n + s) + delta));
     }

@@ -62,17 +62,28 @@ class Overlay {
   static constexpr uint32_t kChunk = 64;
   struct Choice {
     DynamicAnswer::Pick pick = DynamicAnswer::Pick::cycle;
-    std::vector<Template> templates;
+    uint32_t first = 0;  // the chunk's templates [first, first + count)
+    uint32_t count = 0;
     std::vector<uint64_t> cumulative;  // running weight totals, for weighted picks
   };
-  using Chunk = std::vector<Choice>;  // kChunk slots, fewer in the last
+  // kChunk slots (fewer in the last) and their templates in one byte block.
+  struct Chunk {
+    std::vector<Choice> choices;
+    TemplateSet templates;
+  };
+  // One slot as make_choice builds it, before it joins a chunk.
+  struct Built {
+    Choice choice;
+    std::vector<BuiltTemplate> templates;
+  };
   // Which slots each dynamic name has (itself, and CNAME chains that end at it); made once per
   // table and shared by every overlay built on it. Its keys view the table's slot names: an
   // overlay is always held beside its table (daemon::Snapshot), never alone.
   using SlotIndex = std::unordered_map<std::string_view, std::vector<uint32_t>>;
 
-  static Choice make_choice(const AnswerTable& table, const DynamicSlot& slot,
-                            const DynamicAnswer* ans);
+  static Built make_choice(const AnswerTable& table, const DynamicSlot& slot,
+                           const DynamicAnswer* ans);
+  static void add(Chunk& chunk, Built b);
 
   const AnswerTable* table_ = nullptr;
   std::shared_ptr<const SlotIndex> index_;

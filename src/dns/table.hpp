@@ -3,7 +3,10 @@
 // through a shared_ptr and swap to a new one between queries.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,10 +43,6 @@ struct DynamicSlot {
 // pointer (except the one to the whole question name at offset 12) moves by the difference in
 // length: those pointers are listed in `shifts`.
 struct Template {
-  std::string bytes;
-  std::vector<uint16_t> shifts;     // offsets into `bytes` of pointers to move
-  uint16_t required_len = 0;        // bytes[0, required_len) must fit or the answer truncates
-  uint16_t an = 0, ns = 0, ar = 0;  // record counts of the required part
   // Optional additional RRsets after the required part: where each ends and the additional
   // count once it is included. Dropped from the end when the client's buffer is short
   // (RFC 2181 §9: that is not truncation).
@@ -51,29 +50,97 @@ struct Template {
     uint16_t end;
     uint16_t ar;
   };
-  std::vector<Cut> optional;
+  // The answer bytes, then the offsets into them of pointers to move (`shifts`, 16 bits
+  // each), then the cuts: in the byte block of the TemplateSet that holds the template (one
+  // block for all of them, not a heap block each: a template per distinct answer, so up to one
+  // per record).
+  const char* data = nullptr;
+  uint32_t at = 0;                  // offset of `data` in that block
+  uint16_t size = 0;                // of the answer bytes
+  uint16_t shift_count = 0, cut_count = 0;
+  uint16_t required_len = 0;        // bytes[0, required_len) must fit or the answer truncates
+  uint16_t an = 0, ns = 0, ar = 0;  // record counts of the required part
   uint8_t base_len = 0;
   uint8_t rcode = 0;
   bool aa = true;
+
+  std::string_view bytes() const noexcept { return {data, size}; }
+  uint16_t shift(size_t i) const noexcept {
+    uint16_t v;
+    std::memcpy(&v, data + size + 2 * i, sizeof v);
+    return v;
+  }
+  Cut cut(size_t i) const noexcept {
+    Cut c;
+    std::memcpy(&c, data + size + 2 * size_t(shift_count) + 4 * i, sizeof c);
+    return c;
+  }
+  // Everything but where the bytes are.
+  bool same_shape(const Template& o) const noexcept {
+    return size == o.size && shift_count == o.shift_count && cut_count == o.cut_count &&
+           required_len == o.required_len && an == o.an && ns == o.ns && ar == o.ar &&
+           base_len == o.base_len && rcode == o.rcode && aa == o.aa;
+  }
 };
+
+// A template as build_template makes it: its block (bytes, shifts, cuts) still its own.
+struct BuiltTemplate {
+  std::string data;
+  Template t;
+};
+
+// Templates and the one byte block they all point into. Filled with add(), then freeze()
+// points each template at its bytes (the block moves while it grows); read-only after that.
+class TemplateSet {
+ public:
+  TemplateSet() = default;
+  TemplateSet(const TemplateSet&) = delete;  // the templates point into bytes_
+  TemplateSet& operator=(const TemplateSet&) = delete;
+
+  uint32_t add(const BuiltTemplate& b) {
+    Template t = b.t;
+    t.at = uint32_t(bytes_.size());
+    bytes_ += b.data;
+    templates_.push_back(t);
+    return uint32_t(templates_.size() - 1);
+  }
+  // The whole block of template `i` (answer bytes, shifts, cuts), usable before freeze().
+  std::string_view block(size_t i) const noexcept {
+    const Template& t = templates_[i];
+    return std::string_view(bytes_).substr(t.at, t.size + 2 * size_t(t.shift_count) + 4 * size_t(t.cut_count));
+  }
+  void freeze() {
+    bytes_.shrink_to_fit();
+    templates_.shrink_to_fit();
+    for (auto& t : templates_) t.data = bytes_.data() + t.at;
+  }
+  const Template& operator[](size_t i) const noexcept { return templates_[i]; }
+  size_t size() const noexcept { return templates_.size(); }
+
+ private:
+  std::vector<Template> templates_;
+  std::string bytes_;
+};
+
 
 // One owner name and what each query type gets there.
 struct Entry {
-  std::string name;  // lower-cased wire form
+  std::string_view name;  // lower-cased wire form, a view of its Node's name
   uint64_t hash = 0;
   struct Slot {
     uint16_t qtype;
     uint32_t tmpl;
   };
-  std::vector<Slot> types;
+  // Its slots are AnswerTable::types_[types_at, types_at + types_count): one array for the
+  // whole table rather than a vector (24 bytes and a heap block) per name.
+  uint32_t types_at = 0;
+  uint16_t types_count = 0;
   uint32_t other = kNoTemplate;    // any qtype not in `types`
   uint32_t any_udp = kNoTemplate;  // RFC 8482: one RRset over UDP
   uint32_t any_tcp = kNoTemplate;  // the whole node over TCP
   uint32_t below = kNoTemplate;    // a name below that does not exist: NXDOMAIN or a referral
   int32_t wildcard = -1;           // else: entry of "*.<name>" that synthesises it (RFC 4592)
   uint16_t zone = 0;               // index into AnswerTable::zones
-
-  uint32_t pick(uint16_t qtype, bool tcp) const noexcept;
 };
 
 class AnswerTable {
@@ -83,6 +150,8 @@ class AnswerTable {
 
   const Template& tmpl(uint32_t i) const noexcept { return templates_[i]; }
   const Entry& entry(size_t i) const noexcept { return entries_[i]; }
+  // The template (or dynamic slot) for a query of `qtype` at `e`.
+  uint32_t pick(const Entry& e, uint16_t qtype, bool tcp) const noexcept;
   const std::vector<std::shared_ptr<const Zone>>& zones() const noexcept { return zones_; }
   const std::vector<DynamicSlot>& dynamic_slots() const noexcept { return slots_dynamic_; }
   size_t entry_count() const noexcept { return entries_.size(); }
@@ -93,19 +162,23 @@ class AnswerTable {
  private:
   friend class Compiler;
   std::vector<Entry> entries_;
-  std::vector<Template> templates_;
+  std::vector<Entry::Slot> types_;
+  TemplateSet templates_;
   std::vector<uint32_t> slots_;  // open addressing: entry index + 1, 0 = empty
   uint64_t mask_ = 0;
-  std::vector<std::shared_ptr<const Zone>> zones_;
+  std::vector<std::shared_ptr<const Zone>> zones_;  // also keeps the entries' names
+  std::deque<std::string> synthetic_names_;         // names of entries that no zone holds
   std::vector<DynamicSlot> slots_dynamic_;
 };
 
 // Compiles zones into a table. Zones may nest (a parent and its child): the child is
 // authoritative for its names, the parent answers DS at the cut. `dynamic` lists names (lower-
 // cased wire) whose A and AAAA answers come from an Overlay; check them first with
-// check_dynamic_name().
+// check_dynamic_name(). Returns null only if `cancel` was set meanwhile (checked every few
+// thousand names, so a stopping gslbd does not wait for a large table).
 std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,
-                                           const std::vector<std::string>& dynamic = {});
+                                           const std::vector<std::string>& dynamic = {},
+                                           const std::atomic<bool>* cancel = nullptr);
 
 // Why `name` (lower-cased wire) cannot be a dynamic name in these zones, or empty if it can.
 std::string check_dynamic_name(const std::vector<std::shared_ptr<const Zone>>& zones,

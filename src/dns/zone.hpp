@@ -2,41 +2,54 @@
 // then compiled into an AnswerTable (compile.hpp); never touched by the query path.
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/address.hpp"
+#include "core/file.hpp"
 #include "core/result.hpp"
 
 namespace gslb::dns {
 
-// One record's RDATA in uncompressed wire form.
+// One record's RDATA in uncompressed wire form. A zone stores one per static record, so it is
+// small (32 bytes) and its bytes live in the zone's storage, not in a heap block of their own.
 struct Rdata {
-  std::string wire;
+  std::string_view wire;  // the zone's storage (or, for a dynamic answer, the caller's)
   // Embedded domain names that RFC 3597 §4 lets us compress (NS, CNAME, SOA, PTR, MX, ...):
-  // (offset, length) into `wire`.
-  std::vector<std::pair<uint16_t, uint16_t>> compressible;
-  // The lower-cased name that additional-section processing follows (NS, MX, SRV targets;
-  // CNAME target), empty if none.
-  std::string target;
+  // (offset, length) into `wire`. SOA and MINFO hold two, the other types at most one.
+  std::array<std::pair<uint16_t, uint16_t>, 2> compress{};
+  uint8_t compress_count = 0;
+  // Where the name that additional-section processing follows (NS, MX, SRV targets; CNAME
+  // target) sits in `wire`; length 0 if none.
+  uint16_t target_at = 0, target_len = 0;
+
+  std::span<const std::pair<uint16_t, uint16_t>> compressible() const noexcept {
+    return {compress.data(), compress_count};
+  }
+  // That name, lower-cased; empty if none.
+  std::string target() const;
   bool operator==(const Rdata& o) const { return wire == o.wire; }
 };
 
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
-  std::vector<Rdata> rdata;
+  std::span<const Rdata> rdata;  // in the zone's storage (or the caller's)
 };
 
 // All RRsets of one owner name. An empty node is an empty non-terminal (RFC 4592 §2.2.2).
 struct Node {
-  std::string name;  // lower-cased wire form
-  std::vector<RRset> rrsets;
+  std::string_view name;  // lower-cased wire form, in the zone's storage
+  std::span<const RRset> rrsets;
   const RRset* find(uint16_t type) const {
     for (const auto& r : rrsets)
       if (r.type == type) return &r;
@@ -44,19 +57,61 @@ struct Node {
   }
 };
 
+// A loaded zone: immutable once load_zone returns it. Names, RRsets, RDATA and their bytes are
+// each packed in one array (a std::map of vectors cost about 290 bytes per record at 1M
+// records; this about 120), so neither copyable nor movable: the views point into it.
 struct Zone {
+  Zone() = default;
+  Zone(const Zone&) = delete;
+  Zone& operator=(const Zone&) = delete;
+
   std::string apex;                       // lower-cased wire form
   std::string file;                       // where it came from, for messages
-  std::map<std::string, Node> nodes;      // every owner name and every empty non-terminal
+  std::vector<Node> nodes;                // every owner name and every empty non-terminal,
+                                          // sorted by name (byte order)
   std::vector<core::Prefix> allow_transfer;
-  const Node& apex_node() const { return nodes.at(apex); }
+  // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
+  // reuses this zone if none of them changed.
+  std::vector<core::FileStamp> sources;
+
+  // The node named `name` (lower-cased wire), or null.
+  const Node* find(std::string_view name) const noexcept {
+    auto it = std::lower_bound(nodes.begin(), nodes.end(), name,
+                               [](const Node& n, std::string_view v) { return n.name < v; });
+    return it != nodes.end() && it->name == name ? &*it : nullptr;
+  }
+  const Node& apex_node() const { return *find(apex); }
   const RRset& soa() const { return *apex_node().find(6); }
+
+  // What the views point into; filled once by the loader, each reserved to its final size.
+  std::string name_bytes, rdata_bytes;
+  std::vector<RRset> rrset_store;
+  std::vector<Rdata> rdata_store;
+};
+
+// Bounds on what one zone may make the loader read, so that a hostile or broken zone file
+// ($INCLUDE fan-out, /dev/zero, a FIFO, a generated zone gone wrong) ends in an error instead
+// of a loader that never finishes or eats the machine's memory. gslbd.toml's [limits].
+struct ZoneLimits {
+  int include_depth = 10;            // $INCLUDE nesting below the zone file
+  uint32_t includes = 1000;          // $INCLUDE directives followed, in all its files together
+  uint64_t records = 10'000'000;     // records, over all its files
+  uint64_t bytes = uint64_t(1) << 30;  // bytes of master-file text, over all its files
+};
+
+struct LoadOptions {
+  ZoneLimits limits;
+  // Checked between records: when set, the load stops early (with an error) so that a
+  // stopping gslbd does not wait for a large zone.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Reads a master file (with $ORIGIN, $TTL, $INCLUDE) for `apex` ("example.test.").
 // Appends every problem to `errors` as `file:line: reason` and returns null if there was any.
 // `text`, when given, is parsed instead of reading `path` (the built-in example zone).
-std::shared_ptr<const Zone> load_zone(std::string_view apex, const std::string& path,
-                                      core::Errors& errors, const std::string* text = nullptr);
+// Only regular files are read; a limit that is exceeded stops the load with an error.
+std::shared_ptr<Zone> load_zone(std::string_view apex, const std::string& path,
+                                core::Errors& errors, const std::string* text = nullptr,
+                                const LoadOptions& options = {});
 
 }  // namespace gslb::dns

@@ -241,3 +241,30 @@ addresses = ["192.0.2.2"]
   CHECK(e[0].rfind("etc/gslbd.toml:2:8: pool[0].name: must not contain spaces", 0) == 0);
   CHECK(e[1].rfind("etc/gslbd.toml:9:10: pool[1].region: must not contain control characters", 0) == 0);
 }
+
+TEST_CASE("[limits]: defaults, sizes with a unit, and bad values with their position") {
+  core::Errors errors;
+  auto cfg = config::parse("[server]\nlisten = [\"127.0.0.1:53\"]\n", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->limits.include_depth == 10);
+  CHECK(cfg->limits.includes == 1000);
+  CHECK(cfg->limits.zone_records == 10'000'000);
+  CHECK(cfg->limits.zone_bytes == uint64_t(1) << 30);
+  cfg = config::parse("[limits]\ninclude_depth = 3\nincludes = 0\nzone_records = 500\n"
+                      "zone_bytes = \"512M\"\n", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->limits.include_depth == 3);
+  CHECK(cfg->limits.includes == 0);
+  CHECK(cfg->limits.zone_records == 500);
+  CHECK(cfg->limits.zone_bytes == uint64_t(512) << 20);
+  cfg = config::parse("[limits]\nzone_bytes = 4096\n", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->limits.zone_bytes == 4096);
+  auto errs = errors_of("[limits]\ninclude_depth = -1\nzone_bytes = \"1T\"\nzone_records = 0\nfiles = 3\n");
+  REQUIRE(errs.size() == 4);
+  CHECK_THAT(errs[0], Catch::StartsWith("etc/gslbd.toml:2:17: limits.include_depth: must be an integer 0..100"));
+  CHECK_THAT(errs[1], Catch::StartsWith("etc/gslbd.toml:3:14: limits.zone_bytes: must be a size in bytes"));
+  CHECK_THAT(errs[2], Catch::StartsWith("etc/gslbd.toml:4:16: limits.zone_records: must be an integer"));
+  CHECK(errs[3] == "etc/gslbd.toml:5:1: limits.files: unknown key");
+  CHECK(errors_of("limits = 3\n").at(0) == "etc/gslbd.toml:1:10: limits: must be a table");
+}

@@ -115,7 +115,7 @@ TEST_CASE_METHOD(Fixture, "weighted picks split 90/10 within 2% over 100,000 que
   for (int i = 0; i < n; ++i) {
     const dns::Template& t = o->pick(0, st);
     // The A record's RDATA is the template's last 4 bytes.
-    first += uint8_t(t.bytes[t.bytes.size() - 4]) == 192;
+    first += uint8_t(t.bytes()[t.bytes().size() - 4]) == 192;
   }
   CHECK(first == Approx(0.9 * n).margin(0.02 * n));
 }
