@@ -140,7 +140,9 @@ struct HttpRunner::Check {
       case CURLE_PEER_FAILED_VERIFICATION:
         return {false, tls_reason(detail, "TLS: certificate rejected"), {}};
       case CURLE_SSL_CACERT_BADFILE:
-        return {false, "TLS: cannot read ca_file", {}};
+        // Our CA bundle (ca_file, or the system's) is missing or unreadable: gslbd's failure,
+        // which says nothing about the gateway.
+        return {false, "TLS: cannot read ca_file", {}, true};
       case CURLE_SSL_CERTPROBLEM:
       case CURLE_SSL_CIPHER:
         return {false, tls_reason(detail, "TLS: handshake failed"), {}};

@@ -234,6 +234,12 @@ def test_trickle_and_size(c, gslbd, gslbctl):
         c.eq(code, 200, "a normal scrape still works")
 
 
+def under_asan(pid):
+    """True when the process runs with AddressSanitizer's runtime mapped in."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def test_follower_dropped(c, gslbd, gslbctl):
     with ot.Gateways() as gws, start(gws, gslbd, gslbctl, server_extra=FITS) as srv:
         c.check(wait_all_up(srv), "every address is up")
@@ -270,7 +276,11 @@ def test_follower_dropped(c, gslbd, gslbctl):
             c.eq(len(dropped), 1, "one event=follower-dropped line")
             if dropped:
                 c.eq(dropped[0].get("bound"), str(256 * 1024), "the line names the bound")
-            c.check(rss1 - rss0 < 16 * 1024, "RSS grew less than 16 MiB", f"{rss1 - rss0} KiB")
+            if under_asan(srv.proc.pid):
+                # ASan's quarantine keeps what thousands of commands freed: RSS says nothing.
+                print("  (ASan build: the RSS bound is not checked)")
+            else:
+                c.check(rss1 - rss0 < 16 * 1024, "RSS grew less than 16 MiB", f"{rss1 - rss0} KiB")
             c.eq(metric(srv, "gslbd_followers_dropped_total"), 1.0, "gslbd_followers_dropped_total 1")
             # The dropped client finds what the kernel still held, then EOF: gslbd's queue was
             # freed, not kept for it.
