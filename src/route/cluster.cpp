@@ -4,6 +4,7 @@
 
 #include "cluster_impl.hpp"
 #include "hash.hpp"
+#include "outlier.hpp"
 
 namespace gslb::route {
 
@@ -75,6 +76,8 @@ const char* to_string(EjectReason r) {
     case EjectReason::kConsecutiveLocalOrigin: return "consecutive_local_origin_failures";
     case EjectReason::kSuccessRate: return "success_rate";
     case EjectReason::kFailurePercentage: return "failure_percentage";
+    case EjectReason::kSuccessRateLocalOrigin: return "success_rate_local_origin";
+    case EjectReason::kFailurePercentageLocalOrigin: return "failure_percentage_local_origin";
   }
   return "?";
 }
@@ -216,15 +219,17 @@ Pick ClusterImpl::finish_pick(ThreadState& ts, const View& view, uint64_t r, con
                               Admission admission) {
   // With a hash key the priority comes from the key too, so one key keeps hitting one endpoint.
   uint64_t selector = options.hash_key ? mix64(*options.hash_key ^ 0x7072696fULL) : r;
-  uint8_t p = view.priority_of_percent[bounded(selector, 100)];
-  const PriorityLevel* level = p == 255 ? nullptr : &view.priorities[p];
-  if (level == nullptr || level->group_total == 0 || (level->panic && view.fail_traffic_on_panic)) {
+  uint8_t entry = view.priority_of_percent[bounded(selector, 100)];
+  const uint32_t p = entry & ~kDegradedBucket;
+  const PriorityLevel* level = entry == kNoPriority ? nullptr : &view.priorities[p];
+  const HostSet* set = level == nullptr ? nullptr : (entry & kDegradedBucket) ? &level->degraded : &level->healthy;
+  if (set == nullptr || set->total == 0 || (level->panic && view.fail_traffic_on_panic)) {
     no_healthy_.fetch_add(1, std::memory_order_relaxed);
     return Pick(PickError::kNoHealthyEndpoint);
   }
   const Group* group = nullptr;
   uint32_t chosen_priority = p;
-  size_t index = choose_endpoint(ts, view, p, r, options, &group, &chosen_priority);
+  size_t index = choose_endpoint(ts, view, *set, p, r, options, &group, &chosen_priority);
   if (group == nullptr) {
     no_healthy_.fetch_add(1, std::memory_order_relaxed);
     return Pick(PickError::kNoHealthyEndpoint);
@@ -241,17 +246,16 @@ Pick ClusterImpl::finish_pick(ThreadState& ts, const View& view, uint64_t r, con
   return out;
 }
 
-size_t ClusterImpl::choose_endpoint(ThreadState& ts, const View& view, uint32_t p, uint64_t r, const PickOptions& options,
-                                    const Group** group_out, uint32_t* priority_out) const {
-  const PriorityLevel& level = view.priorities[p];
+size_t ClusterImpl::choose_endpoint(ThreadState& ts, const View& view, const HostSet& set, uint32_t p, uint64_t r,
+                                    const PickOptions& options, const Group** group_out,
+                                    uint32_t* priority_out) const {
   uint64_t r2 = mix64(r ^ 0x5bd1e995ULL);
   size_t g = 0;
-  if (level.groups.size() > 1) {
-    uint64_t pos = bounded(options.hash_key ? mix64(*options.hash_key) : r2, level.group_total);
-    g = static_cast<size_t>(std::upper_bound(level.group_cumulative.begin(), level.group_cumulative.end(), pos) -
-                            level.group_cumulative.begin());
+  if (set.groups.size() > 1) {
+    uint64_t pos = bounded(options.hash_key ? mix64(*options.hash_key) : r2, set.total);
+    g = static_cast<size_t>(std::upper_bound(set.cumulative.begin(), set.cumulative.end(), pos) - set.cumulative.begin());
   }
-  const Group* group = level.groups[g].get();
+  const Group* group = set.groups[g].get();
   if (group->empty()) return 0;
   const uint64_t* hash = options.hash_key ? &*options.hash_key : nullptr;
   size_t index = group->choose(r, r2, hash, 0, ts.round_robin);
@@ -269,15 +273,18 @@ size_t ClusterImpl::choose_endpoint(ThreadState& ts, const View& view, uint32_t 
   }
   if (!excluded(group->hosts()[index])) return index;
   // Still an endpoint already tried: take any untried selectable one, nearest priority first,
-  // because a retry to a worse locality beats a retry to the endpoint that just failed.
+  // healthy before degraded, because a retry to a worse locality beats a retry to the endpoint
+  // that just failed.
   for (size_t step = 0; step < view.priorities.size(); ++step) {
     size_t q = (p + step) % view.priorities.size();
-    for (const auto& grp : view.priorities[q].groups) {
-      for (size_t i = 0; i < grp->size(); ++i) {
-        if (!excluded(grp->hosts()[i])) {
-          *group_out = grp.get();
-          *priority_out = static_cast<uint32_t>(q);
-          return i;
+    for (const HostSet* candidates : {&view.priorities[q].healthy, &view.priorities[q].degraded}) {
+      for (const auto& grp : candidates->groups) {
+        for (size_t i = 0; i < grp->size(); ++i) {
+          if (!excluded(grp->hosts()[i])) {
+            *group_out = grp.get();
+            *priority_out = static_cast<uint32_t>(q);
+            return i;
+          }
         }
       }
     }
@@ -391,17 +398,15 @@ void ClusterImpl::rebuild_locked(TimePoint now, Events& events) {
 }
 
 void ClusterImpl::update_deadline_locked() {
-  // The interval sweep only has work when rate-based ejection is on or some endpoint has an
-  // ejection to be forgiven. Otherwise (Istio's defaults, nothing ejected) the deadline is
-  // "never", and pick() skips reading the clock altogether.
+  // The interval sweep has work when rate-based ejection is on, when an endpoint is ejected
+  // (it returns only at a sweep) or has an ejection to be forgiven. Otherwise (Istio's defaults,
+  // nothing ejected) the deadline is "never", and pick() skips reading the clock altogether.
   const OutlierConfig& c = config_.outlier;
-  bool interval_work = c.enforcing_success_rate > 0 || c.enforcing_failure_percentage > 0;
-  int64_t deadline = INT64_MAX;
+  bool interval_work = rate_sweeps_enabled(c);
   for (const auto& ep : members_) {
-    if (ep->ejected()) deadline = std::min(deadline, ep->ejected_until_.count());
-    if (ep->times_ejected() > 0) interval_work = true;
+    if (ep->ejected() || ep->times_ejected() > 0) interval_work = true;
   }
-  if (c.enabled && interval_work) deadline = std::min(deadline, next_interval_.count());
+  int64_t deadline = c.enabled && interval_work ? next_interval_.count() : INT64_MAX;
   next_deadline_.store(deadline, std::memory_order_relaxed);
 }
 
@@ -438,7 +443,9 @@ std::vector<PriorityInfo> ClusterImpl::priorities(const Client& client) {
   for (const auto& level : view->priorities) {
     PriorityInfo info;
     info.load_percent = level.load;
-    info.healthy = level.healthy;
+    info.degraded_load_percent = level.degraded_load;
+    info.healthy = level.healthy_count;
+    info.degraded = level.degraded_count;
     info.total = level.total;
     info.panic = level.panic;
     for (const auto& ep : level.members) info.endpoints.push_back(ep->name());

@@ -62,8 +62,8 @@ class ClusterImpl {
   const View* find_view(const Snapshot& snap, const Client& client) const;
   void add_client(const Client& client);
   void maybe_tick(TimePoint now);
-  size_t choose_endpoint(ThreadState& ts, const View& view, uint32_t priority, uint64_t r, const PickOptions& options,
-                         const Group** group_out, uint32_t* priority_out) const;
+  size_t choose_endpoint(ThreadState& ts, const View& view, const HostSet& set, uint32_t priority, uint64_t r,
+                         const PickOptions& options, const Group** group_out, uint32_t* priority_out) const;
   Pick finish_pick(ThreadState& ts, const View& view, uint64_t r, const PickOptions& options, Admission admission);
 
   // Under mu_.
@@ -110,7 +110,7 @@ class ClusterImpl {
   std::atomic<uint64_t> ejections_total_{0};
   std::atomic<uint64_t> ejections_overflow_{0};
   std::atomic<uint64_t> ejections_suspended_{0};
-  std::array<std::atomic<uint64_t>, 6> ejections_by_reason_{};
+  std::array<std::atomic<uint64_t>, kEjectReasonCount> ejections_by_reason_{};
   std::atomic<uint64_t> rebuilds_{0};
 };
 

@@ -178,7 +178,11 @@ void read_lb(Reader& parent, LbConfig& lb, Context& ctx) {
                   "must be one of round_robin, least_request, random, ring_hash, maglev");
   }
   r.number("overprovisioning_factor", lb.overprovisioning_factor);
-  r.integer("panic_threshold", lb.panic_threshold);
+  if (t->contains("panic_threshold")) {
+    uint32_t threshold = 0;
+    r.integer("panic_threshold", threshold);
+    lb.panic_threshold = threshold;
+  }
   r.boolean("fail_traffic_on_panic", lb.fail_traffic_on_panic);
   r.integer("minimum_ring_size", lb.minimum_ring_size);
   r.integer("maximum_ring_size", lb.maximum_ring_size);
@@ -244,6 +248,8 @@ void read_outlier(Reader& parent, OutlierConfig& o, Context& ctx) {
   r.integer("max_ejection_percent", o.max_ejection_percent);
   r.boolean("always_eject_one_host", o.always_eject_one_host);
   r.integer("min_health_percent", o.min_health_percent);
+  r.integer("min_healthy_to_eject_percent", o.min_healthy_to_eject_percent);
+  r.duration("max_ejection_time_jitter", o.max_ejection_time_jitter);
   r.integer("enforcing_success_rate", o.enforcing_success_rate);
   r.integer("success_rate_minimum_hosts", o.success_rate_minimum_hosts);
   r.integer("success_rate_request_volume", o.success_rate_request_volume);
@@ -252,6 +258,8 @@ void read_outlier(Reader& parent, OutlierConfig& o, Context& ctx) {
   r.integer("failure_percentage_threshold", o.failure_percentage_threshold);
   r.integer("failure_percentage_minimum_hosts", o.failure_percentage_minimum_hosts);
   r.integer("failure_percentage_request_volume", o.failure_percentage_request_volume);
+  r.integer("enforcing_local_origin_success_rate", o.enforcing_local_origin_success_rate);
+  r.integer("enforcing_failure_percentage_local_origin", o.enforcing_failure_percentage_local_origin);
   r.finish();
 }
 
@@ -349,8 +357,9 @@ void read_endpoints(Reader& parent, std::vector<EndpointSpec>& out, Context& ctx
     e.locality = Locality::parse(locality);
     r.string("health", health);
     if (health == "unhealthy") e.health = Health::kUnhealthy;
+    else if (health == "degraded") e.health = Health::kDegraded;
     else if (!health.empty() && health != "healthy")
-      ctx.fail(t->get("health")->source(), r.at("health"), "must be \"healthy\" or \"unhealthy\"");
+      ctx.fail(t->get("health")->source(), r.at("health"), "must be \"healthy\", \"degraded\" or \"unhealthy\"");
     if (const toml::table* labels = r.table("labels")) {
       for (auto&& [k, v] : *labels) {
         if (v.is_string()) e.labels.emplace(std::string(k.str()), v.as_string()->get());

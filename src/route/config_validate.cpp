@@ -36,7 +36,7 @@ class Checker {
 void check_lb(const LbConfig& lb, Checker& c) {
   if (!(lb.overprovisioning_factor >= 1.0 && lb.overprovisioning_factor <= 10.0))
     c.fail("load_balancer.overprovisioning_factor", "must be 1.0..10.0");
-  c.range<uint32_t>("load_balancer.panic_threshold", lb.panic_threshold, 0, 100);
+  if (lb.panic_threshold) c.range<uint32_t>("load_balancer.panic_threshold", *lb.panic_threshold, 0, 100);
   c.range<uint64_t>("load_balancer.minimum_ring_size", lb.minimum_ring_size, 1, 8 * 1024 * 1024);
   c.range<uint64_t>("load_balancer.maximum_ring_size", lb.maximum_ring_size, 1, 8 * 1024 * 1024);
   if (lb.maximum_ring_size < lb.minimum_ring_size)
@@ -79,6 +79,11 @@ void check_outlier(const OutlierConfig& o, Checker& c) {
   if (o.max_ejection_time.count() <= 0) c.fail("outlier_detection.max_ejection_time", "must be > 0");
   c.range<uint32_t>("outlier_detection.max_ejection_percent", o.max_ejection_percent, 0, 100);
   c.range<uint32_t>("outlier_detection.min_health_percent", o.min_health_percent, 0, 100);
+  c.range<uint32_t>("outlier_detection.min_healthy_to_eject_percent", o.min_healthy_to_eject_percent, 0, 100);
+  c.range<uint32_t>("outlier_detection.enforcing_local_origin_success_rate", o.enforcing_local_origin_success_rate, 0, 100);
+  c.range<uint32_t>("outlier_detection.enforcing_failure_percentage_local_origin",
+                    o.enforcing_failure_percentage_local_origin, 0, 100);
+  if (o.max_ejection_time_jitter.count() < 0) c.fail("outlier_detection.max_ejection_time_jitter", "must be >= 0");
   c.range<uint32_t>("outlier_detection.enforcing_success_rate", o.enforcing_success_rate, 0, 100);
   c.range<uint32_t>("outlier_detection.enforcing_failure_percentage", o.enforcing_failure_percentage, 0, 100);
   c.range<uint32_t>("outlier_detection.failure_percentage_threshold", o.failure_percentage_threshold, 0, 100);
@@ -128,6 +133,14 @@ Errors validate(const ClusterConfig& config, const std::string& path_prefix) {
       c.fail(p, fmt::format("duplicate endpoint {}:{}", e.address, e.port));
   }
   return c.take();
+}
+
+uint32_t effective_panic_threshold(const ClusterConfig& config) {
+  if (config.lb.panic_threshold) return *config.lb.panic_threshold;
+  // Istio's applyOutlierDetection: "Disable panic threshold by default as its not typically
+  // applicable in k8s environments with few pods per service" -- with outlier detection it always
+  // writes healthy_panic_threshold = minHealthPercent. Without it Envoy's default stays.
+  return config.outlier.enabled ? config.outlier.min_health_percent : 50;
 }
 
 const ClusterConfig* RouteConfig::find(std::string_view name) const {

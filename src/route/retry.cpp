@@ -19,12 +19,23 @@ bool is_retriable(const RetryOn& on, const Outcome& o) {
 }
 
 Duration retry_backoff(uint32_t retry_number, Duration base, Duration max, Random& random) {
+  using std::chrono::milliseconds;
   if (retry_number == 0 || base.count() <= 0) return Duration{0};
-  // (2^n - 1) * base, computed without overflow: past 2^20 the cap has long been reached.
-  uint64_t factor = retry_number >= 20 ? (uint64_t{1} << 20) - 1 : (uint64_t{1} << retry_number) - 1;
-  uint64_t ceiling = static_cast<uint64_t>(base.count()) * factor;
-  ceiling = std::min<uint64_t>(ceiling, static_cast<uint64_t>(std::max(max, base).count()));
-  return Duration{static_cast<int64_t>(detail::bounded(random.next(), ceiling))};
+  // Envoy's JitteredExponentialBackOffStrategy::nextBackOffMs (source/common/common/
+  // backoff_strategy.cc), in whole milliseconds as there: ceiling = (2^k - 1) * base, where k
+  // (from 1) grows only while the ceiling is still <= max; the wait is min(random % ceiling, max).
+  // 25 ms base, 250 ms max: retry 1 [0, 24], 2 [0, 74], 3 [0, 174], then ceiling 375 for good:
+  // uniform in [0, 249] with probability 2/3 and exactly 250 ms with probability 1/3.
+  const uint64_t base_ms = std::max<uint64_t>(1, static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(base).count()));
+  const uint64_t max_ms = std::max<uint64_t>(
+      base_ms, static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(max).count()));
+  uint64_t k = 1;
+  uint64_t ceiling = base_ms;
+  for (uint32_t n = 1; n < retry_number && ceiling <= max_ms && k < 62; ++n) {
+    ++k;
+    ceiling = ((uint64_t{1} << k) - 1) * base_ms;
+  }
+  return milliseconds(static_cast<int64_t>(std::min(random.next() % ceiling, max_ms)));
 }
 
 const char* to_string(RetryVerdict v) {

@@ -120,6 +120,37 @@ TEST_CASE("jittered exponential back-off stays inside [0, (2^n - 1) * 25ms), cap
   CHECK(max_seen[5] > 230ms);
 }
 
+// Envoy source/common/common/backoff_strategy.cc, JitteredExponentialBackOffStrategy::
+// nextBackOffMs: min(random % ((2^k - 1) * base), max) in whole milliseconds, k growing only
+// while the ceiling is <= max. The docs' "[0, (2^n - 1) * base) capped at max" differs from
+// retry 4 on: the ceiling stays at 375 ms and a third of the draws land exactly on max.
+TEST_CASE("retry back-off ranges as Envoy's backoff_strategy.cc computes them") {
+  SplitMixRandom random(11);
+  int at_max = 0;
+  const int n = 30000;
+  for (int i = 0; i < n; ++i) {
+    Duration d = retry_backoff(4, 25ms, 250ms, random);
+    CHECK(d % 1ms == Duration{0});
+    CHECK(d <= 250ms);
+    at_max += d == 250ms ? 1 : 0;
+  }
+  CHECK(at_max == Approx(n / 3).margin(n / 50));
+  // Retry 3: ceiling 175 ms, below max: never clamped, max value 174 ms.
+  Duration top{0};
+  for (int i = 0; i < 5000; ++i) top = std::max(top, retry_backoff(3, 25ms, 250ms, random));
+  CHECK(top == 174ms);
+  // max == base: retry 1 draws from [0, 24]; the ceiling then grows once more (25 <= 25) to
+  // 75 ms and stays, so later retries land on 25 ms two times in three.
+  int capped = 0;
+  for (int i = 0; i < 3000; ++i) {
+    CHECK(retry_backoff(1, 25ms, 25ms, random) < 25ms);
+    Duration d = retry_backoff(6, 25ms, 25ms, random);
+    CHECK(d <= 25ms);
+    capped += d == 25ms ? 1 : 0;
+  }
+  CHECK(capped == Approx(2000).margin(150));
+}
+
 TEST_CASE("retry state: attempts, a different endpoint, the retry budget") {
   ClusterConfig c;
   c.endpoints = {ep("10.0.0.1", 80, "r/z"), ep("10.0.0.2", 80, "r/z"), ep("10.0.0.3", 80, "r/z")};

@@ -69,6 +69,8 @@ class Endpoint {
   // Ejection bookkeeping, written only under the cluster's mutex.
   std::atomic<uint32_t> multiplier_{0};
   TimePoint ejected_until_{0};
+  TimePoint returned_at_{0};
+  bool has_returned_ = false;
 };
 using EndpointPtr = std::shared_ptr<Endpoint>;
 
@@ -132,8 +134,9 @@ class Pick {
 enum class EventKind : uint8_t { kEjected, kReturned, kPanicEntered, kPanicLeft };
 enum class EjectReason : uint8_t {
   kNone, kConsecutive5xx, kConsecutiveGatewayError, kConsecutiveLocalOrigin, kSuccessRate,
-  kFailurePercentage,
+  kFailurePercentage, kSuccessRateLocalOrigin, kFailurePercentageLocalOrigin,
 };
+inline constexpr size_t kEjectReasonCount = 8;
 const char* to_string(EventKind k);
 const char* to_string(EjectReason r);
 
@@ -174,16 +177,18 @@ struct ClusterStats {
   uint64_t panic_picks = 0;
   uint64_t ejections_total = 0;
   uint64_t ejections_overflow = 0;  // outlier found, not ejected: max_ejection_percent
-  uint64_t ejections_suspended = 0; // outlier found, not ejected: below min_health_percent
-  std::array<uint64_t, 6> ejections_by_reason{};  // indexed by EjectReason
+  uint64_t ejections_suspended = 0; // outlier found, not ejected: below min_healthy_to_eject_percent
+  std::array<uint64_t, kEjectReasonCount> ejections_by_reason{};  // indexed by EjectReason
   uint64_t ejections_active = 0;
   uint64_t rebuilds = 0;
 };
 
 // How one client sees the priorities, for tests, debugging and an admin page.
 struct PriorityInfo {
-  uint32_t load_percent = 0;
-  uint32_t healthy = 0;
+  uint32_t load_percent = 0;           // share of all traffic sent to its healthy endpoints
+  uint32_t degraded_load_percent = 0;  // share sent to its degraded endpoints
+  uint32_t healthy = 0;                // healthy and not ejected
+  uint32_t degraded = 0;               // degraded and not ejected
   uint32_t total = 0;
   bool panic = false;
   std::vector<std::string> endpoints;  // names
@@ -208,8 +213,9 @@ class Cluster {
   bool set_health(std::string_view address, uint16_t port, Health health);
   // Replaces the membership; endpoints keep their outlier state across updates (by address:port).
   Errors update(std::vector<EndpointSpec> endpoints);
-  // Returns ejected endpoints whose time is up and, every `interval`, runs the success-rate and
-  // failure-percentage sweeps. pick() calls it when due unless auto_tick is false.
+  // Every `interval` (on a grid from the cluster's creation), returns the ejected endpoints whose
+  // time is up and runs the success-rate and failure-percentage sweeps, as Envoy's interval
+  // timer does. pick() calls it when due unless auto_tick is false.
   void tick();
 
   std::vector<EndpointPtr> endpoints() const;

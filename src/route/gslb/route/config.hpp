@@ -2,6 +2,7 @@
 // the TOML loader and the programmatic validator. Field names follow Envoy/Istio in snake_case.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,10 @@ struct LbConfig {
   LbPolicy policy = LbPolicy::kRoundRobin;
   // Envoy's default 1.4: a priority keeps all its traffic while >= 1/1.4 = 71.4% is healthy.
   double overprovisioning_factor = 1.4;
-  // Percent of healthy endpoints below which a priority routes to all of them; 0 disables panic.
-  uint32_t panic_threshold = 50;
+  // Envoy's healthy_panic_threshold: percent of healthy (or degraded) endpoints below which a
+  // priority routes to all of them; 0 disables panic. Unset: what Istio would give the sidecar,
+  // see effective_panic_threshold().
+  std::optional<uint32_t> panic_threshold;
   // Envoy's fail_traffic_on_panic: refuse requests instead of sending them to unhealthy endpoints.
   bool fail_traffic_on_panic = false;
   uint64_t minimum_ring_size = 1024;   // ring hash
@@ -60,7 +63,17 @@ struct OutlierConfig {
   uint32_t max_ejection_percent = 10;
   // Envoy's always_eject_one_host: eject one endpoint even if that exceeds max_ejection_percent.
   bool always_eject_one_host = false;
-  uint32_t min_health_percent = 0;  // below it no new ejection happens
+  // Istio's OutlierDetection.minHealthPercent. Istio does not hand it to Envoy's outlier detector:
+  // it sets the cluster's healthy_panic_threshold to it (pilot cluster_traffic_policy.go,
+  // applyOutlierDetection), so Istio's default 0 turns panic off. Here it does the same unless
+  // load_balancer.panic_threshold is set.
+  uint32_t min_health_percent = 0;
+  // gslb's own guard (no Envoy or Istio equivalent): while fewer than this percent of the
+  // endpoints are healthy, no new ejection happens. 0 (the default) disables it.
+  uint32_t min_healthy_to_eject_percent = 0;
+  // Envoy's max_ejection_time_jitter: each ejection lasts a further random 0..jitter (whole
+  // milliseconds, as Envoy draws it), so endpoints ejected together do not all return together.
+  Duration max_ejection_time_jitter{0};
   // Success-rate ejection (Envoy names); off unless enforcing_success_rate > 0.
   uint32_t enforcing_success_rate = 0;
   uint32_t success_rate_minimum_hosts = 5;
@@ -71,6 +84,11 @@ struct OutlierConfig {
   uint32_t failure_percentage_threshold = 85;
   uint32_t failure_percentage_minimum_hosts = 5;
   uint32_t failure_percentage_request_volume = 50;
+  // With split_external_local_origin_errors, Envoy also runs both sweeps over local-origin
+  // outcomes alone (connect failures, timeouts, resets against successful connections), each
+  // with its own enforcement. Envoy's defaults: 100 and 0; Istio leaves both alone.
+  uint32_t enforcing_local_origin_success_rate = 100;
+  uint32_t enforcing_failure_percentage_local_origin = 0;
 };
 
 // Istio ConnectionPoolSettings / Envoy circuit breaker thresholds. 0 means "no limit" here, as
@@ -128,6 +146,12 @@ struct ClusterConfig {
   RateLimitConfig rate_limit;
   std::vector<EndpointSpec> endpoints;
 };
+
+// The panic threshold in effect. load_balancer.panic_threshold when set; otherwise Istio's rule:
+// with outlier detection on, outlier_detection.min_health_percent (default 0: no panic, so with
+// every endpoint ejected a pick fails as an Istio sidecar answers 503); with it off, Envoy's
+// default 50.
+uint32_t effective_panic_threshold(const ClusterConfig& config);
 
 struct RouteConfig {
   std::vector<ClusterConfig> clusters;  // sorted by name

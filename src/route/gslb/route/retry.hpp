@@ -13,8 +13,10 @@ namespace gslb::route {
 
 bool is_retriable(const RetryOn& on, const Outcome& outcome);
 
-// Envoy's fully jittered back-off: retry n (1-based) waits a uniform time in
-// [0, (2^n - 1) * base), capped at max. With 25 ms: [0,25), [0,75), [0,175), then [0,250].
+// Envoy's fully jittered back-off as its source computes it (backoff_strategy.cc,
+// JitteredExponentialBackOffStrategy): retry n (1-based) waits min(random % ceiling, max) whole
+// milliseconds, ceiling = (2^n - 1) * base until the first ceiling above max, which then stays.
+// With 25 ms and 250 ms: [0,24], [0,74], [0,174], then min(random % 375, 250) from retry 4 on.
 Duration retry_backoff(uint32_t retry_number, Duration base, Duration max, Random& random);
 
 enum class RetryVerdict : uint8_t {

@@ -91,8 +91,11 @@ inline constexpr std::string_view kSubzoneLabel = "topology.istio.io/subzone";
 
 // Health as decided by the application or by its active health checks. Outlier ejection is
 // separate and kept by the library; an endpoint receives traffic when it is kHealthy and not
-// ejected (or when its priority is in panic).
-enum class Health : uint8_t { kHealthy, kUnhealthy };
+// ejected (or when its priority is in panic). kDegraded is Envoy's degraded state (an active
+// check or EDS said "works, but avoid"): such an endpoint counts toward its priority's
+// availability and receives traffic only once the healthy endpoints of every priority cannot carry
+// it all (Envoy's degraded priority load, load_balancer_impl.cc recalculatePerPriorityState).
+enum class Health : uint8_t { kHealthy, kUnhealthy, kDegraded };
 
 // One member of a cluster, as configured. (address, port) identifies it across updates.
 struct EndpointSpec {
