@@ -114,7 +114,8 @@ ClusterImpl::ClusterImpl(ClusterConfig config, ClusterOptions options)
       auto_tick_(options.auto_tick),
       // Counting requests costs an atomic write on a line every thread shares, so only do it
       // when something reads the count: max_requests or the retry budget.
-      count_requests_(config_.circuit_breaker.max_requests > 0 || config_.retry.budget_percent > 0),
+      count_requests_(config_.circuit_breaker.max_requests > 0 || config_.circuit_breaker.high.max_requests > 0 ||
+                      config_.retry.budget_percent > 0),
       uid_(next_cluster_uid.fetch_add(1)),
       breaker_(config_.circuit_breaker) {
   if (config_.rate_limit.enabled) limiter_ = std::make_unique<LocalRateLimiter>(config_.rate_limit, *clock_);
@@ -186,7 +187,7 @@ Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
   }
   Admission admission;
   if (count_requests_) {
-    admission = breaker_.try_acquire(Resource::kRequest);
+    admission = breaker_.try_acquire(Resource::kRequest, options.priority);
     if (!admission) {
       circuit_open_.fetch_add(1, std::memory_order_relaxed);
       return Pick(PickError::kCircuitOpen);

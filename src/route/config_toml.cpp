@@ -263,15 +263,24 @@ void read_outlier(Reader& parent, OutlierConfig& o, Context& ctx) {
   r.finish();
 }
 
+void read_thresholds(Reader& r, CircuitBreakerThresholds& t) {
+  r.integer("max_connections", t.max_connections);
+  r.integer("max_pending_requests", t.max_pending_requests);
+  r.integer("max_requests", t.max_requests);
+  r.integer("max_retries", t.max_retries);
+}
+
 void read_circuit_breaker(Reader& parent, CircuitBreakerConfig& c, Context& ctx) {
   const toml::table* t = parent.table("circuit_breaker");
   if (t == nullptr) return;
   Reader r(*t, parent.at("circuit_breaker"), ctx);
-  r.integer("max_connections", c.max_connections);
-  r.integer("max_pending_requests", c.max_pending_requests);
-  r.integer("max_requests", c.max_requests);
+  read_thresholds(r, c);
   r.integer("max_requests_per_connection", c.max_requests_per_connection);
-  r.integer("max_retries", c.max_retries);
+  if (const toml::table* high = r.table("high")) {
+    Reader hr(*high, r.at("high"), ctx);
+    read_thresholds(hr, c.high);
+    hr.finish();
+  }
   r.finish();
 }
 

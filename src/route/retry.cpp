@@ -50,8 +50,8 @@ const char* to_string(RetryVerdict v) {
   return "?";
 }
 
-RetryState::RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker)
-    : config_(config), random_(random), breaker_(breaker) {}
+RetryState::RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker, RoutingPriority priority)
+    : config_(config), random_(random), breaker_(breaker), priority_(priority) {}
 
 void RetryState::attempted(const EndpointPtr& endpoint) {
   if (endpoint && std::find(tried_.begin(), tried_.end(), endpoint) == tried_.end()) tried_.push_back(endpoint);
@@ -73,14 +73,14 @@ RetryState::Decision RetryState::on_outcome(const Outcome& outcome) {
     if (config_.budget_percent > 0) {
       // Envoy's retry budget: 20% of 50 active requests allows 10 retries in flight; with few
       // requests min_retry_concurrency (3) still lets a little through.
-      double allowed = config_.budget_percent / 100.0 * breaker_->active(Resource::kRequest);
+      double allowed = config_.budget_percent / 100.0 * breaker_->active(Resource::kRequest, priority_);
       uint32_t limit = std::max<uint32_t>(config_.min_retry_concurrency, static_cast<uint32_t>(allowed));
-      if (breaker_->active(Resource::kRetry) >= limit) {
+      if (breaker_->active(Resource::kRetry, priority_) >= limit) {
         d.verdict = RetryVerdict::kBudgetExhausted;
         return d;
       }
     }
-    retry_slot_ = breaker_->try_acquire(Resource::kRetry);
+    retry_slot_ = breaker_->try_acquire(Resource::kRetry, priority_);
     if (!retry_slot_) {
       d.verdict = RetryVerdict::kCircuitOpen;
       return d;
@@ -95,6 +95,7 @@ RetryState::Decision RetryState::on_outcome(const Outcome& outcome) {
 PickOptions RetryState::pick_options() const {
   PickOptions o;
   o.exclude = &tried_;
+  o.priority = priority_;
   return o;
 }
 

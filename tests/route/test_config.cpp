@@ -26,10 +26,17 @@ interval = "5s"
 base_ejection_time = "5m"
 max_ejection_percent = 100
 min_health_percent = 20
+min_healthy_to_eject_percent = 30
+max_ejection_time_jitter = "2s"
+enforcing_local_origin_success_rate = 0
+enforcing_failure_percentage_local_origin = 100
 
 [clusters.reviews.circuit_breaker]
 max_requests = 100
 max_retries = 3
+[clusters.reviews.circuit_breaker.high]
+max_requests = 500
+max_connections = 50
 
 [clusters.reviews.retry]
 attempts = 3
@@ -58,6 +65,11 @@ address = "10.0.0.2"
 port = 9080
 health = "unhealthy"
 
+[[clusters.reviews.endpoints]]
+address = "10.0.0.3"
+port = 9080
+health = "degraded"
+
 [clusters.ratings.locality]
 distribute = [{ from = "cn-hangzhou/*", to = { "cn-hangzhou/*" = 80, "cn-shanghai/*" = 20 } }]
 )";
@@ -75,7 +87,14 @@ distribute = [{ from = "cn-hangzhou/*", to = { "cn-hangzhou/*" = 80, "cn-shangha
   CHECK(c.outlier.interval == 5s);
   CHECK(c.outlier.split_external_local_origin_errors);
   CHECK(c.outlier.min_health_percent == 20);
+  CHECK(c.outlier.min_healthy_to_eject_percent == 30);
+  CHECK(c.outlier.max_ejection_time_jitter == 2s);
+  CHECK(c.outlier.enforcing_local_origin_success_rate == 0);
+  CHECK(c.outlier.enforcing_failure_percentage_local_origin == 100);
   CHECK(c.circuit_breaker.max_retries == 3);
+  CHECK(c.circuit_breaker.high.max_requests == 500);
+  CHECK(c.circuit_breaker.high.max_connections == 50);
+  CHECK(c.circuit_breaker.high.max_retries == 0);
   CHECK(c.retry.retry_on.server_error);
   CHECK_FALSE(c.retry.retry_on.gateway_error);  // retry_on replaces the default list
   CHECK(c.retry.retry_on.status_codes == std::vector<int>{429});
@@ -84,12 +103,15 @@ distribute = [{ from = "cn-hangzhou/*", to = { "cn-hangzhou/*" = 80, "cn-shangha
   REQUIRE(c.rate_limit.keys.size() == 1);
   CHECK(c.rate_limit.keys[0].second.max_tokens == 1);
   CHECK(c.rate_limit.keys[0].second.tokens_per_fill == 100);  // inherited from the default bucket
-  REQUIRE(c.endpoints.size() == 2);
+  REQUIRE(c.endpoints.size() == 3);
+  CHECK(c.endpoints[2].health == Health::kDegraded);
   CHECK(c.endpoints[0].weight == 3);
   CHECK(c.endpoints[0].locality.zone == "cn-hangzhou-a");
   CHECK(c.endpoints[0].labels.at("version") == "v2");
   CHECK(c.endpoints[1].health == Health::kUnhealthy);
   const ClusterConfig& ratings = *r->find("ratings");
+  CHECK_FALSE(ratings.lb.panic_threshold.has_value());  // unwritten: Istio's rule applies
+  CHECK(effective_panic_threshold(ratings) == 0);
   REQUIRE(ratings.locality.distribute.size() == 1);
   CHECK(ratings.locality.distribute[0].to.size() == 2);
   CHECK(Cluster::create(c).ok());

@@ -52,6 +52,44 @@ TEST_CASE("max_requests on a cluster: picks beyond the budget get kCircuitOpen")
   CHECK(h.cluster->circuit_breaker().overflow(Resource::kRequest) == 1);
 }
 
+// Envoy keeps one ResourceManager per RoutingPriority (cluster circuit_breakers.thresholds[],
+// each with its `priority`): HIGH requests neither use nor see DEFAULT's budget.
+TEST_CASE("per-priority circuit-breaker thresholds: DEFAULT and HIGH count apart") {
+  ClusterConfig c;
+  c.endpoints = {ep("10.0.0.1", 80, "r/z")};
+  c.circuit_breaker.max_requests = 1;
+  c.circuit_breaker.high.max_requests = 2;
+  Harness h(c);
+  const Client client{Locality::parse("r/z")};
+  PickOptions high;
+  high.priority = RoutingPriority::kHigh;
+  Pick d1 = h.cluster->pick(client);
+  CHECK(d1);
+  CHECK(h.cluster->pick(client).error() == PickError::kCircuitOpen);  // DEFAULT is full
+  Pick h1 = h.cluster->pick(client, high);
+  Pick h2 = h.cluster->pick(client, high);
+  CHECK(h1);
+  CHECK(h2);
+  CHECK(h.cluster->pick(client, high).error() == PickError::kCircuitOpen);
+  CircuitBreaker& cb = h.cluster->circuit_breaker();
+  CHECK(cb.active(Resource::kRequest) == 1);
+  CHECK(cb.active(Resource::kRequest, RoutingPriority::kHigh) == 2);
+  CHECK(cb.overflow(Resource::kRequest) == 1);
+  CHECK(cb.overflow(Resource::kRequest, RoutingPriority::kHigh) == 1);
+  h.cluster->report(h1, Outcome::http(200));
+  CHECK(cb.active(Resource::kRequest, RoutingPriority::kHigh) == 1);
+  CHECK(h.cluster->pick(client, high));
+
+  // A retry state of priority HIGH takes HIGH's retry slots and passes HIGH to its picks.
+  c.circuit_breaker.high.max_retries = 1;
+  CircuitBreaker breaker(c.circuit_breaker);
+  RetryState retry(c.retry, h.random, &breaker, RoutingPriority::kHigh);
+  CHECK(retry.pick_options().priority == RoutingPriority::kHigh);
+  CHECK(retry.on_outcome(Outcome::http(503)).retry());
+  CHECK(breaker.active(Resource::kRetry, RoutingPriority::kHigh) == 1);
+  CHECK(breaker.active(Resource::kRetry) == 0);
+}
+
 TEST_CASE("token bucket: partial fills, cap, and fills that were missed") {
   TokenBucket b({10, 3, 100ms}, TimePoint{0});
   for (int i = 0; i < 10; ++i) CHECK(b.try_consume(TimePoint{0}));

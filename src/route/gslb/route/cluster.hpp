@@ -84,6 +84,8 @@ struct PickOptions {
   const std::vector<EndpointPtr>* exclude = nullptr;
   // Which local rate limit bucket to charge ("" = the default bucket).
   std::string_view rate_limit_key;
+  // Which circuit-breaker thresholds the request counts against (Envoy's route priority).
+  RoutingPriority priority = RoutingPriority::kDefault;
 };
 
 // The result of a pick: an endpoint and the admission it holds, or the reason there is none.

@@ -91,14 +91,26 @@ struct OutlierConfig {
   uint32_t enforcing_failure_percentage_local_origin = 0;
 };
 
-// Istio ConnectionPoolSettings / Envoy circuit breaker thresholds. 0 means "no limit" here, as
-// Istio's 0 means "unset"; Envoy's own defaults are 1024 for the first four.
-struct CircuitBreakerConfig {
+// Envoy's routing priority of a request (RoutingPriority: DEFAULT or HIGH). Each has its own
+// circuit-breaker thresholds and counts, as in Envoy's circuit_breakers.thresholds[].priority.
+enum class RoutingPriority : uint8_t { kDefault = 0, kHigh = 1 };
+inline constexpr size_t kRoutingPriorityCount = 2;
+
+// One Envoy circuit_breakers.thresholds entry. 0 means "no limit" here, as Istio's 0 means
+// "unset"; Envoy's own defaults are 1024 for the first three and 3 for retries.
+struct CircuitBreakerThresholds {
   uint32_t max_connections = 0;
   uint32_t max_pending_requests = 0;
   uint32_t max_requests = 0;
-  uint32_t max_requests_per_connection = 0;
   uint32_t max_retries = 0;
+};
+
+// Istio ConnectionPoolSettings / Envoy circuit breakers: the DEFAULT thresholds (what Istio
+// sets), the HIGH ones, and max_requests_per_connection, which Envoy keeps per cluster, not per
+// priority.
+struct CircuitBreakerConfig : CircuitBreakerThresholds {
+  uint32_t max_requests_per_connection = 0;
+  CircuitBreakerThresholds high;
 };
 
 // Which outcomes are retried (Envoy x-envoy-retry-on names).

@@ -26,8 +26,10 @@ const char* to_string(RetryVerdict v);
 
 class RetryState {
  public:
-  // `breaker` (optional) supplies max_retries and the active counts for the retry budget.
-  RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker = nullptr);
+  // `breaker` (optional) supplies max_retries and the active counts for the retry budget, those
+  // of `priority` (the request's routing priority, also passed on by pick_options()).
+  RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker = nullptr,
+             RoutingPriority priority = RoutingPriority::kDefault);
 
   struct Decision {
     RetryVerdict verdict = RetryVerdict::kSuccess;
@@ -49,6 +51,7 @@ class RetryState {
   const RetryConfig& config_;
   Random& random_;
   CircuitBreaker* breaker_;
+  RoutingPriority priority_;
   uint32_t retries_ = 0;
   std::vector<EndpointPtr> tried_;
   Admission retry_slot_;
