@@ -210,19 +210,22 @@ static void test_full_api(void) {
   CHECK(info.ejected == 0);
   CHECK(gslb_route_endpoint_state(c, "10.9.9.9", 80, &info) == GSLB_ROUTE_ERR_NOT_FOUND);
 
-  /* Membership: a third endpoint in n2 takes priority 0 back; a bad update changes nothing. */
+  /* Membership: a third endpoint in n2, and 10.0.0.2 healthy again, give priority 0 back all the
+   * traffic; a bad update changes nothing. */
   gslb_route_label l1 = {"network", "n1"};
   gslb_route_endpoint eps[3] = {
       {"10.0.0.1", 80, 1, "r/z", &l1, 1, GSLB_ROUTE_HEALTHY},
-      {"10.0.0.2", 80, 1, "r/z", &n2, 1, GSLB_ROUTE_DEGRADED},
+      {"10.0.0.2", 80, 1, "r/z", &n2, 1, GSLB_ROUTE_HEALTHY},
       {"10.0.0.3", 80, 2, "r/z", &n2, 1, GSLB_ROUTE_HEALTHY},
   };
   CHECK(gslb_route_update(c, eps, 3, errors, sizeof errors) == GSLB_ROUTE_OK);
   CHECK(gslb_route_priorities(c, &client, prio, 4) == 2);
   CHECK(prio[0].total == 2);
-  CHECK(prio[0].healthy == 1);
+  CHECK(prio[0].healthy == 2);
+  CHECK(prio[0].load_percent == 100);
   CHECK(gslb_route_pick_for(c, &client, NULL, &p) == GSLB_ROUTE_OK);
-  CHECK(strcmp(gslb_route_pick_address(p), "10.0.0.3") == 0);
+  CHECK(gslb_route_pick_priority(p) == 0);
+  CHECK(strcmp(gslb_route_pick_address(p), "10.0.0.1") != 0);
   gslb_route_pick_free(p);
   eps[2].port = 0;
   CHECK(gslb_route_update(c, eps, 3, errors, sizeof errors) == GSLB_ROUTE_ERR_CONFIG);
@@ -261,7 +264,7 @@ static void test_full_api(void) {
   /* A HIGH retry handle passes its priority and the client's labels on. */
   gslb_route_retry* r = gslb_route_retry_new_for(c, GSLB_ROUTE_PRIORITY_HIGH);
   CHECK(gslb_route_retry_pick_for(r, &client, &p) == GSLB_ROUTE_OK);
-  CHECK(strcmp(gslb_route_pick_address(p), "10.0.0.3") == 0);
+  CHECK(gslb_route_pick_priority(p) == 0);
   gslb_route_pick_free(p);
   gslb_route_retry_free(r);
   gslb_route_cluster_free(c);
