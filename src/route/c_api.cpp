@@ -309,10 +309,26 @@ gslb_route_status gslb_route_pick_for(gslb_route_cluster* cluster, const gslb_ro
   *out = nullptr;
   try {
     PickOptions o;
+    // Views into the caller's strings, alive for the call.
+    std::vector<DescriptorEntry> entries;
+    std::vector<DescriptorView> descriptors;
     if (options != nullptr) {
       if (options->hash_key != nullptr) o.hash_key = *options->hash_key;
       if (options->rate_limit_key != nullptr) o.rate_limit_key = options->rate_limit_key;
       o.priority = priority_of(options->priority);
+      size_t total = 0;
+      for (size_t i = 0; options->descriptors != nullptr && i < options->descriptor_count; ++i)
+        total += options->descriptors[i].entry_count;
+      entries.reserve(total);  // no reallocation: the views below point into it
+      for (size_t i = 0; options->descriptors != nullptr && i < options->descriptor_count; ++i) {
+        const gslb_route_descriptor& d = options->descriptors[i];
+        size_t first = entries.size();
+        for (size_t k = 0; d.entries != nullptr && k < d.entry_count; ++k) {
+          entries.emplace_back(d.entries[k].key ? d.entries[k].key : "", d.entries[k].value ? d.entries[k].value : "");
+        }
+        descriptors.push_back(DescriptorView{std::span<const DescriptorEntry>(entries.data() + first, entries.size() - first)});
+      }
+      o.descriptors = descriptors;
     }
     return hand_out(cluster->cluster->pick(client_of(*client), o), nullptr, out);
   } catch (...) {

@@ -181,7 +181,7 @@ Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
       if (now.count() >= deadline) maybe_tick(now);
     }
   }
-  if (limiter_ && !limiter_->allow(options.rate_limit_key)) {
+  if (limiter_ && !limiter_->allow(options.rate_limit_key, options.descriptors)) {
     rate_limited_.fetch_add(1, std::memory_order_relaxed);
     return Pick(PickError::kRateLimited);
   }

@@ -144,6 +144,24 @@ class Reader {
     return n->as_array();
   }
 
+  // An array of tables at `key`: `each(reader)` reads one element, whose unknown keys are then
+  // reported like any table's.
+  template <class F>
+  void tables(std::string_view key, F each) {
+    const toml::array* a = array(key);
+    for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
+      std::string p = fmt::format("{}[{}]", at(key), i);
+      const toml::node& n = *a->get(i);
+      if (!n.is_table()) {
+        ctx_.fail(n.source(), p, "must be a table");
+        continue;
+      }
+      Reader element(*n.as_table(), p, ctx_);
+      each(element);
+      element.finish();
+    }
+  }
+
   // Every key not consumed is an error: a typo must not silently fall back to a default.
   void finish() {
     for (auto&& [k, v] : t_) {
@@ -196,40 +214,26 @@ void read_locality(Reader& parent, LocalityLbConfig& l, Context& ctx) {
   Reader r(*t, parent.at("locality"), ctx);
   r.boolean("enabled", l.enabled);
   r.strings("failover_priority", l.failover_priority);
-  if (const toml::array* a = r.array("failover")) {
-    for (size_t i = 0; i < a->size(); ++i) {
-      std::string p = fmt::format("{}[{}]", r.at("failover"), i);
-      const toml::table* e = table_at(*a->get(i), p, ctx);
-      if (e == nullptr) continue;
-      Reader er(*e, p, ctx);
-      FailoverRule rule;
-      er.string("from", rule.from);
-      er.string("to", rule.to);
-      er.finish();
-      l.failover.push_back(std::move(rule));
-    }
-  }
-  if (const toml::array* a = r.array("distribute")) {
-    for (size_t i = 0; i < a->size(); ++i) {
-      std::string p = fmt::format("{}[{}]", r.at("distribute"), i);
-      const toml::table* e = table_at(*a->get(i), p, ctx);
-      if (e == nullptr) continue;
-      Reader er(*e, p, ctx);
-      DistributeRule rule;
-      er.string("from", rule.from);
-      if (const toml::table* to = er.table("to")) {
-        for (auto&& [k, v] : *to) {
-          std::string kp = fmt::format("{}.to.\"{}\"", p, k.str());
-          ctx.positions[kp] = {static_cast<int>(v.source().begin.line), static_cast<int>(v.source().begin.column)};
-          auto w = v.as_integer();
-          if (w == nullptr || w->get() < 0 || w->get() > 100) ctx.fail(v.source(), kp, "must be a weight 0..100");
-          else rule.to.emplace_back(std::string(k.str()), static_cast<uint32_t>(w->get()));
-        }
+  r.tables("failover", [&](Reader& er) {
+    FailoverRule rule;
+    er.string("from", rule.from);
+    er.string("to", rule.to);
+    l.failover.push_back(std::move(rule));
+  });
+  r.tables("distribute", [&](Reader& er) {
+    DistributeRule rule;
+    er.string("from", rule.from);
+    if (const toml::table* to = er.table("to")) {
+      for (auto&& [k, v] : *to) {
+        std::string kp = fmt::format("{}.\"{}\"", er.at("to"), k.str());
+        ctx.positions[kp] = {static_cast<int>(v.source().begin.line), static_cast<int>(v.source().begin.column)};
+        auto w = v.as_integer();
+        if (w == nullptr || w->get() < 0 || w->get() > 100) ctx.fail(v.source(), kp, "must be a weight 0..100");
+        else rule.to.emplace_back(std::string(k.str()), static_cast<uint32_t>(w->get()));
       }
-      er.finish();
-      l.distribute.push_back(std::move(rule));
     }
-  }
+    l.distribute.push_back(std::move(rule));
+  });
   r.finish();
 }
 
@@ -346,6 +350,19 @@ void read_rate_limit(Reader& parent, RateLimitConfig& c, Context& ctx) {
       c.keys.emplace_back(std::string(k.str()), b);
     }
   }
+  r.boolean("always_consume_default_token_bucket", c.always_consume_default_token_bucket);
+  r.tables("descriptors", [&](Reader& dr) {
+    RateLimitDescriptor d;
+    d.bucket = c.bucket;
+    read_bucket(dr, d.bucket);
+    dr.tables("entries", [&](Reader& er) {
+      std::pair<std::string, std::string> entry;
+      er.string("key", entry.first);
+      er.string("value", entry.second);
+      d.entries.push_back(std::move(entry));
+    });
+    c.descriptors.push_back(std::move(d));
+  });
   r.finish();
 }
 

@@ -121,6 +121,22 @@ Errors validate(const ClusterConfig& config, const std::string& path_prefix) {
     for (const auto& [key, bucket] : config.rate_limit.keys) {
       check_bucket(bucket, fmt::format("rate_limit.keys.\"{}\"", key), c);
     }
+    const auto& descriptors = config.rate_limit.descriptors;
+    for (size_t i = 0; i < descriptors.size(); ++i) {
+      std::string p = fmt::format("rate_limit.descriptors[{}]", i);
+      check_bucket(descriptors[i].bucket, p, c);
+      if (descriptors[i].entries.empty()) c.fail(p + ".entries", "must list at least one { key, value }");
+      for (size_t k = 0; k < descriptors[i].entries.size(); ++k) {
+        const auto& [key, value] = descriptors[i].entries[k];
+        std::string ep = fmt::format("{}.entries[{}]", p, k);
+        if (key.empty()) c.fail(ep + ".key", "must not be empty");
+        // Envoy reads an empty value as a wildcard with a bucket per value seen; not offered here.
+        if (value.empty()) c.fail(ep + ".value", "must not be empty (wildcard descriptors are not supported)");
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (descriptors[j].entries == descriptors[i].entries) c.fail(p + ".entries", "duplicates an earlier descriptor");
+      }
+    }
   }
   std::set<std::pair<std::string, uint16_t>> seen;
   for (size_t i = 0; i < config.endpoints.size(); ++i) {

@@ -165,6 +165,11 @@ static const char* kLabelled =
     "max_requests_per_connection = 2\n"
     "[clusters.api.circuit_breaker.high]\n"
     "max_connections = 2\n"
+    "[clusters.api.rate_limit]\n"
+    "max_tokens = 1000\n"
+    "[[clusters.api.rate_limit.descriptors]]\n"
+    "entries = [{ key = \"user\", value = \"bob\" }]\n"
+    "max_tokens = 1\n"
     "[[clusters.api.endpoints]]\n"
     "address = \"10.0.0.1\"\n"
     "port = 80\n"
@@ -260,6 +265,19 @@ static void test_full_api(void) {
   /* max_requests_per_connection = 2: the second request is the connection's last. */
   CHECK(gslb_route_connection_exhausted(c, 1) == 0);
   CHECK(gslb_route_connection_exhausted(c, 2) == 1);
+
+  /* A descriptor with its own bucket of one token. */
+  gslb_route_label bob = {"user", "bob"};
+  gslb_route_descriptor desc = {&bob, 1};
+  gslb_route_pick_options po;
+  memset(&po, 0, sizeof po);
+  po.descriptors = &desc;
+  po.descriptor_count = 1;
+  CHECK(gslb_route_pick_for(c, &client, &po, &p) == GSLB_ROUTE_OK);
+  gslb_route_pick_free(p);
+  CHECK(gslb_route_pick_for(c, &client, &po, &p) == GSLB_ROUTE_ERR_RATE_LIMITED);
+  CHECK(gslb_route_pick_for(c, &client, NULL, &p) == GSLB_ROUTE_OK);
+  gslb_route_pick_free(p);
 
   /* A HIGH retry handle passes its priority and the client's labels on. */
   gslb_route_retry* r = gslb_route_retry_new_for(c, GSLB_ROUTE_PRIORITY_HIGH);

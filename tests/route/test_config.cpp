@@ -5,6 +5,19 @@
 
 using namespace route_test;
 
+namespace {
+
+// Every error parse_config reports for `text`, as "file:line:col: path: reason".
+std::vector<std::string> error_lines(const char* text, const std::string& name) {
+  auto r = parse_config(text, name);
+  std::vector<std::string> out;
+  if (r.ok()) return out;
+  for (const auto& e : r.errors()) out.push_back(e.to_string());
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("a full configuration loads") {
   const char* text = R"(
 [clusters.reviews.load_balancer]
@@ -50,8 +63,12 @@ budget_percent = 20.0
 max_tokens = 100
 tokens_per_fill = 100
 fill_interval = "1s"
+always_consume_default_token_bucket = false
 [clusters.reviews.rate_limit.keys."/admin"]
 max_tokens = 1
+[[clusters.reviews.rate_limit.descriptors]]
+entries = [{ key = "path", value = "/api" }, { key = "user", value = "bob" }]
+max_tokens = 7
 
 [[clusters.reviews.endpoints]]
 address = "10.0.0.1"
@@ -103,6 +120,12 @@ distribute = [{ from = "cn-hangzhou/*", to = { "cn-hangzhou/*" = 80, "cn-shangha
   REQUIRE(c.rate_limit.keys.size() == 1);
   CHECK(c.rate_limit.keys[0].second.max_tokens == 1);
   CHECK(c.rate_limit.keys[0].second.tokens_per_fill == 100);  // inherited from the default bucket
+  CHECK_FALSE(c.rate_limit.always_consume_default_token_bucket);
+  REQUIRE(c.rate_limit.descriptors.size() == 1);
+  CHECK(c.rate_limit.descriptors[0].entries.size() == 2);
+  CHECK(c.rate_limit.descriptors[0].entries[1].second == "bob");
+  CHECK(c.rate_limit.descriptors[0].bucket.max_tokens == 7);
+  CHECK(c.rate_limit.descriptors[0].bucket.fill_interval == 1s);
   REQUIRE(c.endpoints.size() == 3);
   CHECK(c.endpoints[2].health == Health::kDegraded);
   CHECK(c.endpoints[0].weight == 3);
@@ -138,10 +161,7 @@ address = "10.0.0.1"
 port = 80
 colour = "blue"
 )";
-  auto r = parse_config(text, "bad.toml");
-  REQUIRE_FALSE(r.ok());
-  std::vector<std::string> got;
-  for (const auto& e : r.errors()) got.push_back(e.to_string());
+  std::vector<std::string> got = error_lines(text, "bad.toml");
   std::vector<std::string> want = {
       "bad.toml:2:1: clusters.a.load_balancer.polcy: unknown key",
       "bad.toml:3:19: clusters.a.load_balancer.panic_threshold: must be 0..100",
@@ -153,6 +173,31 @@ colour = "blue"
       "bad.toml:15:10: clusters.a.endpoints[0].weight: must be 1..1000",
       "bad.toml:16:1: clusters.a.endpoints[1]: duplicate endpoint 10.0.0.1:80",
       "bad.toml:19:1: clusters.a.endpoints[1].colour: unknown key",
+  };
+  CHECK(got == want);
+}
+
+TEST_CASE("errors in the issue-15 keys carry file:line:col too") {
+  const char* text = R"([clusters.a.outlier_detection]
+max_ejection_time_jitter = "often"
+min_healthy_to_eject_percent = 101
+[clusters.a.circuit_breaker.high]
+max_requests_per_connection = 3
+[clusters.a.rate_limit]
+[[clusters.a.rate_limit.descriptors]]
+entries = [{ key = "user", value = "" }]
+[[clusters.a.endpoints]]
+address = "10.0.0.1"
+port = 80
+health = "sick"
+)";
+  std::vector<std::string> got = error_lines(text, "new.toml");
+  std::vector<std::string> want = {
+      "new.toml:2:28: clusters.a.outlier_detection.max_ejection_time_jitter: must be a duration such as \"250ms\", \"10s\", \"5m\" (at most 1 day)",
+      "new.toml:3:32: clusters.a.outlier_detection.min_healthy_to_eject_percent: must be 0..100",
+      "new.toml:5:1: clusters.a.circuit_breaker.high.max_requests_per_connection: unknown key",
+      "new.toml:8:36: clusters.a.rate_limit.descriptors[0].entries[0].value: must not be empty (wildcard descriptors are not supported)",
+      "new.toml:12:10: clusters.a.endpoints[0].health: must be \"healthy\", \"degraded\" or \"unhealthy\"",
   };
   CHECK(got == want);
 }

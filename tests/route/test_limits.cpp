@@ -7,6 +7,10 @@
 
 using namespace route_test;
 
+namespace {
+const Client kClientRz{Locality::parse("r/z")};
+}  // namespace
+
 TEST_CASE("circuit breaker admits up to the limit, counts overflow, frees on release") {
   CircuitBreakerConfig c;
   c.max_requests = 2;
@@ -120,6 +124,57 @@ TEST_CASE("rate limit keys have their own buckets") {
   CHECK(limiter.limited() == 2);
   clock.advance(1s);
   CHECK(limiter.allow("/api/expensive"));
+}
+
+// Envoy source/extensions/filters/common/local_ratelimit/local_ratelimit_impl.cc,
+// LocalRateLimiterImpl::requestAllowed: each request descriptor equal to a configured one takes
+// from that bucket (slowest fill first, the first empty one refuses); the default bucket is
+// taken too when nothing matched or always_consume_default_token_bucket (default true).
+TEST_CASE("per-descriptor local rate limits (Envoy LocalRateLimiterImpl::requestAllowed)") {
+  ManualClock clock;
+  RateLimitConfig c;
+  c.enabled = true;
+  c.bucket = {5, 5, 1s};
+  c.descriptors = {{{{"path", "/api"}, {"user", "bob"}}, {2, 2, 1s}}, {{{"path", "/api"}}, {3, 3, 1s}}};
+  const DescriptorEntry bob[] = {{"path", "/api"}, {"user", "bob"}};
+  const DescriptorEntry api[] = {{"path", "/api"}};
+  const DescriptorEntry other[] = {{"path", "/other"}};
+  const DescriptorView bob_and_api[] = {{bob}, {api}};
+  const DescriptorView only_other[] = {{other}};
+
+  SECTION("every matching bucket and the default one are charged") {
+    LocalRateLimiter limiter(c, clock);
+    CHECK(limiter.allow({}, bob_and_api));  // bob 1/2, api 1/3, default 1/5
+    CHECK(limiter.allow({}, bob_and_api));  // bob 2/2, api 2/3, default 2/5
+    CHECK_FALSE(limiter.allow({}, bob_and_api));  // bob is empty: refused before api pays
+    CHECK(limiter.allow({}, std::span<const DescriptorView>(&bob_and_api[1], 1)));  // api 3/3, default 3/5
+    CHECK_FALSE(limiter.allow({}, std::span<const DescriptorView>(&bob_and_api[1], 1)));
+    CHECK(limiter.allow({}, only_other));  // no match: default 4/5
+    CHECK(limiter.allow());                // default 5/5
+    CHECK_FALSE(limiter.allow({}, only_other));
+    clock.advance(1s);
+    CHECK(limiter.allow({}, bob_and_api));
+  }
+  SECTION("always_consume_default_token_bucket = false: a matched descriptor is enough") {
+    c.always_consume_default_token_bucket = false;
+    c.bucket = {1, 1, 1s};
+    LocalRateLimiter limiter(c, clock);
+    CHECK(limiter.allow({}, std::span<const DescriptorView>(&bob_and_api[1], 1)));
+    CHECK(limiter.allow({}, std::span<const DescriptorView>(&bob_and_api[1], 1)));
+    CHECK(limiter.allow());  // the default bucket was not touched
+    CHECK_FALSE(limiter.allow());
+  }
+  SECTION("through a cluster's pick") {
+    ClusterConfig cc;
+    cc.endpoints = {ep("10.0.0.1", 80, "r/z")};
+    cc.rate_limit = c;
+    Harness h(cc);
+    PickOptions o;
+    o.descriptors = bob_and_api;
+    CHECK(h.cluster->pick(kClientRz, o));
+    CHECK(h.cluster->pick(kClientRz, o));
+    CHECK(h.cluster->pick(kClientRz, o).error() == PickError::kRateLimited);
+  }
 }
 
 TEST_CASE("which outcomes retry") {

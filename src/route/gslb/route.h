@@ -110,11 +110,20 @@ typedef struct gslb_route_client {
   size_t label_count;
 } gslb_route_client;
 
+/* A request's rate-limit descriptor: ordered (key, value) entries, matched against
+ * [[rate_limit.descriptors]]. */
+typedef struct gslb_route_descriptor {
+  const gslb_route_label* entries;
+  size_t entry_count;
+} gslb_route_descriptor;
+
 /* Zero-initialise, then set what you need. */
 typedef struct gslb_route_pick_options {
   const uint64_t* hash_key;           /* NULL, or a key for ring_hash/maglev */
   const char* rate_limit_key;         /* NULL or "": the default bucket */
   gslb_route_routing_priority priority;
+  const gslb_route_descriptor* descriptors;
+  size_t descriptor_count;
 } gslb_route_pick_options;
 
 /* One member, for gslb_route_update. weight 0 means 1. Strings are copied. */

@@ -84,6 +84,8 @@ struct PickOptions {
   const std::vector<EndpointPtr>* exclude = nullptr;
   // Which local rate limit bucket to charge ("" = the default bucket).
   std::string_view rate_limit_key;
+  // The request's descriptors, matched against rate_limit.descriptors.
+  std::span<const DescriptorView> descriptors;
   // Which circuit-breaker thresholds the request counts against (Envoy's route priority).
   RoutingPriority priority = RoutingPriority::kDefault;
 };

@@ -141,11 +141,24 @@ struct TokenBucketConfig {
   Duration fill_interval = std::chrono::seconds(1);
 };
 
-// ASM/Envoy local rate limit: one default bucket, plus a bucket per configured key.
+// Envoy's LocalRateLimitDescriptor: a bucket for requests that carry exactly these entries
+// (key, value), in this order.
+struct RateLimitDescriptor {
+  std::vector<std::pair<std::string, std::string>> entries;
+  TokenBucketConfig bucket;
+};
+
+// ASM/Envoy local rate limit: one default bucket, plus a bucket per configured key (gslb's
+// shorthand: a keyed request takes from its key's bucket instead of the default one), plus
+// Envoy's descriptors (local_ratelimit_impl.cc requestAllowed: every matching descriptor's
+// bucket, tightest fill rate first, then the default bucket too unless
+// always_consume_default_token_bucket is false and a descriptor matched).
 struct RateLimitConfig {
   bool enabled = false;
   TokenBucketConfig bucket;
   std::vector<std::pair<std::string, TokenBucketConfig>> keys;
+  std::vector<RateLimitDescriptor> descriptors;
+  bool always_consume_default_token_bucket = true;  // Envoy's default
 };
 
 struct ClusterConfig {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -82,6 +83,13 @@ struct Locality {
 bool locality_matches(std::string_view pattern, const Locality& locality);
 
 using Labels = std::map<std::string, std::string, std::less<>>;
+
+// A request's rate-limit descriptor (Envoy's RateLimit::Descriptor): ordered (key, value)
+// entries, e.g. {{"path", "/api"}, {"user", "bob"}}. Views: the caller owns the strings.
+using DescriptorEntry = std::pair<std::string_view, std::string_view>;
+struct DescriptorView {
+  std::span<const DescriptorEntry> entries;
+};
 
 // Well-known label keys. When an endpoint or a client has no such label, its value is derived
 // from the locality, as Istio does for failover_priority.
