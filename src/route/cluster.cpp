@@ -206,7 +206,7 @@ Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
       std::unique_ptr<View> transient;
       {
         std::lock_guard lock(mu_);
-        transient = build_view(client, members_, config_);
+        transient = build_view(client, members_, config_, clock_->now());
       }
       return finish_pick(ts, *transient, r, options, std::move(admission));
     }
@@ -313,8 +313,11 @@ bool ClusterImpl::set_health(std::string_view address, uint16_t port, Health hea
       if (ep->address() != address || ep->port() != port) continue;
       found = true;
       if (ep->health() != health) {
+        TimePoint now = clock_->now();
+        if (health == Health::kHealthy) start_warming_locked(*ep, now);
         ep->health_.store(health, std::memory_order_release);
-        rebuild_locked(clock_->now(), events);
+        rebuild_locked(now, events);
+        update_deadline_locked();
       }
       break;
     }
@@ -331,6 +334,7 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
   Events events;
   {
     std::lock_guard lock(mu_);
+    const TimePoint now = clock_->now();
     std::vector<EndpointPtr> next;
     for (auto& spec : specs) {
       auto old = std::find_if(members_.begin(), members_.end(), [&](const EndpointPtr& ep) {
@@ -339,6 +343,7 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
       if (old != members_.end()) {
         const EndpointSpec& o = (*old)->spec();
         if (o.weight == spec.weight && o.locality == spec.locality && o.labels == spec.labels) {
+          if ((*old)->health() != Health::kHealthy && spec.health == Health::kHealthy) start_warming_locked(**old, now);
           (*old)->health_.store(spec.health, std::memory_order_release);
           next.push_back(*old);
           continue;
@@ -350,6 +355,13 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
         ep->ejected_.store((*old)->ejected());
         ep->ejected_until_ = (*old)->ejected_until_;
         ep->multiplier_.store((*old)->times_ejected());
+        ep->returned_at_ = (*old)->returned_at_;
+        ep->has_returned_ = (*old)->has_returned_;
+        ep->warming_ = (*old)->warming_;
+        ep->warm_since_ = (*old)->warm_since_;
+      } else if (ep->health() == Health::kHealthy) {
+        // Envoy puts hosts added after the cluster's first membership into slow start.
+        start_warming_locked(*ep, now);
       }
       next.push_back(std::move(ep));
     }
@@ -357,7 +369,7 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
       if (std::find(next.begin(), next.end(), ep) == next.end()) ep->removed_.store(true);
     }
     members_ = std::move(next);
-    rebuild_locked(clock_->now(), events);
+    rebuild_locked(now, events);
     update_deadline_locked();
   }
   dispatch(std::move(events));
@@ -377,7 +389,7 @@ void ClusterImpl::rebuild_locked(TimePoint now, Events& events) {
   auto next = std::make_shared<Snapshot>();
   std::shared_ptr<const Snapshot> previous = snapshot_.load(std::memory_order_acquire);
   for (size_t c = 0; c < clients_.size(); ++c) {
-    next->views.push_back(build_view(clients_[c], members_, config_));
+    next->views.push_back(build_view(clients_[c], members_, config_, now));
     const View& now_view = *next->views.back();
     const View* before = previous && c < previous->views.size() ? previous->views[c].get() : nullptr;
     for (size_t p = 0; p < now_view.priorities.size(); ++p) {
@@ -408,7 +420,36 @@ void ClusterImpl::update_deadline_locked() {
     if (ep->ejected() || ep->times_ejected() > 0) interval_work = true;
   }
   int64_t deadline = c.enabled && interval_work ? next_interval_.count() : INT64_MAX;
+  for (const auto& ep : members_) {
+    if (ep->warming_) deadline = std::min(deadline, next_warm_refresh_.count());
+  }
   next_deadline_.store(deadline, std::memory_order_relaxed);
+}
+
+void ClusterImpl::start_warming_locked(Endpoint& ep, TimePoint now) {
+  if (config_.lb.slow_start.slow_start_window.count() <= 0) return;
+  ep.warming_ = true;
+  ep.warm_since_ = now;
+  next_warm_refresh_ = std::min(next_warm_refresh_, now + warm_step());
+}
+
+// Envoy recomputes a warming host's weight at each pick (EDF pickAndAdd); here the routing table
+// is rebuilt in steps of window / 20 (at least 50 ms), so the pick path stays a table read.
+Duration ClusterImpl::warm_step() const {
+  return std::max<Duration>(std::chrono::milliseconds(50), config_.lb.slow_start.slow_start_window / 20);
+}
+
+void ClusterImpl::refresh_warming_locked(TimePoint now, Events& events) {
+  if (now < next_warm_refresh_) return;
+  bool any = false;
+  for (const auto& ep : members_) {
+    if (!ep->warming_) continue;
+    any = true;
+    if (now - ep->warm_since_ >= config_.lb.slow_start.slow_start_window) ep->warming_ = false;
+  }
+  if (!any) return;
+  next_warm_refresh_ = now + warm_step();
+  rebuild_locked(now, events);
 }
 
 void ClusterImpl::dispatch(Events&& events) {
@@ -438,7 +479,7 @@ std::vector<PriorityInfo> ClusterImpl::priorities(const Client& client) {
   std::unique_ptr<View> view;
   {
     std::lock_guard lock(mu_);
-    view = build_view(client, members_, config_);
+    view = build_view(client, members_, config_, clock_->now());
   }
   std::vector<PriorityInfo> out;
   for (const auto& level : view->priorities) {

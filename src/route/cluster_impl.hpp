@@ -69,6 +69,11 @@ class ClusterImpl {
   // Under mu_.
   void rebuild_locked(TimePoint now, Events& events);
   void sweep_locked(TimePoint now, Events& events);
+  // Slow start: marks `ep` as warming from `now` (when slow start is configured).
+  void start_warming_locked(Endpoint& ep, TimePoint now);
+  // Rebuilds the table when warming endpoints' weights are due a step; ends finished warm-ups.
+  void refresh_warming_locked(TimePoint now, Events& events);
+  Duration warm_step() const;
   bool try_eject_locked(Endpoint& ep, EjectReason reason, TimePoint now, Events& events);
   void update_deadline_locked();
   void evaluate_rates_locked(TimePoint now, Events& events);
@@ -94,6 +99,7 @@ class ClusterImpl {
   std::vector<EndpointPtr> members_;
   std::vector<Client> clients_;
   TimePoint next_interval_{0};
+  TimePoint next_warm_refresh_{0};
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> next_deadline_{INT64_MAX};

@@ -205,6 +205,13 @@ void read_lb(Reader& parent, LbConfig& lb, Context& ctx) {
   r.integer("minimum_ring_size", lb.minimum_ring_size);
   r.integer("maximum_ring_size", lb.maximum_ring_size);
   r.integer("maglev_table_size", lb.maglev_table_size);
+  if (const toml::table* ss = r.table("slow_start_config")) {
+    Reader sr(*ss, r.at("slow_start_config"), ctx);
+    sr.duration("slow_start_window", lb.slow_start.slow_start_window);
+    sr.number("aggression", lb.slow_start.aggression);
+    sr.number("min_weight_percent", lb.slow_start.min_weight_percent);
+    sr.finish();
+  }
   r.finish();
 }
 

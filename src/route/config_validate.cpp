@@ -41,6 +41,14 @@ void check_lb(const LbConfig& lb, Checker& c) {
   c.range<uint64_t>("load_balancer.maximum_ring_size", lb.maximum_ring_size, 1, 8 * 1024 * 1024);
   if (lb.maximum_ring_size < lb.minimum_ring_size)
     c.fail("load_balancer.maximum_ring_size", "must be >= minimum_ring_size");
+  const SlowStartConfig& ss = lb.slow_start;
+  if (ss.slow_start_window.count() < 0) c.fail("load_balancer.slow_start_config.slow_start_window", "must be >= 0");
+  if (!(ss.aggression > 0 && ss.aggression <= 100)) c.fail("load_balancer.slow_start_config.aggression", "must be > 0 and <= 100");
+  if (!(ss.min_weight_percent >= 0 && ss.min_weight_percent <= 100))
+    c.fail("load_balancer.slow_start_config.min_weight_percent", "must be 0..100");
+  // Envoy has slow_start_config only in its round robin and least request configs.
+  if (ss.slow_start_window.count() > 0 && lb.policy != LbPolicy::kRoundRobin && lb.policy != LbPolicy::kLeastRequest)
+    c.fail("load_balancer.slow_start_config", "applies to round_robin and least_request only (as in Envoy)");
   // Maglev needs a prime table so that every skip value walks the whole table.
   if (lb.maglev_table_size > 5000011 || !is_prime(lb.maglev_table_size))
     c.fail("load_balancer.maglev_table_size", "must be a prime <= 5000011 (e.g. 65537)");

@@ -230,6 +230,7 @@ void ClusterImpl::evaluate_rates_locked(TimePoint now, Events& events) {
 }
 
 void ClusterImpl::sweep_locked(TimePoint now, Events& events) {
+  refresh_warming_locked(now, events);
   const OutlierConfig& c = config_.outlier;
   // Envoy brings ejected hosts back only from its interval timer (outlier_detection_impl.cc:
   // onIntervalTimer -> checkHostForUneject), so an endpoint whose time is up waits for the next

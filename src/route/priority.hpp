@@ -87,7 +87,15 @@ struct View {
   bool fail_traffic_on_panic = false;
 };
 
+// Envoy's slow-start factor for an endpoint warming since `since` (EdfLoadBalancerBase::
+// applySlowStartFactor): max(min_weight_percent/100, (t/window)^(1/aggression)), t counted in
+// whole milliseconds and at least 1 ms; 1 once the window has passed.
+double slow_start_factor(const SlowStartConfig& config, TimePoint since, TimePoint now);
+
+// The factor for one endpoint: below 1 while it is inside its slow-start window at `now`.
+double warm_factor(const Endpoint& ep, const SlowStartConfig& config, TimePoint now);
+
 std::unique_ptr<View> build_view(const Client& client, const std::vector<EndpointPtr>& members,
-                                 const ClusterConfig& config);
+                                 const ClusterConfig& config, TimePoint now);
 
 }  // namespace gslb::route::detail

@@ -25,6 +25,10 @@ policy = "least_request"
 overprovisioning_factor = 1.4
 panic_threshold = 40
 fail_traffic_on_panic = true
+[clusters.reviews.load_balancer.slow_start_config]
+slow_start_window = "30s"
+aggression = 2.0
+min_weight_percent = 5
 
 [clusters.reviews.locality]
 failover = [{ from = "cn-hangzhou", to = "cn-shanghai" }]
@@ -98,6 +102,9 @@ distribute = [{ from = "cn-hangzhou/*", to = { "cn-hangzhou/*" = 80, "cn-shangha
   CHECK(c.lb.policy == LbPolicy::kLeastRequest);
   CHECK(c.lb.panic_threshold == 40);
   CHECK(c.lb.fail_traffic_on_panic);
+  CHECK(c.lb.slow_start.slow_start_window == 30s);
+  CHECK(c.lb.slow_start.aggression == 2.0);
+  CHECK(c.lb.slow_start.min_weight_percent == 5.0);
   CHECK(c.locality.failover.at(0).to == "cn-shanghai");
   CHECK(c.locality.failover_priority.size() == 2);
   CHECK(c.outlier.base_ejection_time == 5min);
@@ -181,6 +188,11 @@ TEST_CASE("errors in the issue-15 keys carry file:line:col too") {
   const char* text = R"([clusters.a.outlier_detection]
 max_ejection_time_jitter = "often"
 min_healthy_to_eject_percent = 101
+[clusters.a.load_balancer]
+policy = "maglev"
+[clusters.a.load_balancer.slow_start_config]
+slow_start_window = "10s"
+aggression = 0
 [clusters.a.circuit_breaker.high]
 max_requests_per_connection = 3
 [clusters.a.rate_limit]
@@ -195,9 +207,11 @@ health = "sick"
   std::vector<std::string> want = {
       "new.toml:2:28: clusters.a.outlier_detection.max_ejection_time_jitter: must be a duration such as \"250ms\", \"10s\", \"5m\" (at most 1 day)",
       "new.toml:3:32: clusters.a.outlier_detection.min_healthy_to_eject_percent: must be 0..100",
-      "new.toml:5:1: clusters.a.circuit_breaker.high.max_requests_per_connection: unknown key",
-      "new.toml:8:36: clusters.a.rate_limit.descriptors[0].entries[0].value: must not be empty (wildcard descriptors are not supported)",
-      "new.toml:12:10: clusters.a.endpoints[0].health: must be \"healthy\", \"degraded\" or \"unhealthy\"",
+      "new.toml:6:1: clusters.a.load_balancer.slow_start_config: applies to round_robin and least_request only (as in Envoy)",
+      "new.toml:8:14: clusters.a.load_balancer.slow_start_config.aggression: must be > 0 and <= 100",
+      "new.toml:10:1: clusters.a.circuit_breaker.high.max_requests_per_connection: unknown key",
+      "new.toml:13:36: clusters.a.rate_limit.descriptors[0].entries[0].value: must not be empty (wildcard descriptors are not supported)",
+      "new.toml:17:10: clusters.a.endpoints[0].health: must be \"healthy\", \"degraded\" or \"unhealthy\"",
   };
   CHECK(got == want);
 }

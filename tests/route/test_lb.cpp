@@ -280,3 +280,49 @@ TEST_CASE("a retry falls back to another priority when its own has nothing untri
   CHECK(second.endpoint().name() == "10.0.2.1:80");
   CHECK(second.priority() == 1);
 }
+
+// Envoy load_balancer_impl.cc, EdfLoadBalancerBase::applySlowStartFactor:
+// weight * max(min_weight_percent, (t / window)^(1 / aggression)), t in whole ms (at least 1).
+TEST_CASE("slow start factor (Envoy applySlowStartFactor)") {
+  using gslb::route::detail::slow_start_factor;
+  SlowStartConfig ss;
+  ss.slow_start_window = 60s;
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{15s}) == Approx(0.25));
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{1s}) == Approx(0.1));  // min_weight_percent 10
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{60s}) == 1.0);
+  ss.aggression = 2;
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{15s}) == Approx(0.5));
+  ss.min_weight_percent = 0;
+  ss.aggression = 1;
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{0}) == Approx(1.0 / 60000));  // t counts as 1 ms
+}
+
+TEST_CASE("slow start: a new endpoint ramps up over the window, then takes its full share") {
+  ClusterConfig c;
+  c.outlier.enabled = false;
+  c.lb.slow_start.slow_start_window = 100s;
+  c.endpoints = {ep("10.0.0.1", 80, "r/z")};
+  Harness h(c);
+  // Endpoints present at creation do not warm up (Envoy: only hosts added later, or turned healthy).
+  CHECK(h.by_name(kClient, 100) == std::map<std::string, int>{{"10.0.0.1:80", 100}});
+  auto specs = c.endpoints;
+  specs.push_back(ep("10.0.0.2", 80, "r/z"));
+  REQUIRE(h.cluster->update(specs).empty());
+  h.clock.advance(25s);  // factor 0.25: 1 : 0.25 -> 20% of the picks
+  auto early = h.by_name(kClient, 10000);
+  CHECK(early["10.0.0.2:80"] == Approx(2000).margin(150));
+  h.clock.advance(50s);  // 75 s: 0.75 -> 3/7 = 43%
+  auto later = h.by_name(kClient, 10000);
+  CHECK(later["10.0.0.2:80"] == Approx(4286).margin(250));
+  h.clock.advance(25s);  // window over: equal weights, strict alternation
+  auto done = h.by_name(kClient, 1000);
+  CHECK(done["10.0.0.2:80"] == 500);
+
+  SECTION("turning healthy again through set_health starts a new warm-up") {
+    h.cluster->set_health("10.0.0.2", 80, Health::kUnhealthy);
+    h.cluster->set_health("10.0.0.2", 80, Health::kHealthy);
+    h.clock.advance(10s);  // 0.1
+    auto again = h.by_name(kClient, 11000);
+    CHECK(again["10.0.0.2:80"] == Approx(1000).margin(120));
+  }
+}

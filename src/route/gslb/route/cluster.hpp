@@ -22,8 +22,10 @@
 
 namespace gslb::route {
 
+class Endpoint;
 namespace detail {
 class ClusterImpl;
+double warm_factor(const Endpoint& ep, const SlowStartConfig& config, TimePoint now);
 }
 
 // One member of a cluster. Shared (shared_ptr) by routing tables and by Picks in flight, so it
@@ -49,6 +51,7 @@ class Endpoint {
  private:
   friend class detail::ClusterImpl;
   friend class Pick;
+  friend double detail::warm_factor(const Endpoint&, const SlowStartConfig&, TimePoint);
 
   EndpointSpec spec_;
   std::string name_;
@@ -71,6 +74,9 @@ class Endpoint {
   TimePoint ejected_until_{0};
   TimePoint returned_at_{0};
   bool has_returned_ = false;
+  // Slow start: since when the endpoint has been warming up (joined or turned healthy).
+  TimePoint warm_since_{0};
+  bool warming_ = false;
 };
 using EndpointPtr = std::shared_ptr<Endpoint>;
 

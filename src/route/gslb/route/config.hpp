@@ -34,8 +34,18 @@ struct LocalityLbConfig {
   std::vector<DistributeRule> distribute;
 };
 
+// Envoy's slow_start_config (round robin and least request; Istio's warmupDurationSecs): an
+// endpoint that joins, or turns healthy again through set_health, gets its weight scaled by
+// max(min_weight_percent / 100, (t / window)^(1 / aggression)) until `window` has passed.
+struct SlowStartConfig {
+  Duration slow_start_window{0};  // 0: no slow start
+  double aggression = 1.0;        // 1: linear; larger ramps up faster at first
+  double min_weight_percent = 10.0;
+};
+
 struct LbConfig {
   LbPolicy policy = LbPolicy::kRoundRobin;
+  SlowStartConfig slow_start;
   // Envoy's default 1.4: a priority keeps all its traffic while >= 1/1.4 = 71.4% is healthy.
   double overprovisioning_factor = 1.4;
   // Envoy's healthy_panic_threshold: percent of healthy (or degraded) endpoints below which a
