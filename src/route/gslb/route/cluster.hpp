@@ -174,7 +174,7 @@ struct ClusterOptions {
   const Clock* clock = nullptr;  // nullptr: a SteadyClock owned by the cluster
   Random* random = nullptr;      // nullptr: a SplitMixRandom owned by the cluster
   Listener* listener = nullptr;
-  // Run tick() from pick() when an ejection ends or an interval is due; false: the application
+  // Run tick() from pick() when an interval sweep or a slow-start step is due; false: the application
   // calls tick() itself (e.g. from a timer).
   bool auto_tick = true;
 };
