@@ -235,13 +235,18 @@ std::unique_ptr<View> build_view(const Client& client, const std::vector<Endpoin
   const bool unprioritised = loc.enabled && !loc.distribute.empty() && rule == nullptr;
   const uint32_t of = overprovisioning_percent(config.lb);
 
-  // Group keys: a distribute target, else the endpoint's locality (Istio turns on Envoy's
-  // locality weighted LB with locality LB), else one group for all.
+  // Group keys: a distribute target; else, where Istio turns on Envoy's locality weighted LB
+  // (cluster_traffic_policy.go applyLocalityLoadBalancer: with `distribute`, or with explicit
+  // failover / failover_priority and outlier detection), the endpoint's locality; else one group
+  // for all, picked by endpoint weight across localities.
+  const bool by_locality = loc.enabled && (!loc.distribute.empty() ||
+                                           ((!loc.failover.empty() || !loc.failover_priority.empty()) &&
+                                            config.outlier.enabled));
   std::vector<uint64_t> key_weight;
   std::map<std::string, uint32_t> locality_key;
   if (rule != nullptr) {
     for (const auto& [pattern, weight] : rule->to) key_weight.push_back(weight);
-  } else if (!loc.enabled) {
+  } else if (!by_locality) {
     key_weight.push_back(1);
   }
   std::map<uint32_t, std::vector<std::pair<EndpointPtr, uint32_t>>> tiers;
@@ -249,7 +254,7 @@ std::unique_ptr<View> build_view(const Client& client, const std::vector<Endpoin
     std::optional<Placement> p = unprioritised ? Placement{} : place(client, ep->spec(), loc, rule);
     if (!p) continue;
     uint32_t key = p->group;
-    if (rule == nullptr && loc.enabled) {
+    if (rule == nullptr && by_locality) {
       auto [it, added] = locality_key.emplace(ep->locality().to_string(), static_cast<uint32_t>(key_weight.size()));
       if (added) key_weight.push_back(0);
       key = it->second;

@@ -304,12 +304,13 @@ TEST_CASE("the ejection multiplier stops one step past the cap (Envoy ejectHost)
 
 // Envoy onIntervalTimer -> processSuccessRateEjections(LocalOrigin): with the split, the
 // success-rate sweep also runs over local-origin outcomes, enforced by
-// enforcing_local_origin_success_rate (Envoy's default 100).
+// enforcing_local_origin_success_rate (Envoy's default 100; Istio writes 0, the default here).
 TEST_CASE("success-rate ejection on local-origin errors when split (Envoy SUCCESS_RATE_LOCAL_ORIGIN)") {
   ClusterConfig c = hosts(5);
   c.outlier.consecutive_5xx = 0;
   c.outlier.consecutive_local_origin_failures = 0;
   c.outlier.split_external_local_origin_errors = true;
+  c.outlier.enforcing_local_origin_success_rate = 100;
   c.outlier.interval = 10s;
   Harness h(c);
   for (int i = 0; i < 5; ++i) {
@@ -335,7 +336,8 @@ TEST_CASE("success-rate ejection on local-origin errors when split (Envoy SUCCES
   }
 }
 
-// Istio pilot/pkg/networking/core/v1alpha3/cluster_traffic_policy.go, applyOutlierDetection:
+// Istio pilot/pkg/networking/core/cluster_traffic_policy.go (v1alpha3/ in older releases),
+// applyOutlierDetection:
 // "Disable panic threshold by default ..." -- healthy_panic_threshold = minHealthPercent whenever
 // outlier detection is configured.
 TEST_CASE("panic threshold: Istio's min_health_percent unless load_balancer.panic_threshold is set") {
@@ -348,4 +350,6 @@ TEST_CASE("panic threshold: Istio's min_health_percent unless load_balancer.pani
   c.lb.panic_threshold.reset();
   c.outlier.enabled = false;
   CHECK(effective_panic_threshold(c) == 50);  // Envoy's default
+  // The same function writes EnforcingLocalOriginSuccessRate = 0 with the split.
+  CHECK(OutlierConfig{}.enforcing_local_origin_success_rate == 0);
 }

@@ -74,7 +74,8 @@ struct OutlierConfig {
   // Envoy's always_eject_one_host: eject one endpoint even if that exceeds max_ejection_percent.
   bool always_eject_one_host = false;
   // Istio's OutlierDetection.minHealthPercent. Istio does not hand it to Envoy's outlier detector:
-  // it sets the cluster's healthy_panic_threshold to it (pilot cluster_traffic_policy.go,
+  // it sets the cluster's healthy_panic_threshold to it (pilot/pkg/networking/core/
+  // cluster_traffic_policy.go,
   // applyOutlierDetection), so Istio's default 0 turns panic off. Here it does the same unless
   // load_balancer.panic_threshold is set.
   uint32_t min_health_percent = 0;
@@ -96,8 +97,9 @@ struct OutlierConfig {
   uint32_t failure_percentage_request_volume = 50;
   // With split_external_local_origin_errors, Envoy also runs both sweeps over local-origin
   // outcomes alone (connect failures, timeouts, resets against successful connections), each
-  // with its own enforcement. Envoy's defaults: 100 and 0; Istio leaves both alone.
-  uint32_t enforcing_local_origin_success_rate = 100;
+  // with its own enforcement. Envoy's defaults are 100 and 0; Istio's applyOutlierDetection
+  // writes 0 for the first when it sets the split, which is the default here.
+  uint32_t enforcing_local_origin_success_rate = 0;
   uint32_t enforcing_failure_percentage_local_origin = 0;
 };
 
