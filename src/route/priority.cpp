@@ -143,8 +143,10 @@ LoadTable priority_loads(const std::vector<LevelCounts>& levels, uint32_t of, ui
   bool all_panic = true;
   for (size_t i = 0; i < n; ++i) {
     const LevelCounts& c = levels[i];
-    out.panic[i] = normalized_total < 100 &&
-                   uint64_t{c.healthy + c.degraded} * 100 < uint64_t{panic_threshold} * c.total;
+    // isHostSetInPanic: an empty priority counts as 0% available, so it is in panic too.
+    const bool below = c.total == 0 ? panic_threshold > 0
+                                    : uint64_t{c.healthy + c.degraded} * 100 < uint64_t{panic_threshold} * c.total;
+    out.panic[i] = normalized_total < 100 && below;
     all_panic = all_panic && out.panic[i];
   }
   if (!all_panic) return out;

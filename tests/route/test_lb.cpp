@@ -70,6 +70,43 @@ TEST_CASE("every priority in panic: load split by host count (Envoy recalculateL
   CHECK(mixed.healthy == std::vector<uint32_t>{17, 83});  // 14*100/84 = 16 (+1 rounding), 70*100/84
 }
 
+// The vectors of Envoy's test/common/upstream/load_balancer_impl_test.cc,
+// LoadBalancerBaseTest.GentleFailoverWithExtraLevels (hosts, healthy, degraded per priority;
+// expected healthy and degraded loads and panic), replayed against priority_loads.
+TEST_CASE("Envoy's GentleFailoverWithExtraLevels vectors (load_balancer_impl_test.cc)") {
+  struct Case {
+    std::vector<LevelCounts> levels;  // {healthy, degraded, total}
+    uint32_t threshold;
+    std::vector<uint32_t> healthy, degraded;
+    std::vector<bool> panic;
+  };
+  const std::vector<Case> cases = {
+      {{{1, 0, 1}, {1, 0, 1}, {1, 0, 1}}, 50, {100, 0, 0}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 2}, {1, 0, 2}, {1, 0, 2}}, 50, {70, 30, 0}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 4}, {2, 0, 2}, {1, 0, 2}}, 50, {35, 65, 0}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 4}, {1, 0, 4}, {1, 0, 4}}, 50, {35, 35, 30}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 5}, {1, 0, 5}, {1, 0, 5}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 5}, {0, 0, 5}, {5, 0, 5}}, 50, {0, 0, 100}, {0, 0, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 0, 5}, {4, 0, 5}}, 50, {0, 0, 100}, {0, 0, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 0, 5}, {2, 0, 5}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 5, 5}, {2, 2, 5}, {2, 0, 5}}, 50, {0, 56, 44}, {0, 0, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 0, 3}, {0, 0, 2}}, 50, {50, 30, 20}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 5}, {2, 0, 6}, {1, 0, 3}}, 50, {37, 42, 21}, {0, 0, 0}, {true, true, true}},
+      {{{0, 1, 5}, {0, 5, 5}, {1, 0, 5}}, 50, {0, 0, 28}, {28, 44, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 2, 5}, {0, 1, 5}}, 0, {0, 0, 0}, {0, 67, 33}, {false, false, false}},
+      {{{0, 0, 5}, {0, 2, 5}, {0, 1, 5}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 3}, {0, 0, 3}, {0, 0, 3}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 0}, {0, 0, 6}, {0, 0, 3}}, 50, {0, 67, 33}, {0, 0, 0}, {true, true, true}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    INFO("case " << i);
+    LoadTable t = priority_loads(cases[i].levels, 140, cases[i].threshold);
+    CHECK(t.healthy == cases[i].healthy);
+    CHECK(t.degraded == cases[i].degraded);
+    CHECK(t.panic == cases[i].panic);
+  }
+}
+
 TEST_CASE("nothing healthy anywhere: host-count split in panic, or P0 and no host when panic is off") {
   // Envoy: with nothing available every priority is in panic (0% < threshold), so
   // recalculateLoadInTotalPanic splits by host count; it does not send everything to P0.
