@@ -61,6 +61,44 @@ gslb_route_status status_of(PickError e) {
   return GSLB_ROUTE_ERR_INTERNAL;
 }
 
+Labels labels_of(const gslb_route_label* labels, size_t count) {
+  Labels out;
+  for (size_t i = 0; labels != nullptr && i < count; ++i) {
+    if (labels[i].key != nullptr) out.emplace(labels[i].key, labels[i].value ? labels[i].value : "");
+  }
+  return out;
+}
+
+Client client_of(const gslb_route_client& c) {
+  return Client{Locality::parse(c.locality ? c.locality : ""), labels_of(c.labels, c.label_count)};
+}
+
+Health health_of(gslb_route_health h) {
+  switch (h) {
+    case GSLB_ROUTE_HEALTHY: return Health::kHealthy;
+    case GSLB_ROUTE_DEGRADED: return Health::kDegraded;
+    case GSLB_ROUTE_UNHEALTHY: break;
+  }
+  return Health::kUnhealthy;
+}
+
+gslb_route_health health_to_c(Health h) {
+  switch (h) {
+    case Health::kHealthy: return GSLB_ROUTE_HEALTHY;
+    case Health::kDegraded: return GSLB_ROUTE_DEGRADED;
+    case Health::kUnhealthy: break;
+  }
+  return GSLB_ROUTE_UNHEALTHY;
+}
+
+RoutingPriority priority_of(gslb_route_routing_priority p) {
+  return p == GSLB_ROUTE_PRIORITY_HIGH ? RoutingPriority::kHigh : RoutingPriority::kDefault;
+}
+
+bool valid_resource(gslb_route_resource r) {
+  return r >= GSLB_ROUTE_RESOURCE_CONNECTION && r <= GSLB_ROUTE_RESOURCE_RETRY;
+}
+
 }  // namespace
 
 struct gslb_route_cluster {
@@ -81,6 +119,10 @@ struct gslb_route_pick {
 struct gslb_route_retry {
   gslb_route_cluster* owner;
   RetryState state;
+};
+
+struct gslb_route_admission {
+  Admission admission;
 };
 
 namespace {
@@ -123,6 +165,18 @@ gslb_route_status make_cluster(Result<RouteConfig> parsed, const char* cluster_n
   return GSLB_ROUTE_OK;
 }
 
+// Turns a Pick into a C handle (recording it with the retry state, if any).
+gslb_route_status hand_out(Pick p, RetryState* retry, gslb_route_pick** out) {
+  if (!p) return status_of(p.error());
+  if (retry != nullptr) retry->attempted(p.endpoint_ptr());
+  auto handle = std::make_unique<gslb_route_pick>();
+  handle->endpoint = p.endpoint_ptr();
+  handle->locality = p.endpoint().locality().to_string();
+  handle->pick = std::move(p);
+  *out = handle.release();
+  return GSLB_ROUTE_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -159,14 +213,7 @@ gslb_route_status gslb_route_pick_endpoint(gslb_route_cluster* cluster, const ch
   try {
     PickOptions o;
     if (hash_key != nullptr) o.hash_key = *hash_key;
-    Pick p = cluster->cluster->pick(Client{Locality::parse(client_locality)}, o);
-    if (!p) return status_of(p.error());
-    auto handle = std::make_unique<gslb_route_pick>();
-    handle->endpoint = p.endpoint_ptr();
-    handle->locality = p.endpoint().locality().to_string();
-    handle->pick = std::move(p);
-    *out = handle.release();
-    return GSLB_ROUTE_OK;
+    return hand_out(cluster->cluster->pick(Client{Locality::parse(client_locality)}, o), nullptr, out);
   } catch (...) {
     return GSLB_ROUTE_ERR_INTERNAL;
   }
@@ -220,9 +267,13 @@ void gslb_route_tick(gslb_route_cluster* cluster) {
 
 void gslb_route_get_stats(const gslb_route_cluster* cluster, gslb_route_stats* out) {
   if (cluster == nullptr || out == nullptr) return;
-  ClusterStats s = cluster->cluster->stats();
-  *out = gslb_route_stats{s.picks,          s.no_healthy,      s.circuit_open,     s.rate_limited,
-                          s.panic_picks,    s.ejections_total, s.ejections_active, s.ejections_overflow};
+  try {
+    ClusterStats s = cluster->cluster->stats();
+    *out = gslb_route_stats{s.picks,          s.no_healthy,      s.circuit_open,     s.rate_limited,
+                            s.panic_picks,    s.ejections_total, s.ejections_active, s.ejections_overflow};
+  } catch (...) {
+    *out = gslb_route_stats{};
+  }
 }
 
 gslb_route_retry* gslb_route_retry_new(gslb_route_cluster* cluster) {
@@ -235,15 +286,8 @@ gslb_route_status gslb_route_retry_pick(gslb_route_retry* retry, const char* cli
   if (retry == nullptr || client_locality == nullptr || out == nullptr) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
   *out = nullptr;
   try {
-    Pick p = retry->owner->cluster->pick(Client{Locality::parse(client_locality)}, retry->state.pick_options());
-    if (!p) return status_of(p.error());
-    retry->state.attempted(p.endpoint_ptr());
-    auto handle = std::make_unique<gslb_route_pick>();
-    handle->endpoint = p.endpoint_ptr();
-    handle->locality = p.endpoint().locality().to_string();
-    handle->pick = std::move(p);
-    *out = handle.release();
-    return GSLB_ROUTE_OK;
+    return hand_out(retry->owner->cluster->pick(Client{Locality::parse(client_locality)}, retry->state.pick_options()),
+                    &retry->state, out);
   } catch (...) {
     return GSLB_ROUTE_ERR_INTERNAL;
   }
@@ -258,6 +302,160 @@ int gslb_route_retry_should_retry(gslb_route_retry* retry, const gslb_route_pick
 }
 
 void gslb_route_retry_free(gslb_route_retry* retry) { delete retry; }
+
+gslb_route_status gslb_route_pick_for(gslb_route_cluster* cluster, const gslb_route_client* client,
+                                      const gslb_route_pick_options* options, gslb_route_pick** out) {
+  if (cluster == nullptr || client == nullptr || out == nullptr) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  try {
+    PickOptions o;
+    // Views into the caller's strings, alive for the call.
+    std::vector<DescriptorEntry> entries;
+    std::vector<DescriptorView> descriptors;
+    if (options != nullptr) {
+      if (options->hash_key != nullptr) o.hash_key = *options->hash_key;
+      if (options->rate_limit_key != nullptr) o.rate_limit_key = options->rate_limit_key;
+      o.priority = priority_of(options->priority);
+      size_t total = 0;
+      for (size_t i = 0; options->descriptors != nullptr && i < options->descriptor_count; ++i)
+        total += options->descriptors[i].entry_count;
+      entries.reserve(total);  // no reallocation: the views below point into it
+      for (size_t i = 0; options->descriptors != nullptr && i < options->descriptor_count; ++i) {
+        const gslb_route_descriptor& d = options->descriptors[i];
+        size_t first = entries.size();
+        for (size_t k = 0; d.entries != nullptr && k < d.entry_count; ++k) {
+          entries.emplace_back(d.entries[k].key ? d.entries[k].key : "", d.entries[k].value ? d.entries[k].value : "");
+        }
+        descriptors.push_back(DescriptorView{std::span<const DescriptorEntry>(entries.data() + first, entries.size() - first)});
+      }
+      o.descriptors = descriptors;
+    }
+    return hand_out(cluster->cluster->pick(client_of(*client), o), nullptr, out);
+  } catch (...) {
+    return GSLB_ROUTE_ERR_INTERNAL;
+  }
+}
+
+int gslb_route_pick_panic(const gslb_route_pick* pick) { return pick != nullptr && pick->pick.panic() ? 1 : 0; }
+
+gslb_route_retry* gslb_route_retry_new_for(gslb_route_cluster* cluster, gslb_route_routing_priority priority) {
+  if (cluster == nullptr) return nullptr;
+  Cluster& c = *cluster->cluster;
+  return new (std::nothrow)
+      gslb_route_retry{cluster, RetryState(c.config().retry, c.random(), &c.circuit_breaker(), priority_of(priority))};
+}
+
+gslb_route_status gslb_route_retry_pick_for(gslb_route_retry* retry, const gslb_route_client* client,
+                                            gslb_route_pick** out) {
+  if (retry == nullptr || client == nullptr || out == nullptr) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  try {
+    return hand_out(retry->owner->cluster->pick(client_of(*client), retry->state.pick_options()), &retry->state, out);
+  } catch (...) {
+    return GSLB_ROUTE_ERR_INTERNAL;
+  }
+}
+
+gslb_route_status gslb_route_update(gslb_route_cluster* cluster, const gslb_route_endpoint* endpoints, size_t count,
+                                    char* errors, size_t errors_len) {
+  if (cluster == nullptr || (endpoints == nullptr && count > 0)) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
+  try {
+    std::vector<EndpointSpec> specs;
+    specs.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const gslb_route_endpoint& e = endpoints[i];
+      EndpointSpec spec;
+      spec.address = e.address ? e.address : "";
+      spec.port = e.port;
+      spec.weight = e.weight == 0 ? 1 : e.weight;
+      spec.locality = Locality::parse(e.locality ? e.locality : "");
+      spec.labels = labels_of(e.labels, e.label_count);
+      spec.health = health_of(e.health);
+      specs.push_back(std::move(spec));
+    }
+    Errors found = cluster->cluster->update(std::move(specs));
+    if (found.empty()) return GSLB_ROUTE_OK;
+    std::string text;
+    for (const auto& e : found) text += e.to_string() + "\n";
+    copy_errors(text, errors, errors_len);
+    return GSLB_ROUTE_ERR_CONFIG;
+  } catch (...) {
+    return GSLB_ROUTE_ERR_INTERNAL;
+  }
+}
+
+gslb_route_status gslb_route_set_health_state(gslb_route_cluster* cluster, const char* address, uint16_t port,
+                                              gslb_route_health health) {
+  if (cluster == nullptr || address == nullptr) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
+  try {
+    return cluster->cluster->set_health(address, port, health_of(health)) ? GSLB_ROUTE_OK : GSLB_ROUTE_ERR_NOT_FOUND;
+  } catch (...) {
+    return GSLB_ROUTE_ERR_INTERNAL;
+  }
+}
+
+gslb_route_status gslb_route_endpoint_state(const gslb_route_cluster* cluster, const char* address, uint16_t port,
+                                            gslb_route_endpoint_info* out) {
+  if (cluster == nullptr || address == nullptr || out == nullptr) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
+  try {
+    for (const auto& ep : cluster->cluster->endpoints()) {
+      if (ep->address() != address || ep->port() != port) continue;
+      *out = gslb_route_endpoint_info{health_to_c(ep->health()), ep->ejected() ? 1 : 0, ep->times_ejected(),
+                                      ep->active_requests()};
+      return GSLB_ROUTE_OK;
+    }
+    return GSLB_ROUTE_ERR_NOT_FOUND;
+  } catch (...) {
+    return GSLB_ROUTE_ERR_INTERNAL;
+  }
+}
+
+size_t gslb_route_priorities(gslb_route_cluster* cluster, const gslb_route_client* client,
+                             gslb_route_priority_info* out, size_t capacity) {
+  if (cluster == nullptr || client == nullptr || (out == nullptr && capacity > 0)) return 0;
+  try {
+    std::vector<PriorityInfo> levels = cluster->cluster->priorities(client_of(*client));
+    for (size_t i = 0; i < levels.size() && i < capacity; ++i) {
+      const PriorityInfo& l = levels[i];
+      out[i] = gslb_route_priority_info{l.load_percent, l.degraded_load_percent, l.healthy, l.degraded, l.total,
+                                        l.panic ? 1 : 0};
+    }
+    return levels.size();
+  } catch (...) {
+    return 0;
+  }
+}
+
+gslb_route_status gslb_route_admit(gslb_route_cluster* cluster, gslb_route_resource resource,
+                                   gslb_route_routing_priority priority, gslb_route_admission** out) {
+  if (cluster == nullptr || out == nullptr || !valid_resource(resource)) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  Admission a = cluster->cluster->circuit_breaker().try_acquire(static_cast<Resource>(resource), priority_of(priority));
+  if (!a) return GSLB_ROUTE_ERR_CIRCUIT_OPEN;
+  auto* handle = new (std::nothrow) gslb_route_admission{std::move(a)};
+  if (handle == nullptr) return GSLB_ROUTE_ERR_INTERNAL;  // the Admission frees its slot on the way out
+  *out = handle;
+  return GSLB_ROUTE_OK;
+}
+
+void gslb_route_admission_release(gslb_route_admission* admission) { delete admission; }
+
+uint32_t gslb_route_active(const gslb_route_cluster* cluster, gslb_route_resource resource,
+                           gslb_route_routing_priority priority) {
+  if (cluster == nullptr || !valid_resource(resource)) return 0;
+  return cluster->cluster->circuit_breaker().active(static_cast<Resource>(resource), priority_of(priority));
+}
+
+uint64_t gslb_route_overflow(const gslb_route_cluster* cluster, gslb_route_resource resource,
+                             gslb_route_routing_priority priority) {
+  if (cluster == nullptr || !valid_resource(resource)) return 0;
+  return cluster->cluster->circuit_breaker().overflow(static_cast<Resource>(resource), priority_of(priority));
+}
+
+int gslb_route_connection_exhausted(const gslb_route_cluster* cluster, uint64_t requests_served) {
+  if (cluster == nullptr) return 0;
+  return cluster->cluster->circuit_breaker().connection_exhausted(requests_served) ? 1 : 0;
+}
 
 const char* gslb_route_status_string(gslb_route_status status) {
   switch (status) {

@@ -4,6 +4,7 @@
 
 #include "cluster_impl.hpp"
 #include "hash.hpp"
+#include "outlier.hpp"
 
 namespace gslb::route {
 
@@ -75,6 +76,8 @@ const char* to_string(EjectReason r) {
     case EjectReason::kConsecutiveLocalOrigin: return "consecutive_local_origin_failures";
     case EjectReason::kSuccessRate: return "success_rate";
     case EjectReason::kFailurePercentage: return "failure_percentage";
+    case EjectReason::kSuccessRateLocalOrigin: return "success_rate_local_origin";
+    case EjectReason::kFailurePercentageLocalOrigin: return "failure_percentage_local_origin";
   }
   return "?";
 }
@@ -111,7 +114,8 @@ ClusterImpl::ClusterImpl(ClusterConfig config, ClusterOptions options)
       auto_tick_(options.auto_tick),
       // Counting requests costs an atomic write on a line every thread shares, so only do it
       // when something reads the count: max_requests or the retry budget.
-      count_requests_(config_.circuit_breaker.max_requests > 0 || config_.retry.budget_percent > 0),
+      count_requests_(config_.circuit_breaker.max_requests > 0 || config_.circuit_breaker.high.max_requests > 0 ||
+                      config_.retry.budget_percent > 0),
       uid_(next_cluster_uid.fetch_add(1)),
       breaker_(config_.circuit_breaker) {
   if (config_.rate_limit.enabled) limiter_ = std::make_unique<LocalRateLimiter>(config_.rate_limit, *clock_);
@@ -177,13 +181,13 @@ Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
       if (now.count() >= deadline) maybe_tick(now);
     }
   }
-  if (limiter_ && !limiter_->allow(options.rate_limit_key)) {
+  if (limiter_ && !limiter_->allow(options.rate_limit_key, options.descriptors)) {
     rate_limited_.fetch_add(1, std::memory_order_relaxed);
     return Pick(PickError::kRateLimited);
   }
   Admission admission;
   if (count_requests_) {
-    admission = breaker_.try_acquire(Resource::kRequest);
+    admission = breaker_.try_acquire(Resource::kRequest, options.priority);
     if (!admission) {
       circuit_open_.fetch_add(1, std::memory_order_relaxed);
       return Pick(PickError::kCircuitOpen);
@@ -202,7 +206,7 @@ Pick ClusterImpl::pick(const Client& client, const PickOptions& options) {
       std::unique_ptr<View> transient;
       {
         std::lock_guard lock(mu_);
-        transient = build_view(client, members_, config_);
+        transient = build_view(client, members_, config_, clock_->now());
       }
       return finish_pick(ts, *transient, r, options, std::move(admission));
     }
@@ -216,15 +220,17 @@ Pick ClusterImpl::finish_pick(ThreadState& ts, const View& view, uint64_t r, con
                               Admission admission) {
   // With a hash key the priority comes from the key too, so one key keeps hitting one endpoint.
   uint64_t selector = options.hash_key ? mix64(*options.hash_key ^ 0x7072696fULL) : r;
-  uint8_t p = view.priority_of_percent[bounded(selector, 100)];
-  const PriorityLevel* level = p == 255 ? nullptr : &view.priorities[p];
-  if (level == nullptr || level->group_total == 0 || (level->panic && view.fail_traffic_on_panic)) {
+  uint8_t entry = view.priority_of_percent[bounded(selector, 100)];
+  const uint32_t p = entry & ~kDegradedBucket;
+  const PriorityLevel* level = entry == kNoPriority ? nullptr : &view.priorities[p];
+  const HostSet* set = level == nullptr ? nullptr : (entry & kDegradedBucket) ? &level->degraded : &level->healthy;
+  if (set == nullptr || set->total == 0 || (level->panic && view.fail_traffic_on_panic)) {
     no_healthy_.fetch_add(1, std::memory_order_relaxed);
     return Pick(PickError::kNoHealthyEndpoint);
   }
   const Group* group = nullptr;
   uint32_t chosen_priority = p;
-  size_t index = choose_endpoint(ts, view, p, r, options, &group, &chosen_priority);
+  size_t index = choose_endpoint(ts, view, *set, p, r, options, &group, &chosen_priority);
   if (group == nullptr) {
     no_healthy_.fetch_add(1, std::memory_order_relaxed);
     return Pick(PickError::kNoHealthyEndpoint);
@@ -241,17 +247,16 @@ Pick ClusterImpl::finish_pick(ThreadState& ts, const View& view, uint64_t r, con
   return out;
 }
 
-size_t ClusterImpl::choose_endpoint(ThreadState& ts, const View& view, uint32_t p, uint64_t r, const PickOptions& options,
-                                    const Group** group_out, uint32_t* priority_out) const {
-  const PriorityLevel& level = view.priorities[p];
+size_t ClusterImpl::choose_endpoint(ThreadState& ts, const View& view, const HostSet& set, uint32_t p, uint64_t r,
+                                    const PickOptions& options, const Group** group_out,
+                                    uint32_t* priority_out) const {
   uint64_t r2 = mix64(r ^ 0x5bd1e995ULL);
   size_t g = 0;
-  if (level.groups.size() > 1) {
-    uint64_t pos = bounded(options.hash_key ? mix64(*options.hash_key) : r2, level.group_total);
-    g = static_cast<size_t>(std::upper_bound(level.group_cumulative.begin(), level.group_cumulative.end(), pos) -
-                            level.group_cumulative.begin());
+  if (set.groups.size() > 1) {
+    uint64_t pos = bounded(options.hash_key ? mix64(*options.hash_key) : r2, set.total);
+    g = static_cast<size_t>(std::upper_bound(set.cumulative.begin(), set.cumulative.end(), pos) - set.cumulative.begin());
   }
-  const Group* group = level.groups[g].get();
+  const Group* group = set.groups[g].get();
   if (group->empty()) return 0;
   const uint64_t* hash = options.hash_key ? &*options.hash_key : nullptr;
   size_t index = group->choose(r, r2, hash, 0, ts.round_robin);
@@ -269,15 +274,18 @@ size_t ClusterImpl::choose_endpoint(ThreadState& ts, const View& view, uint32_t 
   }
   if (!excluded(group->hosts()[index])) return index;
   // Still an endpoint already tried: take any untried selectable one, nearest priority first,
-  // because a retry to a worse locality beats a retry to the endpoint that just failed.
+  // healthy before degraded, because a retry to a worse locality beats a retry to the endpoint
+  // that just failed.
   for (size_t step = 0; step < view.priorities.size(); ++step) {
     size_t q = (p + step) % view.priorities.size();
-    for (const auto& grp : view.priorities[q].groups) {
-      for (size_t i = 0; i < grp->size(); ++i) {
-        if (!excluded(grp->hosts()[i])) {
-          *group_out = grp.get();
-          *priority_out = static_cast<uint32_t>(q);
-          return i;
+    for (const HostSet* candidates : {&view.priorities[q].healthy, &view.priorities[q].degraded}) {
+      for (const auto& grp : candidates->groups) {
+        for (size_t i = 0; i < grp->size(); ++i) {
+          if (!excluded(grp->hosts()[i])) {
+            *group_out = grp.get();
+            *priority_out = static_cast<uint32_t>(q);
+            return i;
+          }
         }
       }
     }
@@ -305,8 +313,11 @@ bool ClusterImpl::set_health(std::string_view address, uint16_t port, Health hea
       if (ep->address() != address || ep->port() != port) continue;
       found = true;
       if (ep->health() != health) {
+        TimePoint now = clock_->now();
+        if (health == Health::kHealthy) start_warming_locked(*ep, now);
         ep->health_.store(health, std::memory_order_release);
-        rebuild_locked(clock_->now(), events);
+        rebuild_locked(now, events);
+        update_deadline_locked();
       }
       break;
     }
@@ -323,6 +334,7 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
   Events events;
   {
     std::lock_guard lock(mu_);
+    const TimePoint now = clock_->now();
     std::vector<EndpointPtr> next;
     for (auto& spec : specs) {
       auto old = std::find_if(members_.begin(), members_.end(), [&](const EndpointPtr& ep) {
@@ -331,6 +343,7 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
       if (old != members_.end()) {
         const EndpointSpec& o = (*old)->spec();
         if (o.weight == spec.weight && o.locality == spec.locality && o.labels == spec.labels) {
+          if ((*old)->health() != Health::kHealthy && spec.health == Health::kHealthy) start_warming_locked(**old, now);
           (*old)->health_.store(spec.health, std::memory_order_release);
           next.push_back(*old);
           continue;
@@ -342,6 +355,13 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
         ep->ejected_.store((*old)->ejected());
         ep->ejected_until_ = (*old)->ejected_until_;
         ep->multiplier_.store((*old)->times_ejected());
+        ep->returned_at_ = (*old)->returned_at_;
+        ep->has_returned_ = (*old)->has_returned_;
+        ep->warming_ = (*old)->warming_;
+        ep->warm_since_ = (*old)->warm_since_;
+      } else if (ep->health() == Health::kHealthy) {
+        // Envoy puts hosts added after the cluster's first membership into slow start.
+        start_warming_locked(*ep, now);
       }
       next.push_back(std::move(ep));
     }
@@ -349,7 +369,7 @@ Errors ClusterImpl::update(std::vector<EndpointSpec> specs) {
       if (std::find(next.begin(), next.end(), ep) == next.end()) ep->removed_.store(true);
     }
     members_ = std::move(next);
-    rebuild_locked(clock_->now(), events);
+    rebuild_locked(now, events);
     update_deadline_locked();
   }
   dispatch(std::move(events));
@@ -369,7 +389,7 @@ void ClusterImpl::rebuild_locked(TimePoint now, Events& events) {
   auto next = std::make_shared<Snapshot>();
   std::shared_ptr<const Snapshot> previous = snapshot_.load(std::memory_order_acquire);
   for (size_t c = 0; c < clients_.size(); ++c) {
-    next->views.push_back(build_view(clients_[c], members_, config_));
+    next->views.push_back(build_view(clients_[c], members_, config_, now));
     const View& now_view = *next->views.back();
     const View* before = previous && c < previous->views.size() ? previous->views[c].get() : nullptr;
     for (size_t p = 0; p < now_view.priorities.size(); ++p) {
@@ -391,18 +411,45 @@ void ClusterImpl::rebuild_locked(TimePoint now, Events& events) {
 }
 
 void ClusterImpl::update_deadline_locked() {
-  // The interval sweep only has work when rate-based ejection is on or some endpoint has an
-  // ejection to be forgiven. Otherwise (Istio's defaults, nothing ejected) the deadline is
-  // "never", and pick() skips reading the clock altogether.
+  // The interval sweep has work when rate-based ejection is on, when an endpoint is ejected
+  // (it returns only at a sweep) or has an ejection to be forgiven. Otherwise (Istio's defaults,
+  // nothing ejected) the deadline is "never", and pick() skips reading the clock altogether.
   const OutlierConfig& c = config_.outlier;
-  bool interval_work = c.enforcing_success_rate > 0 || c.enforcing_failure_percentage > 0;
-  int64_t deadline = INT64_MAX;
+  bool interval_work = rate_sweeps_enabled(c);
   for (const auto& ep : members_) {
-    if (ep->ejected()) deadline = std::min(deadline, ep->ejected_until_.count());
-    if (ep->times_ejected() > 0) interval_work = true;
+    if (ep->ejected() || ep->times_ejected() > 0) interval_work = true;
   }
-  if (c.enabled && interval_work) deadline = std::min(deadline, next_interval_.count());
+  int64_t deadline = c.enabled && interval_work ? next_interval_.count() : INT64_MAX;
+  for (const auto& ep : members_) {
+    if (ep->warming_) deadline = std::min(deadline, next_warm_refresh_.count());
+  }
   next_deadline_.store(deadline, std::memory_order_relaxed);
+}
+
+void ClusterImpl::start_warming_locked(Endpoint& ep, TimePoint now) {
+  if (config_.lb.slow_start.slow_start_window.count() <= 0) return;
+  ep.warming_ = true;
+  ep.warm_since_ = now;
+  next_warm_refresh_ = std::min(next_warm_refresh_, now + warm_step());
+}
+
+// Envoy recomputes a warming host's weight at each pick (EDF pickAndAdd); here the routing table
+// is rebuilt in steps of window / 20 (at least 50 ms), so the pick path stays a table read.
+Duration ClusterImpl::warm_step() const {
+  return std::max<Duration>(std::chrono::milliseconds(50), config_.lb.slow_start.slow_start_window / 20);
+}
+
+void ClusterImpl::refresh_warming_locked(TimePoint now, Events& events) {
+  if (now < next_warm_refresh_) return;
+  bool any = false;
+  for (const auto& ep : members_) {
+    if (!ep->warming_) continue;
+    any = true;
+    if (now - ep->warm_since_ >= config_.lb.slow_start.slow_start_window) ep->warming_ = false;
+  }
+  if (!any) return;
+  next_warm_refresh_ = now + warm_step();
+  rebuild_locked(now, events);
 }
 
 void ClusterImpl::dispatch(Events&& events) {
@@ -432,13 +479,15 @@ std::vector<PriorityInfo> ClusterImpl::priorities(const Client& client) {
   std::unique_ptr<View> view;
   {
     std::lock_guard lock(mu_);
-    view = build_view(client, members_, config_);
+    view = build_view(client, members_, config_, clock_->now());
   }
   std::vector<PriorityInfo> out;
   for (const auto& level : view->priorities) {
     PriorityInfo info;
     info.load_percent = level.load;
-    info.healthy = level.healthy;
+    info.degraded_load_percent = level.degraded_load;
+    info.healthy = level.healthy_count;
+    info.degraded = level.degraded_count;
     info.total = level.total;
     info.panic = level.panic;
     for (const auto& ep : level.members) info.endpoints.push_back(ep->name());

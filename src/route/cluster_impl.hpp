@@ -62,13 +62,18 @@ class ClusterImpl {
   const View* find_view(const Snapshot& snap, const Client& client) const;
   void add_client(const Client& client);
   void maybe_tick(TimePoint now);
-  size_t choose_endpoint(ThreadState& ts, const View& view, uint32_t priority, uint64_t r, const PickOptions& options,
-                         const Group** group_out, uint32_t* priority_out) const;
+  size_t choose_endpoint(ThreadState& ts, const View& view, const HostSet& set, uint32_t priority, uint64_t r,
+                         const PickOptions& options, const Group** group_out, uint32_t* priority_out) const;
   Pick finish_pick(ThreadState& ts, const View& view, uint64_t r, const PickOptions& options, Admission admission);
 
   // Under mu_.
   void rebuild_locked(TimePoint now, Events& events);
   void sweep_locked(TimePoint now, Events& events);
+  // Slow start: marks `ep` as warming from `now` (when slow start is configured).
+  void start_warming_locked(Endpoint& ep, TimePoint now);
+  // Rebuilds the table when warming endpoints' weights are due a step; ends finished warm-ups.
+  void refresh_warming_locked(TimePoint now, Events& events);
+  Duration warm_step() const;
   bool try_eject_locked(Endpoint& ep, EjectReason reason, TimePoint now, Events& events);
   void update_deadline_locked();
   void evaluate_rates_locked(TimePoint now, Events& events);
@@ -94,6 +99,7 @@ class ClusterImpl {
   std::vector<EndpointPtr> members_;
   std::vector<Client> clients_;
   TimePoint next_interval_{0};
+  TimePoint next_warm_refresh_{0};
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> next_deadline_{INT64_MAX};
@@ -110,7 +116,7 @@ class ClusterImpl {
   std::atomic<uint64_t> ejections_total_{0};
   std::atomic<uint64_t> ejections_overflow_{0};
   std::atomic<uint64_t> ejections_suspended_{0};
-  std::array<std::atomic<uint64_t>, 6> ejections_by_reason_{};
+  std::array<std::atomic<uint64_t>, kEjectReasonCount> ejections_by_reason_{};
   std::atomic<uint64_t> rebuilds_{0};
 };
 

@@ -144,6 +144,24 @@ class Reader {
     return n->as_array();
   }
 
+  // An array of tables at `key`: `each(reader)` reads one element, whose unknown keys are then
+  // reported like any table's.
+  template <class F>
+  void tables(std::string_view key, F each) {
+    const toml::array* a = array(key);
+    for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
+      std::string p = fmt::format("{}[{}]", at(key), i);
+      const toml::node& n = *a->get(i);
+      if (!n.is_table()) {
+        ctx_.fail(n.source(), p, "must be a table");
+        continue;
+      }
+      Reader element(*n.as_table(), p, ctx_);
+      each(element);
+      element.finish();
+    }
+  }
+
   // Every key not consumed is an error: a typo must not silently fall back to a default.
   void finish() {
     for (auto&& [k, v] : t_) {
@@ -178,11 +196,22 @@ void read_lb(Reader& parent, LbConfig& lb, Context& ctx) {
                   "must be one of round_robin, least_request, random, ring_hash, maglev");
   }
   r.number("overprovisioning_factor", lb.overprovisioning_factor);
-  r.integer("panic_threshold", lb.panic_threshold);
+  if (t->contains("panic_threshold")) {
+    uint32_t threshold = 0;
+    r.integer("panic_threshold", threshold);
+    lb.panic_threshold = threshold;
+  }
   r.boolean("fail_traffic_on_panic", lb.fail_traffic_on_panic);
   r.integer("minimum_ring_size", lb.minimum_ring_size);
   r.integer("maximum_ring_size", lb.maximum_ring_size);
   r.integer("maglev_table_size", lb.maglev_table_size);
+  if (const toml::table* ss = r.table("slow_start_config")) {
+    Reader sr(*ss, r.at("slow_start_config"), ctx);
+    sr.duration("slow_start_window", lb.slow_start.slow_start_window);
+    sr.number("aggression", lb.slow_start.aggression);
+    sr.number("min_weight_percent", lb.slow_start.min_weight_percent);
+    sr.finish();
+  }
   r.finish();
 }
 
@@ -192,40 +221,26 @@ void read_locality(Reader& parent, LocalityLbConfig& l, Context& ctx) {
   Reader r(*t, parent.at("locality"), ctx);
   r.boolean("enabled", l.enabled);
   r.strings("failover_priority", l.failover_priority);
-  if (const toml::array* a = r.array("failover")) {
-    for (size_t i = 0; i < a->size(); ++i) {
-      std::string p = fmt::format("{}[{}]", r.at("failover"), i);
-      const toml::table* e = table_at(*a->get(i), p, ctx);
-      if (e == nullptr) continue;
-      Reader er(*e, p, ctx);
-      FailoverRule rule;
-      er.string("from", rule.from);
-      er.string("to", rule.to);
-      er.finish();
-      l.failover.push_back(std::move(rule));
-    }
-  }
-  if (const toml::array* a = r.array("distribute")) {
-    for (size_t i = 0; i < a->size(); ++i) {
-      std::string p = fmt::format("{}[{}]", r.at("distribute"), i);
-      const toml::table* e = table_at(*a->get(i), p, ctx);
-      if (e == nullptr) continue;
-      Reader er(*e, p, ctx);
-      DistributeRule rule;
-      er.string("from", rule.from);
-      if (const toml::table* to = er.table("to")) {
-        for (auto&& [k, v] : *to) {
-          std::string kp = fmt::format("{}.to.\"{}\"", p, k.str());
-          ctx.positions[kp] = {static_cast<int>(v.source().begin.line), static_cast<int>(v.source().begin.column)};
-          auto w = v.as_integer();
-          if (w == nullptr || w->get() < 0 || w->get() > 100) ctx.fail(v.source(), kp, "must be a weight 0..100");
-          else rule.to.emplace_back(std::string(k.str()), static_cast<uint32_t>(w->get()));
-        }
+  r.tables("failover", [&](Reader& er) {
+    FailoverRule rule;
+    er.string("from", rule.from);
+    er.string("to", rule.to);
+    l.failover.push_back(std::move(rule));
+  });
+  r.tables("distribute", [&](Reader& er) {
+    DistributeRule rule;
+    er.string("from", rule.from);
+    if (const toml::table* to = er.table("to")) {
+      for (auto&& [k, v] : *to) {
+        std::string kp = fmt::format("{}.\"{}\"", er.at("to"), k.str());
+        ctx.positions[kp] = {static_cast<int>(v.source().begin.line), static_cast<int>(v.source().begin.column)};
+        auto w = v.as_integer();
+        if (w == nullptr || w->get() < 0 || w->get() > 100) ctx.fail(v.source(), kp, "must be a weight 0..100");
+        else rule.to.emplace_back(std::string(k.str()), static_cast<uint32_t>(w->get()));
       }
-      er.finish();
-      l.distribute.push_back(std::move(rule));
     }
-  }
+    l.distribute.push_back(std::move(rule));
+  });
   r.finish();
 }
 
@@ -244,6 +259,8 @@ void read_outlier(Reader& parent, OutlierConfig& o, Context& ctx) {
   r.integer("max_ejection_percent", o.max_ejection_percent);
   r.boolean("always_eject_one_host", o.always_eject_one_host);
   r.integer("min_health_percent", o.min_health_percent);
+  r.integer("min_healthy_to_eject_percent", o.min_healthy_to_eject_percent);
+  r.duration("max_ejection_time_jitter", o.max_ejection_time_jitter);
   r.integer("enforcing_success_rate", o.enforcing_success_rate);
   r.integer("success_rate_minimum_hosts", o.success_rate_minimum_hosts);
   r.integer("success_rate_request_volume", o.success_rate_request_volume);
@@ -252,18 +269,29 @@ void read_outlier(Reader& parent, OutlierConfig& o, Context& ctx) {
   r.integer("failure_percentage_threshold", o.failure_percentage_threshold);
   r.integer("failure_percentage_minimum_hosts", o.failure_percentage_minimum_hosts);
   r.integer("failure_percentage_request_volume", o.failure_percentage_request_volume);
+  r.integer("enforcing_local_origin_success_rate", o.enforcing_local_origin_success_rate);
+  r.integer("enforcing_failure_percentage_local_origin", o.enforcing_failure_percentage_local_origin);
   r.finish();
+}
+
+void read_thresholds(Reader& r, CircuitBreakerThresholds& t) {
+  r.integer("max_connections", t.max_connections);
+  r.integer("max_pending_requests", t.max_pending_requests);
+  r.integer("max_requests", t.max_requests);
+  r.integer("max_retries", t.max_retries);
 }
 
 void read_circuit_breaker(Reader& parent, CircuitBreakerConfig& c, Context& ctx) {
   const toml::table* t = parent.table("circuit_breaker");
   if (t == nullptr) return;
   Reader r(*t, parent.at("circuit_breaker"), ctx);
-  r.integer("max_connections", c.max_connections);
-  r.integer("max_pending_requests", c.max_pending_requests);
-  r.integer("max_requests", c.max_requests);
+  read_thresholds(r, c);
   r.integer("max_requests_per_connection", c.max_requests_per_connection);
-  r.integer("max_retries", c.max_retries);
+  if (const toml::table* high = r.table("high")) {
+    Reader hr(*high, r.at("high"), ctx);
+    read_thresholds(hr, c.high);
+    hr.finish();
+  }
   r.finish();
 }
 
@@ -329,6 +357,19 @@ void read_rate_limit(Reader& parent, RateLimitConfig& c, Context& ctx) {
       c.keys.emplace_back(std::string(k.str()), b);
     }
   }
+  r.boolean("always_consume_default_token_bucket", c.always_consume_default_token_bucket);
+  r.tables("descriptors", [&](Reader& dr) {
+    RateLimitDescriptor d;
+    d.bucket = c.bucket;
+    read_bucket(dr, d.bucket);
+    dr.tables("entries", [&](Reader& er) {
+      std::pair<std::string, std::string> entry;
+      er.string("key", entry.first);
+      er.string("value", entry.second);
+      d.entries.push_back(std::move(entry));
+    });
+    c.descriptors.push_back(std::move(d));
+  });
   r.finish();
 }
 
@@ -349,8 +390,9 @@ void read_endpoints(Reader& parent, std::vector<EndpointSpec>& out, Context& ctx
     e.locality = Locality::parse(locality);
     r.string("health", health);
     if (health == "unhealthy") e.health = Health::kUnhealthy;
+    else if (health == "degraded") e.health = Health::kDegraded;
     else if (!health.empty() && health != "healthy")
-      ctx.fail(t->get("health")->source(), r.at("health"), "must be \"healthy\" or \"unhealthy\"");
+      ctx.fail(t->get("health")->source(), r.at("health"), "must be \"healthy\", \"degraded\" or \"unhealthy\"");
     if (const toml::table* labels = r.table("labels")) {
       for (auto&& [k, v] : *labels) {
         if (v.is_string()) e.labels.emplace(std::string(k.str()), v.as_string()->get());

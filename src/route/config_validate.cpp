@@ -36,11 +36,19 @@ class Checker {
 void check_lb(const LbConfig& lb, Checker& c) {
   if (!(lb.overprovisioning_factor >= 1.0 && lb.overprovisioning_factor <= 10.0))
     c.fail("load_balancer.overprovisioning_factor", "must be 1.0..10.0");
-  c.range<uint32_t>("load_balancer.panic_threshold", lb.panic_threshold, 0, 100);
+  if (lb.panic_threshold) c.range<uint32_t>("load_balancer.panic_threshold", *lb.panic_threshold, 0, 100);
   c.range<uint64_t>("load_balancer.minimum_ring_size", lb.minimum_ring_size, 1, 8 * 1024 * 1024);
   c.range<uint64_t>("load_balancer.maximum_ring_size", lb.maximum_ring_size, 1, 8 * 1024 * 1024);
   if (lb.maximum_ring_size < lb.minimum_ring_size)
     c.fail("load_balancer.maximum_ring_size", "must be >= minimum_ring_size");
+  const SlowStartConfig& ss = lb.slow_start;
+  if (ss.slow_start_window.count() < 0) c.fail("load_balancer.slow_start_config.slow_start_window", "must be >= 0");
+  if (!(ss.aggression > 0 && ss.aggression <= 100)) c.fail("load_balancer.slow_start_config.aggression", "must be > 0 and <= 100");
+  if (!(ss.min_weight_percent >= 0 && ss.min_weight_percent <= 100))
+    c.fail("load_balancer.slow_start_config.min_weight_percent", "must be 0..100");
+  // Envoy has slow_start_config only in its round robin and least request configs.
+  if (ss.slow_start_window.count() > 0 && lb.policy != LbPolicy::kRoundRobin && lb.policy != LbPolicy::kLeastRequest)
+    c.fail("load_balancer.slow_start_config", "applies to round_robin and least_request only (as in Envoy)");
   // Maglev needs a prime table so that every skip value walks the whole table.
   if (lb.maglev_table_size > 5000011 || !is_prime(lb.maglev_table_size))
     c.fail("load_balancer.maglev_table_size", "must be a prime <= 5000011 (e.g. 65537)");
@@ -79,6 +87,11 @@ void check_outlier(const OutlierConfig& o, Checker& c) {
   if (o.max_ejection_time.count() <= 0) c.fail("outlier_detection.max_ejection_time", "must be > 0");
   c.range<uint32_t>("outlier_detection.max_ejection_percent", o.max_ejection_percent, 0, 100);
   c.range<uint32_t>("outlier_detection.min_health_percent", o.min_health_percent, 0, 100);
+  c.range<uint32_t>("outlier_detection.min_healthy_to_eject_percent", o.min_healthy_to_eject_percent, 0, 100);
+  c.range<uint32_t>("outlier_detection.enforcing_local_origin_success_rate", o.enforcing_local_origin_success_rate, 0, 100);
+  c.range<uint32_t>("outlier_detection.enforcing_failure_percentage_local_origin",
+                    o.enforcing_failure_percentage_local_origin, 0, 100);
+  if (o.max_ejection_time_jitter.count() < 0) c.fail("outlier_detection.max_ejection_time_jitter", "must be >= 0");
   c.range<uint32_t>("outlier_detection.enforcing_success_rate", o.enforcing_success_rate, 0, 100);
   c.range<uint32_t>("outlier_detection.enforcing_failure_percentage", o.enforcing_failure_percentage, 0, 100);
   c.range<uint32_t>("outlier_detection.failure_percentage_threshold", o.failure_percentage_threshold, 0, 100);
@@ -116,6 +129,22 @@ Errors validate(const ClusterConfig& config, const std::string& path_prefix) {
     for (const auto& [key, bucket] : config.rate_limit.keys) {
       check_bucket(bucket, fmt::format("rate_limit.keys.\"{}\"", key), c);
     }
+    const auto& descriptors = config.rate_limit.descriptors;
+    for (size_t i = 0; i < descriptors.size(); ++i) {
+      std::string p = fmt::format("rate_limit.descriptors[{}]", i);
+      check_bucket(descriptors[i].bucket, p, c);
+      if (descriptors[i].entries.empty()) c.fail(p + ".entries", "must list at least one { key, value }");
+      for (size_t k = 0; k < descriptors[i].entries.size(); ++k) {
+        const auto& [key, value] = descriptors[i].entries[k];
+        std::string ep = fmt::format("{}.entries[{}]", p, k);
+        if (key.empty()) c.fail(ep + ".key", "must not be empty");
+        // Envoy reads an empty value as a wildcard with a bucket per value seen; not offered here.
+        if (value.empty()) c.fail(ep + ".value", "must not be empty (wildcard descriptors are not supported)");
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (descriptors[j].entries == descriptors[i].entries) c.fail(p + ".entries", "duplicates an earlier descriptor");
+      }
+    }
   }
   std::set<std::pair<std::string, uint16_t>> seen;
   for (size_t i = 0; i < config.endpoints.size(); ++i) {
@@ -128,6 +157,14 @@ Errors validate(const ClusterConfig& config, const std::string& path_prefix) {
       c.fail(p, fmt::format("duplicate endpoint {}:{}", e.address, e.port));
   }
   return c.take();
+}
+
+uint32_t effective_panic_threshold(const ClusterConfig& config) {
+  if (config.lb.panic_threshold) return *config.lb.panic_threshold;
+  // Istio's applyOutlierDetection: "Disable panic threshold by default as its not typically
+  // applicable in k8s environments with few pods per service" -- with outlier detection it always
+  // writes healthy_panic_threshold = minHealthPercent. Without it Envoy's default stays.
+  return config.outlier.enabled ? config.outlier.min_health_percent : 50;
 }
 
 const ClusterConfig* RouteConfig::find(std::string_view name) const {

@@ -17,13 +17,17 @@ constexpr int kRingShift = 52;
 
 }  // namespace
 
-Group::Group(std::vector<EndpointPtr> hosts, const LbConfig& config)
-    : hosts_(std::move(hosts)), policy_(config.policy) {
+Group::Group(std::vector<EndpointPtr> hosts, const LbConfig& config, std::vector<uint64_t> weights)
+    : hosts_(std::move(hosts)), weights_(std::move(weights)), policy_(config.policy) {
+  if (weights_.size() != hosts_.size()) {
+    weights_.clear();
+    for (const auto& h : hosts_) weights_.push_back(h->weight());
+  }
   cumulative_.reserve(hosts_.size());
-  for (const auto& h : hosts_) {
-    total_weight_ += h->weight();
+  for (uint64_t w : weights_) {
+    total_weight_ += w;
     cumulative_.push_back(total_weight_);
-    if (h->weight() != hosts_.front()->weight()) equal_weights_ = false;
+    if (w != weights_.front()) equal_weights_ = false;
   }
   if (hosts_.empty()) return;
   // Weighted round robin walks positions 0, s, 2s, ... modulo the total weight and maps each
@@ -65,8 +69,8 @@ size_t Group::least_request(uint64_t r1, uint64_t r2) const {
   size_t b = random_index(r2);
   if (a == b && hosts_.size() > 1) b = (a + 1 + bounded(r2 ^ r1, hosts_.size() - 1)) % hosts_.size();
   // Compare active/weight without dividing: a wins when active_a * w_b <= active_b * w_a.
-  uint64_t la = uint64_t{hosts_[a]->active_requests()} * hosts_[b]->weight();
-  uint64_t lb = uint64_t{hosts_[b]->active_requests()} * hosts_[a]->weight();
+  uint64_t la = uint64_t{hosts_[a]->active_requests()} * weights_[b];
+  uint64_t lb = uint64_t{hosts_[b]->active_requests()} * weights_[a];
   return la <= lb ? a : b;
 }
 
@@ -77,7 +81,7 @@ void Group::build_ring(const LbConfig& config) {
                                          1, config.maximum_ring_size);
   std::vector<std::pair<uint64_t, uint32_t>> ring;
   for (size_t i = 0; i < hosts_.size(); ++i) {
-    double share = static_cast<double>(hosts_[i]->weight()) / static_cast<double>(total_weight_);
+    double share = static_cast<double>(weights_[i]) / static_cast<double>(total_weight_);
     uint64_t replicas = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(share * static_cast<double>(target))));
     for (uint64_t r = 0; r < replicas; ++r) {
       ring.emplace_back(hash64(hosts_[i]->name() + "_" + std::to_string(r)), static_cast<uint32_t>(i));
@@ -121,12 +125,12 @@ void Group::build_maglev(const LbConfig& config) {
   for (size_t i = 0; i < n; ++i) {
     offset[i] = hash64(hosts_[i]->name(), 0x6d61676c) % m;
     skip[i] = hash64(hosts_[i]->name(), 0x736b6970) % (m - 1) + 1;
-    max_weight = std::max<uint64_t>(max_weight, hosts_[i]->weight());
+    max_weight = std::max<uint64_t>(max_weight, weights_[i]);
   }
   uint64_t filled = 0;
   for (uint64_t round = 1; filled < m; ++round) {
     for (size_t i = 0; i < n && filled < m; ++i) {
-      if (count[i] * max_weight >= round * hosts_[i]->weight()) continue;
+      if (count[i] * max_weight >= round * weights_[i]) continue;
       uint64_t slot;
       do {
         slot = (offset[i] + next[i] * skip[i]) % m;

@@ -16,8 +16,9 @@ namespace gslb::route::detail {
 
 class Group {
  public:
-  // `hosts` are the selectable endpoints (healthy ones, or all of them in panic).
-  Group(std::vector<EndpointPtr> hosts, const LbConfig& config);
+  // `hosts` are the selectable endpoints (healthy ones, or all of them in panic); `weights`
+  // their effective weights (slow start), or empty for the endpoints' own weights.
+  Group(std::vector<EndpointPtr> hosts, const LbConfig& config, std::vector<uint64_t> weights = {});
 
   bool empty() const { return hosts_.empty(); }
   size_t size() const { return hosts_.size(); }
@@ -39,6 +40,7 @@ class Group {
   void build_maglev(const LbConfig& config);
 
   std::vector<EndpointPtr> hosts_;
+  std::vector<uint64_t> weights_;  // parallel to hosts_
   LbPolicy policy_;
   bool equal_weights_ = true;
   std::vector<uint64_t> cumulative_;  // cumulative_[i] = sum of weights of hosts 0..i

@@ -8,6 +8,12 @@
 
 namespace gslb::route::detail {
 
+bool rate_sweeps_enabled(const OutlierConfig& c) {
+  return c.enforcing_success_rate > 0 || c.enforcing_failure_percentage > 0 ||
+         (c.split_external_local_origin_errors &&
+          (c.enforcing_local_origin_success_rate > 0 || c.enforcing_failure_percentage_local_origin > 0));
+}
+
 bool ejection_within_limit(uint64_t ejected, uint64_t total, const OutlierConfig& config) {
   if (total == 0) return false;
   if (config.always_eject_one_host && ejected == 0) return true;
@@ -85,7 +91,7 @@ void ClusterImpl::record_outcome(Endpoint& ep, const Outcome& outcome) {
   if (!c.enabled) return;
   constexpr auto kRelaxed = std::memory_order_relaxed;
   // Per-interval volumes feed only the success-rate and failure-percentage sweeps.
-  const bool rates = c.enforcing_success_rate > 0 || c.enforcing_failure_percentage > 0;
+  const bool rates = rate_sweeps_enabled(c);
   uint32_t n5xx = 0, ngw = 0, nlocal = 0;
   if (outcome.kind == Outcome::Kind::kHttp) {
     count(outcome.is_5xx() ? ep.interval_failure_ : ep.interval_success_, rates);
@@ -140,12 +146,12 @@ void ClusterImpl::record_outcome(Endpoint& ep, const Outcome& outcome) {
 bool ClusterImpl::try_eject_locked(Endpoint& ep, EjectReason reason, TimePoint now, Events& events) {
   if (ep.ejected() || ep.removed_.load()) return false;
   const OutlierConfig& c = config_.outlier;
-  uint64_t total = members_.size(), ejected = 0, healthy = 0;
+  uint64_t total = members_.size(), ejected = 0, serving = 0;
   for (const auto& m : members_) {
     if (m->ejected()) ++ejected;
-    else if (m->health() == Health::kHealthy) ++healthy;
+    else if (m->health() != Health::kUnhealthy) ++serving;
   }
-  if (uint64_t{c.min_health_percent} * total > healthy * 100) {
+  if (uint64_t{c.min_healthy_to_eject_percent} * total > serving * 100) {
     ejections_suspended_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -153,8 +159,16 @@ bool ClusterImpl::try_eject_locked(Endpoint& ep, EjectReason reason, TimePoint n
     ejections_overflow_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  uint32_t times = ep.multiplier_.fetch_add(1) + 1;
+  // Envoy's ejectHost raises the multiplier only while base * m < max + base, so it stops one
+  // step past the cap (30 s base, 300 s max: at 11) and a long-failing endpoint needs at most 11
+  // forgiven intervals, not one per ejection it ever had, to start again at 30 s.
+  uint32_t times = ep.multiplier_.load();
+  if (c.base_ejection_time * times < c.max_ejection_time + c.base_ejection_time) ++times;
+  ep.multiplier_.store(times);
   Duration duration = ejection_duration(times, c);
+  // Envoy: jitter = random % (max_ejection_time_jitter_ms + 1) milliseconds, drawn per ejection.
+  const auto jitter_ms = std::chrono::duration_cast<std::chrono::milliseconds>(c.max_ejection_time_jitter).count();
+  if (jitter_ms > 0) duration += std::chrono::milliseconds(random_->next() % (static_cast<uint64_t>(jitter_ms) + 1));
   ep.ejected_until_ = now + duration;
   ep.ejected_.store(true, std::memory_order_release);
   // Envoy starts counting afresh after an ejection.
@@ -183,46 +197,61 @@ void ClusterImpl::evaluate_rates_locked(TimePoint now, Events& events) {
   std::vector<HostSample> external(members_.size()), local(members_.size());
   for (size_t i = 0; i < members_.size(); ++i) {
     Endpoint& ep = *members_[i];
-    external[i] = {ep.interval_success_.exchange(0), ep.interval_failure_.exchange(0)};
-    local[i] = {ep.interval_local_success_.exchange(0), ep.interval_local_failure_.exchange(0)};
+    HostSample ext{ep.interval_success_.exchange(0), ep.interval_failure_.exchange(0)};
+    HostSample loc{ep.interval_local_success_.exchange(0), ep.interval_local_failure_.exchange(0)};
+    // Envoy's processSuccessRateEjections leaves ejected hosts out of the statistics.
+    if (ep.ejected()) continue;
+    external[i] = ext;
+    local[i] = loc;
   }
   // Enforcement is a percentage chance per outlier, as in Envoy (100 = always eject).
   auto enforce = [&](uint32_t percent) { return percent >= 100 || bounded(random_->next(), 100) < percent; };
-  if (c.enforcing_success_rate > 0) {
-    for (size_t i : success_rate_outliers(external, c)) {
-      if (enforce(c.enforcing_success_rate)) try_eject_locked(*members_[i], EjectReason::kSuccessRate, now, events);
-    }
-  }
-  if (c.enforcing_failure_percentage > 0) {
-    for (size_t i : failure_percentage_outliers(external, c)) {
-      if (enforce(c.enforcing_failure_percentage))
-        try_eject_locked(*members_[i], EjectReason::kFailurePercentage, now, events);
-    }
-    if (split) {
-      for (size_t i : failure_percentage_outliers(local, c)) {
-        if (enforce(c.enforcing_failure_percentage))
-          try_eject_locked(*members_[i], EjectReason::kFailurePercentage, now, events);
+  auto sweep = [&](const std::vector<HostSample>& samples, uint32_t sr_enforcing, uint32_t fp_enforcing,
+                   EjectReason sr_reason, EjectReason fp_reason) {
+    if (sr_enforcing > 0) {
+      for (size_t i : success_rate_outliers(samples, c)) {
+        if (enforce(sr_enforcing)) try_eject_locked(*members_[i], sr_reason, now, events);
       }
     }
+    if (fp_enforcing > 0) {
+      for (size_t i : failure_percentage_outliers(samples, c)) {
+        if (enforce(fp_enforcing)) try_eject_locked(*members_[i], fp_reason, now, events);
+      }
+    }
+  };
+  sweep(external, c.enforcing_success_rate, c.enforcing_failure_percentage, EjectReason::kSuccessRate,
+        EjectReason::kFailurePercentage);
+  // Envoy's onIntervalTimer runs the same two sweeps over the local-origin monitor, which only
+  // receives outcomes when the split is on.
+  if (split) {
+    sweep(local, c.enforcing_local_origin_success_rate, c.enforcing_failure_percentage_local_origin,
+          EjectReason::kSuccessRateLocalOrigin, EjectReason::kFailurePercentageLocalOrigin);
   }
 }
 
 void ClusterImpl::sweep_locked(TimePoint now, Events& events) {
+  refresh_warming_locked(now, events);
   const OutlierConfig& c = config_.outlier;
-  bool changed = false;
-  const bool interval_due = c.enabled && now >= next_interval_;
-  if (interval_due) {
-    // Envoy forgives one past ejection per interval spent in service, so an endpoint that failed
-    // once long ago is not punished with a doubled ejection next time. Only endpoints already in
-    // service count: one returning in this very sweep has not spent an interval healthy yet.
-    for (const auto& ep : members_) {
-      uint32_t m = ep->multiplier_.load();
-      if (!ep->ejected() && m > 0) ep->multiplier_.store(m - 1);
-    }
+  // Envoy brings ejected hosts back only from its interval timer (outlier_detection_impl.cc:
+  // onIntervalTimer -> checkHostForUneject), so an endpoint whose time is up waits for the next
+  // sweep: up to one interval longer than its ejection time.
+  if (!c.enabled || now < next_interval_) {
+    update_deadline_locked();
+    return;
   }
+  // A sweep run late (by a pick or tick() after the due time) acts as the one due last, so an
+  // ejection that ended after that moment still waits for the next.
+  const TimePoint sweep_at = now - (now - next_interval_) % c.interval;
+  bool changed = false;
   for (const auto& ep : members_) {
-    if (!ep->ejected() || now < ep->ejected_until_) continue;
+    if (!ep->ejected() || sweep_at < ep->ejected_until_) continue;
     ep->ejected_.store(false, std::memory_order_release);
+    ep->returned_at_ = sweep_at;
+    ep->has_returned_ = true;
+    // Envoy's unejectHost resets the runs so a few new errors do not eject it again at once.
+    ep->consecutive_5xx_.store(0);
+    ep->consecutive_gateway_.store(0);
+    ep->consecutive_local_.store(0);
     changed = true;
     Event e;
     e.kind = EventKind::kReturned;
@@ -231,12 +260,19 @@ void ClusterImpl::sweep_locked(TimePoint now, Events& events) {
     e.at = now;
     events.push_back(std::move(e));
   }
-  if (interval_due) {
-    size_t ejections_before = events.size();
-    evaluate_rates_locked(now, events);
-    changed = changed || events.size() != ejections_before;
-    next_interval_ = now + c.interval;
+  size_t ejections_before = events.size();
+  evaluate_rates_locked(now, events);
+  changed = changed || events.size() != ejections_before;
+  // Envoy forgives one past ejection per sweep for an endpoint in service since at least one
+  // interval, so one that failed once long ago is not punished with a doubled ejection next time.
+  for (const auto& ep : members_) {
+    uint32_t m = ep->multiplier_.load();
+    if (!ep->ejected() && m > 0 && ep->has_returned_ && sweep_at - ep->returned_at_ >= c.interval) {
+      ep->multiplier_.store(m - 1);
+    }
   }
+  // The sweeps keep the phase of a timer armed at creation (10 s, 20 s, ...).
+  next_interval_ = sweep_at + c.interval;
   if (changed) rebuild_locked(now, events);
   update_deadline_locked();
 }

@@ -8,6 +8,9 @@
 
 namespace gslb::route::detail {
 
+// Whether any success-rate or failure-percentage sweep is on (they need per-interval volumes).
+bool rate_sweeps_enabled(const OutlierConfig& config);
+
 // May one more endpoint be ejected when `ejected` of `total` already are? max_ejection_percent
 // is honoured exactly: ejecting must leave at most floor(total * percent / 100) out. 3 endpoints
 // at 10% -> floor(0.3) = 0, none; 10 at 10% -> 1; 1 endpoint at 100% -> 1. Envoy instead always

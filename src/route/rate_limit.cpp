@@ -52,21 +52,65 @@ uint32_t TokenBucket::available(TimePoint now) const noexcept {
 }
 
 LocalRateLimiter::LocalRateLimiter(const RateLimitConfig& config, const Clock& clock)
-    : clock_(clock), default_(std::make_unique<TokenBucket>(config.bucket, clock.now())) {
+    : clock_(clock),
+      default_(std::make_unique<TokenBucket>(config.bucket, clock.now())),
+      always_consume_default_(config.always_consume_default_token_bucket) {
   for (const auto& [key, bucket] : config.keys) {
     keyed_.emplace_back(key, std::make_unique<TokenBucket>(bucket, clock.now()));
   }
   std::sort(keyed_.begin(), keyed_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Envoy sorts the matched descriptors by fill rate so the tightest bucket refuses before the
+  // others spend a token: tokens_per_fill / fill_interval, compared without dividing.
+  std::vector<const RateLimitDescriptor*> order;
+  for (const auto& d : config.descriptors) order.push_back(&d);
+  std::stable_sort(order.begin(), order.end(), [](const RateLimitDescriptor* a, const RateLimitDescriptor* b) {
+    return static_cast<double>(a->bucket.tokens_per_fill) * static_cast<double>(b->bucket.fill_interval.count()) <
+           static_cast<double>(b->bucket.tokens_per_fill) * static_cast<double>(a->bucket.fill_interval.count());
+  });
+  for (const RateLimitDescriptor* d : order) {
+    descriptors_.push_back(Descriptor{d->entries, std::make_unique<TokenBucket>(d->bucket, clock.now())});
+  }
 }
 
-bool LocalRateLimiter::allow(std::string_view key) noexcept {
-  TokenBucket* bucket = default_.get();
-  if (!key.empty() && !keyed_.empty()) {
-    auto it = std::lower_bound(keyed_.begin(), keyed_.end(), key,
-                               [](const auto& entry, std::string_view k) { return entry.first < k; });
-    if (it != keyed_.end() && it->first == key) bucket = it->second.get();
+namespace {
+
+bool same_entries(const std::vector<std::pair<std::string, std::string>>& configured, const DescriptorView& request) {
+  if (configured.size() != request.entries.size()) return false;
+  for (size_t i = 0; i < configured.size(); ++i) {
+    if (configured[i].first != request.entries[i].first || configured[i].second != request.entries[i].second) {
+      return false;
+    }
   }
-  bool ok = bucket->try_consume(clock_.now());
+  return true;
+}
+
+}  // namespace
+
+bool LocalRateLimiter::allow(std::string_view key, std::span<const DescriptorView> descriptors) noexcept {
+  const TimePoint now = clock_.now();
+  bool matched = false;
+  bool ok = true;
+  if (!descriptors.empty()) {
+    for (const Descriptor& d : descriptors_) {
+      bool hit = false;
+      for (const DescriptorView& request : descriptors) hit = hit || same_entries(d.entries, request);
+      if (!hit) continue;
+      matched = true;
+      if (!d.bucket->try_consume(now)) {
+        ok = false;
+        break;
+      }
+    }
+  }
+  if (ok && (!matched || always_consume_default_)) {
+    TokenBucket* bucket = default_.get();
+    if (!key.empty() && !keyed_.empty()) {
+      auto it = std::lower_bound(keyed_.begin(), keyed_.end(), key,
+                                 [](const auto& entry, std::string_view k) { return entry.first < k; });
+      if (it != keyed_.end() && it->first == key) bucket = it->second.get();
+    }
+    ok = bucket->try_consume(now);
+  }
   (ok ? allowed_ : limited_).fetch_add(1, std::memory_order_relaxed);
   return ok;
 }

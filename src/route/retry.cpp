@@ -19,12 +19,23 @@ bool is_retriable(const RetryOn& on, const Outcome& o) {
 }
 
 Duration retry_backoff(uint32_t retry_number, Duration base, Duration max, Random& random) {
+  using std::chrono::milliseconds;
   if (retry_number == 0 || base.count() <= 0) return Duration{0};
-  // (2^n - 1) * base, computed without overflow: past 2^20 the cap has long been reached.
-  uint64_t factor = retry_number >= 20 ? (uint64_t{1} << 20) - 1 : (uint64_t{1} << retry_number) - 1;
-  uint64_t ceiling = static_cast<uint64_t>(base.count()) * factor;
-  ceiling = std::min<uint64_t>(ceiling, static_cast<uint64_t>(std::max(max, base).count()));
-  return Duration{static_cast<int64_t>(detail::bounded(random.next(), ceiling))};
+  // Envoy's JitteredExponentialBackOffStrategy::nextBackOffMs (source/common/common/
+  // backoff_strategy.cc), in whole milliseconds as there: ceiling = (2^k - 1) * base, where k
+  // (from 1) grows only while the ceiling is still <= max; the wait is min(random % ceiling, max).
+  // 25 ms base, 250 ms max: retry 1 [0, 24], 2 [0, 74], 3 [0, 174], then ceiling 375 for good:
+  // uniform in [0, 249] with probability 2/3 and exactly 250 ms with probability 1/3.
+  const uint64_t base_ms = std::max<uint64_t>(1, static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(base).count()));
+  const uint64_t max_ms = std::max<uint64_t>(
+      base_ms, static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(max).count()));
+  uint64_t k = 1;
+  uint64_t ceiling = base_ms;
+  for (uint32_t n = 1; n < retry_number && ceiling <= max_ms && k < 62; ++n) {
+    ++k;
+    ceiling = ((uint64_t{1} << k) - 1) * base_ms;
+  }
+  return milliseconds(static_cast<int64_t>(std::min(random.next() % ceiling, max_ms)));
 }
 
 const char* to_string(RetryVerdict v) {
@@ -39,8 +50,8 @@ const char* to_string(RetryVerdict v) {
   return "?";
 }
 
-RetryState::RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker)
-    : config_(config), random_(random), breaker_(breaker) {}
+RetryState::RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker, RoutingPriority priority)
+    : config_(config), random_(random), breaker_(breaker), priority_(priority) {}
 
 void RetryState::attempted(const EndpointPtr& endpoint) {
   if (endpoint && std::find(tried_.begin(), tried_.end(), endpoint) == tried_.end()) tried_.push_back(endpoint);
@@ -62,14 +73,14 @@ RetryState::Decision RetryState::on_outcome(const Outcome& outcome) {
     if (config_.budget_percent > 0) {
       // Envoy's retry budget: 20% of 50 active requests allows 10 retries in flight; with few
       // requests min_retry_concurrency (3) still lets a little through.
-      double allowed = config_.budget_percent / 100.0 * breaker_->active(Resource::kRequest);
+      double allowed = config_.budget_percent / 100.0 * breaker_->active(Resource::kRequest, priority_);
       uint32_t limit = std::max<uint32_t>(config_.min_retry_concurrency, static_cast<uint32_t>(allowed));
-      if (breaker_->active(Resource::kRetry) >= limit) {
+      if (breaker_->active(Resource::kRetry, priority_) >= limit) {
         d.verdict = RetryVerdict::kBudgetExhausted;
         return d;
       }
     }
-    retry_slot_ = breaker_->try_acquire(Resource::kRetry);
+    retry_slot_ = breaker_->try_acquire(Resource::kRetry, priority_);
     if (!retry_slot_) {
       d.verdict = RetryVerdict::kCircuitOpen;
       return d;
@@ -84,6 +95,7 @@ RetryState::Decision RetryState::on_outcome(const Outcome& outcome) {
 PickOptions RetryState::pick_options() const {
   PickOptions o;
   o.exclude = &tried_;
+  o.priority = priority_;
   return o;
 }
 

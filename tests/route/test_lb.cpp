@@ -7,6 +7,8 @@
 #include "helpers.hpp"
 
 using namespace route_test;
+using gslb::route::detail::LevelCounts;
+using gslb::route::detail::LoadTable;
 using gslb::route::detail::priority_loads;
 
 namespace {
@@ -20,11 +22,15 @@ ClusterConfig flat(LbPolicy policy, std::vector<uint32_t> weights) {
   return c;
 }
 
+LoadTable table(std::vector<uint32_t> healthy, std::vector<uint32_t> total, uint32_t panic_threshold = 50,
+                std::vector<uint32_t> degraded = {}) {
+  std::vector<LevelCounts> levels;
+  for (size_t i = 0; i < total.size(); ++i) levels.push_back({healthy[i], degraded.empty() ? 0 : degraded[i], total[i]});
+  return priority_loads(levels, 140, panic_threshold);
+}
+
 std::vector<uint32_t> loads(std::vector<uint32_t> healthy, std::vector<uint32_t> total, uint32_t panic_threshold = 50) {
-  LbConfig lb;
-  lb.panic_threshold = panic_threshold;
-  std::vector<bool> panic;
-  return priority_loads(healthy, total, lb, &panic);
+  return table(std::move(healthy), std::move(total), panic_threshold).healthy;
 }
 
 }  // namespace
@@ -40,14 +46,127 @@ TEST_CASE("Envoy's priority load table (P1 fully healthy)") {
 }
 
 TEST_CASE("priority load normalises when the total health is below 100") {
-  // P0 20% healthy (28), P1 20% healthy (28): total 56, each gets 28*100/56 = 50.
-  std::vector<bool> panic;
-  LbConfig lb;
-  CHECK(priority_loads({2, 2}, {10, 10}, lb, &panic) == std::vector<uint32_t>{50, 50});
-  CHECK(panic == std::vector<bool>{true, true});
-  // Nothing healthy: all to P0, in panic.
-  CHECK(priority_loads({0, 0}, {3, 3}, lb, &panic) == std::vector<uint32_t>{100, 0});
-  CHECK(panic[0]);
+  // P0 60% healthy (84), P1 10% healthy (14): total 98, P0 gets 84*100/98 = 85 plus the 1
+  // left by rounding, P1 14 -- and P1 alone is in panic.
+  LoadTable t = table({6, 1}, {10, 10});
+  CHECK(t.healthy == std::vector<uint32_t>{86, 14});
+  CHECK(t.panic == std::vector<bool>{false, true});
+}
+
+// Envoy load_balancer_impl.cc recalculatePerPriorityPanic / recalculateLoadInTotalPanic, and its
+// unit tests (load_balancer_impl_test.cc, "PriorityAndPanic"-style cases): when every priority is
+// in panic, the load follows host counts, not health.
+TEST_CASE("every priority in panic: load split by host count (Envoy recalculateLoadInTotalPanic)") {
+  // 2 of 10 and 2 of 10 healthy would be 50/50 by health; by host count it is 50/50 too, so use
+  // unequal sizes: 1 of 4 (health 35) and 1 of 6 (health 23): by health 60/40, by hosts 40/60.
+  LoadTable t = table({1, 1}, {4, 6});
+  CHECK(t.panic == std::vector<bool>{true, true});
+  CHECK(t.healthy == std::vector<uint32_t>{40, 60});
+  // Rounding goes to the first non-empty priority: 3 priorities of 1 host -> 34/33/33.
+  CHECK(table({0, 0, 0}, {1, 1, 1}).healthy == std::vector<uint32_t>{34, 33, 33});
+  // One priority out of panic is enough to keep the health-based split.
+  LoadTable mixed = table({1, 3}, {10, 6});  // 10% and 50% healthy: health 14 and 70, total 84
+  CHECK(mixed.panic == std::vector<bool>{true, false});
+  CHECK(mixed.healthy == std::vector<uint32_t>{17, 83});  // 14*100/84 = 16 (+1 rounding), 70*100/84
+}
+
+// The vectors of Envoy's test/common/upstream/load_balancer_impl_test.cc,
+// LoadBalancerBaseTest.GentleFailoverWithExtraLevels (hosts, healthy, degraded per priority;
+// expected healthy and degraded loads and panic), replayed against priority_loads.
+TEST_CASE("Envoy's GentleFailoverWithExtraLevels vectors (load_balancer_impl_test.cc)") {
+  struct Case {
+    std::vector<LevelCounts> levels;  // {healthy, degraded, total}
+    uint32_t threshold;
+    std::vector<uint32_t> healthy, degraded;
+    std::vector<bool> panic;
+  };
+  const std::vector<Case> cases = {
+      {{{1, 0, 1}, {1, 0, 1}, {1, 0, 1}}, 50, {100, 0, 0}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 2}, {1, 0, 2}, {1, 0, 2}}, 50, {70, 30, 0}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 4}, {2, 0, 2}, {1, 0, 2}}, 50, {35, 65, 0}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 4}, {1, 0, 4}, {1, 0, 4}}, 50, {35, 35, 30}, {0, 0, 0}, {false, false, false}},
+      {{{1, 0, 5}, {1, 0, 5}, {1, 0, 5}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 5}, {0, 0, 5}, {5, 0, 5}}, 50, {0, 0, 100}, {0, 0, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 0, 5}, {4, 0, 5}}, 50, {0, 0, 100}, {0, 0, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 0, 5}, {2, 0, 5}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 5, 5}, {2, 2, 5}, {2, 0, 5}}, 50, {0, 56, 44}, {0, 0, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 0, 3}, {0, 0, 2}}, 50, {50, 30, 20}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 5}, {2, 0, 6}, {1, 0, 3}}, 50, {37, 42, 21}, {0, 0, 0}, {true, true, true}},
+      {{{0, 1, 5}, {0, 5, 5}, {1, 0, 5}}, 50, {0, 0, 28}, {28, 44, 0}, {false, false, false}},
+      {{{0, 0, 5}, {0, 2, 5}, {0, 1, 5}}, 0, {0, 0, 0}, {0, 67, 33}, {false, false, false}},
+      {{{0, 0, 5}, {0, 2, 5}, {0, 1, 5}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 3}, {0, 0, 3}, {0, 0, 3}}, 50, {34, 33, 33}, {0, 0, 0}, {true, true, true}},
+      {{{0, 0, 0}, {0, 0, 6}, {0, 0, 3}}, 50, {0, 67, 33}, {0, 0, 0}, {true, true, true}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    INFO("case " << i);
+    LoadTable t = priority_loads(cases[i].levels, 140, cases[i].threshold);
+    CHECK(t.healthy == cases[i].healthy);
+    CHECK(t.degraded == cases[i].degraded);
+    CHECK(t.panic == cases[i].panic);
+  }
+}
+
+TEST_CASE("nothing healthy anywhere: host-count split in panic, or P0 and no host when panic is off") {
+  // Envoy: with nothing available every priority is in panic (0% < threshold), so
+  // recalculateLoadInTotalPanic splits by host count; it does not send everything to P0.
+  LoadTable t = table({0, 0}, {3, 1});
+  CHECK(t.healthy == std::vector<uint32_t>{75, 25});
+  CHECK(t.panic == std::vector<bool>{true, true});
+  // panic_threshold 0: Envoy gives P0 100 only so that the loads add up; nothing is selectable.
+  LoadTable off = table({0, 0}, {3, 1}, 0);
+  CHECK(off.healthy == std::vector<uint32_t>{100, 0});
+  CHECK(off.panic == std::vector<bool>{false, false});
+
+  ClusterConfig c;
+  c.lb.panic_threshold = 50;
+  c.endpoints = {ep("10.0.1.1", 80, "r/z1"), ep("10.0.2.1", 80, "r/z2"), ep("10.0.2.2", 80, "r/z2"),
+                 ep("10.0.2.3", 80, "r/z2")};
+  for (auto& e : c.endpoints) e.health = Health::kUnhealthy;
+  Harness h(c);
+  auto spread = h.by_zone(Client{Locality::parse("r/z1")}, 20000);
+  CHECK(spread["z1"] == Approx(5000).margin(400));
+  CHECK(spread["z2"] == Approx(15000).margin(400));
+  CHECK(h.cluster->stats().panic_picks == 20000);
+}
+
+TEST_CASE("degraded endpoints take traffic only after the healthy ones of every priority") {
+  // Envoy's own worked example (load_balancer_impl.cc, recalculatePerPriorityState): health
+  // 10/20/10 and degraded 20/10/0 give healthy loads 16/28/14 and degraded 28/14/0 -- with
+  // OF 1.4 that is healthy 1/2/1 of 14 hosts... use the percents directly: 1.4 * h / t.
+  std::vector<LevelCounts> levels = {{1, 2, 14}, {2, 1, 14}, {1, 0, 14}};  // health 10/20/10, degraded 20/10/0
+  LoadTable t = priority_loads(levels, 140, 0);  // panic off: at 50 all three would be in panic
+  CHECK(t.healthy == std::vector<uint32_t>{16, 28, 14});
+  CHECK(t.degraded == std::vector<uint32_t>{28, 14, 0});
+
+  // P0: 2 healthy + 8 degraded of 10; P1: 10 healthy. P0 health 28, degraded 100: the healthy
+  // load spills to P1 before P0's degraded endpoints see anything.
+  ClusterConfig c;
+  c.lb.panic_threshold = 50;
+  for (int i = 0; i < 10; ++i) {
+    c.endpoints.push_back(ep("10.0.1." + std::to_string(i), 80, "r/z1"));
+    if (i >= 2) c.endpoints.back().health = Health::kDegraded;
+    c.endpoints.push_back(ep("10.0.2." + std::to_string(i), 80, "r/z2"));
+  }
+  Harness h(c);
+  const Client client{Locality::parse("r/z1")};
+  auto prio = h.cluster->priorities(client);
+  REQUIRE(prio.size() == 2);
+  CHECK(prio[0].load_percent == 28);
+  CHECK(prio[0].degraded_load_percent == 0);
+  CHECK(prio[0].degraded == 8);
+  CHECK(prio[1].load_percent == 72);
+  auto spread = h.spread(client, 10000, [](const Endpoint& e) {
+    return e.health() == Health::kDegraded ? std::string("degraded") : e.locality().zone;
+  });
+  CHECK(spread.count("degraded") == 0);
+  CHECK(spread["z1"] == Approx(2800).margin(300));
+  // P1 loses everything: P0's degraded endpoints now carry what P0's healthy ones cannot.
+  for (int i = 0; i < 10; ++i) h.cluster->set_health("10.0.2." + std::to_string(i), 80, Health::kUnhealthy);
+  prio = h.cluster->priorities(client);
+  CHECK(prio[0].load_percent == 28);
+  CHECK(prio[0].degraded_load_percent == 72);
+  CHECK_FALSE(prio[0].panic);  // 2 healthy + 8 degraded: 100% available
 }
 
 TEST_CASE("locality tiers: subzone, zone, region, failover region, elsewhere") {
@@ -197,4 +316,50 @@ TEST_CASE("a retry falls back to another priority when its own has nothing untri
   Pick second = h.cluster->pick(client, o);
   CHECK(second.endpoint().name() == "10.0.2.1:80");
   CHECK(second.priority() == 1);
+}
+
+// Envoy load_balancer_impl.cc, EdfLoadBalancerBase::applySlowStartFactor:
+// weight * max(min_weight_percent, (t / window)^(1 / aggression)), t in whole ms (at least 1).
+TEST_CASE("slow start factor (Envoy applySlowStartFactor)") {
+  using gslb::route::detail::slow_start_factor;
+  SlowStartConfig ss;
+  ss.slow_start_window = 60s;
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{15s}) == Approx(0.25));
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{1s}) == Approx(0.1));  // min_weight_percent 10
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{60s}) == 1.0);
+  ss.aggression = 2;
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{15s}) == Approx(0.5));
+  ss.min_weight_percent = 0;
+  ss.aggression = 1;
+  CHECK(slow_start_factor(ss, TimePoint{0}, TimePoint{0}) == Approx(1.0 / 60000));  // t counts as 1 ms
+}
+
+TEST_CASE("slow start: a new endpoint ramps up over the window, then takes its full share") {
+  ClusterConfig c;
+  c.outlier.enabled = false;
+  c.lb.slow_start.slow_start_window = 100s;
+  c.endpoints = {ep("10.0.0.1", 80, "r/z")};
+  Harness h(c);
+  // Endpoints present at creation do not warm up (Envoy: only hosts added later, or turned healthy).
+  CHECK(h.by_name(kClient, 100) == std::map<std::string, int>{{"10.0.0.1:80", 100}});
+  auto specs = c.endpoints;
+  specs.push_back(ep("10.0.0.2", 80, "r/z"));
+  REQUIRE(h.cluster->update(specs).empty());
+  h.clock.advance(25s);  // factor 0.25: 1 : 0.25 -> 20% of the picks
+  auto early = h.by_name(kClient, 10000);
+  CHECK(early["10.0.0.2:80"] == Approx(2000).margin(150));
+  h.clock.advance(50s);  // 75 s: 0.75 -> 3/7 = 43%
+  auto later = h.by_name(kClient, 10000);
+  CHECK(later["10.0.0.2:80"] == Approx(4286).margin(250));
+  h.clock.advance(25s);  // window over: equal weights, strict alternation
+  auto done = h.by_name(kClient, 1000);
+  CHECK(done["10.0.0.2:80"] == 500);
+
+  SECTION("turning healthy again through set_health starts a new warm-up") {
+    h.cluster->set_health("10.0.0.2", 80, Health::kUnhealthy);
+    h.cluster->set_health("10.0.0.2", 80, Health::kHealthy);
+    h.clock.advance(10s);  // 0.1
+    auto again = h.by_name(kClient, 11000);
+    CHECK(again["10.0.0.2:80"] == Approx(1000).margin(120));
+  }
 }

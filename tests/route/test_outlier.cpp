@@ -1,6 +1,8 @@
 // Outlier detection rules one by one, with a manual clock stepped across each boundary.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "../../src/route/outlier.hpp"
 #include "helpers.hpp"
 
@@ -15,6 +17,15 @@ ClusterConfig hosts(int n) {
   ClusterConfig c;
   for (int i = 0; i < n; ++i) c.endpoints.push_back(ep("10.0.0." + std::to_string(i), 80, "r/z"));
   c.outlier.max_ejection_percent = 100;
+  return c;
+}
+
+// One error ejects; sweeps every 10 s; ejections of 30 s.
+ClusterConfig one_strike(int n) {
+  ClusterConfig c = hosts(n);
+  c.outlier.consecutive_5xx = 1;
+  c.outlier.interval = 10s;
+  c.outlier.base_ejection_time = 30s;
   return c;
 }
 
@@ -111,10 +122,7 @@ TEST_CASE("without the split a connect failure counts as a 5xx") {
 }
 
 TEST_CASE("repeat ejections last longer; an interval spent healthy forgives one") {
-  ClusterConfig c = hosts(2);
-  c.outlier.consecutive_5xx = 1;
-  c.outlier.interval = 10s;
-  c.outlier.base_ejection_time = 30s;
+  ClusterConfig c = one_strike(2);
   Harness h(c);
   report_to(*h.cluster, "10.0.0.0:80", Outcome::http(500));
   h.clock.advance(30s);
@@ -133,10 +141,10 @@ TEST_CASE("repeat ejections last longer; an interval spent healthy forgives one"
   CHECK(h.cluster->endpoints()[0]->times_ejected() == 1);
 }
 
-TEST_CASE("min_health_percent suspends ejection") {
+TEST_CASE("min_healthy_to_eject_percent (gslb's own guard) suspends ejection") {
   ClusterConfig c = hosts(4);
   c.outlier.consecutive_5xx = 1;
-  c.outlier.min_health_percent = 75;
+  c.outlier.min_healthy_to_eject_percent = 75;
   Harness h(c);
   report_to(*h.cluster, "10.0.0.0:80", Outcome::http(500));  // 4/4 healthy: allowed
   CHECK(is_ejected(*h.cluster, "10.0.0.0:80"));
@@ -212,4 +220,136 @@ TEST_CASE("membership updates keep ejections and drop removed endpoints") {
   CHECK(h.by_name(kClient, 100) == std::map<std::string, int>{{"10.0.0.1:80", 100}});
   specs.push_back(specs[1]);  // duplicate
   CHECK_FALSE(h.cluster->update(specs).empty());
+}
+
+// Envoy source/common/upstream/outlier_detection_impl.cc: ejected hosts return only from
+// DetectorImpl::onIntervalTimer -> checkHostForUneject, which tests
+// min(base * backoff, max) + jitter <= now - last_ejection_time. The timer runs every `interval`
+// from the detector's creation, so an ejection that is up between two sweeps waits for the next.
+TEST_CASE("an ejected endpoint returns at the first interval sweep after its time is up (Envoy checkHostForUneject)") {
+  ClusterConfig c = one_strike(2);
+  Harness h(c);
+  h.clock.advance(5s);
+  report_to(*h.cluster, "10.0.0.0:80", Outcome::http(500));  // ejected at 5 s until 35 s
+  h.clock.advance(30s);                                       // 35 s: time is up, no sweep yet
+  h.cluster->tick();
+  CHECK(is_ejected(*h.cluster, "10.0.0.0:80"));
+  CHECK(h.by_name(kClient, 10) == std::map<std::string, int>{{"10.0.0.1:80", 10}});
+  h.clock.advance(5s - 1ms);                                  // 39.999 s
+  CHECK(h.by_name(kClient, 10) == std::map<std::string, int>{{"10.0.0.1:80", 10}});
+  h.clock.advance(1ms);                                       // 40 s: the sweep; pick() runs it
+  CHECK(h.by_name(kClient, 10).size() == 2);
+  CHECK_FALSE(is_ejected(*h.cluster, "10.0.0.0:80"));
+  auto events = h.recorder.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1].kind == EventKind::kReturned);
+  CHECK(events[1].at == TimePoint{40s});
+}
+
+TEST_CASE("sweeps keep the timer's phase when tick() runs late") {
+  ClusterConfig c = one_strike(2);
+  Harness h(c);
+  report_to(*h.cluster, "10.0.0.0:80", Outcome::http(500));  // 0 s .. 30 s
+  h.clock.set(TimePoint{17s});
+  h.cluster->tick();  // the 10 s sweep, late; the next one is still due at 20 s, then 30 s
+  h.clock.set(TimePoint{30s});
+  h.cluster->tick();
+  CHECK_FALSE(is_ejected(*h.cluster, "10.0.0.0:80"));
+}
+
+// Envoy outlier_detection_impl.cc ejectHost: jitter = random % (max_ejection_time_jitter + 1) ms,
+// added to the ejection time in checkHostForUneject.
+TEST_CASE("ejection-time jitter: each ejection lasts a further 0..jitter (Envoy ejectHost)") {
+  ClusterConfig c = hosts(20);
+  c.outlier.consecutive_5xx = 1;
+  c.outlier.interval = 1s;
+  c.outlier.base_ejection_time = 10s;
+  c.outlier.max_ejection_time_jitter = 5s;
+  Harness h(c);
+  for (int i = 0; i < 20; ++i) report_to(*h.cluster, "10.0.0." + std::to_string(i) + ":80", Outcome::http(500));
+  std::set<int64_t> lengths;
+  for (const auto& e : h.recorder.events()) {
+    CHECK(e.ejection_time >= 10s);
+    CHECK(e.ejection_time <= 15s);
+    CHECK(e.ejection_time % 1ms == Duration{0});
+    lengths.insert(e.ejection_time.count());
+  }
+  CHECK(lengths.size() > 10);
+  // Returned at the sweeps (1 s apart), not all at 10 s: some are still out at 12 s.
+  h.clock.set(TimePoint{12s});
+  h.cluster->tick();
+  CHECK(h.cluster->stats().ejections_active > 0);
+  CHECK(h.cluster->stats().ejections_active < 20);
+  h.clock.set(TimePoint{15s});
+  h.cluster->tick();
+  CHECK(h.cluster->stats().ejections_active == 0);
+}
+
+TEST_CASE("the ejection multiplier stops one step past the cap (Envoy ejectHost)") {
+  ClusterConfig c = one_strike(2);
+  c.outlier.max_ejection_time = 90s;
+  Harness h(c);
+  for (int round = 0; round < 6; ++round) {
+    report_to(*h.cluster, "10.0.0.0:80", Outcome::http(500));
+    h.clock.advance(100s);
+    h.cluster->tick();
+    REQUIRE_FALSE(is_ejected(*h.cluster, "10.0.0.0:80"));
+  }
+  // 30 * m < 90 + 30 raises m up to 4, never past it; the ejections last at most 90 s.
+  CHECK(h.cluster->endpoints()[0]->times_ejected() == 4);
+  for (const auto& e : h.recorder.events()) {
+    if (e.kind == EventKind::kEjected) CHECK(e.ejection_time <= 90s);
+  }
+}
+
+// Envoy onIntervalTimer -> processSuccessRateEjections(LocalOrigin): with the split, the
+// success-rate sweep also runs over local-origin outcomes, enforced by
+// enforcing_local_origin_success_rate (Envoy's default 100; Istio writes 0, the default here).
+TEST_CASE("success-rate ejection on local-origin errors when split (Envoy SUCCESS_RATE_LOCAL_ORIGIN)") {
+  ClusterConfig c = hosts(5);
+  c.outlier.consecutive_5xx = 0;
+  c.outlier.consecutive_local_origin_failures = 0;
+  c.outlier.split_external_local_origin_errors = true;
+  c.outlier.enforcing_local_origin_success_rate = 100;
+  c.outlier.interval = 10s;
+  Harness h(c);
+  for (int i = 0; i < 5; ++i) {
+    for (int k = 0; k < 100; ++k) {
+      std::string name = "10.0.0." + std::to_string(i) + ":80";
+      if (i == 3 && k % 2) report_to(*h.cluster, name, Outcome::local(LocalFailure::kConnectFailed));
+      else report_to(*h.cluster, name, Outcome::http(200));
+    }
+  }
+  h.clock.advance(10s);
+  h.cluster->tick();
+  CHECK(is_ejected(*h.cluster, "10.0.0.3:80"));
+  CHECK(h.cluster->stats().ejections_by_reason[static_cast<size_t>(EjectReason::kSuccessRateLocalOrigin)] == 1);
+  CHECK(std::string(to_string(EjectReason::kSuccessRateLocalOrigin)) == "success_rate_local_origin");
+
+  SECTION("enforcing_local_origin_success_rate = 0 turns it off") {
+    c.outlier.enforcing_local_origin_success_rate = 0;
+    Harness off(c);
+    for (int k = 0; k < 100; ++k) report_to(*off.cluster, "10.0.0.3:80", Outcome::local(LocalFailure::kReset));
+    off.clock.advance(10s);
+    off.cluster->tick();
+    CHECK(off.cluster->stats().ejections_total == 0);
+  }
+}
+
+// Istio pilot/pkg/networking/core/cluster_traffic_policy.go (v1alpha3/ in older releases),
+// applyOutlierDetection:
+// "Disable panic threshold by default ..." -- healthy_panic_threshold = minHealthPercent whenever
+// outlier detection is configured.
+TEST_CASE("panic threshold: Istio's min_health_percent unless load_balancer.panic_threshold is set") {
+  ClusterConfig c;
+  CHECK(effective_panic_threshold(c) == 0);  // outlier detection on, min_health_percent 0
+  c.outlier.min_health_percent = 30;
+  CHECK(effective_panic_threshold(c) == 30);
+  c.lb.panic_threshold = 70;
+  CHECK(effective_panic_threshold(c) == 70);
+  c.lb.panic_threshold.reset();
+  c.outlier.enabled = false;
+  CHECK(effective_panic_threshold(c) == 50);  // Envoy's default
+  // The same function writes EnforcingLocalOriginSuccessRate = 0 with the split.
+  CHECK(OutlierConfig{}.enforcing_local_origin_success_rate == 0);
 }

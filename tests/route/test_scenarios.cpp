@@ -134,9 +134,31 @@ TEST_CASE("distribute 90/10 from cn-hangzhou/* holds within 1% over 100,000 pick
   CHECK(spread["cn-hangzhou"] == Approx(90000).margin(1000));
   CHECK(spread["cn-shanghai"] == Approx(10000).margin(1000));
 
-  // A client the rule does not match gets plain locality priorities.
-  auto beijing = h.by_region(Client{Locality::parse("cn-beijing/cn-beijing-a")}, 1000);
-  CHECK(beijing == std::map<std::string, int>{{"cn-beijing", 1000}});
+}
+
+// Istio pilot/pkg/networking/core/loadbalancer/loadbalancer.go, applyLocalityWeights: a client
+// that matches no `distribute` rule leaves the load assignment as it is -- no priorities -- so
+// Envoy's locality weighted LB spreads it over every locality by weight (Istio's locality weight
+// is the sum of its endpoints' weights).
+TEST_CASE("a client no distribute rule matches: no priorities, spread by weight (Istio applyLocalityWeights)") {
+  ClusterConfig c;
+  c.endpoints = {ep("10.1.0.1", 80, "cn-hangzhou/cn-hangzhou-a", 2), ep("10.1.0.2", 80, "cn-hangzhou/cn-hangzhou-a", 2),
+                 ep("10.2.0.1", 80, "cn-shanghai/cn-shanghai-a", 1), ep("10.3.0.1", 80, "cn-beijing/cn-beijing-a", 3)};
+  c.locality.distribute = {{"cn-hangzhou/*", {{"cn-hangzhou/*", 90}, {"cn-shanghai/*", 10}}}};
+  Harness h(c);
+  const Client beijing{Locality::parse("cn-beijing/cn-beijing-a")};
+  auto prio = h.cluster->priorities(beijing);
+  REQUIRE(prio.size() == 1);
+  CHECK(prio[0].total == 4);
+  auto spread = h.by_region(beijing, 40000);  // weights 4 : 1 : 3 of 8
+  CHECK(spread["cn-hangzhou"] == Approx(20000).margin(600));
+  CHECK(spread["cn-shanghai"] == Approx(5000).margin(600));
+  CHECK(spread["cn-beijing"] == Approx(15000).margin(600));
+  // Its own locality going down moves its share to the others, still by weight.
+  h.cluster->set_health("10.3.0.1", 80, Health::kUnhealthy);
+  auto after = h.by_region(beijing, 10000);
+  CHECK(after.count("cn-beijing") == 0);
+  CHECK(after["cn-hangzhou"] == Approx(8000).margin(400));
 }
 
 TEST_CASE("spill at overprovisioning 1.4: 5 of 10 healthy keeps 70% at priority 0") {
@@ -166,7 +188,8 @@ TEST_CASE("panic at 40% healthy: the priority routes to all its endpoints") {
     for (int i = 0; i < 6; ++i) h.cluster->set_health("10.0.1." + std::to_string(i), 80, Health::kUnhealthy);
   };
 
-  SECTION("default threshold 50%: 40% healthy is panic, unhealthy endpoints get their share") {
+  SECTION("panic_threshold 50 (Envoy's default): 40% healthy is panic, unhealthy endpoints get their share") {
+    c.lb.panic_threshold = 50;
     Harness h(c);
     h.by_zone(kClient1a, 1);  // registers the client so panic transitions are reported
     make_unhealthy(h);
@@ -186,7 +209,14 @@ TEST_CASE("panic at 40% healthy: the priority routes to all its endpoints") {
     make_unhealthy(h);
     CHECK(h.by_name(kClient1a, 1000).size() == 4);
   }
+  SECTION("Istio-shaped (outlier detection on, min_health_percent 0): no panic, only the healthy ones") {
+    Harness h(c);
+    make_unhealthy(h);
+    CHECK_FALSE(h.cluster->priorities(kClient1a)[0].panic);
+    CHECK(h.by_name(kClient1a, 1000).size() == 4);
+  }
   SECTION("fail_traffic_on_panic refuses instead") {
+    c.lb.panic_threshold = 50;
     c.lb.fail_traffic_on_panic = true;
     Harness h(c);
     make_unhealthy(h);
@@ -256,12 +286,22 @@ TEST_CASE("max_ejection_percent is honoured exactly") {
     report_to(*h.cluster, "10.0.0.0:80", Outcome::http(503));
     CHECK_FALSE(is_ejected(*h.cluster, "10.0.0.0:80"));
   }
-  SECTION("one endpoint at 100%: ejected, and panic still routes to it") {
+  SECTION("one endpoint at 100%, Istio-shaped: ejected, and the pick fails as a sidecar's 503") {
     c.endpoints.resize(1);
     c.outlier.max_ejection_percent = 100;
     Harness h(c);
     report_to(*h.cluster, "10.0.0.0:80", Outcome::http(503));
     CHECK(is_ejected(*h.cluster, "10.0.0.0:80"));
+    Pick p = h.cluster->pick(kClient1a);
+    CHECK_FALSE(p);
+    CHECK(p.error() == PickError::kNoHealthyEndpoint);
+  }
+  SECTION("one endpoint at 100%, panic_threshold 50: ejected, and panic still routes to it") {
+    c.endpoints.resize(1);
+    c.outlier.max_ejection_percent = 100;
+    c.lb.panic_threshold = 50;
+    Harness h(c);
+    report_to(*h.cluster, "10.0.0.0:80", Outcome::http(503));
     Pick p = h.cluster->pick(kClient1a);
     REQUIRE(p);
     CHECK(p.panic());

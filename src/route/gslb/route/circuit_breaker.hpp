@@ -1,5 +1,6 @@
 // Circuit breaking as Envoy does it: a budget of connections, pending requests, requests and
-// retries for one cluster. Admission returns a token; dropping the token gives the slot back.
+// retries for one cluster, one per routing priority (Envoy's ResourceManagerImpl per
+// RoutingPriority). Admission returns a token; dropping the token gives the slot back.
 // Thread-safe: counters are atomics. A CircuitBreaker must outlive every token it handed out.
 #pragma once
 
@@ -20,7 +21,8 @@ class CircuitBreaker;
 class Admission {
  public:
   Admission() = default;
-  Admission(Admission&& other) noexcept : breaker_(other.breaker_), resource_(other.resource_) {
+  Admission(Admission&& other) noexcept
+      : breaker_(other.breaker_), resource_(other.resource_), priority_(other.priority_) {
     other.breaker_ = nullptr;
   }
   Admission& operator=(Admission&& other) noexcept {
@@ -28,6 +30,7 @@ class Admission {
       release();
       breaker_ = other.breaker_;
       resource_ = other.resource_;
+      priority_ = other.priority_;
       other.breaker_ = nullptr;
     }
     return *this;
@@ -42,9 +45,10 @@ class Admission {
 
  private:
   friend class CircuitBreaker;
-  Admission(CircuitBreaker* breaker, Resource r) : breaker_(breaker), resource_(r) {}
+  Admission(CircuitBreaker* breaker, Resource r, RoutingPriority p) : breaker_(breaker), resource_(r), priority_(p) {}
   CircuitBreaker* breaker_ = nullptr;
   Resource resource_ = Resource::kRequest;
+  RoutingPriority priority_ = RoutingPriority::kDefault;
 };
 
 class CircuitBreaker {
@@ -55,32 +59,40 @@ class CircuitBreaker {
 
   // An empty Admission when the resource is at its limit; the overflow counter then grows.
   // A limit of 0 means unlimited, but the slot is still counted (the retry budget needs it).
-  Admission try_acquire(Resource r) noexcept;
+  Admission try_acquire(Resource r, RoutingPriority p = RoutingPriority::kDefault) noexcept;
 
-  uint32_t active(Resource r) const noexcept;
-  uint64_t overflow(Resource r) const noexcept;
-  uint32_t limit(Resource r) const noexcept { return slots_[index(r)].limit; }
+  uint32_t active(Resource r, RoutingPriority p = RoutingPriority::kDefault) const noexcept;
+  uint64_t overflow(Resource r, RoutingPriority p = RoutingPriority::kDefault) const noexcept;
+  uint32_t limit(Resource r, RoutingPriority p = RoutingPriority::kDefault) const noexcept {
+    return slot(r, p).limit;
+  }
   // max_requests_per_connection: true once a connection has served its quota and the caller's
   // pool should close it after the current request (Istio maxRequestsPerConnection).
   bool connection_exhausted(uint64_t requests_served) const noexcept;
 
  private:
   friend class Admission;
-  static size_t index(Resource r) { return static_cast<size_t>(r); }
-  void release(Resource r) noexcept;
+  struct Slot;
+  Slot& slot(Resource r, RoutingPriority p) noexcept {
+    return slots_[static_cast<size_t>(p)][static_cast<size_t>(r)];
+  }
+  const Slot& slot(Resource r, RoutingPriority p) const noexcept {
+    return slots_[static_cast<size_t>(p)][static_cast<size_t>(r)];
+  }
+  void release(Resource r, RoutingPriority p) noexcept;
 
   struct Slot {
     std::atomic<uint32_t> active{0};
     std::atomic<uint64_t> overflow{0};
     uint32_t limit = 0;
   };
-  std::array<Slot, kResourceCount> slots_;
+  std::array<std::array<Slot, kResourceCount>, kRoutingPriorityCount> slots_;
   uint32_t max_requests_per_connection_ = 0;
 };
 
 void Admission::release() noexcept {
   if (breaker_ != nullptr) {
-    breaker_->release(resource_);
+    breaker_->release(resource_, priority_);
     breaker_ = nullptr;
   }
 }

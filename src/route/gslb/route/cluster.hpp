@@ -22,8 +22,10 @@
 
 namespace gslb::route {
 
+class Endpoint;
 namespace detail {
 class ClusterImpl;
+double warm_factor(const Endpoint& ep, const SlowStartConfig& config, TimePoint now);
 }
 
 // One member of a cluster. Shared (shared_ptr) by routing tables and by Picks in flight, so it
@@ -49,6 +51,7 @@ class Endpoint {
  private:
   friend class detail::ClusterImpl;
   friend class Pick;
+  friend double detail::warm_factor(const Endpoint&, const SlowStartConfig&, TimePoint);
 
   EndpointSpec spec_;
   std::string name_;
@@ -69,6 +72,11 @@ class Endpoint {
   // Ejection bookkeeping, written only under the cluster's mutex.
   std::atomic<uint32_t> multiplier_{0};
   TimePoint ejected_until_{0};
+  TimePoint returned_at_{0};
+  bool has_returned_ = false;
+  // Slow start: since when the endpoint has been warming up (joined or turned healthy).
+  TimePoint warm_since_{0};
+  bool warming_ = false;
 };
 using EndpointPtr = std::shared_ptr<Endpoint>;
 
@@ -82,6 +90,10 @@ struct PickOptions {
   const std::vector<EndpointPtr>* exclude = nullptr;
   // Which local rate limit bucket to charge ("" = the default bucket).
   std::string_view rate_limit_key;
+  // The request's descriptors, matched against rate_limit.descriptors.
+  std::span<const DescriptorView> descriptors;
+  // Which circuit-breaker thresholds the request counts against (Envoy's route priority).
+  RoutingPriority priority = RoutingPriority::kDefault;
 };
 
 // The result of a pick: an endpoint and the admission it holds, or the reason there is none.
@@ -132,8 +144,9 @@ class Pick {
 enum class EventKind : uint8_t { kEjected, kReturned, kPanicEntered, kPanicLeft };
 enum class EjectReason : uint8_t {
   kNone, kConsecutive5xx, kConsecutiveGatewayError, kConsecutiveLocalOrigin, kSuccessRate,
-  kFailurePercentage,
+  kFailurePercentage, kSuccessRateLocalOrigin, kFailurePercentageLocalOrigin,
 };
+inline constexpr size_t kEjectReasonCount = 8;
 const char* to_string(EventKind k);
 const char* to_string(EjectReason r);
 
@@ -161,7 +174,7 @@ struct ClusterOptions {
   const Clock* clock = nullptr;  // nullptr: a SteadyClock owned by the cluster
   Random* random = nullptr;      // nullptr: a SplitMixRandom owned by the cluster
   Listener* listener = nullptr;
-  // Run tick() from pick() when an ejection ends or an interval is due; false: the application
+  // Run tick() from pick() when an interval sweep or a slow-start step is due; false: the application
   // calls tick() itself (e.g. from a timer).
   bool auto_tick = true;
 };
@@ -174,16 +187,18 @@ struct ClusterStats {
   uint64_t panic_picks = 0;
   uint64_t ejections_total = 0;
   uint64_t ejections_overflow = 0;  // outlier found, not ejected: max_ejection_percent
-  uint64_t ejections_suspended = 0; // outlier found, not ejected: below min_health_percent
-  std::array<uint64_t, 6> ejections_by_reason{};  // indexed by EjectReason
+  uint64_t ejections_suspended = 0; // outlier found, not ejected: below min_healthy_to_eject_percent
+  std::array<uint64_t, kEjectReasonCount> ejections_by_reason{};  // indexed by EjectReason
   uint64_t ejections_active = 0;
   uint64_t rebuilds = 0;
 };
 
 // How one client sees the priorities, for tests, debugging and an admin page.
 struct PriorityInfo {
-  uint32_t load_percent = 0;
-  uint32_t healthy = 0;
+  uint32_t load_percent = 0;           // share of all traffic sent to its healthy endpoints
+  uint32_t degraded_load_percent = 0;  // share sent to its degraded endpoints
+  uint32_t healthy = 0;                // healthy and not ejected
+  uint32_t degraded = 0;               // degraded and not ejected
   uint32_t total = 0;
   bool panic = false;
   std::vector<std::string> endpoints;  // names
@@ -208,8 +223,9 @@ class Cluster {
   bool set_health(std::string_view address, uint16_t port, Health health);
   // Replaces the membership; endpoints keep their outlier state across updates (by address:port).
   Errors update(std::vector<EndpointSpec> endpoints);
-  // Returns ejected endpoints whose time is up and, every `interval`, runs the success-rate and
-  // failure-percentage sweeps. pick() calls it when due unless auto_tick is false.
+  // Every `interval` (on a grid from the cluster's creation), returns the ejected endpoints whose
+  // time is up and runs the success-rate and failure-percentage sweeps, as Envoy's interval
+  // timer does. pick() calls it when due unless auto_tick is false.
   void tick();
 
   std::vector<EndpointPtr> endpoints() const;

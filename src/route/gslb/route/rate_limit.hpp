@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -40,8 +41,11 @@ class LocalRateLimiter {
  public:
   LocalRateLimiter(const RateLimitConfig& config, const Clock& clock);
 
-  // Takes one token from `key`'s bucket (the default bucket for unknown or empty keys).
-  bool allow(std::string_view key = {}) noexcept;
+  // Takes one token from the bucket of every configured descriptor that one of `descriptors`
+  // equals (slowest fill rate first; the first empty one refuses), then -- if none matched or
+  // always_consume_default_token_bucket -- from `key`'s bucket (the default bucket for unknown
+  // or empty keys). No allocation.
+  bool allow(std::string_view key = {}, std::span<const DescriptorView> descriptors = {}) noexcept;
   uint64_t limited() const noexcept { return limited_.load(std::memory_order_relaxed); }
   uint64_t allowed() const noexcept { return allowed_.load(std::memory_order_relaxed); }
 
@@ -49,6 +53,12 @@ class LocalRateLimiter {
   const Clock& clock_;
   std::unique_ptr<TokenBucket> default_;
   std::vector<std::pair<std::string, std::unique_ptr<TokenBucket>>> keyed_;  // sorted by key
+  struct Descriptor {
+    std::vector<std::pair<std::string, std::string>> entries;
+    std::unique_ptr<TokenBucket> bucket;
+  };
+  std::vector<Descriptor> descriptors_;  // by fill rate, slowest first
+  bool always_consume_default_;
   std::atomic<uint64_t> limited_{0};
   std::atomic<uint64_t> allowed_{0};
 };

@@ -13,8 +13,10 @@ namespace gslb::route {
 
 bool is_retriable(const RetryOn& on, const Outcome& outcome);
 
-// Envoy's fully jittered back-off: retry n (1-based) waits a uniform time in
-// [0, (2^n - 1) * base), capped at max. With 25 ms: [0,25), [0,75), [0,175), then [0,250].
+// Envoy's fully jittered back-off as its source computes it (backoff_strategy.cc,
+// JitteredExponentialBackOffStrategy): retry n (1-based) waits min(random % ceiling, max) whole
+// milliseconds, ceiling = (2^n - 1) * base until the first ceiling above max, which then stays.
+// With 25 ms and 250 ms: [0,24], [0,74], [0,174], then min(random % 375, 250) from retry 4 on.
 Duration retry_backoff(uint32_t retry_number, Duration base, Duration max, Random& random);
 
 enum class RetryVerdict : uint8_t {
@@ -24,8 +26,10 @@ const char* to_string(RetryVerdict v);
 
 class RetryState {
  public:
-  // `breaker` (optional) supplies max_retries and the active counts for the retry budget.
-  RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker = nullptr);
+  // `breaker` (optional) supplies max_retries and the active counts for the retry budget, those
+  // of `priority` (the request's routing priority, also passed on by pick_options()).
+  RetryState(const RetryConfig& config, Random& random, CircuitBreaker* breaker = nullptr,
+             RoutingPriority priority = RoutingPriority::kDefault);
 
   struct Decision {
     RetryVerdict verdict = RetryVerdict::kSuccess;
@@ -47,6 +51,7 @@ class RetryState {
   const RetryConfig& config_;
   Random& random_;
   CircuitBreaker* breaker_;
+  RoutingPriority priority_;
   uint32_t retries_ = 0;
   std::vector<EndpointPtr> tried_;
   Admission retry_slot_;

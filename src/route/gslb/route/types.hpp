@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -83,6 +84,13 @@ bool locality_matches(std::string_view pattern, const Locality& locality);
 
 using Labels = std::map<std::string, std::string, std::less<>>;
 
+// A request's rate-limit descriptor (Envoy's RateLimit::Descriptor): ordered (key, value)
+// entries, e.g. {{"path", "/api"}, {"user", "bob"}}. Views: the caller owns the strings.
+using DescriptorEntry = std::pair<std::string_view, std::string_view>;
+struct DescriptorView {
+  std::span<const DescriptorEntry> entries;
+};
+
 // Well-known label keys. When an endpoint or a client has no such label, its value is derived
 // from the locality, as Istio does for failover_priority.
 inline constexpr std::string_view kRegionLabel = "topology.kubernetes.io/region";
@@ -91,8 +99,11 @@ inline constexpr std::string_view kSubzoneLabel = "topology.istio.io/subzone";
 
 // Health as decided by the application or by its active health checks. Outlier ejection is
 // separate and kept by the library; an endpoint receives traffic when it is kHealthy and not
-// ejected (or when its priority is in panic).
-enum class Health : uint8_t { kHealthy, kUnhealthy };
+// ejected (or when its priority is in panic). kDegraded is Envoy's degraded state (an active
+// check or EDS said "works, but avoid"): such an endpoint counts toward its priority's
+// availability and receives traffic only once the healthy endpoints of every priority cannot carry
+// it all (Envoy's degraded priority load, load_balancer_impl.cc recalculatePerPriorityState).
+enum class Health : uint8_t { kHealthy, kUnhealthy, kDegraded };
 
 // One member of a cluster, as configured. (address, port) identifies it across updates.
 struct EndpointSpec {
