@@ -250,12 +250,10 @@ std::string MetricsServer::render() const {
   const auto& cfg = e.config();
   family("gslbd_address_up", "gauge", "1 if the address is usable in answers (healthy, not drained).");
   for (size_t p = 0; p < cfg.pools.size(); ++p)
-    for (const auto& a : cfg.pools[p].addresses)
-      for (size_t t = 0; t < e.targets().size(); ++t)
-        if (e.targets()[t].ip == a.ip && e.targets()[t].probe == cfg.pools[p].probe)
-          o += fmt::format("gslbd_address_up{{pool={},address={},probe={}}} {}\n", label(cfg.pools[p].name),
-                           label(a.ip.to_string()), label(cfg.pools[p].probe),
-                           e.target(t).usable(control_.loaded().config.unknown_is_up) ? 1 : 0);
+    for (size_t a = 0; a < cfg.pools[p].addresses.size(); ++a)
+      o += fmt::format("gslbd_address_up{{pool={},address={},probe={}}} {}\n", label(cfg.pools[p].name),
+                       label(cfg.pools[p].addresses[a].ip.to_string()), label(cfg.pools[p].probe),
+                       e.target(e.target_of(p, a)).usable(control_.loaded().config.unknown_is_up) ? 1 : 0);
   family("gslbd_probe_latency_seconds", "histogram", "Health-check latency by address.");
   for (const auto& [key, h] : control_.latencies()) {
     std::string lbl = fmt::format("address={},probe={}", label(key.ip.to_string()), label(key.probe));

@@ -27,10 +27,7 @@ std::string ms(core::Duration d) {
 // Pool names that contain target `id`.
 std::string pools_of(const pool::Engine& e, size_t id) {
   std::string out;
-  const auto& key = e.targets()[id];
-  for (const auto& p : e.config().pools)
-    for (const auto& a : p.addresses)
-      if (a.ip == key.ip && p.probe == key.probe) out += (out.empty() ? "" : ",") + p.name;
+  for (const auto& [p, a] : e.uses(id)) out += (out.empty() ? "" : ",") + e.config().pools[p].name;
   return out;
 }
 

@@ -54,6 +54,10 @@ class Engine {
   const Config& config() const noexcept { return cfg_; }
   const std::vector<TargetKey>& targets() const noexcept { return keys_; }
   const health::Target& target(size_t id) const { return health_[id]; }
+  // The target that checks address `address` of pool `pool`.
+  size_t target_of(size_t pool, size_t address) const { return target_of_[pool][address]; }
+  // Where target `id` is used: (pool, address) pairs, in pool order.
+  const std::vector<std::pair<size_t, size_t>>& uses(size_t id) const { return uses_[id]; }
   bool pending(size_t id) const { return health_[id].pending(); }
 
   // A probe result for target `id`. Appends events; returns true when the answers changed.
