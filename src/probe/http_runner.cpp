@@ -230,6 +230,10 @@ core::Result<CheckId> HttpRunner::start(const core::IpAddress& address, const Sp
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
   // Every check opens its own connection: a kept-alive one would hide a gateway that stopped
   // accepting new connections.
+  // No DNS cache: every target is an address (a literal or CONNECT_TO), and curl walks its whole
+  // cache on each resolve to prune it, so thousands of cached targets made every check
+  // O(targets) and the probe engine quadratic.
+  curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "gslbd-probe");
