@@ -70,7 +70,9 @@ class CtlConn final : public Client {
     if (follow && args[0] == "verdicts") {
       // The snapshot, then changes: a client dropped here reconnects and starts over.
       disarm();
-      if (!send("0\n" + control_.verdict_snapshot(), false)) return;
+      std::string snapshot = "0\n" + control_.verdict_snapshot();
+      allow_output(snapshot.size());
+      if (!send(std::move(snapshot), false)) return;
       verdict_follower_ = control_.follow_verdicts([this](const std::string& l) { send(l, false); });
       return;
     }
