@@ -24,7 +24,7 @@ constexpr size_t kMaxLine = 64 * 1024;
 }  // namespace
 
 struct Follower::Impl {
-  route::Cluster& cluster;
+  Sink sink;
   FollowOptions options;
   VerdictTable table;
   int wake[2] = {-1, -1};  // written once, at destruction
@@ -32,7 +32,7 @@ struct Follower::Impl {
   FollowStats stats;
   std::thread thread;
 
-  Impl(route::Cluster& c, FollowOptions o) : cluster(c), options(std::move(o)), table(options.probe) {}
+  Impl(Sink s, FollowOptions o) : sink(std::move(s)), options(std::move(o)), table(options.probe) {}
 
   void notify(Notice n) {
     if (options.on_notice) options.on_notice(n);
@@ -100,7 +100,7 @@ struct Follower::Impl {
       notify(Notice::Kind::kSynced);
     }
     for (const auto& c : changes) {
-      size_t n = apply(cluster, c);
+      size_t n = sink(c);
       count([](FollowStats& s) { ++s.health_changes; });
       notify({Notice::Kind::kHealth,
               line->type == Line::Type::kState ? line->verdict.reason : "no longer checked by gslbd",
@@ -175,7 +175,10 @@ struct Follower::Impl {
 };
 
 Follower::Follower(route::Cluster& cluster, FollowOptions options)
-    : impl_(std::make_unique<Impl>(cluster, std::move(options))) {
+    : Follower([&cluster](const HealthChange& c) { return apply(cluster, c); }, std::move(options)) {}
+
+Follower::Follower(Sink sink, FollowOptions options)
+    : impl_(std::make_unique<Impl>(std::move(sink), std::move(options))) {
   if (::pipe2(impl_->wake, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }

@@ -120,12 +120,17 @@ struct FollowStats {
   bool synced = false;         // connected now and past the snapshot
 };
 
-// Follows gslbd's verdicts for `cluster` on a thread of its own, from construction until
-// destruction. The cluster must outlive it. While gslbd is away the last verdicts stay in force
+// Follows gslbd's verdicts for `cluster` (or a Sink) on a thread of its own, from construction
+// until destruction. The cluster must outlive it. While gslbd is away the last verdicts stay in force
 // (a restart is not a reason to change routing); the next snapshot corrects them.
 class Follower {
  public:
-  Follower(route::Cluster& cluster, FollowOptions options);
+  // Where changes go: sets an address's health, returns how many endpoints it set. Called on
+  // the Follower's thread.
+  using Sink = std::function<size_t(const HealthChange&)>;
+
+  Follower(route::Cluster& cluster, FollowOptions options);  // apply() to this cluster
+  Follower(Sink sink, FollowOptions options);
   ~Follower();  // stops the thread (wakes it from any wait) and joins it
   Follower(const Follower&) = delete;
   Follower& operator=(const Follower&) = delete;
