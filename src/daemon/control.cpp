@@ -142,6 +142,18 @@ void Control::schedule_targets() {
   scheduler_->set_targets(std::move(targets));
 }
 
+void Control::tell(const std::map<uint64_t, Follower>& followers, const std::string& text) {
+  // A follower may be dropped (and unfollow) from inside its own call: walk a copy of the ids.
+  std::vector<uint64_t> ids;
+  ids.reserve(followers.size());
+  for (const auto& [id, f] : followers) ids.push_back(id);
+  for (uint64_t id : ids)
+    if (auto it = followers.find(id); it != followers.end()) {
+      Follower f = it->second;
+      f(text);
+    }
+}
+
 void Control::emit(core::Level level, const std::string& text) {
   core::log(level, text);
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -150,15 +162,7 @@ void Control::emit(core::Level level, const std::string& text) {
   std::string line = fmt::format("{} {}", stamp, text);
   events_.push_back(line);
   if (events_.size() > kEventRing) events_.pop_front();
-  // A follower may be dropped (and unfollow) from inside its own call: walk a copy of the ids.
-  std::vector<uint64_t> ids;
-  ids.reserve(followers_.size());
-  for (const auto& [id, f] : followers_) ids.push_back(id);
-  for (uint64_t id : ids)
-    if (auto it = followers_.find(id); it != followers_.end()) {
-      Follower f = it->second;
-      f(line);
-    }
+  tell(followers_, line);
 }
 
 void Control::emit(const pool::Event& e) {
@@ -216,17 +220,6 @@ uint64_t Control::follow_verdicts(Follower f) {
 
 void Control::unfollow_verdicts(uint64_t id) { verdict_followers_.erase(id); }
 
-void Control::send_to_verdict_followers(const std::string& text) {
-  // A follower may be dropped (and unfollow) from inside its own call: walk a copy of the ids.
-  std::vector<uint64_t> ids;
-  for (const auto& [id, f] : verdict_followers_) ids.push_back(id);
-  for (uint64_t id : ids)
-    if (auto it = verdict_followers_.find(id); it != verdict_followers_.end()) {
-      Follower f = it->second;
-      f(text);
-    }
-}
-
 void Control::stream_verdicts(const core::IpAddress& ip, const std::string* probe) {
   const auto& keys = loaded_.engine->targets();
   std::string text;
@@ -238,7 +231,7 @@ void Control::stream_verdicts(const core::IpAddress& ip, const std::string* prob
     it->second = std::move(state);
     text += verdict_line(i, now_ms());
   }
-  if (!text.empty()) send_to_verdict_followers(text);
+  if (!text.empty()) tell(verdict_followers_, text);
 }
 
 bool Control::on_result(uint32_t id, const probe::Result& r) {
@@ -480,7 +473,7 @@ core::Errors Control::apply(Loaded next) {
   verdict_streamed_.clear();
   for (size_t i = 0; i < loaded_.engine->targets().size(); ++i)
     verdict_streamed_[loaded_.engine->targets()[i]] = verdict_state(loaded_.engine->target(i));
-  if (!verdict_followers_.empty()) send_to_verdict_followers(verdict_snapshot());
+  if (!verdict_followers_.empty()) tell(verdict_followers_, verdict_snapshot());
   return errors;
 }
 

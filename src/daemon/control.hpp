@@ -136,7 +136,8 @@ class Control {
   // Streams the targets of `ip` (only `probe`'s when given) whose state differs from the last
   // one streamed.
   void stream_verdicts(const core::IpAddress& ip, const std::string* probe);
-  void send_to_verdict_followers(const std::string& text);
+  // Hands `text` to each of `followers`, any of which may unfollow during its call.
+  static void tell(const std::map<uint64_t, Follower>& followers, const std::string& text);
   // Publishes what changed now; schedule_publish() does it after a short window, so the
   // verdicts of a burst (a region dying) make one publish.
   void publish();
