@@ -1,7 +1,7 @@
 /* Exercises gslb/follow.h from C against a stand-in for gslbd's control socket (this program
  * plays gslbd: it accepts, checks the request, writes verdict lines): a snapshot marks an
  * address's endpoints (both ports) unhealthy; after the connection drops the follower
- * reconnects and a new snapshot brings the address back. gslb_route_set_address_health is
+ * reconnects and a new snapshot brings the address back. A refusal (an older gslbd) comes first. gslb_route_set_address_health is
  * checked on its own too. Exits non-zero on the first failed check. */
 #define _GNU_SOURCE
 #include <gslb/follow.h>
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static atomic_int connected_notices, synced_notices, health_notices;
+static atomic_int connected_notices, synced_notices, health_notices, refused_notices;
 
 static const char* kConfig =
     "[[clusters.api.endpoints]]\n"
@@ -31,6 +31,8 @@ static void on_notice(const gslb_follow_notice* n, void* user) {
   (void)user;
   if (n->kind == GSLB_FOLLOW_CONNECTED) atomic_fetch_add(&connected_notices, 1);
   if (n->kind == GSLB_FOLLOW_SYNCED) atomic_fetch_add(&synced_notices, 1);
+  if (n->kind == GSLB_FOLLOW_DISCONNECTED && strstr(n->text, "refused the verdicts request"))
+    atomic_fetch_add(&refused_notices, 1);
   if (n->kind == GSLB_FOLLOW_HEALTH) {
     atomic_fetch_add(&health_notices, 1);
     CHECK(strcmp(n->address, "127.0.0.2") == 0);
@@ -103,13 +105,17 @@ int main(void) {
   gslb_follow* f = gslb_follow_start(cluster, &o);
   CHECK(f != NULL);
 
-  int conn = serve(listener,
-                   "0\n"
-                   "{\"v\":1,\"type\":\"state\",\"address\":\"127.0.0.2\",\"probe\":\"gw\",\"state\":\"down\","
-                   "\"reason\":\"connect refused\",\"time\":\"2026-11-28T04:50:00Z\"}\n"
-                   "{\"v\":1,\"type\":\"state\",\"address\":\"127.0.0.3\",\"probe\":\"gw\",\"state\":\"unknown\","
-                   "\"reason\":\"\",\"time\":\"2026-11-28T04:50:00Z\"}\n"
-                   "{\"v\":1,\"type\":\"synced\"}\n");
+  /* An older gslbd does not know the command: the follower says so and tries again later. */
+  int conn = serve(listener, "1\nunknown command verdicts\n");
+  close(conn);
+
+  conn = serve(listener,
+               "0\n"
+               "{\"v\":1,\"type\":\"state\",\"address\":\"127.0.0.2\",\"probe\":\"gw\",\"state\":\"down\","
+               "\"reason\":\"connect refused\",\"time\":\"2026-11-28T04:50:00Z\"}\n"
+               "{\"v\":1,\"type\":\"state\",\"address\":\"127.0.0.3\",\"probe\":\"gw\",\"state\":\"unknown\","
+               "\"reason\":\"\",\"time\":\"2026-11-28T04:50:00Z\"}\n"
+               "{\"v\":1,\"type\":\"synced\"}\n");
   CHECK(wait_health(cluster, GSLB_ROUTE_UNHEALTHY));
   close(conn);  /* gslbd restarts */
 
@@ -137,6 +143,7 @@ int main(void) {
   CHECK(atomic_load(&connected_notices) == 2);
   CHECK(atomic_load(&synced_notices) == 2);
   CHECK(atomic_load(&health_notices) == 2);
+  CHECK(atomic_load(&refused_notices) == 1);
 
   close(listener);
   unlink(sa.sun_path);

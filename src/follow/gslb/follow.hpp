@@ -129,6 +129,7 @@ class Follower {
   // the Follower's thread.
   using Sink = std::function<size_t(const HealthChange&)>;
 
+  // Start the thread; throw std::system_error if it (or its wake-up pipe) cannot be had.
   Follower(route::Cluster& cluster, FollowOptions options);  // apply() to this cluster
   Follower(Sink sink, FollowOptions options);
   ~Follower();  // stops the thread (wakes it from any wait) and joins it
