@@ -4,6 +4,8 @@ library that applies it to a gslb::route cluster, against a real gslbd and real 
 
 - the snapshot: one state line per target, then {"v":1,"type":"synced"}; --follow then streams
   a line per change (a gateway dies, a drain, an undrain) and a new snapshot after a reload;
+- a verdict follower that stops reading is dropped (event=follower-dropped) while one that reads
+  keeps getting every snapshot (200 more targets, each reload a ~30 KB snapshot);
 - the example client (examples/route/http_client.cpp) with --gslbd-socket and its own outlier
   detection off: a gateway killed under it is dropped from its picks once gslbd's verdict
   arrives; when gslbd restarts the library reconnects and resyncs, and the client goes back to
@@ -15,6 +17,7 @@ import json
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -134,6 +137,65 @@ def test_stream(c, gslbd, gslbctl):
             c.eq(srv.ctl("status").returncode, 0, "status after the follower left")
 
 
+# 200 more targets on addresses where nothing listens (connect refused at once): each reload
+# then sends every verdict follower a snapshot of ~30 KB.
+MANY = """
+[[pool]]
+name = "many"
+region = "cn-many"
+probe = "gw"
+addresses = [{many}]
+
+[[name]]
+fqdn = "many.example.test."
+ttl = 10
+mode = "failover"
+pools = ["many"]
+"""
+
+
+def test_slow_follower_dropped(c, gslbd, gslbctl):
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        body = ot.body() + MANY.format(many=", ".join(f'"127.0.1.{i}"' for i in range(1, 201)))
+        with ot.Ops(gslbd, gslbctl, body, probes) as srv:
+            good = subprocess.Popen([srv.gslbctl, "--socket", srv.socket, "verdicts", "--follow"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL)
+            out = Lines(good)
+            bad = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            bad.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            try:
+                c.check(out.until(lambda l: '"synced"' in l, 5) is not None, "the reader is synced",
+                        out.text())
+                bad.connect(srv.socket)
+                bad.sendall(b"verdicts\t--follow\n")
+                codes = []
+                while len(codes) < 60 and "a verdicts --follow client stopped reading" not in srv.log_text():
+                    codes.append(srv.ctl("reload").returncode)
+                    out.until(lambda l: '"synced"' in l, 5)  # the reader takes each snapshot
+                reloads = len(codes)
+                print(f"  {reloads} reloads, {len(out.all)} verdict lines to the reader")
+                c.check(set(codes) == {0}, "every reload succeeded", codes)
+                dropped = [l for l in srv.log_text().splitlines() if "event=follower-dropped" in l]
+                c.check(len(dropped) == 1 and "verdicts --follow" in dropped[0] and "bound=262144" in dropped[0],
+                        "the reader-less verdict follower is dropped, once, at the bound", "\n".join(dropped))
+                bad.settimeout(5)
+                got, chunk = 0, b"x"
+                while chunk:
+                    chunk = bad.recv(65536)
+                    got += len(chunk)
+                c.check(got > 0, "the dropped follower reads what the kernel held, then EOF", str(got))
+                synced = sum('"synced"' in l for l in out.all)
+                c.eq(synced, reloads + 1, "the reading follower got the first snapshot and one per reload")
+                c.check(good.poll() is None, "the reading follower is still connected")
+                code, lines = snapshot(srv)
+                c.check(code == 0 and len(lines) == 204, "a new client gets the whole snapshot", len(lines))
+            finally:
+                bad.close()
+                ot.stop_child(good)
+
+
 def check_first_attempts(c, out, n, address, what, in_flight=False):
     """The client's next n requests went first to `address` and succeeded there. in_flight: the
     first request line after a notice is not counted (it may have been picked before the
@@ -207,4 +269,4 @@ if __name__ == "__main__":
         print(f"usage: {sys.argv[0]} PATH/TO/gslbd PATH/TO/gslbctl PATH/TO/route_http_client")
         sys.exit(2)
     CLIENT = os.path.abspath(sys.argv.pop(3))
-    sys.exit(ot.main([test_stream, test_example_follows_gslbd], tools=()))
+    sys.exit(ot.main([test_stream, test_slow_follower_dropped, test_example_follows_gslbd], tools=()))
