@@ -31,10 +31,14 @@ declare -A expect=(
            ./etc/gslbd/probes/gateway-http.toml ./lib/systemd/system/gslbd.service
            ./usr/lib/sysusers.d/gslbd.conf ./usr/lib/tmpfiles.d/gslbd.conf
            ./usr/share/man/man8/gslbd.8.gz ./usr/share/man/man5/gslbd.toml.5.gz"
-  [libgslb-route0]="./usr/lib/*/libgslb-route.so.0 ./usr/lib/*/libgslb-route.so.0.*"
+  [libgslb-route0]="./usr/lib/*/libgslb-route.so.0 ./usr/lib/*/libgslb-route.so.0.*
+           ./usr/lib/*/libgslb-route-follow.so.0 ./usr/lib/*/libgslb-route-follow.so.0.*"
   [libgslb-route-dev]="./usr/include/gslb/route.hpp ./usr/include/gslb/route.h
            ./usr/lib/*/libgslb-route.so ./usr/lib/*/libgslb-route.a
-           ./usr/lib/*/pkgconfig/gslb-route.pc"
+           ./usr/lib/*/pkgconfig/gslb-route.pc
+           ./usr/include/gslb/follow.hpp ./usr/include/gslb/follow.h
+           ./usr/lib/*/libgslb-route-follow.so ./usr/lib/*/libgslb-route-follow.a
+           ./usr/lib/*/pkgconfig/gslb-route-follow.pc"
 )
 for pkg in gslbd libgslb-route0 libgslb-route-dev; do
   deb="$(deb_of "$pkg")" || { fail "package $pkg was not built"; continue; }

@@ -5,21 +5,31 @@
 //   route_http_client --client local/zone-a
 //       --endpoint 127.0.0.1:8001@local/zone-a --endpoint 127.0.0.1:8002@local/zone-b
 //       [--config route.toml --cluster NAME] [--requests 20] [--interval-ms 100]
+//       [--gslbd-socket /run/gslbd/control.sock [--gslbd-probe NAME]] [--no-outlier]
 //
 // Output, one line per attempt (stdout, flushed):
 //   request 3 attempt 1 endpoint 127.0.0.1:8001 locality local/zone-a result connect-failed
 //   request 3 attempt 2 endpoint 127.0.0.1:8002 locality local/zone-b result 200
+//
+// With --gslbd-socket, the client also follows gslbd's verdicts for its endpoints' addresses
+// (gslb-route-follow): when gslbd sees a gateway die, the client stops picking it before any
+// request of its own fails there. Those lines:
+//   gslbd: connected | gslbd: synced | gslbd: disconnected (why)
+//   gslbd: 127.0.0.2 unhealthy (connect refused) endpoints 1
+// --no-outlier turns the client's own outlier detection off, so only gslbd's verdicts move it.
 #include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <cstring>
+#include <gslb/follow.hpp>
 #include <gslb/route.hpp>
 #include <memory>
 #include <string>
 #include <thread>
 
 namespace route = gslb::route;
+namespace follow = gslb::follow;
 
 namespace {
 
@@ -43,6 +53,23 @@ class StderrListener final : public route::Listener {
     }
   }
 };
+
+// gslbd's verdicts as they reach the cluster (on the follower's thread; a line is one write).
+void print_notice(const follow::Notice& n) {
+  switch (n.kind) {
+    case follow::Notice::Kind::kHealth:
+      fmt::print("gslbd: {} {} ({}) endpoints {}\n", n.address,
+                 n.health == route::Health::kHealthy ? "healthy" : "unhealthy", n.text, n.endpoints);
+      break;
+    case follow::Notice::Kind::kDisconnected:
+    case follow::Notice::Kind::kBadLine:
+      fmt::print("gslbd: {} ({})\n", to_string(n.kind), n.text);
+      break;
+    default:
+      fmt::print("gslbd: {}\n", to_string(n.kind));
+  }
+  std::fflush(stdout);
+}
 
 // One HTTP GET; the outcome as the router wants it, plus a word for the log.
 route::Outcome get(CURL* curl, const route::Endpoint& ep, std::string* label) {
@@ -91,7 +118,8 @@ bool add_endpoint(std::string_view arg, route::ClusterConfig& config) {
 
 int usage() {
   std::fputs("usage: route_http_client --client REGION/ZONE --endpoint HOST:PORT@REGION/ZONE ... "
-             "[--config FILE --cluster NAME] [--requests N] [--interval-ms MS]\n", stderr);
+             "[--config FILE --cluster NAME] [--requests N] [--interval-ms MS] "
+             "[--gslbd-socket PATH [--gslbd-probe NAME]] [--no-outlier]\n", stderr);
   return 2;
 }
 
@@ -105,11 +133,16 @@ int main(int argc, char** argv) {
   config.outlier.consecutive_5xx = 3;
   config.outlier.max_ejection_percent = 50;
   config.retry.attempts = 2;
-  std::string client_locality, config_file, cluster_name;
+  std::string client_locality, config_file, cluster_name, gslbd_socket, gslbd_probe;
   std::vector<std::string> endpoint_args;
   int requests = 10, interval_ms = 100;
+  bool no_outlier = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
+    if (a == "--no-outlier") {
+      no_outlier = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage();
     std::string v = argv[++i];
     if (a == "--client") client_locality = v;
@@ -118,6 +151,8 @@ int main(int argc, char** argv) {
     else if (a == "--cluster") cluster_name = v;
     else if (a == "--requests") requests = std::stoi(v);
     else if (a == "--interval-ms") interval_ms = std::stoi(v);
+    else if (a == "--gslbd-socket") gslbd_socket = v;
+    else if (a == "--gslbd-probe") gslbd_probe = v;
     else return usage();
   }
   if (!config_file.empty()) {
@@ -137,6 +172,7 @@ int main(int argc, char** argv) {
     if (!add_endpoint(e, config)) return usage();
   }
   if (client_locality.empty() || config.endpoints.empty()) return usage();
+  if (no_outlier) config.outlier.enabled = false;
 
   StderrListener listener;
   route::ClusterOptions options;
@@ -148,6 +184,16 @@ int main(int argc, char** argv) {
   }
   route::Cluster& cluster = *made.value();
   const route::Client client{route::Locality::parse(client_locality)};
+  // Declared after the cluster, so it stops before the cluster goes.
+  std::unique_ptr<follow::Follower> follower;
+  if (!gslbd_socket.empty()) {
+    follow::FollowOptions fo;
+    fo.socket_path = gslbd_socket;
+    fo.probe = gslbd_probe;
+    fo.max_backoff = std::chrono::seconds(2);
+    fo.on_notice = print_notice;
+    follower = std::make_unique<follow::Follower>(cluster, std::move(fo));
+  }
 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CurlPtr curl(curl_easy_init());

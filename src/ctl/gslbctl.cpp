@@ -27,6 +27,8 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
                                        running configuration stays
   check-config                         check the files as a reload would, change nothing
   events [--follow]                    recent state changes; --follow streams new ones
+  verdicts [--follow]                  every target's state as JSON lines (format v1), then
+                                       {"v":1,"type":"synced"}; --follow streams changes
 
   --socket PATH   gslbd's control socket (default /run/gslbd/control.sock)
   --json          machine-readable output (status, explain)

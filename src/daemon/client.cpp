@@ -124,7 +124,7 @@ bool Client::send(std::string data, bool then_close) {
   // uv_write sends what the socket takes at once; the rest waits in the queue, in our memory.
   // A stream (a follower) is bounded by max_output; a final reply is one finite piece whose
   // reading the deadline bounds, so a long `status` is not cut off.
-  if (!then_close && queued() > limits_.max_output) {
+  if (!then_close && queued() > limits_.max_output + extra_output_) {
     ++stats_.overflowed;
     overflowed();
     close();

@@ -21,7 +21,7 @@ struct ListenerStats {
   uint64_t timed_out = 0;   // the request (or the reading of the reply) overran idle_timeout
   uint64_t too_large = 0;   // a request over the input bound
   uint64_t overflowed = 0;  // a client that stopped reading while output piled up
-  uint64_t followers_dropped = 0;  // control only: `events --follow` clients among `overflowed`
+  uint64_t followers_dropped = 0;  // control only: `events`/`verdicts --follow` clients among `overflowed`
 };
 
 // The bounds of one listener's connections.
@@ -87,6 +87,9 @@ class Client {
   bool send(std::string data, bool then_close);
   // No deadline from now on (a follower, which the output bound governs instead).
   void disarm();
+  // This stream may leave `bytes` more than max_output unread: a verdict follower's snapshot
+  // must go out whole, whatever the number of targets, and a client that reads it is not slow.
+  void allow_output(size_t bytes) noexcept { extra_output_ = bytes; }
   void close();
   bool closing() const noexcept { return closing_; }
   size_t queued() const noexcept;
@@ -113,6 +116,7 @@ class Client {
   uv_timer_t timer_{};
   int open_handles_ = 0;
   unsigned writes_ = 0;
+  size_t extra_output_ = 0;
   bool close_after_writes_ = false;
   bool closing_ = false;
 };

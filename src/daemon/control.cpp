@@ -126,6 +126,7 @@ void Control::stop() {
   close_timer(publish_timer_);
   close_timer(trim_timer_);
   followers_.clear();
+  verdict_followers_.clear();
 }
 
 void Control::schedule_targets() {
@@ -141,6 +142,18 @@ void Control::schedule_targets() {
   scheduler_->set_targets(std::move(targets));
 }
 
+void Control::tell(const std::map<uint64_t, Follower>& followers, const std::string& text) {
+  // A follower may be dropped (and unfollow) from inside its own call: walk a copy of the ids.
+  std::vector<uint64_t> ids;
+  ids.reserve(followers.size());
+  for (const auto& [id, f] : followers) ids.push_back(id);
+  for (uint64_t id : ids)
+    if (auto it = followers.find(id); it != followers.end()) {
+      Follower f = it->second;
+      f(text);
+    }
+}
+
 void Control::emit(core::Level level, const std::string& text) {
   core::log(level, text);
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -149,20 +162,76 @@ void Control::emit(core::Level level, const std::string& text) {
   std::string line = fmt::format("{} {}", stamp, text);
   events_.push_back(line);
   if (events_.size() > kEventRing) events_.pop_front();
-  // A follower may be dropped (and unfollow) from inside its own call: walk a copy of the ids.
-  std::vector<uint64_t> ids;
-  ids.reserve(followers_.size());
-  for (const auto& [id, f] : followers_) ids.push_back(id);
-  for (uint64_t id : ids)
-    if (auto it = followers_.find(id); it != followers_.end()) {
-      Follower f = it->second;
-      f(line);
-    }
+  tell(followers_, line);
 }
 
 void Control::emit(const pool::Event& e) {
   emit(e.level, e.text());
   if (!e.failover.empty()) ++failovers_[e.failover];
+  // The verdict stream follows the same events, so its lines too come after their publish.
+  if (e.kind == "address-up" || e.kind == "address-down" || e.kind == "drain" || e.kind == "undrain")
+    if (const std::string* addr = e.field("address"))
+      if (auto ip = core::IpAddress::parse(*addr)) stream_verdicts(*ip, e.field("probe"));
+}
+
+namespace {
+
+std::string rfc3339(int64_t ms) {
+  const std::time_t t = std::time_t(ms / 1000);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return stamp;
+}
+
+// A target's verdict as the stream names it: a drain hides the probe state.
+std::string verdict_state(const health::Target& t) {
+  return t.drained() ? "drained" : health::to_string(t.state());
+}
+
+}  // namespace
+
+std::string Control::verdict_line(size_t id, int64_t at_ms) const {
+  const pool::TargetKey& key = loaded_.engine->targets()[id];
+  const health::Target& t = loaded_.engine->target(id);
+  const std::string reason = t.drained() ? std::string("drained by the operator") : t.reason();
+  return fmt::format(R"({{"v":1,"type":"state","address":{},"probe":{},"state":"{}","reason":{},"time":"{}"}})",
+                     json_string(key.ip.to_string()), json_string(key.probe), verdict_state(t),
+                     json_string(reason), rfc3339(at_ms)) + "\n";
+}
+
+std::string Control::verdict_snapshot() const {
+  // Each line carries when its state began: the steady-clock `since` moved onto the wall clock.
+  const auto mono = std::chrono::steady_clock::now();
+  const int64_t wall = now_ms();
+  std::string out;
+  for (size_t i = 0; i < loaded_.engine->targets().size(); ++i) {
+    const auto since = loaded_.engine->target(i).since();
+    const int64_t ago = since == health::MonoTime{} || since > mono
+                            ? 0 : std::chrono::duration_cast<std::chrono::milliseconds>(mono - since).count();
+    out += verdict_line(i, wall - ago);
+  }
+  return out + "{\"v\":1,\"type\":\"synced\"}\n";
+}
+
+uint64_t Control::follow_verdicts(Follower f) {
+  verdict_followers_[next_follower_] = std::move(f);
+  return next_follower_++;
+}
+
+void Control::unfollow_verdicts(uint64_t id) { verdict_followers_.erase(id); }
+
+void Control::stream_verdicts(const core::IpAddress& ip, const std::string* probe) {
+  const auto& keys = loaded_.engine->targets();
+  std::string text;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!(keys[i].ip == ip) || (probe && keys[i].probe != *probe)) continue;
+    std::string state = verdict_state(loaded_.engine->target(i));
+    auto [it, fresh] = verdict_streamed_.try_emplace(keys[i], state);
+    if (!fresh && it->second == state) continue;
+    it->second = std::move(state);
+    text += verdict_line(i, now_ms());
+  }
+  if (!text.empty()) tell(verdict_followers_, text);
 }
 
 bool Control::on_result(uint32_t id, const probe::Result& r) {
@@ -400,6 +469,11 @@ core::Errors Control::apply(Loaded next) {
                                         loaded_.zones.size(), loaded_.config.gtm.names.size(),
                                         loaded_.engine->targets().size(),
                                         same_table ? " zones-unchanged=yes" : ""));
+  // Targets may have come or gone: verdict followers start over from a fresh snapshot.
+  verdict_streamed_.clear();
+  for (size_t i = 0; i < loaded_.engine->targets().size(); ++i)
+    verdict_streamed_[loaded_.engine->targets()[i]] = verdict_state(loaded_.engine->target(i));
+  if (!verdict_followers_.empty()) tell(verdict_followers_, verdict_snapshot());
   return errors;
 }
 
@@ -586,6 +660,7 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
     return {0, *text};
   }
   if (cmd == "drain" || cmd == "undrain") return drain(a, cmd == "drain");
+  if (cmd == "verdicts") return {0, verdict_snapshot()};
   if (cmd == "events") {
     std::string body;
     for (const auto& e : events_) body += e + "\n";

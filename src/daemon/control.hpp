@@ -70,6 +70,14 @@ class Control {
   uint64_t follow(Follower f);
   void unfollow(uint64_t id);
 
+  // The verdict stream (`gslbctl verdicts`, README "gslbctl"): versioned JSON lines, one per
+  // target with its state, reason and time, then {"v":1,"type":"synced"}. A verdict follower
+  // then gets a state line for each target whose state changes (up, down, unknown, drained),
+  // and after a reload a whole new snapshot ending in "synced" (targets may have come or gone).
+  std::string verdict_snapshot() const;
+  uint64_t follow_verdicts(Follower f);
+  void unfollow_verdicts(uint64_t id);
+
   // Counters for the metrics endpoint.
   uint64_t overlay_builds() const noexcept { return overlay_builds_; }
   const std::map<std::string, uint64_t>& failovers() const noexcept { return failovers_; }
@@ -123,6 +131,13 @@ class Control {
   bool on_result(uint32_t id, const probe::Result& r);
   void emit(core::Level level, const std::string& text);
   void emit(const pool::Event& e);
+  // One verdict line for target `id`; `at_ms` is the wall-clock time (ms) it reports.
+  std::string verdict_line(size_t id, int64_t at_ms) const;
+  // Streams the targets of `ip` (only `probe`'s when given) whose state differs from the last
+  // one streamed.
+  void stream_verdicts(const core::IpAddress& ip, const std::string* probe);
+  // Hands `text` to each of `followers`, any of which may unfollow during its call.
+  static void tell(const std::map<uint64_t, Follower>& followers, const std::string& text);
   // Publishes what changed now; schedule_publish() does it after a short window, so the
   // verdicts of a burst (a region dying) make one publish.
   void publish();
@@ -156,6 +171,10 @@ class Control {
   std::deque<std::string> events_;
   std::map<uint64_t, Follower> followers_;
   uint64_t next_follower_ = 1;
+  std::map<uint64_t, Follower> verdict_followers_;  // ids from next_follower_ too
+  // The state last streamed per target, so a verdict that several pools report (one event each)
+  // is one line, and a snapshot taken meanwhile does not hide a change from older followers.
+  std::map<pool::TargetKey, std::string> verdict_streamed_;
 
   uint64_t overlay_builds_ = 0;
   std::map<std::string, uint64_t> failovers_;                    // by name

@@ -19,8 +19,8 @@ namespace {
 
 constexpr size_t kMaxRequest = 4096;
 
-// One gslbctl connection: a request line, then a reply and close, or (events --follow) a stream
-// of event lines for as long as the client keeps reading them.
+// One gslbctl connection: a request line, then a reply and close, or (events --follow,
+// verdicts --follow) a stream of lines for as long as the client keeps reading them.
 class CtlConn final : public Client {
  public:
   CtlConn(CtlServer& server, Control& control, const ClientLimits& limits)
@@ -44,14 +44,15 @@ class CtlConn final : public Client {
   void closed() override {
     *alive_ = false;
     if (follower_) control_.unfollow(follower_);
+    if (verdict_follower_) control_.unfollow_verdicts(verdict_follower_);
     server_.forget(this);
   }
 
   void overflowed() override {
-    if (!follower_) return;
+    if (!follower_ && !verdict_follower_) return;
     core::logf(core::Level::warning,
-               "event=follower-dropped queued={} bound={} (an events --follow client stopped "
-               "reading)", queued(), limits_.max_output);
+               "event=follower-dropped queued={} bound={} (a{} --follow client stopped reading)",
+               queued(), limits_.max_output, follower_ ? "n events" : " verdicts");
     ++stats_.followers_dropped;
   }
 
@@ -64,8 +65,17 @@ class CtlConn final : public Client {
       if (tab > start) args.push_back(line.substr(start, tab - start));
       start = tab + 1;
     }
-    const bool follow = args.size() >= 2 && args[0] == "events" &&
+    const bool follow = args.size() >= 2 && (args[0] == "events" || args[0] == "verdicts") &&
                         std::find(args.begin(), args.end(), "--follow") != args.end();
+    if (follow && args[0] == "verdicts") {
+      // The snapshot, then changes: a client dropped here reconnects and starts over.
+      disarm();
+      std::string snapshot = "0\n" + control_.verdict_snapshot();
+      allow_output(snapshot.size());
+      if (!send(std::move(snapshot), false)) return;
+      verdict_follower_ = control_.follow_verdicts([this](const std::string& l) { send(l, false); });
+      return;
+    }
     if (follow) {
       // A follower may stay for days: no deadline, but its unread output is bounded.
       disarm();
@@ -87,6 +97,7 @@ class CtlConn final : public Client {
   Control& control_;
   std::string in_;
   uint64_t follower_ = 0;
+  uint64_t verdict_follower_ = 0;
   bool handled_ = false;
   // False once closed: a reply that comes later (reload) must not reach a freed connection.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

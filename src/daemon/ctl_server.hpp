@@ -1,8 +1,9 @@
 // gslbctl's Unix socket, on the control loop. The protocol is one request line (arguments
 // separated by tabs) and a reply whose first line is the exit status; `events --follow` keeps
-// the connection open and streams each new event line. At most `max_connections` clients at
-// once; each must send its request within `idle_timeout` of connecting, and a follower that
-// leaves more than 256 KiB unread is dropped.
+// the connection open and streams each new event line, `verdicts --follow` the targets' state
+// (JSON lines, README "gslbctl"). At most `max_connections` clients at once; each must send its
+// request within `idle_timeout` of connecting, and a follower that leaves more than 256 KiB
+// unread (a verdict follower: 256 KiB beyond its first snapshot) is dropped.
 #pragma once
 
 #include <uv.h>

@@ -394,6 +394,20 @@ gslb_route_status gslb_route_set_health_state(gslb_route_cluster* cluster, const
   }
 }
 
+gslb_route_status gslb_route_set_address_health(gslb_route_cluster* cluster, const char* address,
+                                                gslb_route_health health, size_t* count) {
+  if (cluster == nullptr || address == nullptr) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;
+  try {
+    size_t n = 0;
+    for (const auto& ep : cluster->cluster->endpoints())
+      if (ep->address() == address) n += cluster->cluster->set_health(ep->address(), ep->port(), health_of(health));
+    if (count) *count = n;
+    return n ? GSLB_ROUTE_OK : GSLB_ROUTE_ERR_NOT_FOUND;
+  } catch (...) {
+    return GSLB_ROUTE_ERR_INTERNAL;
+  }
+}
+
 gslb_route_status gslb_route_endpoint_state(const gslb_route_cluster* cluster, const char* address, uint16_t port,
                                             gslb_route_endpoint_info* out) {
   if (cluster == nullptr || address == nullptr || out == nullptr) return GSLB_ROUTE_ERR_INVALID_ARGUMENT;

@@ -406,20 +406,10 @@ def test_events(c, gslbd, gslbctl):
                           f"after the kill")
                 c.check(follow.poll() is None, "events --follow keeps running")
             finally:
-                stop_follow(follow)
+                ot.stop_child(follow)
             # gslbd is fine after its follower went away
             c.eq(srv.ctl("status").returncode, 0, "status after the follower left")
             c.eq(srv.answers(), {"127.0.0.4"}, "queries after the follower left (.2 is down)")
-
-
-def stop_follow(proc):
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=3)
 
 
 def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
@@ -462,7 +452,7 @@ def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
                     c.check(p.returncode == 2 and "without a reply" in err,
                             "peer closes without a reply: exit 2", f"{p.returncode} {err!r}")
                 finally:
-                    stop_follow(p)
+                    ot.stop_child(p)
 
             # A request line longer than 4096 bytes is refused, and gslbd carries on.
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

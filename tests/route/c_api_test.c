@@ -3,6 +3,8 @@
  * endpoint, and the rate limiter. Exits non-zero on the first failed check. */
 #include <gslb/route.h>
 
+#include "../c_check.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,15 +12,6 @@
 static uint64_t now_ns;
 static int ejected_events;
 static int returned_events;
-static int failures;
-
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
-  } while (0)
 
 static uint64_t test_clock(void* user) {
   (void)user;

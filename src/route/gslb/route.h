@@ -214,6 +214,10 @@ gslb_route_status gslb_route_set_health_state(gslb_route_cluster* cluster, const
                                               gslb_route_health health);
 gslb_route_status gslb_route_endpoint_state(const gslb_route_cluster* cluster, const char* address, uint16_t port,
                                             gslb_route_endpoint_info* out);
+/* Sets `health` on every endpoint with this address, whatever its port (a verdict about a host,
+ * e.g. gslbd's through gslb/follow.h); `count` (may be NULL) gets how many. NOT_FOUND if none. */
+gslb_route_status gslb_route_set_address_health(gslb_route_cluster* cluster, const char* address,
+                                                gslb_route_health health, size_t* count);
 
 /* The priorities as `client` sees them: fills up to `capacity` entries of `out` (which may be
  * NULL when capacity is 0) and returns how many priorities there are. */
