@@ -22,7 +22,6 @@ namespace gslb::daemon {
 
 namespace {
 
-constexpr size_t kEventRing = 1000;
 // Verdicts this close together make one publish: long enough to gather the results that one
 // loop turn and its neighbours deliver in a burst, short beside any check interval.
 constexpr uint64_t kCoalesceMs = 2;
@@ -89,10 +88,9 @@ void Control::start(std::function<void()> ready) {
   // Drains survive restarts: read them back before the first answers are published.
   if (const auto& path = loaded_.config.control.state_file; !path.empty()) {
     std::ifstream in(path);
-    std::string ip;
-    int64_t until = 0;
-    while (in >> ip >> until)
-      if (until == 0 || until > now_ms()) drains_[ip] = until;
+    std::stringstream text;
+    text << in.rdbuf();
+    drains_ = DrainBook::from_text(text.str(), now_ms());
   }
   apply_drains();
   publish();
@@ -125,7 +123,7 @@ void Control::stop() {
   close_timer(drain_timer_);
   close_timer(publish_timer_);
   close_timer(trim_timer_);
-  followers_.clear();
+  log_.followers().clear();
   verdict_followers_.clear();
 }
 
@@ -142,28 +140,7 @@ void Control::schedule_targets() {
   scheduler_->set_targets(std::move(targets));
 }
 
-void Control::tell(const std::map<uint64_t, Follower>& followers, const std::string& text) {
-  // A follower may be dropped (and unfollow) from inside its own call: walk a copy of the ids.
-  std::vector<uint64_t> ids;
-  ids.reserve(followers.size());
-  for (const auto& [id, f] : followers) ids.push_back(id);
-  for (uint64_t id : ids)
-    if (auto it = followers.find(id); it != followers.end()) {
-      Follower f = it->second;
-      f(text);
-    }
-}
-
-void Control::emit(core::Level level, const std::string& text) {
-  core::log(level, text);
-  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  std::string line = fmt::format("{} {}", stamp, text);
-  events_.push_back(line);
-  if (events_.size() > kEventRing) events_.pop_front();
-  tell(followers_, line);
-}
+void Control::emit(core::Level level, const std::string& text) { log_.emit(level, text); }
 
 void Control::emit(const pool::Event& e) {
   emit(e.level, e.text());
@@ -213,14 +190,13 @@ std::string Control::verdict_snapshot() const {
   return out + "{\"v\":1,\"type\":\"synced\"}\n";
 }
 
-uint64_t Control::follow_verdicts(Follower f) {
-  verdict_followers_[next_follower_] = std::move(f);
-  return next_follower_++;
-}
-
-void Control::unfollow_verdicts(uint64_t id) { verdict_followers_.erase(id); }
-
 void Control::stream_verdicts(const core::IpAddress& ip, const std::string* probe) {
+  if (verdict_followers_.empty()) {
+    // Nobody listens: no work per event. What was last streamed is forgotten, so the first
+    // change a new follower sees after its snapshot is never taken for a repeat.
+    verdict_streamed_.clear();
+    return;
+  }
   const auto& keys = loaded_.engine->targets();
   std::string text;
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -231,7 +207,7 @@ void Control::stream_verdicts(const core::IpAddress& ip, const std::string* prob
     it->second = std::move(state);
     text += verdict_line(i, now_ms());
   }
-  if (!text.empty()) tell(verdict_followers_, text);
+  if (!text.empty()) verdict_followers_.tell(text);
 }
 
 bool Control::on_result(uint32_t id, const probe::Result& r) {
@@ -473,21 +449,20 @@ core::Errors Control::apply(Loaded next) {
   verdict_streamed_.clear();
   for (size_t i = 0; i < loaded_.engine->targets().size(); ++i)
     verdict_streamed_[loaded_.engine->targets()[i]] = verdict_state(loaded_.engine->target(i));
-  if (!verdict_followers_.empty()) tell(verdict_followers_, verdict_snapshot());
+  if (!verdict_followers_.empty()) verdict_followers_.tell(verdict_snapshot());
   return errors;
 }
 
 void Control::apply_drains() {
   std::vector<pool::Event> events;
-  for (const auto& [ip, until] : drains_)
+  for (const auto& [ip, until] : drains_.all())
     if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, true, events);
 }
 
 std::optional<std::string> Control::save_drains() {
   const auto& path = loaded_.config.control.state_file;
   if (path.empty()) return std::nullopt;
-  std::string text;
-  for (const auto& [ip, until] : drains_) text += fmt::format("{} {}\n", ip, until);
+  const std::string text = drains_.to_text();
   // A temporary file renamed over the old one: a crash or a full disk leaves the previous
   // drains whole, never half a file. Every step is checked, close() and fsync() included (a
   // full disk or NFS can report only there).
@@ -524,9 +499,7 @@ std::optional<std::string> Control::save_drains() {
 }
 
 void Control::arm_drain_timer() {
-  int64_t next = 0;
-  for (const auto& [ip, until] : drains_)
-    if (until && (!next || until < next)) next = until;
+  const auto next = drains_.next_expiry();
   if (!next) {
     if (drain_timer_) uv_timer_stop(drain_timer_);
     return;
@@ -535,15 +508,8 @@ void Control::arm_drain_timer() {
   uv_timer_start(drain_timer_, [](uv_timer_t* t) {
     auto* self = static_cast<Control*>(t->data);
     std::vector<pool::Event> events;
-    for (auto it = self->drains_.begin(); it != self->drains_.end();) {
-      if (it->second && it->second <= now_ms() + 5) {
-        if (auto a = core::IpAddress::parse(it->first))
-          self->loaded_.engine->set_drained(*a, false, events);
-        it = self->drains_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    for (const auto& ip : self->drains_.take_expired(now_ms()))
+      if (auto a = core::IpAddress::parse(ip)) self->loaded_.engine->set_drained(*a, false, events);
     for (auto e : events) {
       if (e.kind == "undrain") e.fields.push_back({"reason", "drain expired", true});
       self->emit(e);
@@ -551,7 +517,7 @@ void Control::arm_drain_timer() {
     self->save_drains();
     self->publish();
     self->arm_drain_timer();
-  }, uint64_t(std::max<int64_t>(0, next - now_ms())), 0);
+  }, uint64_t(std::max<int64_t>(0, *next - now_ms())), 0);
 }
 
 Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
@@ -582,8 +548,8 @@ Control::Reply Control::drain(const std::vector<std::string>& args, bool on) {
   size_t touched = 0;
   for (const auto& ip : ips) {
     touched += loaded_.engine->set_drained(ip, on, events) > 0;
-    if (on) drains_[ip.to_string()] = until;
-    else drains_.erase(ip.to_string());
+    if (on) drains_.set(ip.to_string(), until);
+    else drains_.remove(ip.to_string());
   }
   for (auto e : events) {
     if (until && e.kind == "drain") e.fields.push_back({"for", args[3]});
@@ -622,12 +588,7 @@ void Control::command(const std::vector<std::string>& args, std::function<void(R
   });
 }
 
-uint64_t Control::follow(Follower f) {
-  followers_[next_follower_] = std::move(f);
-  return next_follower_++;
-}
 
-void Control::unfollow(uint64_t id) { followers_.erase(id); }
 
 Control::Reply Control::command(const std::vector<std::string>& args) {
   if (args.empty()) return {1, "no command\n"};
@@ -663,7 +624,7 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
   if (cmd == "verdicts") return {0, verdict_snapshot()};
   if (cmd == "events") {
     std::string body;
-    for (const auto& e : events_) body += e + "\n";
+    for (const auto& e : log_.recent()) body += e + "\n";
     return {0, body};
   }
   return {1, fmt::format("unknown command {}\n", cmd)};

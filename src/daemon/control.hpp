@@ -23,6 +23,8 @@
 
 #include "daemon/client.hpp"
 #include "daemon/dns_server.hpp"
+#include "daemon/drains.hpp"
+#include "daemon/event_log.hpp"
 #include "daemon/server.hpp"
 #include "probe/scheduler.hpp"
 
@@ -65,18 +67,18 @@ class Control {
   Reply command(const std::vector<std::string>& args);  // every command but reload/check-config
 
   // Recent events (timestamped lines), and a way to follow new ones.
-  const std::deque<std::string>& events() const noexcept { return events_; }
-  using Follower = std::function<void(const std::string& line)>;
-  uint64_t follow(Follower f);
-  void unfollow(uint64_t id);
+  const std::deque<std::string>& events() const noexcept { return log_.recent(); }
+  using Follower = Followers::Follower;
+  uint64_t follow(Follower f) { return log_.followers().add(std::move(f)); }
+  void unfollow(uint64_t id) { log_.followers().remove(id); }
 
   // The verdict stream (`gslbctl verdicts`, README "gslbctl"): versioned JSON lines, one per
   // target with its state, reason and time, then {"v":1,"type":"synced"}. A verdict follower
   // then gets a state line for each target whose state changes (up, down, unknown, drained),
   // and after a reload a whole new snapshot ending in "synced" (targets may have come or gone).
   std::string verdict_snapshot() const;
-  uint64_t follow_verdicts(Follower f);
-  void unfollow_verdicts(uint64_t id);
+  uint64_t follow_verdicts(Follower f) { return verdict_followers_.add(std::move(f)); }
+  void unfollow_verdicts(uint64_t id) { verdict_followers_.remove(id); }
 
   // Counters for the metrics endpoint.
   uint64_t overlay_builds() const noexcept { return overlay_builds_; }
@@ -136,8 +138,6 @@ class Control {
   // Streams the targets of `ip` (only `probe`'s when given) whose state differs from the last
   // one streamed.
   void stream_verdicts(const core::IpAddress& ip, const std::string* probe);
-  // Hands `text` to each of `followers`, any of which may unfollow during its call.
-  static void tell(const std::map<uint64_t, Follower>& followers, const std::string& text);
   // Publishes what changed now; schedule_publish() does it after a short window, so the
   // verdicts of a burst (a region dying) make one publish.
   void publish();
@@ -163,15 +163,12 @@ class Control {
   std::vector<bool> first_result_;
   uv_timer_t* ready_timer_ = nullptr;
 
-  // Drained addresses -> when the drain ends (ms since the epoch, 0 = until undrained).
-  std::map<std::string, int64_t> drains_;
+  DrainBook drains_;
   uv_timer_t* drain_timer_ = nullptr;
   uv_timer_t* trim_timer_ = nullptr;  // returns freed memory after a reload
 
-  std::deque<std::string> events_;
-  std::map<uint64_t, Follower> followers_;
-  uint64_t next_follower_ = 1;
-  std::map<uint64_t, Follower> verdict_followers_;  // ids from next_follower_ too
+  EventLog log_{1000};  // the last 1000 event lines, and `gslbctl events --follow`
+  Followers verdict_followers_;
   // The state last streamed per target, so a verdict that several pools report (one event each)
   // is one line, and a snapshot taken meanwhile does not hide a change from older followers.
   std::map<pool::TargetKey, std::string> verdict_streamed_;

@@ -1,0 +1,38 @@
+#include "daemon/event_log.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+#include <vector>
+
+namespace gslb::daemon {
+
+uint64_t Followers::add(Follower f) {
+  followers_[next_] = std::move(f);
+  return next_++;
+}
+
+void Followers::tell(const std::string& text) const {
+  std::vector<uint64_t> ids;
+  ids.reserve(followers_.size());
+  for (const auto& [id, f] : followers_) ids.push_back(id);
+  for (uint64_t id : ids)
+    if (auto it = followers_.find(id); it != followers_.end()) {
+      Follower f = it->second;  // its call may remove it from the map
+      f(text);
+    }
+}
+
+void EventLog::emit(core::Level level, const std::string& text) {
+  core::log(level, text);
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  std::string line = fmt::format("{} {}", stamp, text);
+  recent_.push_back(line);
+  if (recent_.size() > capacity_) recent_.pop_front();
+  followers_.tell(line);
+}
+
+}  // namespace gslb::daemon
