@@ -7,6 +7,7 @@ and ::1.
 """
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -43,12 +44,28 @@ def have_ipv6():
         return False
 
 
+def candidate_port():
+    """A random port below the kernel's ephemeral range: a port the kernel handed out (bind to
+    0) could be given again to any outgoing connection (a probe, dig) before the server under
+    test binds it, and tests run side by side."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return random.randrange(10000, max(10001, min(low, 32768)))
+
+
 def free_port(v6=False, tries=50):
     """A port that is free on 127.0.0.1 (and on ::1 when v6) for both UDP and TCP."""
     for _ in range(tries):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
+            port = candidate_port()
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             socks = []
             try:
                 for fam, typ, host in [(socket.AF_INET, socket.SOCK_STREAM, "127.0.0.1")] + (

@@ -66,9 +66,7 @@ def gateway_port(addresses, tries=100):
     """A TCP port free on every address in `addresses` (all gateways of one test share it, as
     the probe has one port)."""
     for _ in range(tries):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = gslbtest.candidate_port()
         if all(can_bind(a, port) for a in addresses):
             return port
     raise RuntimeError("no port free on " + ", ".join(addresses))

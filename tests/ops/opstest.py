@@ -92,9 +92,7 @@ def stop_child(proc):
 
 
 def free_tcp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return gslbtest.free_port()
 
 
 class Ops(healthtest.Running):
