@@ -53,6 +53,17 @@ def children_ticks(pid):
     return total
 
 
+def stop(proc, sig):
+    """Stops `proc` by its PID: `sig`, then SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,13 +167,7 @@ def run(a, n, nginx_pid):
                 f"nginx {100.0 * (n1 - n0) / hz / (t1 - t0):.0f}%, address-down events {fails}"
                 + (f" ({', '.join(reasons)})" if reasons else ""))
     finally:
-        if g.poll() is None:
-            g.send_signal(signal.SIGTERM)
-            try:
-                g.wait(10)
-            except subprocess.TimeoutExpired:
-                g.kill()
-                g.wait()
+        stop(g, signal.SIGTERM)
         log.close()
         shutil.rmtree(d, ignore_errors=True)
 
@@ -189,12 +194,7 @@ def main():
             line = run(a, n, nginx.pid)
             print(line or f"{n} targets: gslbd did not start", flush=True)
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        try:
-            nginx.wait(10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait()
+        stop(nginx, signal.SIGQUIT)
         shutil.rmtree(d, ignore_errors=True)
     return 0
 
