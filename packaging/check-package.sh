@@ -141,11 +141,10 @@ elif [[ ! -f "$unit" ]]; then
   fail "no gslbd.service to verify"
 else
   # verify loads the unit as PID 1 would: everything it names must exist in the root given
-  # with --root. The extracted packages provide /usr/sbin/gslbd; the host provides the rest:
-  # /bin/kill (ExecReload), the units it is ordered against (copied, never overwriting the
-  # package's), and `man` for Documentation=, pointed at the extracted man pages by MANPATH.
-  install -D -m 0755 "$(command -v kill || echo /bin/kill)" "$root/bin/kill" 2>/dev/null ||
-    install -D -m 0755 /bin/kill "$root/bin/kill"
+  # with --root. The extracted packages provide /usr/sbin/gslbd and /usr/bin/gslbctl
+  # (ExecReload); the host provides the rest: the units it is ordered against (copied, never
+  # overwriting the package's), and `man` for Documentation=, pointed at the extracted man
+  # pages by MANPATH.
   for d in /lib/systemd/system /usr/lib/systemd/system; do
     [[ -d "$d" && ! -L "$d" ]] && { mkdir -p "$root$d"; cp -an "$d/." "$root$d/"; }
   done
