@@ -24,7 +24,7 @@ struct Server {
   core::Duration tcp_idle_timeout = std::chrono::seconds(10);   // without a whole query or a write
   core::Duration tcp_frame_timeout = std::chrono::seconds(5);   // first byte to last of a query
   unsigned tcp_max_connections = 1024;  // per worker
-  unsigned tcp_max_connections_per_source = 32;  // per client address (IPv6: /64); 0 = no cap
+  unsigned tcp_max_connections_per_source = 256;  // per client address (IPv6: /64); 0 = no cap
   size_t tcp_max_output = 256 * 1024;   // bytes of unread answers before a client stops being read
   std::string probes_dir;               // resolved; default "probes" beside the config file
   std::string user, group;              // drop to these after binding, when started as root

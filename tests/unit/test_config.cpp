@@ -83,7 +83,7 @@ TEST_CASE("TCP limits: defaults, values, ranges") {
   auto def = config::parse("", "etc/gslbd.toml", errors);
   REQUIRE(def);
   CHECK(def->server.tcp_frame_timeout == std::chrono::seconds(5));
-  CHECK(def->server.tcp_max_connections_per_source == 32);
+  CHECK(def->server.tcp_max_connections_per_source == 256);
   CHECK(def->server.tcp_max_output == 262144);
   auto cfg = config::parse(R"([server]
 tcp_frame_timeout = "1500ms"
