@@ -226,8 +226,14 @@ bool Control::on_result(uint32_t id, const probe::Result& r) {
                                          key.ip.to_string(), key.probe, r.reason, burst, n));
     return false;
   }
-  ++results_[{key, r.ok ? std::string("ok") : r.reason}];
-  observe(latencies_[key], std::chrono::duration<double>(r.latency).count());
+  TargetStats& st = target_stats_[id];
+  if (st.results.empty()) st.key = key;
+  const std::string_view reason = r.ok ? std::string_view("ok") : std::string_view(r.reason);
+  auto seen = std::find_if(st.results.begin(), st.results.end(),
+                           [&](const auto& e) { return e.first == reason; });
+  if (seen == st.results.end()) seen = st.results.insert(st.results.end(), {std::string(reason), 0});
+  ++seen->second;
+  observe(st.latency, std::chrono::duration<double>(r.latency).count());
   std::vector<pool::Event> events;
   const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);

@@ -83,9 +83,7 @@ class Control {
   // Counters for the metrics endpoint.
   uint64_t overlay_builds() const noexcept { return overlay_builds_; }
   const std::map<std::string, uint64_t>& failovers() const noexcept { return failovers_; }
-  const std::map<std::pair<pool::TargetKey, std::string>, uint64_t>& results() const noexcept {
-    return results_;
-  }
+
   // Probe latency histograms (seconds), Prometheus-style buckets.
   static constexpr std::array<double, 10> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                             0.05, 0.1, 0.25, 0.5, 1.0};
@@ -94,7 +92,15 @@ class Control {
     double sum = 0;
     uint64_t count = 0;
   };
-  const std::map<pool::TargetKey, Histogram>& latencies() const noexcept { return latencies_; }
+  // What the checks of one target (address, probe) have said, kept across reloads by its
+  // scheduler id: results by reason ("ok" for passes), and latencies. Found per result without
+  // comparing strings or allocating, once a target's reasons have been seen.
+  struct TargetStats {
+    pool::TargetKey key;
+    std::vector<std::pair<std::string, uint64_t>> results;
+    Histogram latency;
+  };
+  const std::map<uint32_t, TargetStats>& target_stats() const noexcept { return target_stats_; }
   // From a verdict that changed the answers to the publish that carried it (seconds).
   const Histogram& publish_lag() const noexcept { return publish_lag_; }
   // Checks that failed on our side (see probe::Result::local), by reason; never fed to health.
@@ -175,8 +181,7 @@ class Control {
 
   uint64_t overlay_builds_ = 0;
   std::map<std::string, uint64_t> failovers_;                    // by name
-  std::map<std::pair<pool::TargetKey, std::string>, uint64_t> results_;  // (target, reason)
-  std::map<pool::TargetKey, Histogram> latencies_;
+  std::map<uint32_t, TargetStats> target_stats_;  // by scheduler id
 
   std::shared_ptr<const dns::Overlay> overlay_;  // the last one published
   uv_timer_t* publish_timer_ = nullptr;

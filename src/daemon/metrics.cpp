@@ -255,8 +255,9 @@ std::string MetricsServer::render() const {
                        label(cfg.pools[p].addresses[a].ip.to_string()), label(cfg.pools[p].probe),
                        e.target(e.target_of(p, a)).usable(control_.loaded().config.unknown_is_up) ? 1 : 0);
   family("gslbd_probe_latency_seconds", "histogram", "Health-check latency by address.");
-  for (const auto& [key, h] : control_.latencies()) {
-    std::string lbl = fmt::format("address={},probe={}", label(key.ip.to_string()), label(key.probe));
+  for (const auto& [id, st] : control_.target_stats()) {
+    const auto& h = st.latency;
+    std::string lbl = fmt::format("address={},probe={}", label(st.key.ip.to_string()), label(st.key.probe));
     uint64_t cum = 0;
     for (size_t b = 0; b < Control::kLatencyBounds.size(); ++b) {
       cum += h.buckets[b];
@@ -278,9 +279,10 @@ std::string MetricsServer::render() const {
     o += fmt::format("gslbd_publish_lag_seconds_sum {:.6f}\ngslbd_publish_lag_seconds_count {}\n", h.sum, h.count);
   }
   family("gslbd_probe_results_total", "counter", "Health-check results by address and reason (\"ok\" for passes).");
-  for (const auto& [k, n] : control_.results())
-    o += fmt::format("gslbd_probe_results_total{{address={},probe={},result={}}} {}\n",
-                     label(k.first.ip.to_string()), label(k.first.probe), label(k.second), n);
+  for (const auto& [id, st] : control_.target_stats())
+    for (const auto& [reason, n] : st.results)
+      o += fmt::format("gslbd_probe_results_total{{address={},probe={},result={}}} {}\n",
+                       label(st.key.ip.to_string()), label(st.key.probe), label(reason), n);
   family("gslbd_failovers_total", "counter", "Failovers (and all-down events) per dynamic name.");
   for (const auto& n : cfg.names) {
     auto it = control_.failovers().find(n.fqdn);
