@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "core/log.hpp"
+#include "core/published.hpp"
 #include "dns/axfr.hpp"
 #include "dns/table.hpp"
 
@@ -83,9 +84,9 @@ struct Worker::Impl {
   uv_loop_t loop{};
   uv_async_t wake{};
   std::mutex mu;
-  std::optional<Snapshot> pending;                  // guarded by mu
   bool stopping = false;                            // guarded by mu
-  Snapshot current;                                 // loop-owned
+  core::Published<Snapshot> published;              // what every thread of this worker reads
+  core::Published<Snapshot>::Reader current;        // the TCP loop's copy
   dns::Answers answers;                             // views of `current`
   std::vector<uv_tcp_t*> listeners;
   std::vector<int> udp_fds, tcp_fds;
@@ -97,25 +98,24 @@ struct Worker::Impl {
   std::unordered_map<std::string_view, std::pair<uint64_t, uint64_t>> refusals;
   dns::Guard tcp_guard{opt.guard, worker.stats_.guard, false};
 
-  // UDP: one thread per socket, blocked in recvmmsg (no event loop between datagrams). They
-  // take a new snapshot when `generation` moves.
+  // UDP: one thread per socket, blocked in recvmmsg (no event loop between datagrams). Each
+  // refreshes its own copy of `published` after each wait.
   struct Udp {
     int fd;
     WorkerStats stats;
     std::thread thread;
   };
   std::vector<std::unique_ptr<Udp>> udp;
-  std::mutex snapshot_mu;
-  Snapshot shared;                          // guarded by snapshot_mu
-  std::atomic<uint64_t> generation{0};
   std::atomic<bool> udp_stopping{false};
   std::vector<uint8_t> read_buf = std::vector<uint8_t>(64 * 1024);
   std::vector<uint8_t> tcp_out = std::vector<uint8_t>(kTcpMax + 2);
 
   WorkerStats& tcp_stats() { return worker.stats_; }  // written by this loop only
-  void install(Snapshot s) {
-    current = std::move(s);
-    answers = dns::Answers{current.table.get(), current.overlay.get()};
+  // The TCP loop's answers follow `published`: checked per query, and on the async nudge that
+  // publish() sends, so an old snapshot is let go promptly even without TCP traffic.
+  void refresh() {
+    if (published.refresh(current))
+      answers = dns::Answers{current.value->table.get(), current.value->overlay.get()};
   }
   void serve_udp(Udp& u);
   void on_connection(uv_stream_t* server);
@@ -332,9 +332,8 @@ void Worker::Impl::serve_udp(Udp& u) {
   dns::Guard guard(opt.guard, st.guard, true, [](std::string_view line) {
     core::log(core::Level::notice, line);
   });
-  Snapshot cur;
+  core::Published<Snapshot>::Reader cur;
   dns::Answers answers;
-  uint64_t seen = ~uint64_t{0};
   bool draining = false;
   for (;;) {
     for (int i = 0; i < kBatch; ++i) {
@@ -355,12 +354,7 @@ void Worker::Impl::serve_udp(Udp& u) {
       continue;
     }
     // After the wait, not before it: a query must see every snapshot published before it came.
-    if (const uint64_t g = generation.load(std::memory_order_acquire); g != seen) {
-      std::lock_guard lock(snapshot_mu);
-      cur = shared;
-      seen = generation.load(std::memory_order_relaxed);
-      answers = dns::Answers{cur.table.get(), cur.overlay.get()};
-    }
+    if (published.refresh(cur)) answers = dns::Answers{cur.value->table.get(), cur.value->overlay.get()};
     int m = 0;
     const dns::Now now = dns::Now::read();
     for (int i = 0; i < n; ++i) {
@@ -402,6 +396,7 @@ void Worker::Impl::serve_udp(Udp& u) {
 }
 
 void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
+  refresh();  // one atomic load when nothing new was published
   WorkerStats& st = worker.stats_;
   dns::Outcome outcome;
   const dns::Client client{true, &c.peer, &tcp_guard, dns::Now::read()};
@@ -418,7 +413,7 @@ void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
                  c.peer.to_string());
       // The transfer reads the zone of this snapshot to its end, whatever is published meanwhile.
       c.transfer.emplace(*zone, query, scratch.q);
-      c.transfer_table = current.table;
+      c.transfer_table = current.value->table;
       return;
     }
     outcome.rcode = uint8_t(dns::Rcode::refused);
@@ -558,8 +553,8 @@ Worker::Worker(const WorkerOptions& opt, std::vector<int> udp_fds, std::vector<i
     : impl_(std::make_unique<Impl>(*this, opt)) {
   impl_->udp_fds = std::move(udp_fds);
   impl_->tcp_fds = std::move(tcp_fds);
-  impl_->shared = snapshot;
-  impl_->install(std::move(snapshot));
+  impl_->published.publish(std::make_shared<const Snapshot>(std::move(snapshot)));
+  impl_->refresh();
   impl_->scratch.pick.rng ^= reinterpret_cast<uintptr_t>(this);  // workers pick independently
 }
 
@@ -575,8 +570,7 @@ void Worker::start() {
   uv_async_init(&w.loop, &w.wake, [](uv_async_t* a) {
     auto* self = static_cast<Impl*>(a->data);
     std::lock_guard lock(self->mu);
-    if (self->pending) self->install(std::move(*self->pending));
-    self->pending.reset();
+    self->refresh();
     if (self->stopping) self->shutdown();
   });
   for (int fd : w.udp_fds) {
@@ -619,18 +613,10 @@ std::vector<const WorkerStats*> Worker::stats() const {
 }
 
 void Worker::publish(Snapshot snapshot) {
-  {
-    std::lock_guard lock(impl_->snapshot_mu);
-    impl_->shared = snapshot;
-    impl_->generation.fetch_add(1, std::memory_order_release);
-  }
+  impl_->published.publish(std::make_shared<const Snapshot>(std::move(snapshot)));
   if (!thread_.joinable()) {  // not started: nothing reads it yet
-    impl_->install(std::move(snapshot));
+    impl_->refresh();
     return;
-  }
-  {
-    std::lock_guard lock(impl_->mu);
-    impl_->pending = std::move(snapshot);
   }
   uv_async_send(&impl_->wake);
 }
