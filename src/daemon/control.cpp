@@ -10,9 +10,8 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "core/file.hpp"
 #include "core/log.hpp"
 #include "daemon/report.hpp"
 #include "daemon/system.hpp"
@@ -87,10 +86,13 @@ Control::~Control() { stop(); }
 void Control::start(std::function<void()> ready) {
   // Drains survive restarts: read them back before the first answers are published.
   if (const auto& path = loaded_.config.control.state_file; !path.empty()) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    drains_ = DrainBook::from_text(text.str(), now_ms());
+    // The loader's reader: a regular file of bounded size (a missing file means no drains).
+    constexpr uint64_t kMaxStateFile = 16 << 20;
+    if (auto text = core::read_regular_file(path, kMaxStateFile))
+      drains_ = DrainBook::from_text(*text, now_ms());
+    else if (::access(path.c_str(), F_OK) == 0)
+      core::logf(core::Level::warning, "event=state-not-read file={} reason=\"{}\" (no drains restored)",
+                 path, text.error().message);
   }
   apply_drains();
   publish();

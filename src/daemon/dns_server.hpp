@@ -54,7 +54,7 @@ struct WorkerOptions {
   core::Duration tcp_idle_timeout = std::chrono::seconds(10);
   // From a frame's first byte to its last.
   core::Duration tcp_frame_timeout = std::chrono::seconds(5);
-  unsigned tcp_max_connections = 1024;  // per worker; when full, the longest idle one goes
+  unsigned tcp_max_connections = 1024;  // per worker; when full, the most stalled one goes
   // Answers waiting for a client that does not read: past this, gslbd stops reading its
   // queries (and stops producing a transfer) until they drain.
   size_t tcp_max_output = 256 * 1024;
