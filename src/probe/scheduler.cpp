@@ -65,7 +65,7 @@ void Scheduler::start_entry(Target target) {
 
 void Scheduler::stop(Entry& e) {
   if (e.check) {
-    if (e.target.spec->type == Type::tcp)
+    if (e.target.spec->type != Type::https)
       tcp_->cancel(e.check);
     else
       http_->cancel(e.check);
@@ -109,7 +109,7 @@ void Scheduler::run(Entry& e) {
   const uint64_t serial = e.serial;
   Done done = [this, id, serial](const Result& r) { finished(id, serial, r); };
   const Spec& spec = *e.target.spec;
-  auto started = spec.type == Type::tcp ? tcp_->start(e.target.address, spec, std::move(done))
+  auto started = spec.type != Type::https ? tcp_->start(e.target.address, spec, std::move(done))
                                         : http_->start(e.target.address, spec, std::move(done));
   if (started) {
     e.check = *started;
