@@ -125,8 +125,12 @@ class Gslbd:
                         "rise = 1\nfall = 1\n")
         with open(f"{d}/scale.test.zone", "w") as f:
             f.write("\n".join(ZONE_HEAD) + "\n")
-        # Few DNS/TCP connections: the descriptors go to the probes (one per target).
+        # Few DNS/TCP connections: the descriptors go to the probes (one per target, or as many
+        # as fit when the targets outnumber them).
+        targets = 2 * a.pairs
+        fit = resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 300
         cfg = ["[server]", f'listen = ["127.0.0.1:{port}"]', "workers = 1", "tcp_max_connections = 64",
+               *([f"max_checks_in_flight = {fit}"] if targets > fit else []),
                "[log]", 'targets = ["stderr"]',
                "[control]", 'socket = "ctl.sock"', 'state_file = ""',
                "[metrics]", f'listen = "127.0.0.1:{self.metrics}"',

@@ -100,6 +100,7 @@ void Verdicts::schedule_targets() {
     target_index_[it->second] = i;
     targets.push_back(probe::Target{it->second, keys[i].ip, loaded_.probes.at(keys[i].probe)});
   }
+  scheduler_->set_max_in_flight(loaded_.config.server.max_checks_in_flight);
   scheduler_->set_targets(std::move(targets));
 }
 

@@ -1,5 +1,7 @@
 #include "probe/scheduler.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "core/log.hpp"
@@ -109,6 +111,10 @@ void Scheduler::run(Entry& e) {
   const uint64_t serial = e.serial;
   Done done = [this, id, serial](const Result& r) { finished(id, serial, r); };
   const Spec& spec = *e.target.spec;
+  if (max_in_flight_ && tcp_->in_flight() + http_->in_flight() >= max_in_flight_) {
+    finished(id, serial, Result{false, fmt::format("{} checks in flight (server.max_checks_in_flight)", max_in_flight_), {}, true});
+    return;
+  }
   auto started = spec.type != Type::https ? tcp_->start(e.target.address, spec, std::move(done))
                                         : http_->start(e.target.address, spec, std::move(done));
   if (started) {

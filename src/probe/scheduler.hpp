@@ -58,6 +58,10 @@ class Scheduler {
   void close();
 
   size_t size() const noexcept { return entries_.size(); }
+  // At most `n` checks hold a socket at once (0: no cap). A check due while the cap is reached
+  // is reported as gslbd's own failure (Result::local), not a verdict, and runs again at its
+  // next interval.
+  void set_max_in_flight(size_t n) noexcept { max_in_flight_ = n; }
 
  private:
   struct Entry {
@@ -81,6 +85,7 @@ class Scheduler {
   Plan plan_;
   io::Timer timer_;
   uint64_t next_serial_ = 1;
+  size_t max_in_flight_ = 0;
   bool closed_ = false;
 };
 
