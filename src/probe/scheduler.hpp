@@ -69,7 +69,7 @@ class Scheduler {
     uint64_t serial = 0;  // tells a replaced entry from its successor under the same id
     CheckId check = 0;    // the in-flight check, 0 when none
   };
-  void start_entry(Target target);
+  void start_entry(Target target, size_t batch);
   void stop(Entry& e);
   void run(Entry& e);
   void finished(uint32_t id, uint64_t serial, const Result& result);
