@@ -162,6 +162,7 @@ class Gslbd:
         self.binary = os.path.abspath(binary)
 
     def setup(self, d, a, port):
+        self.dir = d
         self.metrics = free_port()
         os.makedirs(f"{d}/probes")
         for probe, p in (("stable", STABLE_PORT), ("flappy", FLAP_PORT)):
@@ -198,6 +199,17 @@ class Gslbd:
     def verdicts_in(self, a):
         seen = set(re.findall(r'gslbd_probe_results_total\{address="([^"]+)"', self.metrics_text()))
         return len(seen) >= 2 * a.pairs
+
+    def status_seconds(self):
+        """How long `gslbctl status` takes (the control socket, as gslbctl speaks it)."""
+        t = time.monotonic()
+        with socket.socket(socket.AF_UNIX) as c:
+            c.settimeout(10)
+            c.connect(f"{self.dir}/ctl.sock")
+            c.sendall(b"status\n")
+            while c.recv(65536):
+                pass
+        return time.monotonic() - t
 
     def publish_lag(self):
         """The bucket bound below which 99% (and all) of the verdict-to-publish lags fall."""
@@ -331,6 +343,10 @@ def measure(server, a, proc, port, flappers, t_start, d):
     th = threading.Thread(target=flap)
     th.start()
     c0, w0 = cpu_ticks(proc.pid), time.monotonic()
+    status = []  # gslbctl status while the flapping goes on: the loop must stay responsive
+    while th.is_alive() and hasattr(server, "status_seconds"):
+        status.append(server.status_seconds())
+        time.sleep(2)
     th.join()
     cpu = 100.0 * (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - w0)
     rss1 = rss_mb(proc.pid)
@@ -348,7 +364,8 @@ def measure(server, a, proc, port, flappers, t_start, d):
             f"outage: last of {len(sample)} names moved after {outage * 1000:.0f} ms "
             f"({'all moved' if not left else f'{len(left)} never did'}), {lag}; "
             f"flapping {a.flappers - 1} every 1 s: CPU {cpu:.1f}% of a core, "
-            f"RSS {rss0} -> {rss1} MB; SIGTERM to exit {term:.2f} s")
+            f"RSS {rss0} -> {rss1} MB; SIGTERM to exit {term:.2f} s"
+            + (f"; gslbctl status at most {max(status) * 1000:.0f} ms" if status else ""))
 
 
 def main():
