@@ -236,6 +236,7 @@ bool Control::on_result(uint32_t id, const probe::Result& r) {
   if (seen == st.results.end()) seen = st.results.insert(st.results.end(), {std::string(reason), 0});
   ++seen->second;
   observe(st.latency, std::chrono::duration<double>(r.latency).count());
+  st.last_check = core::unix_now();
   std::vector<pool::Event> events;
   const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);
@@ -371,6 +372,9 @@ void Control::on_loaded() {
       auto notes = apply(std::move(*state->result));
       errors.insert(errors.end(), notes.begin(), notes.end());
     }
+    last_reload_.ok = ok && state->result.has_value();
+    last_reload_.at = core::unix_now();
+    if (last_reload_.ok) last_reload_.ok_at = last_reload_.at;
   }
   state.reset();
   for (auto& w : job->waiters)

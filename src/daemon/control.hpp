@@ -99,6 +99,7 @@ class Control {
     pool::TargetKey key;
     std::vector<std::pair<std::string, uint64_t>> results;
     Histogram latency;
+    double last_check = 0;  // when the last result came in, Unix seconds
   };
   const std::map<uint32_t, TargetStats>& target_stats() const noexcept { return target_stats_; }
   // From a verdict that changed the answers to the publish that carried it (seconds).
@@ -107,6 +108,14 @@ class Control {
   const std::map<std::string, uint64_t>& probe_local_errors() const noexcept { return local_errors_; }
   // The control socket's and the metrics endpoint's connection counters (their servers count).
   ListenerStats control_stats, metrics_stats;
+  // The last reload (SIGHUP or gslbctl reload; not check-config): whether it was applied, when
+  // it ended and when the last one that was applied ended, Unix seconds. Before any reload,
+  // both times are when the start-up configuration was loaded.
+  struct ReloadMark {
+    bool ok = true;
+    double at = 0, ok_at = 0;
+  };
+  const ReloadMark& last_reload() const noexcept { return last_reload_; }
 
  private:
   // One load on the loader thread. Shared with that thread, which touches nothing else (it
@@ -170,6 +179,7 @@ class Control {
   uv_timer_t* ready_timer_ = nullptr;
 
   DrainBook drains_;
+  ReloadMark last_reload_{true, core::unix_now(), core::unix_now()};
   uv_timer_t* drain_timer_ = nullptr;
   uv_timer_t* trim_timer_ = nullptr;  // returns freed memory after a reload
 

@@ -73,6 +73,7 @@ struct Zone {
   // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;
+  double loaded_at = 0;  // when its files were read, Unix seconds (kept when a reload reuses it)
 
   // The node named `name` (lower-cased wire), or null.
   const Node* find(std::string_view name) const noexcept {
@@ -82,6 +83,16 @@ struct Zone {
   }
   const Node& apex_node() const { return *find(apex); }
   const RRset& soa() const { return *apex_node().find(6); }
+  // The SOA's SERIAL (RFC 1035 §3.3.13): the 4 bytes after its two names.
+  uint32_t serial() const noexcept {
+    const Rdata& r = soa().rdata[0];
+    const size_t at = size_t(r.compress[1].first) + r.compress[1].second;
+    if (r.wire.size() < at + 4) return 0;
+    const auto* b = reinterpret_cast<const uint8_t*>(r.wire.data()) + at;
+    return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+  }
+  // Static records, the SOA and every other.
+  size_t records() const noexcept { return rdata_store.size(); }
 
   // What the views point into; filled once by the loader, each reserved to its final size.
   std::string name_bytes, rdata_bytes;

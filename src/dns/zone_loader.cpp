@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <sstream>
 
+#include "core/duration.hpp"
 #include "dns/ldns.hpp"
 #include "dns/wire.hpp"
 #include "dns/zone.hpp"
@@ -488,7 +489,10 @@ std::shared_ptr<Zone> load_zone(std::string_view apex_text, const std::string& p
   loader.read(path, body, origin, 0);
   std::string().swap(body);
   auto zone = loader.finish(path);
-  if (zone) zone->sources = std::move(loader.sources_);
+  if (zone) {
+    zone->sources = std::move(loader.sources_);
+    zone->loaded_at = core::unix_now();
+  }
   return zone;
 }
 
