@@ -30,7 +30,8 @@ declare -A expect=(
   [gslbd]="./usr/sbin/gslbd ./etc/gslbd/gslbd.toml ./etc/gslbd/zones/example.test.zone
            ./etc/gslbd/probes/gateway-http.toml ./lib/systemd/system/gslbd.service
            ./usr/lib/sysusers.d/gslbd.conf ./usr/lib/tmpfiles.d/gslbd.conf
-           ./usr/share/man/man8/gslbd.8.gz ./usr/share/man/man5/gslbd.toml.5.gz"
+           ./usr/share/man/man8/gslbd.8.gz ./usr/share/man/man5/gslbd.toml.5.gz
+           ./usr/bin/gslb-drill ./usr/share/man/man1/gslb-drill.1.gz"
   [libgslb-route0]="./usr/lib/*/libgslb-route.so.0 ./usr/lib/*/libgslb-route.so.0.*
            ./usr/lib/*/libgslb-route-follow.so.0 ./usr/lib/*/libgslb-route-follow.so.0.*"
   [libgslb-route-dev]="./usr/include/gslb/route.hpp ./usr/include/gslb/route.h
