@@ -416,13 +416,13 @@ std::string MetricsServer::render() const {
                           std::accumulate(size[t].begin(), size[t].end(), uint64_t(0)));
   }
   family("gslbd_answer_compilations_total", "counter", "Dynamic answer sets compiled and published to the workers.");
-  o += fmt::format("gslbd_answer_compilations_total {}\n", control_.overlay_builds());
+  o += fmt::format("gslbd_answer_compilations_total {}\n", control_.verdicts().overlay_builds());
 
   family("gslbd_probe_local_errors_total", "counter",
          "Checks that failed on gslbd's side (no descriptor, no memory), by reason; health ignores them.");
   o += fmt::format("gslbd_probe_local_errors_total {}\n", [this] {
     uint64_t n = 0;
-    for (const auto& [reason, count] : control_.probe_local_errors()) n += count;
+    for (const auto& [reason, count] : control_.verdicts().probe_local_errors()) n += count;
     return n;
   }());
   const std::pair<const char*, const ListenerStats*> listeners[] = {{"control", &control_.control_stats},
@@ -457,27 +457,27 @@ std::string MetricsServer::render() const {
                        e.target(e.target_of(p, a)).drained() ? 1 : 0);
   family("gslbd_probe_last_check_timestamp_seconds", "gauge",
          "When the last check result of the target came in, since the Unix epoch.");
-  for (const auto& [id, st] : control_.target_stats())
+  for (const auto& [id, st] : control_.verdicts().target_stats())
     o += fmt::format("gslbd_probe_last_check_timestamp_seconds{{address={},probe={}}} {:.3f}\n",
                      label(st.key.ip.to_string()), label(st.key.probe), st.last_check);
   family("gslbd_probe_latency_seconds", "histogram", "Health-check latency by address.");
-  for (const auto& [id, st] : control_.target_stats())
+  for (const auto& [id, st] : control_.verdicts().target_stats())
     histogram<double>(o, "gslbd_probe_latency_seconds",
                       fmt::format("address={},probe={}", label(st.key.ip.to_string()), label(st.key.probe)),
-                      Control::kLatencyBounds, st.latency.buckets, st.latency.sum, st.latency.count);
+                      Verdicts::kLatencyBounds, st.latency.buckets, st.latency.sum, st.latency.count);
   family("gslbd_publish_lag_seconds", "histogram",
          "From a verdict that changed the answers to the publish that carried it to the workers.");
-  histogram<double>(o, "gslbd_publish_lag_seconds", "", Control::kLatencyBounds,
-                    control_.publish_lag().buckets, control_.publish_lag().sum, control_.publish_lag().count);
+  histogram<double>(o, "gslbd_publish_lag_seconds", "", Verdicts::kLatencyBounds,
+                    control_.verdicts().publish_lag().buckets, control_.verdicts().publish_lag().sum, control_.verdicts().publish_lag().count);
   family("gslbd_probe_results_total", "counter", "Health-check results by address and reason (\"ok\" for passes).");
-  for (const auto& [id, st] : control_.target_stats())
+  for (const auto& [id, st] : control_.verdicts().target_stats())
     for (const auto& [reason, n] : st.results)
       o += fmt::format("gslbd_probe_results_total{{address={},probe={},result={}}} {}\n",
                        label(st.key.ip.to_string()), label(st.key.probe), label(reason), n);
   family("gslbd_failovers_total", "counter", "Failovers (and all-down events) per dynamic name.");
   for (const auto& n : cfg.names) {
-    auto it = control_.failovers().find(n.fqdn);
-    o += fmt::format("gslbd_failovers_total{{name={}}} {}\n", label(n.fqdn), it == control_.failovers().end() ? 0 : it->second);
+    auto it = control_.verdicts().failovers().find(n.fqdn);
+    o += fmt::format("gslbd_failovers_total{{name={}}} {}\n", label(n.fqdn), it == control_.verdicts().failovers().end() ? 0 : it->second);
   }
   family("gslbd_name_pool", "gauge", "1 for each pool a dynamic name answers from now.");
   for (size_t i = 0; i < cfg.names.size(); ++i)
