@@ -26,12 +26,13 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
   reload                               re-read gslbd.toml, probes and zones; on any error the
                                        running configuration stays
   check-config                         check the files as a reload would, change nothing
-  events [--follow]                    recent state changes; --follow streams new ones
+  events [--follow] [--json]           recent state changes; --follow streams new ones only;
+                                       --json: one JSON object per event
   verdicts [--follow]                  every target's state as JSON lines (format v1), then
                                        {"v":1,"type":"synced"}; --follow streams changes
 
   --socket PATH   gslbd's control socket (default /run/gslbd/control.sock)
-  --json          machine-readable output (status, explain)
+  --json          machine-readable output (status, explain, events)
 
 Exit status: 0 done, 1 gslbd reported an error, 2 gslbd could not be reached.
 )";

@@ -98,7 +98,7 @@ Reply run_command(Control& control, const std::vector<std::string>& args) {
   if (cmd == "verdicts") return {0, control.verdicts().snapshot()};
   if (cmd == "events") {
     std::string body;
-    for (const auto& e : control.events().recent()) body += e + "\n";
+    for (const auto& e : control.events().recent()) body += (json ? e.json : e.line) + "\n";
     return {0, body};
   }
   return {1, fmt::format("unknown command {}\n", cmd)};

@@ -65,6 +65,7 @@ void Control::stop() {
   drain_timer_.close();
   trim_timer_.close();
   log_.followers().clear();
+  log_.json_followers().clear();
 }
 
 core::Errors Control::apply(Loaded next) {

@@ -44,7 +44,7 @@ class CtlConn final : public Client {
 
   void closed() override {
     *alive_ = false;
-    if (follower_) control_.events().followers().remove(follower_);
+    if (follower_) (json_ ? control_.events().json_followers() : control_.events().followers()).remove(follower_);
     if (verdict_follower_) control_.verdicts().unfollow(verdict_follower_);
     server_.forget(this);
   }
@@ -78,12 +78,14 @@ class CtlConn final : public Client {
       return;
     }
     if (follow) {
-      // A follower may stay for days: no deadline, but its unread output is bounded.
+      // A follower may stay for days: no deadline, but its unread output is bounded. It gets
+      // the events from now on, like `tail -f` after `journalctl -n 0`: `gslbctl events`
+      // shows the recent ones.
       disarm();
-      std::string backlog = "0\n";
-      for (const auto& e : control_.events().recent()) backlog += e + "\n";
-      if (!send(std::move(backlog), false)) return;
-      follower_ = control_.events().followers().add([this](const std::string& l) { send(l + "\n", false); });
+      json_ = std::find(args.begin(), args.end(), "--json") != args.end();
+      if (!send("0\n", false)) return;
+      follower_ = (json_ ? control_.events().json_followers() : control_.events().followers())
+                      .add([this](const std::string& l) { send(l + "\n", false); });
       return;
     }
     // reload and check-config reply when their load ends, on a later loop turn: no deadline
@@ -98,6 +100,7 @@ class CtlConn final : public Client {
   Control& control_;
   std::string in_;
   uint64_t follower_ = 0;
+  bool json_ = false;  // the follower takes the JSON objects
   uint64_t verdict_follower_ = 0;
   bool handled_ = false;
   // False once closed: a reply that comes later (reload) must not reach a freed connection.

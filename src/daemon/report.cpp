@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/logfmt.hpp"
 #include "dns/wire.hpp"
 
 namespace gslb::daemon {
@@ -79,20 +80,7 @@ std::string active_names(const pool::Engine& e, size_t n) {
 
 }  // namespace
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+std::string json_string(std::string_view s) { return core::json_quote(s); }
 
 std::string status_text(const pool::Engine& e, health::MonoTime now) {
   std::string out = fmt::format("{:<28} {:<9} {:<20} {}\n", "NAME", "MODE", "POOL", "ANSWER A / AAAA");

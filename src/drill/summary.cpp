@@ -6,6 +6,8 @@
 #include <cmath>
 #include <iterator>
 
+#include "core/logfmt.hpp"
+
 namespace gslb::drill {
 
 namespace {
@@ -101,15 +103,6 @@ Stats latency_stats(const std::vector<Outcome>& outcomes) {
   return Stats(std::move(v));
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\', out += ch;
-    else if (static_cast<unsigned char>(ch) < 0x20) out += fmt::format("\\u{:04x}", int(ch));
-    else out += ch;
-  }
-  return out + '"';
-}
 
 }  // namespace
 
@@ -210,12 +203,12 @@ std::string Summary::render_json(const Run& run, const char* (*curl_error_name)(
   if (dns_failures_) why["no address (DNS failure)"] = dns_failures_;
   for (const auto& [addr, c] : per_address)
     addresses += fmt::format("{}{}:{{\"Sent\":{},\"Failed\":{}}}", addresses.empty() ? "" : ",",
-                             json_string(addr), c.first, c.second);
+                             core::json_quote(addr), c.first, c.second);
   for (const auto& [w, count] : why)
-    reasons += fmt::format("{}{}:{}", reasons.empty() ? "" : ",", json_string(w), count);
+    reasons += fmt::format("{}{}:{}", reasons.empty() ? "" : ",", core::json_quote(w), count);
   std::string ip_counts;
   for (const auto& [addr, c] : per_address)
-    ip_counts += fmt::format("{}{}:{}", ip_counts.empty() ? "" : ",", json_string(addr), c.first);
+    ip_counts += fmt::format("{}{}:{}", ip_counts.empty() ? "" : ",", core::json_quote(addr), c.first);
   return fmt::format(
       "{{\"RunType\":\"HTTP\",\"Labels\":\"gslb-drill\",\"StartTime\":{},\"RequestedQPS\":\"{}\","
       "\"RequestedDuration\":{},\"ActualQPS\":{},\"ActualDuration\":{},\"NumThreads\":1,"
@@ -225,11 +218,11 @@ std::string Summary::render_json(const Run& run, const char* (*curl_error_name)(
       "\"SocketCount\":{},\"AbortOn\":0,"
       "\"GslbDrill\":{{\"DNSQueries\":{},\"DNSFailures\":{},\"Failures\":{},\"FirstFailure\":{},"
       "\"LastFailure\":{},\"FailureReasons\":{{{}}},\"Addresses\":{{{}}}}}}}\n",
-      json_string(run.start_time), run.qps, json_string(go_duration(run.duration)),
+      core::json_quote(run.start_time), run.qps, core::json_quote(go_duration(run.duration)),
       double(total()) / elapsed_s,
       std::chrono::duration_cast<std::chrono::nanoseconds>(run.elapsed).count(),
-      json_string(run.version), total(), lat.min(), lat.max(), lat.sum, lat.avg, lat.stddev, data,
-      percentiles, codes, ip_counts, json_string(run.url), total() - dns_failures_,
+      core::json_quote(run.version), total(), lat.min(), lat.max(), lat.sum, lat.avg, lat.stddev, data,
+      percentiles, codes, ip_counts, core::json_quote(run.url), total() - dns_failures_,
       run.dns_queries, dns_failures_, failures_,
       have_failure_ ? fmt::format("{}", seconds(first_failure_)) : "null",
       have_failure_ ? fmt::format("{}", seconds(last_failure_)) : "null", reasons, addresses);

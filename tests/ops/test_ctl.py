@@ -389,24 +389,55 @@ def test_events(c, gslbd, gslbctl):
             c.check(all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ event=", l) for l in lines),
                     "every event line is 'TIMESTAMP event=...'", r.stdout)
 
-            follow = subprocess.Popen([srv.gslbctl, "--socket", srv.socket, "events", "--follow"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      stdin=subprocess.DEVNULL)
+            r = srv.ctl("events", "--json")
+            c.eq(r.returncode, 0, "events --json: exit 0")
+            objs = [json.loads(l) for l in r.stdout.splitlines()]
+            c.check(objs and all({"time", "level", "event"} <= set(o) for o in objs),
+                    "events --json: one object per event, with time, level and event", r.stdout)
+            c.check(any(o["event"] == "drain" and o.get("address") == "127.0.0.4" for o in objs),
+                    "events --json: the drain's fields", r.stdout)
+            c.eq(len(objs), len(lines), "events --json: as many events as the text")
+
+            follows = [subprocess.Popen([srv.gslbctl, "--socket", srv.socket, "events", "--follow", *j],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL) for j in ([], ["--json"])]
             try:
-                # The backlog first, then the new event when a gateway dies.
-                line, _ = read_lines_until(follow, lambda l: "event=undrain" in l, 3)
-                c.check(line is not None, "events --follow prints the backlog")
+                # No replay: the first line a follower gets is an event made after it started
+                # (drains of .3, repeated until both have one), never the older .4 ones.
+                firsts = [None, None]
+                deadline = time.monotonic() + 5
+                while None in firsts and time.monotonic() < deadline:
+                    srv.ctl("drain", "127.0.0.3")
+                    srv.ctl("undrain", "127.0.0.3")
+                    for i, f in enumerate(follows):
+                        if firsts[i] is None:
+                            line, _ = read_lines_until(f, lambda l: True, 0.2)
+                            firsts[i] = line
+                c.check(firsts[0] is not None and "address=127.0.0.3" in firsts[0]
+                        and re.search(r"event=(un)?drain ", firsts[0]),
+                        "events --follow starts with new events, no replay", repr(firsts[0]))
+                first_json = json.loads(firsts[1]) if firsts[1] else {}
+                c.check(first_json.get("event") in ("drain", "undrain")
+                        and first_json.get("address") == "127.0.0.3",
+                        "events --follow --json starts with new events, as JSON", repr(firsts[1]))
                 t_kill = g2.kill()
                 line, seen = read_lines_until(
-                    follow, lambda l: "event=address-down" in l and "127.0.0.2" in l, 5)
+                    follows[0], lambda l: "event=address-down" in l and "127.0.0.2" in l, 5)
                 c.check(line is not None, "events --follow streams address-down for 127.0.0.2",
                         "\n".join(seen))
                 if line:
                     print(f"  events --follow: address-down arrived {time.monotonic() - t_kill:.2f}s "
                           f"after the kill")
-                c.check(follow.poll() is None, "events --follow keeps running")
+                line, seen = read_lines_until(
+                    follows[1], lambda l: '"event":"address-down"' in l and "127.0.0.2" in l, 5)
+                down = json.loads(line) if line else {}
+                c.check(down.get("address") == "127.0.0.2" and down.get("pool") == "hangzhou"
+                        and down.get("level") == "warning" and isinstance(down.get("reason"), str),
+                        "events --follow --json: address-down with its fields", "\n".join(seen))
+                c.check(all(f.poll() is None for f in follows), "events --follow keeps running")
             finally:
-                ot.stop_child(follow)
+                for f in follows:
+                    ot.stop_child(f)
             # gslbd is fine after its follower went away
             c.eq(srv.ctl("status").returncode, 0, "status after the follower left")
             c.eq(srv.answers(), {"127.0.0.4"}, "queries after the follower left (.2 is down)")

@@ -59,8 +59,27 @@ TEST_CASE("the event log keeps the last lines, stamped") {
   log.followers().add([&](const std::string& l) { streamed.push_back(l); });
   for (const char* e : {"event=a", "event=b", "event=c"}) log.emit(core::Level::debug, e);
   REQUIRE(log.recent().size() == 2);
-  CHECK(log.recent().front().ends_with(" event=b"));
-  CHECK(log.recent().back().ends_with(" event=c"));
-  CHECK(log.recent().back().size() == std::string("2026-11-28T04:50:02Z event=c").size());
+  CHECK(log.recent().front().line.ends_with(" event=b"));
+  CHECK(log.recent().back().line.ends_with(" event=c"));
+  CHECK(log.recent().back().line.size() == std::string("2026-11-28T04:50:02Z event=c").size());
   CHECK(streamed.size() == 3);
+}
+
+TEST_CASE("events as JSON: typed fields, quoted values read back, the remark as a note") {
+  daemon::EventLog log(4);
+  std::vector<std::string> streamed;
+  log.json_followers().add([&](const std::string& l) { streamed.push_back(l); });
+  log.emit(core::Level::warning,
+           "event=address-down pool=hangzhou address=127.0.0.2 probe=gw reason=\"connect \\\"x\\\" refused\" "
+           "fails=2/2 count=12 zero=0 lead=007");
+  log.emit(core::Level::err, "event=reload-failed errors=3 (the previous configuration keeps serving)");
+  REQUIRE(streamed.size() == 2);
+  const std::string& j = log.recent().front().json;
+  CHECK(j == streamed[0]);
+  CHECK(j.starts_with("{\"time\":\"20"));
+  CHECK(j.find(",\"level\":\"warning\",\"event\":\"address-down\",\"pool\":\"hangzhou\","
+               "\"address\":\"127.0.0.2\",\"probe\":\"gw\",\"reason\":\"connect \\\"x\\\" refused\","
+               "\"fails\":\"2/2\",\"count\":12,\"zero\":0,\"lead\":\"007\"}") != std::string::npos);
+  CHECK(streamed[1].ends_with(",\"level\":\"err\",\"event\":\"reload-failed\",\"errors\":3,"
+                              "\"note\":\"(the previous configuration keeps serving)\"}"));
 }
