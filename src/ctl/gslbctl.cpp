@@ -20,8 +20,10 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
   explain NAME [--type A|AAAA] [--client IP]
                                        which pools were considered, which addresses were
                                        skipped and why, and the answer a client gets now
-  drain ADDRESS|POOL [--for DURATION]  take addresses out of the answers (maintenance);
-                                       kept across reloads and restarts
+  drain ADDRESS|POOL [--for DURATION] [--reason TEXT]
+                                       take addresses out of the answers (maintenance);
+                                       kept across reloads and restarts with your user name
+                                       and the reason (shown by status)
   undrain ADDRESS|POOL                 put them back
   reload                               re-read gslbd.toml, probes and zones; on any error the
                                        running configuration stays

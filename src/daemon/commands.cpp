@@ -12,12 +12,16 @@ namespace gslb::daemon {
 
 namespace {
 
-// gslbctl drain|undrain ADDRESS|POOL [--for DURATION]
-Reply drain(Control& control, const std::vector<std::string>& a, bool on) {
-  if (a.size() < 2) return {1, fmt::format("usage: gslbctl {} ADDRESS|POOL{}\n", a[0], on ? " [--for DURATION]" : "")};
+// gslbctl drain|undrain ADDRESS|POOL [--for DURATION] [--reason TEXT]
+Reply drain(Control& control, const std::vector<std::string>& a, bool on, const std::string& user) {
+  if (a.size() < 2)
+    return {1, fmt::format("usage: gslbctl {} ADDRESS|POOL{}\n", a[0], on ? " [--for DURATION] [--reason TEXT]" : "")};
   std::optional<Control::DrainFor> lasting;
+  std::string reason;
   for (size_t i = 2; i < a.size(); ++i) {
-    if (on && a[i] == "--for" && i + 1 < a.size()) {
+    if (on && a[i] == "--reason" && i + 1 < a.size()) {
+      reason = a[++i];
+    } else if (on && a[i] == "--for" && i + 1 < a.size()) {
       auto d = core::parse_duration(a[++i]);
       if (!d) return {1, fmt::format("bad duration {}: write it like 30s, 10m or 2h\n", a[i])};
       lasting = Control::DrainFor{std::chrono::duration_cast<std::chrono::milliseconds>(*d), a[i]};
@@ -25,7 +29,7 @@ Reply drain(Control& control, const std::vector<std::string>& a, bool on) {
       return {1, fmt::format("unexpected argument {}\n", a[i])};
     }
   }
-  auto done = control.drain(a[1], on, lasting);
+  auto done = control.drain(a[1], on, lasting, user, reason);
   if (!done) return {1, done.error().message + "\n"};
   const std::string what = fmt::format("{} {} address{}", on ? "drained" : "undrained", done->addresses,
                                        done->addresses == 1 ? "" : "es");
@@ -58,12 +62,13 @@ Reply explain_name(const Control& control, const std::vector<std::string>& a, bo
 
 }  // namespace
 
-void run_command(Control& control, const std::vector<std::string>& args, std::function<void(Reply)> reply) {
+void run_command(Control& control, const std::vector<std::string>& args, const std::string& user,
+                 std::function<void(Reply)> reply) {
   std::string cmd;
   for (const auto& s : args)
     if (s != "--json" && cmd.empty()) cmd = s;
   if (cmd != "reload" && cmd != "check-config") {
-    reply(run_command(control, args));
+    reply(run_command(control, args, user));
     return;
   }
   auto done = [cmd, reply = std::move(reply)](const core::Errors& errors) {
@@ -81,7 +86,7 @@ void run_command(Control& control, const std::vector<std::string>& args, std::fu
   else control.check_config(std::move(done));
 }
 
-Reply run_command(Control& control, const std::vector<std::string>& args) {
+Reply run_command(Control& control, const std::vector<std::string>& args, const std::string& user) {
   if (args.empty()) return {1, "no command\n"};
   bool json = false;
   std::vector<std::string> a;
@@ -92,9 +97,10 @@ Reply run_command(Control& control, const std::vector<std::string>& args) {
   const std::string& cmd = a.empty() ? args[0] : a[0];
   const pool::Engine& engine = *control.loaded().engine;
   const auto now = std::chrono::steady_clock::now();
-  if (cmd == "status") return {0, json ? status_json(engine, now) : status_text(engine, now)};
+  if (cmd == "status")
+    return {0, json ? status_json(engine, now, control.drains()) : status_text(engine, now, control.drains())};
   if (cmd == "explain") return explain_name(control, a, json);
-  if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain");
+  if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain", user);
   if (cmd == "verdicts") return {0, control.verdicts().snapshot()};
   if (cmd == "events") {
     std::string body;

@@ -1,5 +1,8 @@
 #include "daemon/ctl_server.hpp"
 
+#include <pwd.h>
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -57,6 +60,22 @@ class CtlConn final : public Client {
     ++stats_.followers_dropped;
   }
 
+  // Who is asking: the user name of the peer's uid (SO_PEERCRED, which the kernel fills in at
+  // connect, so a client cannot claim another user), or "uid N" without a passwd entry.
+  std::string peer_user() {
+    uv_os_fd_t fd = -1;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(stream()), &fd) != 0 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+      return "unknown";
+    passwd pw{};
+    passwd* found = nullptr;
+    char buf[1024];
+    if (::getpwuid_r(cred.uid, &pw, buf, sizeof buf, &found) == 0 && found) return found->pw_name;
+    return fmt::format("uid {}", cred.uid);
+  }
+
   void handle(const std::string& line) {
     std::vector<std::string> args;
     size_t start = 0;
@@ -91,7 +110,7 @@ class CtlConn final : public Client {
     // reload and check-config reply when their load ends, on a later loop turn: no deadline
     // meanwhile (loads are bounded by [limits] and cancelled on stop); the reply re-arms it.
     disarm();
-    run_command(control_, args, [this, alive = alive_](const Reply& r) {
+    run_command(control_, args, peer_user(), [this, alive = alive_](const Reply& r) {
       if (*alive) send(fmt::format("{}\n{}", r.status, r.body), true);
     });
   }

@@ -1,8 +1,10 @@
 #include "daemon/report.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <chrono>
+#include <ctime>
 
 #include "core/logfmt.hpp"
 #include "dns/wire.hpp"
@@ -82,7 +84,18 @@ std::string active_names(const pool::Engine& e, size_t n) {
 
 std::string json_string(std::string_view s) { return core::json_quote(s); }
 
-std::string status_text(const pool::Engine& e, health::MonoTime now) {
+namespace {
+
+// A drain's end as RFC 3339 UTC, or "" for one that lasts until undrained.
+std::string until_text(int64_t until_ms) {
+  if (until_ms == 0) return {};
+  const std::time_t t = std::time_t(until_ms / 1000);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(t));
+}
+
+}  // namespace
+
+std::string status_text(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
   std::string out = fmt::format("{:<28} {:<9} {:<20} {}\n", "NAME", "MODE", "POOL", "ANSWER A / AAAA");
   const auto& names = e.config().names;
   auto wires = e.dynamic_names();
@@ -106,10 +119,16 @@ std::string status_text(const pool::Engine& e, health::MonoTime now) {
                        t.passes() ? fmt::format("{} passed", t.passes())
                                   : fmt::format("{} failed", t.fails()));
   }
+  if (!drains.all().empty()) {
+    out += fmt::format("\n{:<26} {:<16} {:<21} {}\n", "DRAINED", "BY", "UNTIL", "REASON");
+    for (const auto& [ip, d] : drains.all())
+      out += fmt::format("{:<26} {:<16} {:<21} {}\n", ip, d.by.empty() ? "-" : d.by,
+                         d.until ? until_text(d.until) : "undrain", d.reason.empty() ? "-" : d.reason);
+  }
   return out;
 }
 
-std::string status_json(const pool::Engine& e, health::MonoTime now) {
+std::string status_json(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
   std::string out = "{\"names\":[";
   const auto& names = e.config().names;
   auto wires = e.dynamic_names();
@@ -136,6 +155,14 @@ std::string status_json(const pool::Engine& e, health::MonoTime now) {
         t.drained() ? "true" : "false", json_string(t.reason()),
         std::chrono::duration<double, std::milli>(t.latency()).count(), since, t.passes(),
         t.fails(), t.checks());
+  }
+  out += "],\"drains\":[";
+  bool first = true;
+  for (const auto& [ip, d] : drains.all()) {
+    out += fmt::format("{}{{\"address\":{},\"by\":{},\"until\":{},\"reason\":{}}}", first ? "" : ",",
+                       json_string(ip), json_string(d.by), d.until ? json_string(until_text(d.until)) : "null",
+                       json_string(d.reason));
+    first = false;
   }
   return out + "]}\n";
 }

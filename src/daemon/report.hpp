@@ -6,12 +6,14 @@
 #include <string>
 
 #include "core/address.hpp"
+#include "daemon/drains.hpp"
 #include "pool/engine.hpp"
 
 namespace gslb::daemon {
 
-std::string status_text(const pool::Engine& engine, health::MonoTime now);
-std::string status_json(const pool::Engine& engine, health::MonoTime now);
+// With the drains: who made each, why, and until when.
+std::string status_text(const pool::Engine& engine, health::MonoTime now, const DrainBook& drains);
+std::string status_json(const pool::Engine& engine, health::MonoTime now, const DrainBook& drains);
 
 // Which pools were considered for `fqdn`, which addresses were skipped and why, and the answer a
 // client gets now. Empty optional when `fqdn` is not a dynamic name.

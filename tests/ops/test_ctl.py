@@ -8,6 +8,7 @@ and the socket's mode.
 """
 import json
 import os
+import pwd
 import re
 import select
 import signal
@@ -259,15 +260,39 @@ def test_drain_for_expires(c, gslbd, gslbctl):
             c.check(status_of(srv, "127.0.0.4")["drained"] is False, "status: not drained any more")
 
 
+def check_drain_notes(c, srv, me, when):
+    """.4 drained by `me` with a reason, .3 by `me` for an hour: in status, text and JSON."""
+    st = json.loads(srv.ctl("status", "--json").stdout)
+    drains = {d["address"]: d for d in st.get("drains", [])}
+    c.eq(drains.get("127.0.0.4"), {"address": "127.0.0.4", "by": me, "until": None,
+                                   "reason": 'kernel upgrade, rack "4"'},
+         f"{when}: status --json: .4 drained by {me}, with the reason")
+    d3 = drains.get("127.0.0.3") or {}
+    c.check(d3.get("by") == me and re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", d3.get("until") or ""),
+            f"{when}: status --json: .3 drained by {me} until a time", repr(d3))
+    text = srv.ctl("status").stdout
+    c.check(re.search(r"^DRAINED\s+BY\s+UNTIL\s+REASON$", text, re.M), f"{when}: status: DRAINED table", text)
+    c.check(re.search(rf'^127\.0\.0\.4\s+{re.escape(me)}\s+undrain\s+kernel upgrade, rack "4"$', text, re.M),
+            f"{when}: status: .4 by {me}, until undrained, with the reason", text)
+    if when == "after the drain":  # the event log starts over with a restart
+        evs = [json.loads(l) for l in srv.ctl("events", "--json").stdout.splitlines()]
+        ev = [e for e in evs if e["event"] == "drain" and e.get("address") == "127.0.0.4"]
+        c.check(ev and ev[0].get("by") == me and ev[0].get("reason") == 'kernel upgrade, rack "4"',
+                f"{when}: event=drain by= and reason=", repr(ev))
+
+
 def test_drain_survives_restart_and_reload(c, gslbd, gslbctl):
     with ot.Gateways() as gws:
         probes, _ = setup(gws)
         with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
             wait_checked(srv, c)
-            c.eq(srv.ctl("drain", "127.0.0.4").returncode, 0, "drain .4")
+            c.eq(srv.ctl("drain", "127.0.0.4", "--reason", "kernel upgrade, rack \"4\"").returncode, 0,
+                 "drain .4 --reason")
             c.eq(srv.ctl("drain", "127.0.0.3", "--for", "1h").returncode, 0, "drain .3 for 1h")
             state = os.path.join(srv.dir, "state", "drains")
             c.check(os.path.exists(state), "state file written")
+            me = pwd.getpwuid(os.getuid()).pw_name
+            check_drain_notes(c, srv, me, "after the drain")
             r = srv.ctl("reload")
             c.eq(r.returncode, 0, "reload: exit 0")
             c.eq(srv.answers(), {"127.0.0.2"}, "after reload: .4 still drained")
@@ -280,6 +305,7 @@ def test_drain_survives_restart_and_reload(c, gslbd, gslbctl):
             c.eq(first, {"127.0.0.2"}, "the first answer after a restart has no drained .4")
             c.check(status_of(srv, "127.0.0.4")["drained"], "after restart: status .4 drained")
             c.check(status_of(srv, "127.0.0.3")["drained"], "after restart: timed drain of .3 kept")
+            check_drain_notes(c, srv, me, "after a restart")
             c.eq(srv.ctl("undrain", "127.0.0.4").returncode, 0, "undrain .4")
             srv.stop()
             srv.start()

@@ -32,9 +32,22 @@ TEST_CASE("the state file: written and read back; expired and broken lines dropp
   auto back = daemon::DrainBook::from_text(book.to_text(), 1000);
   CHECK(back.all() == book.all());
   auto later = daemon::DrainBook::from_text(book.to_text(), 6000);  // the timed one is over
-  CHECK(later.all() == std::map<std::string, int64_t>{{"127.0.0.2", 0}});
+  CHECK(later.all() == std::map<std::string, daemon::Drain>{{"127.0.0.2", {0, "", ""}}});
   auto messy = daemon::DrainBook::from_text("127.0.0.4 12x\n\n 7\n127.0.0.5 -3\n127.0.0.6 0", 0);
-  CHECK(messy.all() == std::map<std::string, int64_t>{{"127.0.0.6", 0}});
+  CHECK(messy.all() == std::map<std::string, daemon::Drain>{{"127.0.0.6", {0, "", ""}}});
+}
+
+TEST_CASE("a drain keeps who made it and why across the state file") {
+  daemon::DrainBook book;
+  book.set("127.0.0.2", 0, "alice", "kernel upgrade, \"rack 4\"");
+  book.set("127.0.0.3", 5000, "root", "");
+  CHECK(book.to_text() == "127.0.0.2 0 by=alice reason=\"kernel upgrade, \\\"rack 4\\\"\"\n"
+                          "127.0.0.3 5000 by=root\n");
+  auto back = daemon::DrainBook::from_text(book.to_text(), 1000);
+  CHECK(back.all() == book.all());
+  // An older gslbd's file: address and time only.
+  auto old = daemon::DrainBook::from_text("127.0.0.9 0\n", 0);
+  CHECK(old.all() == std::map<std::string, daemon::Drain>{{"127.0.0.9", {0, "", ""}}});
 }
 
 TEST_CASE("a follower may leave, or make another leave, from inside its own call") {
