@@ -28,13 +28,15 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
   reload                               re-read gslbd.toml, probes and zones; on any error the
                                        running configuration stays
   check-config                         check the files as a reload would, change nothing
+  zones                                each zone: SOA serial, records, when loaded, file,
+                                       transfers served and who may transfer
   events [--follow] [--json]           recent state changes; --follow streams new ones only;
                                        --json: one JSON object per event
   verdicts [--follow]                  every target's state as JSON lines (format v1), then
                                        {"v":1,"type":"synced"}; --follow streams changes
 
   --socket PATH   gslbd's control socket (default /run/gslbd/control.sock)
-  --json          machine-readable output (status, explain, events)
+  --json          machine-readable output (status, explain, zones, events)
 
 Exit status: 0 done, 1 gslbd reported an error, 2 gslbd could not be reached.
 )";

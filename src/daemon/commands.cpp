@@ -102,6 +102,7 @@ Reply run_command(Control& control, const std::vector<std::string>& args, const 
   if (cmd == "explain") return explain_name(control, a, json);
   if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain", user);
   if (cmd == "verdicts") return {0, control.verdicts().snapshot()};
+  if (cmd == "zones") return {0, json ? zones_json(control.loaded().zones) : zones_text(control.loaded().zones)};
   if (cmd == "events") {
     std::string body;
     for (const auto& e : control.events().recent()) body += (json ? e.json : e.line) + "\n";

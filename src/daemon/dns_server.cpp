@@ -433,6 +433,7 @@ void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
                  c.peer.to_string());
       // The transfer reads the zone of this snapshot to its end, whatever is published meanwhile.
       c.transfer.emplace(*zone, query, scratch.q);
+      zone->transfers.fetch_add(1, std::memory_order_relaxed);
       c.transfer_table = current.value->table;
       return;
     }

@@ -86,6 +86,46 @@ std::string json_string(std::string_view s) { return core::json_quote(s); }
 
 namespace {
 
+std::string stamp(double unix_seconds) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time_t(unix_seconds)));
+}
+
+std::vector<std::string> acl(const dns::Zone& z) {
+  std::vector<std::string> out;
+  for (const auto& p : z.allow_transfer) out.push_back(fmt::format("{}/{}", p.address.to_string(), p.length));
+  return out;
+}
+
+}  // namespace
+
+std::string zones_text(const std::vector<std::shared_ptr<const dns::Zone>>& zones) {
+  std::string out = fmt::format("{:<28} {:<11} {:<9} {:<21} {}\n", "ZONE", "SERIAL", "RECORDS", "LOADED",
+                                "TRANSFERS");
+  for (const auto& z : zones) {
+    const auto allowed = acl(*z);
+    out += fmt::format("{:<28} {:<11} {:<9} {:<21} {} served; {}\n", dns::name_to_text(z->apex), z->serial(),
+                       z->records(), stamp(z->loaded_at), z->transfers.load(std::memory_order_relaxed),
+                       allowed.empty() ? "refused to all" : "allowed to " + join(allowed, ", "));
+    out += fmt::format("  file {}\n", z->file);
+  }
+  return out;
+}
+
+std::string zones_json(const std::vector<std::shared_ptr<const dns::Zone>>& zones) {
+  std::string out = "{\"zones\":[";
+  for (size_t i = 0; i < zones.size(); ++i) {
+    const dns::Zone& z = *zones[i];
+    out += fmt::format("{}{{\"zone\":{},\"serial\":{},\"records\":{},\"loaded\":{},\"file\":{},"
+                       "\"transfers\":{},\"allow_transfer\":{}}}",
+                       i ? "," : "", json_string(dns::name_to_text(z.apex)), z.serial(), z.records(),
+                       json_string(stamp(z.loaded_at)), json_string(z.file),
+                       z.transfers.load(std::memory_order_relaxed), json_list(acl(z)));
+  }
+  return out + "]}\n";
+}
+
+namespace {
+
 // A drain's end as RFC 3339 UTC, or "" for one that lasts until undrained.
 std::string until_text(int64_t until_ms) {
   if (until_ms == 0) return {};

@@ -2,11 +2,14 @@
 // answers what it answers. Pure functions of the pool engine; run on the control loop.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/address.hpp"
 #include "daemon/drains.hpp"
+#include "dns/zone.hpp"
 #include "pool/engine.hpp"
 
 namespace gslb::daemon {
@@ -20,6 +23,11 @@ std::string status_json(const pool::Engine& engine, health::MonoTime now, const 
 std::optional<std::string> explain(const pool::Engine& engine, const std::string& fqdn,
                                    uint16_t qtype, const std::optional<core::IpAddress>& client,
                                    bool json);
+
+// `gslbctl zones`: each zone's SOA serial, static records, when its files were read, its file,
+// and its transfers (served so far; who may have one).
+std::string zones_text(const std::vector<std::shared_ptr<const dns::Zone>>& zones);
+std::string zones_json(const std::vector<std::shared_ptr<const dns::Zone>>& zones);
 
 std::string json_string(std::string_view s);
 

@@ -74,6 +74,9 @@ struct Zone {
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;
   double loaded_at = 0;  // when its files were read, Unix seconds (kept when a reload reuses it)
+  // Zone transfers (AXFR/IXFR) served of it, by every worker: a counter on an otherwise
+  // immutable zone, so that it follows the zone across reloads that reuse it.
+  mutable std::atomic<uint64_t> transfers{0};
 
   // The node named `name` (lower-cased wire), or null.
   const Node* find(std::string_view name) const noexcept {

@@ -469,6 +469,38 @@ def test_events(c, gslbd, gslbctl):
             c.eq(srv.answers(), {"127.0.0.4"}, "queries after the follower left (.2 is down)")
 
 
+def test_zones(c, gslbd, gslbctl):
+    import dns.query
+    import dns.zone
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            # Transfers to loopback, by a reload (an unchanged zone file: the zone is taken over).
+            srv.write_config(srv.config_text().replace(
+                'file = "example.test.zone"', 'file = "example.test.zone"\nallow_transfer = ["127.0.0.0/8"]'))
+            c.eq(srv.ctl("reload").returncode, 0, "reload with allow_transfer")
+            r = srv.ctl("zones")
+            c.eq(r.returncode, 0, "zones: exit 0")
+            zone = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "example.test.", port=srv.port, timeout=3))
+            records = sum(len(rds) for _, rds in zone.iterate_rdatasets())
+            j = json.loads(srv.ctl("zones", "--json").stdout)["zones"]
+            c.eq(len(j), 1, "zones --json: one zone")
+            z = j[0] if j else {}
+            c.eq(z.get("zone"), "example.test.", "zones --json: the zone's name")
+            c.eq(z.get("serial"), 2026112201, "zones --json: the SOA serial")
+            c.check(z.get("records", 0) >= records - len(zone.nodes) and z.get("records", 0) > 5,
+                    "zones --json: its static records", f"{z.get('records')} vs AXFR {records}")
+            c.eq(z.get("transfers"), 1, "zones --json: the AXFR counted")
+            c.eq(z.get("allow_transfer"), ["127.0.0.0/8"], "zones --json: who may transfer")
+            c.check(z.get("file", "").endswith("example.test.zone"), "zones --json: the file")
+            loaded = time.mktime(time.strptime(z.get("loaded", "1970-01-01T00:00:00Z"), "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+            c.check(abs(loaded - time.time()) < 120, "zones --json: loaded just now", z.get("loaded"))
+            c.check(re.search(r"^example\.test\.\s+2026112201\s+\d+\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+"
+                              r"\d+ served; allowed to 127\.0\.0\.0/8$", r.stdout, re.M),
+                    "zones: serial, records, loaded, transfers", r.stdout)
+
+
 def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
     with ot.Gateways() as gws:
         probes, _ = setup(gws)
@@ -591,6 +623,6 @@ def test_socket_taken_and_stale(c, gslbd, gslbctl):
 if __name__ == "__main__":
     sys.exit(ot.main([test_status, test_explain, test_drain_address_and_pool,
                       test_drain_for_expires, test_drain_survives_restart_and_reload,
-                      test_reload_and_check_config, test_events,
+                      test_reload_and_check_config, test_events, test_zones,
                       test_unreachable_and_socket_mode, test_socket_taken_and_stale],
                      tools=()))
