@@ -17,9 +17,10 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
 
   status                               every dynamic name (pool, answer) and every address
                                        (state, last result, latency, since, consecutive)
-  explain NAME [--type A|AAAA] [--client IP]
-                                       which pools were considered, which addresses were
-                                       skipped and why, and the answer a client gets now
+  explain NAME [--type TYPE] [--client IP]
+                                       how any name is answered: each step (zone, CNAME,
+                                       wildcard, delegation, ...) with its RFC rule; for a
+                                       dynamic name which pools and addresses, and why
   drain ADDRESS|POOL [--for DURATION] [--reason TEXT]
                                        take addresses out of the answers (maintenance);
                                        kept across reloads and restarts with your user name

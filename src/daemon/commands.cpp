@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/duration.hpp"
+#include "daemon/explain.hpp"
 #include "daemon/report.hpp"
 
 namespace gslb::daemon {
@@ -40,24 +41,26 @@ Reply drain(Control& control, const std::vector<std::string>& a, bool on, const 
                          what, *done->unsaved, on ? "" : " (the old file would drain it again)")};
 }
 
-// gslbctl explain NAME [--type A|AAAA] [--client IP]
+// gslbctl explain NAME [--type TYPE] [--client IP]
 Reply explain_name(const Control& control, const std::vector<std::string>& a, bool json) {
-  if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type A|AAAA] [--client IP]\n"};
+  if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type TYPE] [--client IP]\n"};
   uint16_t qtype = dns::rrtype::A;
   std::optional<core::IpAddress> client;
   if (a.size() % 2 != 0) return {1, fmt::format("{} needs a value\n", a.back())};
   for (size_t i = 2; i + 1 < a.size(); i += 2) {
-    if (a[i] == "--type" && (a[i + 1] == "A" || a[i + 1] == "AAAA")) {
-      qtype = a[i + 1] == "A" ? dns::rrtype::A : dns::rrtype::AAAA;
+    if (a[i] == "--type" && dns::rrtype_from_text(a[i + 1]) != 0) {
+      qtype = dns::rrtype_from_text(a[i + 1]);
     } else if (a[i] == "--client" && core::IpAddress::parse(a[i + 1])) {
       client = core::IpAddress::parse(a[i + 1]);
     } else {
       return {1, fmt::format("bad option {} {}\n", a[i], a[i + 1])};
     }
   }
-  auto text = explain(*control.loaded().engine, a[1], qtype, client, json);
-  if (!text) return {1, fmt::format("{} is not a dynamic name (gslbd.toml has no [[name]] for it)\n", a[1])};
-  return {0, *text};
+  const Loaded& loaded = control.loaded();
+  // A dynamic name asked for A or AAAA: the pools' detail, as it always was.
+  if (qtype == dns::rrtype::A || qtype == dns::rrtype::AAAA)
+    if (auto text = explain(*loaded.engine, a[1], qtype, client, json)) return {0, *text};
+  return {0, explain_any(loaded.zones, *loaded.engine, a[1], qtype, client, json)};
 }
 
 }  // namespace

@@ -120,6 +120,12 @@ struct LoadOptions {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// A record's RDATA in presentation form ("10 mail.example.test.", "\"some text\""), and type
+// names both ways ("MX" <-> 15; TYPE65534 for the nameless, RFC 3597 §5); 0 when unknown.
+std::string rdata_to_text(uint16_t type, std::string_view wire);
+std::string rrtype_to_text(uint16_t type);
+uint16_t rrtype_from_text(std::string_view text);
+
 // Reads a master file (with $ORIGIN, $TTL, $INCLUDE) for `apex` ("example.test.").
 // Appends every problem to `errors` as `file:line: reason` and returns null if there was any.
 // `text`, when given, is parsed instead of reading `path` (the built-in example zone).
