@@ -101,6 +101,9 @@ void Reloader::on_loaded() {
       auto notes = apply_(std::move(*state->result));
       errors.insert(errors.end(), notes.begin(), notes.end());
     }
+    last_.ok = !has_errors(errors) && state->result.has_value();
+    last_.at = core::unix_now();
+    if (last_.ok) last_.ok_at = last_.at;
   }
   state.reset();
   for (auto& w : job->waiters)

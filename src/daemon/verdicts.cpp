@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "core/duration.hpp"
 #include "daemon/report.hpp"
 #include "dns/overlay.hpp"
 
@@ -130,6 +131,7 @@ bool Verdicts::on_result(uint32_t id, const probe::Result& r) {
   if (seen == st.results.end()) seen = st.results.insert(st.results.end(), {std::string(reason), 0});
   ++seen->second;
   st.latency.observe(std::chrono::duration<double>(r.latency).count());
+  st.last_check = core::unix_now();
   std::vector<pool::Event> events;
   const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);

@@ -71,6 +71,7 @@ class Verdicts {
     pool::TargetKey key;
     std::vector<std::pair<std::string, uint64_t>> results;
     Histogram latency;
+    double last_check = 0;  // when the last result came in, Unix seconds
   };
   const std::map<uint32_t, TargetStats>& target_stats() const noexcept { return target_stats_; }
   // From a verdict that changed the answers to the publish that carried it (seconds).
