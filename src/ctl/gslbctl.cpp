@@ -20,6 +20,7 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
   explain NAME [--type A|AAAA] [--client IP]
                                        which pools were considered, which addresses were
                                        skipped and why, and the answer a client gets now
+  ds ZONE                              the DS records to give the parent of a signed zone
   drain ADDRESS|POOL [--for DURATION]  take addresses out of the answers (maintenance);
                                        kept across reloads and restarts
   undrain ADDRESS|POOL                 put them back

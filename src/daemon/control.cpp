@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "daemon/report.hpp"
 #include "daemon/system.hpp"
+#include "dns/dnssec.hpp"
 #include "dns/overlay.hpp"
 
 namespace gslb::daemon {
@@ -627,6 +628,18 @@ Control::Reply Control::command(const std::vector<std::string>& args) {
     auto text = explain(*loaded_.engine, a[1], qtype, client, json);
     if (!text) return {1, fmt::format("{} is not a dynamic name (gslbd.toml has no [[name]] for it)\n", a[1])};
     return {0, *text};
+  }
+  if (cmd == "ds") {
+    if (a.size() != 2) return {1, "usage: gslbctl ds ZONE\n"};
+    const std::string apex = dns::name_from_text(a[1]);
+    for (const auto& z : loaded_.zones) {
+      if (z->apex != apex) continue;
+      std::string body;
+      for (const auto& ds : dns::ds_records(*z)) body += ds + "\n";
+      if (body.empty()) return {1, fmt::format("zone {} is not signed (no dnssec keys with the SEP flag)\n", a[1])};
+      return {0, body};
+    }
+    return {1, fmt::format("{} is not a zone gslbd serves\n", a[1])};
   }
   if (cmd == "drain" || cmd == "undrain") return drain(a, cmd == "drain");
   if (cmd == "verdicts") return {0, verdict_snapshot()};

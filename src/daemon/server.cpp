@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
+#include <random>
 #include <tuple>
 
 #include "config/probe_config.hpp"
 #include "core/file.hpp"
 #include "daemon/builtin.hpp"
+#include "dns/dnssec.hpp"
 #include "dns/zone.hpp"
 
 namespace gslb::daemon {
@@ -48,6 +51,9 @@ std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const co
                     std::tie(limits.include_depth, limits.includes, limits.zone_records,
                              limits.zone_bytes))
     return nullptr;
+  // A signed zone is signed anew on every load: the keys may have changed (a rollover) and its
+  // signatures move forward.
+  if (zc.dnssec.enabled) return nullptr;
   const std::string apex = dns::name_from_text(zc.name);
   for (const auto& z : reuse->zones) {
     if (z->apex != apex || z->file != zc.file || z->sources.empty() ||
@@ -75,6 +81,49 @@ std::optional<std::vector<probe::Spec>> read_probes(const std::string& dir, core
   }
   if (!ok) return std::nullopt;
   return specs;
+}
+
+// Signs every zone that has a `dnssec` table, replacing it in `out.zones` (which holds the
+// config's zones in order). The NSEC chain covers the dynamic names inside each zone too.
+bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std::string& path,
+                const LoadOptions& options, core::Errors& errors) {
+  const auto& gtm = out.config.gtm;
+  const uint32_t now = options.now ? options.now : uint32_t(std::time(nullptr));
+  bool ok = true;
+  for (size_t zi = 0; zi < out.config.zones.size(); ++zi) {
+    const config::Zone& zc = out.config.zones[zi];
+    if (!zc.dnssec.enabled) continue;
+    const dns::Zone& zone = *out.zones[zi];
+    std::vector<dns::DynamicName> names;
+    for (size_t i = 0; i < dynamic.size(); ++i) {
+      if (!dns::name_is_subdomain(dynamic[i], zone.apex)) continue;
+      // Not if a more specific served zone holds it.
+      bool deeper = false;
+      for (const auto& z : out.zones)
+        deeper = deeper || (z->apex.size() > zone.apex.size() && dns::name_is_subdomain(dynamic[i], z->apex));
+      if (deeper) continue;
+      dns::DynamicName d{dynamic[i]};
+      for (const auto& m : gtm.names[i].pools)
+        for (const auto& a : gtm.pools[m.pool].addresses) (a.ip.is_v4() ? d.a : d.aaaa) = true;
+      names.push_back(std::move(d));
+    }
+    dns::SignSpec spec;
+    for (size_t k = 0; k < zc.dnssec.keys.size(); ++k)
+      spec.keys.push_back(dns::KeyRef{zc.dnssec.keys[k], path, zc.dnssec.key_at[k].line,
+                                      zc.dnssec.key_at[k].col});
+    spec.validity = zc.dnssec.validity;
+    spec.now = now;
+    // Up to a tenth of the refresh window off the expiration, so that zones loaded together
+    // do not all come due together.
+    spec.jitter = zc.dnssec.refresh / 10 ? uint32_t(std::random_device{}() % (zc.dnssec.refresh / 10)) : 0;
+    auto signed_zone = dns::sign_zone(zone, spec, names, errors);
+    if (!signed_zone) {
+      ok = false;
+      continue;
+    }
+    out.zones[zi] = std::move(signed_zone);
+  }
+  return ok;
 }
 
 }  // namespace
@@ -160,6 +209,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     }
     dynamic.push_back(std::move(wire));
   }
+  if (ok && !sign_zones(out, dynamic, path, options, errors)) ok = false;
   if (!ok) return std::nullopt;
   std::map<std::string, health::Thresholds> thresholds;
   for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};
