@@ -133,7 +133,6 @@ class Compiler {
   std::map<std::string, Pair> referral_;
   std::vector<bool> signed_;  // by zone: it has a DNSKEY RRset at its apex
   std::unordered_map<const RRset*, const Node*> node_of_;  // in signed zones
-  std::deque<RRset> sig_sets_;  // sigs()' RRsets: views of the zones' RRSIG records
   // Templates by a hash of their contents: many names give byte-identical answers (the same
   // MX, CNAME target or address under a pointer to the question), and each is stored once.
   // Open addressing over template index + 1 (0: empty), at most half full.
@@ -208,7 +207,15 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
 
 uint32_t Compiler::dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
                                 std::vector<Rec> chain, const std::string& owner, uint16_t zone) {
-  t_->slots_dynamic_.push_back(DynamicSlot{name, qtype, base, std::move(chain), owner, zone});
+  DynamicSlot d{name, qtype, base, std::move(chain), owner, zone, {}, {}};
+  if (signed_[zone]) {
+    for (const auto& r : d.chain) push_signed(d.chain_do, r);
+    push_signed(d.nodata_do, negative_soa(zone));
+    const Info* info = info_of(name);
+    const RRset* nsec = info ? info->node->find(rrtype::NSEC) : nullptr;
+    if (nsec) push_signed(d.nodata_do, Rec{name, nsec, nsec->ttl});
+  }
+  t_->slots_dynamic_.push_back(std::move(d));
   return kDynamicBit | uint32_t(t_->slots_dynamic_.size() - 1);
 }
 
@@ -357,7 +364,7 @@ const RRset* Compiler::sigs(const RRset* set) {
   auto first = std::find_if(all->rdata.begin(), all->rdata.end(), covers);
   if (first == all->rdata.end()) return nullptr;
   auto last = std::find_if_not(first, all->rdata.end(), covers);
-  return &sig_sets_.emplace_back(RRset{rrtype::RRSIG, set->ttl,
+  return &t_->sig_sets_.emplace_back(RRset{rrtype::RRSIG, set->ttl,
                                        all->rdata.subspan(size_t(first - all->rdata.begin()),
                                                           size_t(last - first))});
 }

@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -27,7 +30,36 @@ constexpr uint16_t kFlagSep = 0x0001, kFlagZone = 0x0100;
 struct KeyPair {
   LdnsRr dnskey;
   LdnsKey key;
+  // From the timing metadata dnssec-keygen and dnssec-settime write into .private (absent
+  // means "already"): a key is published from Publish until Delete, and signs from Activate
+  // until Inactive. A pre-publish rollover is done with these, as BIND does it.
+  bool published = true, active = true;
 };
+
+// "Activate: 20261128063000" -> unix time; 0 when absent or unreadable.
+uint32_t timing(const std::string& text, std::string_view field) {
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + at, end - at);
+    at = end + 1;
+    if (!line.starts_with(field) || line.size() < field.size() + 1 || line[field.size()] != ':') continue;
+    line.remove_prefix(field.size() + 1);
+    while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+    if (line.size() < 14) return 0;
+    std::tm tm{};
+    auto num = [&](size_t from, size_t len) { return std::atoi(std::string(line.substr(from, len)).c_str()); };
+    tm.tm_year = num(0, 4) - 1900;
+    tm.tm_mon = num(4, 2) - 1;
+    tm.tm_mday = num(6, 2);
+    tm.tm_hour = num(8, 2);
+    tm.tm_min = num(10, 2);
+    tm.tm_sec = num(12, 2);
+    const time_t t = timegm(&tm);
+    return t > 0 ? uint32_t(t) : 0;
+  }
+  return 0;
+}
 
 std::string rr_text(const ldns_rr* rr) {
   char* s = ldns_rr2str(rr);
@@ -38,7 +70,8 @@ std::string rr_text(const ldns_rr* rr) {
 }
 
 // The DNSKEY record of base.key: the first record of the file that is not a comment.
-std::optional<KeyPair> read_key(const KeyRef& ref, const ldns_rdf* apex, core::Errors& errors) {
+std::optional<KeyPair> read_key(const KeyRef& ref, const ldns_rdf* apex, uint32_t now,
+                                core::Errors& errors) {
   auto fail = [&](const std::string& why) {
     errors.push_back(core::Error{ref.file, ref.line, ref.col, fmt::format("key {}: {}", ref.base, why)});
     return std::nullopt;
@@ -83,6 +116,12 @@ std::optional<KeyPair> read_key(const KeyRef& ref, const ldns_rdf* apex, core::E
     return fail(fmt::format("{}:{}: cannot read the private key: {}", priv, line, ldns_get_errorstr_by_id(st)));
   kp.key.reset(key);
   ldns_key_set_flags(key, flags);
+  if (auto text = core::read_regular_file(priv, 1 << 20)) {
+    auto at = [&](std::string_view f) { return timing(*text, f); };
+    auto passed = [&](std::string_view f) { return at(f) != 0 && at(f) <= now; };
+    kp.published = (at("Publish") == 0 || passed("Publish")) && !passed("Delete");
+    kp.active = kp.published && (at("Activate") == 0 || passed("Activate")) && !passed("Inactive");
+  }
   ldns_key_set_pubkey_owner(key, ldns_rdf_clone(apex));
   ldns_key_set_keytag(key, ldns_calc_keytag(kp.dnskey.get()));
   // The private key must be the one the DNSKEY publishes, or every signature fails to validate.
@@ -119,7 +158,59 @@ bool is_dynamic_address(const ldns_rdf* owner, ldns_rr_type type,
   return dynamic.count(name) != 0;
 }
 
+// Which keys sign RRsets other than DNSKEY: the active ones without the SEP flag, and an
+// active SEP key whose algorithm has no other active key (a CSK). The choice ldns makes when
+// it signs the zone with the active keys.
+std::vector<bool> zone_signing(const std::vector<KeyPair>& keys) {
+  auto sep = [](const KeyPair& k) { return (ldns_key_flags(k.key.get()) & kFlagSep) != 0; };
+  std::vector<bool> out;
+  for (const auto& k : keys) {
+    bool other = false;
+    for (const auto& o : keys)
+      other = other || (o.active && !sep(o) &&
+                        ldns_key_algorithm(o.key.get()) == ldns_key_algorithm(k.key.get()));
+    out.push_back(k.active && (!sep(k) || !other));
+  }
+  return out;
+}
+
 }  // namespace
+
+struct Signer::Impl {
+  LdnsKeyList keys{ldns_key_list_new()};
+  uint32_t validity = 0;
+  uint32_t jitter = 0;
+  std::mutex mu;  // the keys' inception and expiration are set per signing
+};
+
+Signer::Signer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Signer::~Signer() = default;
+
+std::vector<std::string> Signer::sign(std::string_view owner, const RRset& set) const {
+  LdnsRrList list(ldns_rr_list_new());
+  std::vector<LdnsRr> rrs;
+  for (const Rdata& d : set.rdata) {
+    rrs.push_back(to_ldns(owner, set.type, set.ttl, d.wire));
+    if (rrs.back()) ldns_rr_list_push_rr(list.get(), rrs.back().get());
+  }
+  std::vector<std::string> out;
+  std::lock_guard lock(impl_->mu);
+  const auto now = uint32_t(std::time(nullptr));
+  for (size_t i = 0; i < ldns_key_list_key_count(impl_->keys.get()); ++i) {
+    ldns_key* k = ldns_key_list_key(impl_->keys.get(), i);
+    ldns_key_set_inception(k, now - 3600);
+    ldns_key_set_expiration(k, now + impl_->validity - impl_->jitter);
+  }
+  LdnsRrList sigs(ldns_sign_public(list.get(), impl_->keys.get()));
+  for (size_t i = 0; sigs && i < ldns_rr_list_rr_count(sigs.get()); ++i) {
+    LdnsRr sig(ldns_rr_list_rr(sigs.get(), i));
+    ldns_buffer* buf = ldns_buffer_new(256);
+    if (ldns_rr_rdata2buffer_wire(buf, sig.get()) == LDNS_STATUS_OK)
+      out.emplace_back(reinterpret_cast<const char*>(ldns_buffer_begin(buf)), ldns_buffer_position(buf));
+    ldns_buffer_free(buf);
+  }
+  return out;
+}
 
 std::shared_ptr<Zone> sign_zone(const Zone& zone, const SignSpec& spec,
                                 const std::vector<DynamicName>& dynamic, core::Errors& errors) {
@@ -127,7 +218,7 @@ std::shared_ptr<Zone> sign_zone(const Zone& zone, const SignSpec& spec,
   std::vector<KeyPair> keys;
   const size_t before = errors.size();
   for (const auto& ref : spec.keys)
-    if (auto kp = read_key(ref, apex.get(), errors)) keys.push_back(std::move(*kp));
+    if (auto kp = read_key(ref, apex.get(), spec.now, errors)) keys.push_back(std::move(*kp));
   if (errors.size() != before) return nullptr;
   if (keys.empty()) {
     errors.push_back(core::Error{zone.file, 0, 0, "dnssec: no keys"});
@@ -159,10 +250,12 @@ std::shared_ptr<Zone> sign_zone(const Zone& zone, const SignSpec& spec,
                   std::string_view("\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16)));
   }
   LdnsKeyList list(ldns_key_list_new());
+  size_t active = 0;
   for (auto& kp : keys) {
+    if (!kp.published) continue;
     ldns_rr_set_ttl(kp.dnskey.get(), dnskey_ttl);
     const bool sep = ldns_rdf2native_int16(ldns_rr_dnskey_flags(kp.dnskey.get())) & kFlagSep;
-    if (sep) {
+    if (sep && kp.active) {
       // RFC 7344 §3: CDS and CDNSKEY publish what the parent's DS should be.
       LdnsRr cdnskey(ldns_rr_clone(kp.dnskey.get()));
       ldns_rr_set_type(cdnskey.get(), LDNS_RR_TYPE_CDNSKEY);
@@ -172,9 +265,16 @@ std::shared_ptr<Zone> sign_zone(const Zone& zone, const SignSpec& spec,
       add(std::move(cds));
     }
     add(LdnsRr(ldns_rr_clone(kp.dnskey.get())));
+    if (!kp.active) continue;  // published only: in the DNSKEY RRset, signing nothing
+    ++active;
     ldns_key_set_inception(kp.key.get(), spec.now - 3600);
     ldns_key_set_expiration(kp.key.get(), spec.now + spec.validity - spec.jitter);
     ldns_key_list_push_key(list.get(), kp.key.release());  // the list owns it now
+  }
+  if (active == 0) {
+    errors.push_back(core::Error{spec.keys.front().file, spec.keys.front().line, spec.keys.front().col,
+                                 "dnssec: no key is active now (see the keys' Activate and Inactive times)"});
+    return nullptr;
   }
   if (!dz->soa) {
     ldns_rbnode_t* n = ldns_rbtree_search(dz->names, apex.get());
@@ -218,6 +318,19 @@ std::shared_ptr<Zone> sign_zone(const Zone& zone, const SignSpec& spec,
   }
   out->sources = zone.sources;
   out->allow_transfer = zone.allow_transfer;
+  // The dynamic answers are signed later, with keys of their own (ldns_dnssec_zone_sign took
+  // ownership of these): read again.
+  auto impl = std::make_unique<Signer::Impl>();
+  impl->validity = spec.validity;
+  impl->jitter = spec.jitter;
+  std::vector<KeyPair> again;
+  for (const auto& ref : spec.keys)
+    if (auto kp = read_key(ref, apex.get(), spec.now, errors)) again.push_back(std::move(*kp));
+  if (again.size() != spec.keys.size()) return nullptr;
+  const std::vector<bool> zsk = zone_signing(again);
+  for (size_t i = 0; i < again.size(); ++i)
+    if (zsk[i]) ldns_key_list_push_key(impl->keys.get(), again[i].key.release());
+  out->signer = std::make_shared<const Signer>(std::move(impl));
   return out;
 }
 

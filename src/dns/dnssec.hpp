@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -35,6 +36,25 @@ struct SignSpec {
 struct DynamicName {
   std::string name;  // lower-cased wire
   bool a = false, aaaa = false;
+};
+
+// Signs RRsets that are made after the zone was signed: the dynamic answers, each time the
+// Overlay compiles one. Holds the zone-signing keys (those without the SEP flag, or a CSK);
+// shared by the signed Zone (Zone::signer). sign() may be called from any thread.
+class Signer {
+ public:
+  struct Impl;
+  explicit Signer(std::unique_ptr<Impl> impl);
+  ~Signer();
+  Signer(const Signer&) = delete;
+  Signer& operator=(const Signer&) = delete;
+
+  // The RDATA (wire) of an RRSIG per zone-signing key over `set` at `owner` (lower-cased
+  // wire), valid from an hour before now for the zone's validity.
+  std::vector<std::string> sign(std::string_view owner, const RRset& set) const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 // The zone signed with the spec's keys; null (and every problem appended to `errors`) if a key

@@ -202,7 +202,7 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     ti = dnssec ? e->below_do : e->below;
   }
   if ((ti & kDynamicBit) && !answers.overlay) return w.error(uint16_t(Rcode::servfail));
-  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick)
+  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick, dnssec)
                                          : table.tmpl(ti);
   const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | t.rcode);
   outcome.rcode = t.rcode;

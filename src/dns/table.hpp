@@ -36,6 +36,9 @@ struct DynamicSlot {
   std::vector<RecordRef> chain;    // CNAMEs before the addresses, empty for the name itself
   std::string owner;               // owner of the address records; empty: the question name
   uint16_t zone;
+  // In a signed zone, for DO=1: `chain` with each CNAME's RRSIGs, and the authority records of
+  // NODATA (the SOA and the NSEC at the dynamic name, with their RRSIGs). Empty otherwise.
+  std::vector<RecordRef> chain_do, nodata_do;
 };
 
 // The sections after the question for one kind of answer, encoded as if the question name were
@@ -192,6 +195,7 @@ class AnswerTable {
   std::deque<std::string> synthetic_names_;         // names of entries that no zone holds
   std::vector<DynamicSlot> slots_dynamic_;
   std::vector<Denial> denial_;  // by zone index
+  std::deque<RRset> sig_sets_;  // RRSIGs of one RRset each: views of the zones' RRSIG records
 };
 
 // Compiles zones into a table. Zones may nest (a parent and its child): the child is

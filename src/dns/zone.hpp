@@ -40,6 +40,8 @@ struct Rdata {
   bool operator==(const Rdata& o) const { return wire == o.wire; }
 };
 
+class Signer;  // dns/dnssec.hpp
+
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
@@ -73,6 +75,8 @@ struct Zone {
   // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;
+  // Set on a signed zone (dns/dnssec.hpp): signs the dynamic answers made in it.
+  std::shared_ptr<const Signer> signer;
 
   // The node named `name` (lower-cased wire), or null.
   const Node* find(std::string_view name) const noexcept {

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gslbtest as g  # noqa: E402
+from dnssectest import Unbound, ds_anchors, gslbctl, secure, status  # noqa: E402
 import zones  # noqa: E402
 
 ORIGIN = "e2e.test."
@@ -96,91 +96,6 @@ def verify_axfr(c, srv, what, csk):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def gslbctl(srv, *args):
-    ctl = os.path.join(os.path.dirname(srv.binary), "..", "ctl", "gslbctl")
-    return g.run_tool([ctl, "--socket", os.path.join(srv.dir, "ctl.sock"), *args])
-
-
-class Unbound:
-    """A validating Unbound on loopback that sends ORIGIN's queries to gslbd."""
-
-    def __init__(self, gslbd_port, anchor):
-        self.gslbd_port = gslbd_port
-        self.anchor = anchor
-        self.proc = None
-        self.dir = None
-
-    def __enter__(self):
-        self.dir = tempfile.mkdtemp(prefix="gslbd-unbound-")
-        self.port = g.free_port()
-        anchors = "\n".join(f'  trust-anchor: "{a}"' for a in self.anchor)
-        conf = f"""server:
-  interface: 127.0.0.1
-  port: {self.port}
-  do-ip6: no
-  do-not-query-localhost: no
-  username: ""
-  chroot: ""
-  directory: "{self.dir}"
-  pidfile: "{self.dir}/unbound.pid"
-  use-syslog: no
-  logfile: "{self.dir}/unbound.log"
-  verbosity: 1
-  module-config: "validator iterator"
-  val-log-level: 2
-  cache-max-ttl: 0
-  cache-max-negative-ttl: 0
-  local-zone: "test." nodefault
-{anchors}
-stub-zone:
-  name: "{ORIGIN}"
-  stub-addr: 127.0.0.1@{self.gslbd_port}
-"""
-        path = os.path.join(self.dir, "unbound.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        self.proc = subprocess.Popen(["unbound", "-d", "-c", path], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            code, out = g.run_tool(["dig", "@127.0.0.1", "-p", str(self.port), "+tries=1",
-                                    "+time=1", "SOA", ORIGIN])
-            if "status:" in out:
-                return self
-            time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("unbound did not start")
-
-    def ask(self, qtype, name):
-        _, out = g.run_tool(["dig", "@127.0.0.1", "-p", str(self.port), "+dnssec", "+tries=1",
-                             "+time=3", qtype, name])
-        return out
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "unbound.log")) as f:
-                return f.read()[-1500:]
-        except OSError:
-            return ""
-
-    def __exit__(self, *exc):
-        g.stop_process(self.proc, "unbound")
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return False
-
-
-def secure(out):
-    flags = next((l for l in out.splitlines() if l.startswith(";; flags:")), "")
-    return "ad" in flags[len(";; flags:"):].split(";")[0].split()
-
-
-def status(out):
-    for line in out.splitlines():
-        if "status:" in line:
-            return line.split("status:")[1].split(",")[0].strip()
-    return None
-
-
 # (qtype, name, expected status): what a validator must find secure.
 VALIDATED = [
     ("A", "www.e2e.test.", "NOERROR"),
@@ -212,12 +127,12 @@ def run_case(c, binary, tool):
         with signed_server(binary, bases, keydir) as srv:
             check_signed_answers(c, srv, tool)
             verify_axfr(c, srv, tool, csk=tool == "ldns")
-            code, ds = gslbctl(srv, "ds", ORIGIN)
-            anchors = [" ".join(l.split()) for l in ds.splitlines() if "DS" in l.split()]
+            code, ds = gslbctl(srv.binary, srv.dir, "ds", ORIGIN)
+            anchors = ds_anchors(ds)
             c.check(code == 0 and anchors, f"{tool}: gslbctl ds prints the DS", ds)
             c.eq(len(anchors), 1, f"{tool}: one DS (the SEP key's)")
             if shutil.which("unbound") and anchors:
-                with Unbound(srv.port, anchors) as ub:
+                with Unbound(srv.port, ORIGIN, anchors) as ub:
                     check_validated(c, ub, f"{tool}/unbound")
     finally:
         shutil.rmtree(keydir, ignore_errors=True)
