@@ -266,9 +266,13 @@ void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dn
   for (auto [k, out] : {std::pair<std::string_view, uint32_t*>{"validity", &d.validity},
                         {"refresh", &d.refresh}}) {
     if (const std::string* s = c.string(*t, prefix, k)) {
+      // A validity under an hour would expire before a resolver's clock skew allows for.
+      const uint32_t least = k == "validity" ? 3600 : 60;
       auto v = sig_duration(*s);
-      if (!v || *v < 3600)
-        c.error(*t->get(k), Checker::join(prefix, k), "must be a duration from \"1h\" to \"365d\" such as \"14d\"");
+      if (!v || *v < least)
+        c.error(*t->get(k), Checker::join(prefix, k),
+                fmt::format("must be a duration from \"{}\" to \"365d\" such as \"{}\"",
+                            k == "validity" ? "1h" : "1m", k == "validity" ? "14d" : "7d"));
       else
         *out = *v;
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <malloc.h>
 
 #include <chrono>
@@ -101,6 +102,7 @@ void Control::start(std::function<void()> ready) {
       loop_, [this](uint32_t id, const probe::Result& r) { return on_result(id, r); });
   schedule_targets();
   arm_drain_timer();
+  arm_resign_timer();
 
   ready_ = std::move(ready);
   first_result_.assign(loaded_.engine->targets().size(), false);
@@ -124,6 +126,7 @@ void Control::stop() {
   if (scheduler_) scheduler_->close();
   close_timer(ready_timer_);
   close_timer(drain_timer_);
+  close_timer(resign_timer_);
   close_timer(publish_timer_);
   close_timer(trim_timer_);
   log_.followers().clear();
@@ -445,6 +448,7 @@ core::Errors Control::apply(Loaded next) {
   loaded_ = std::move(next);
   apply_drains();
   publish();
+  arm_resign_timer();
   if (scheduler_) schedule_targets();
   // The old snapshot goes when every worker has taken the new one: the TCP loops at once, a
   // UDP thread with its next query. Trim once the first have let go.
@@ -505,6 +509,47 @@ std::optional<std::string> Control::save_drains() {
   if (::close(fd) != 0) return failed("closing");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("renaming");
   return std::nullopt;
+}
+
+void Control::arm_resign_timer() {
+  // The earliest moment a signed zone is due: its first RRSIG's expiration less `refresh`.
+  std::optional<int64_t> due;
+  std::string zone;
+  for (size_t i = 0; i < loaded_.zones.size() && i < loaded_.config.zones.size(); ++i) {
+    const auto& dnssec = loaded_.config.zones[i].dnssec;
+    const uint32_t expires = dns::earliest_expiration(*loaded_.zones[i]);
+    if (!dnssec.enabled || expires == 0) continue;
+    const int64_t at = int64_t(expires) - int64_t(dnssec.refresh);
+    if (!due || at < *due) {
+      due = at;
+      zone = loaded_.config.zones[i].name;
+    }
+  }
+  if (!due) {
+    if (resign_timer_) uv_timer_stop(resign_timer_);
+    return;
+  }
+  if (!resign_timer_) resign_timer_ = new_timer(loop_, this);
+  resign_zone_ = zone;
+  // At least a second, so that a zone whose refresh is longer than what is left of its
+  // signatures is re-signed again and again, but not in a tight loop.
+  const int64_t wait_s = std::max<int64_t>(1, *due - int64_t(std::time(nullptr)));
+  uv_timer_start(resign_timer_, [](uv_timer_t* t) {
+    auto* self = static_cast<Control*>(t->data);
+    self->emit(core::Level::info, fmt::format("event=resign zone={} reason=\"signatures expire within refresh\"",
+                                              self->resign_zone_));
+    self->request(true, [self](const core::Errors& errors) {
+      bool failed = false;
+      for (const auto& e : errors) failed = failed || !e.message.starts_with("note: ");
+      if (!failed) return;
+      // The previous signatures keep serving; try again before they run out.
+      self->emit(core::Level::err, fmt::format("event=resign-failed zone={} errors={} (retrying in 60s)",
+                                               self->resign_zone_, errors.size()));
+      uv_timer_start(self->resign_timer_, [](uv_timer_t* t2) {
+        static_cast<Control*>(t2->data)->arm_resign_timer();
+      }, 60'000, 0);
+    });
+  }, uint64_t(wait_s) * 1000, 0);
 }
 
 void Control::arm_drain_timer() {

@@ -154,6 +154,9 @@ class Control {
   // Writes the drains to control.state_file; returns why it could not (nothing on success).
   std::optional<std::string> save_drains();
   void arm_drain_timer();
+  // Signed zones are signed again (by a reload) `refresh` before their first RRSIG expires;
+  // a re-signing that fails is tried again a minute later.
+  void arm_resign_timer();
 
   uv_loop_t* loop_;
   std::string config_path_;
@@ -171,6 +174,8 @@ class Control {
 
   DrainBook drains_;
   uv_timer_t* drain_timer_ = nullptr;
+  uv_timer_t* resign_timer_ = nullptr;
+  std::string resign_zone_;  // the zone the resign timer is armed for, for its event
   uv_timer_t* trim_timer_ = nullptr;  // returns freed memory after a reload
 
   EventLog log_{1000};  // the last 1000 event lines, and `gslbctl events --follow`

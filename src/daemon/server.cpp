@@ -113,9 +113,11 @@ bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std:
                                       zc.dnssec.key_at[k].col});
     spec.validity = zc.dnssec.validity;
     spec.now = now;
-    // Up to a tenth of the refresh window off the expiration, so that zones loaded together
-    // do not all come due together.
-    spec.jitter = zc.dnssec.refresh / 10 ? uint32_t(std::random_device{}() % (zc.dnssec.refresh / 10)) : 0;
+    // Up to a tenth of the refresh window off the expiration (and never more than half of
+    // what separates refresh from validity), so that zones loaded together do not all come
+    // due together. 14d validity, 7d refresh: expiring 0 to 16.8 h early.
+    const uint32_t spread = std::min(zc.dnssec.refresh / 10, (zc.dnssec.validity - zc.dnssec.refresh) / 2);
+    spec.jitter = spread ? uint32_t(std::random_device{}() % spread) : 0;
     auto signed_zone = dns::sign_zone(zone, spec, names, errors);
     if (!signed_zone) {
       ok = false;

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,10 +44,10 @@ def key_files(directory, bases):
     return files
 
 
-def signed_server(binary, bases, keydir, extra=""):
+def signed_server(binary, bases, keydir, validity="14d", extra=""):
     keys = ", ".join(f'"zones/{b}"' for b in bases)
     return g.Gslbd(binary, [(ORIGIN, zones.E2E)], extra_files=key_files(keydir, bases),
-                   zone_extra={ORIGIN: f"dnssec = {{ keys = [{keys}], validity = \"14d\" }}{extra}"})
+                   zone_extra={ORIGIN: f"dnssec = {{ keys = [{keys}], validity = \"{validity}\"{extra} }}"})
 
 
 def rrtypes(out, section="ANSWER"):
@@ -149,6 +150,35 @@ def test_ksk_zsk_dnssec_keygen(c, binary):
     run_case(c, binary, "bind")
 
 
+def rrsig_expiration(srv, qtype, name):
+    _, out = g.dig(srv.port, "+dnssec", qtype, name)
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) > 9 and f[3] == "RRSIG" and f[4] == qtype:
+            return f[8]
+    return None
+
+
+def test_resign_before_expiry(c, binary):
+    """validity 1h, refresh 3590s: the signatures are due ten seconds after signing, and gslbd
+    signs the zone again by itself; answers stay signed and valid meanwhile."""
+    keydir = tempfile.mkdtemp(prefix="gslbd-keys-")
+    try:
+        bases = keygen(keydir, "ldns")
+        with signed_server(binary, bases, keydir, validity="1h", extra=', refresh = "3590s"') as srv:
+            first = rrsig_expiration(srv, "A", "www." + ORIGIN)
+            c.check(first is not None, "resign: www A is signed", str(first))
+            later, deadline = first, time.monotonic() + 30
+            while later == first and time.monotonic() < deadline:
+                time.sleep(0.5)
+                later = rrsig_expiration(srv, "A", "www." + ORIGIN)
+            c.check(later is not None and first is not None and later > first,
+                    "resign: the RRSIG's expiration moves forward without a reload", f"{first} -> {later}")
+            verify_axfr(c, srv, "resign", csk=True)
+    finally:
+        shutil.rmtree(keydir, ignore_errors=True)
+
+
 def check_config(binary, d, dnssec):
     """--check-config on a config whose zone has `dnssec`; returns (exit code, output)."""
     with open(os.path.join(d, "gslbd.toml"), "w") as f:
@@ -185,5 +215,6 @@ if __name__ == "__main__":
     rc = g.preflight(("dig", "ldns-keygen", "ldns-verify-zone"))
     if rc is not None:
         sys.exit(rc)
-    sys.exit(g.run_tests([test_bad_keys, test_csk_ldns_keygen, test_ksk_zsk_dnssec_keygen],
+    sys.exit(g.run_tests([test_bad_keys, test_csk_ldns_keygen, test_ksk_zsk_dnssec_keygen,
+                          test_resign_before_expiry],
                          sys.argv[1]))

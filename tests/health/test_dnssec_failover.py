@@ -27,10 +27,19 @@ def keygen(directory, *args):
     return r.stdout.strip()
 
 
+# The DNSKEY RRset takes the SOA's TTL: 2 s here, so that the resolver's key cache follows a
+# rollover within the test (RFC 6781 §4.1.1.1: wait the DNSKEY TTL after publishing).
+DNSKEY_TTL = 2
+ZONE = ht.ZONE.replace("@               IN SOA", f"@ {DNSKEY_TTL} IN SOA", 1)
+
+
 class SignedServer(ht.Server):
     """ht.Server whose zone is signed with a KSK and a ZSK made in its directory."""
 
     keys = None
+
+    def __init__(self, binary, body, probes):
+        super().__init__(binary, body, probes, zone=ZONE)
 
     def config_text(self, body=None):
         text = super().config_text(body)
@@ -126,6 +135,7 @@ def test_failover_reload_rollover(c, binary):
                 srv.keys = [ksk, zsk1, zsk2]
                 srv.write_config()
                 srv.reload(c, "rollover publish")
+                time.sleep(DNSKEY_TTL + 0.5)  # every cached DNSKEY RRset now has the new ZSK
                 _, out = ht.gslbtest.dig(srv.port, "DNSKEY", ORIGIN)
                 c.eq(out.count("\tDNSKEY\t"), 3, "rollover publish: three DNSKEYs")
                 c.eq(rrsig_keytags(srv), {keytag(zsk1)}, "rollover publish: signed by the old ZSK only")
@@ -136,6 +146,7 @@ def test_failover_reload_rollover(c, binary):
                 subprocess.run(["dnssec-settime", "-I", "now", zsk1], cwd=srv.dir, check=True,
                                capture_output=True, timeout=30)
                 srv.reload(c, "rollover switch")
+                time.sleep(DNSKEY_TTL + 0.5)  # the old ZSK's signatures age out of caches
                 c.eq(rrsig_keytags(srv), {keytag(zsk2)}, "rollover switch: signed by the new ZSK only")
                 check_secure(c, ub, "rollover switch")
 
