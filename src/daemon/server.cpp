@@ -83,6 +83,36 @@ std::optional<std::vector<probe::Spec>> read_probes(const std::string& dir, core
   return specs;
 }
 
+// Signs ahead what a failover will answer: for each dynamic name in the zone, each pool's
+// whole IPv4 and IPv6 address sets (return "all", fail_open) and, for return "one", each
+// address alone. A health change to one of these then publishes signatures made at load.
+void presign(const dns::Signer& signer, const pool::Config& gtm, const std::string& apex,
+             const std::vector<std::string>& dynamic) {
+  auto sign = [&](const std::string& owner, uint32_t ttl, const std::vector<const core::IpAddress*>& ips, bool v4) {
+    std::vector<dns::Rdata> rdata;
+    for (const auto* ip : ips) {
+      if (ip->is_v4() != v4) continue;
+      dns::Rdata d;
+      d.wire = std::string_view(reinterpret_cast<const char*>(ip->bytes.data()), ip->size());
+      rdata.push_back(d);
+    }
+    if (!rdata.empty()) signer.sign(owner, dns::RRset{v4 ? dns::rrtype::A : dns::rrtype::AAAA, ttl, rdata});
+  };
+  for (size_t i = 0; i < dynamic.size() && i < gtm.names.size(); ++i) {
+    if (!dns::name_is_subdomain(dynamic[i], apex)) continue;
+    const pool::Name& n = gtm.names[i];
+    for (const auto& m : n.pools) {
+      std::vector<const core::IpAddress*> all;
+      for (const auto& a : gtm.pools[m.pool].addresses) all.push_back(&a.ip);
+      for (bool v4 : {true, false}) {
+        sign(dynamic[i], n.ttl, all, v4);
+        if (n.ret == pool::Return::one && all.size() > 1)
+          for (const auto* ip : all) sign(dynamic[i], n.ttl, {ip}, v4);
+      }
+    }
+  }
+}
+
 // Signs every zone that has a `dnssec` table, replacing it in `out.zones` (which holds the
 // config's zones in order). The NSEC chain covers the dynamic names inside each zone too.
 bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std::string& path,
@@ -123,6 +153,7 @@ bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std:
       ok = false;
       continue;
     }
+    presign(*signed_zone->signer, gtm, zone.apex, dynamic);
     out.zones[zi] = std::move(signed_zone);
   }
   return ok;

@@ -5,12 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "core/file.hpp"
 #include "dns/ldns.hpp"
@@ -180,8 +182,34 @@ struct Signer::Impl {
   LdnsKeyList keys{ldns_key_list_new()};
   uint32_t validity = 0;
   uint32_t jitter = 0;
-  std::mutex mu;  // the keys' inception and expiration are set per signing
+  std::mutex mu;  // the keys' inception and expiration are set per signing; the cache
+  // Signatures by RRset (owner, type, TTL, sorted RDATA); emptied when it reaches kCacheMax
+  // (k-of-n answers can make many distinct sets).
+  static constexpr size_t kCacheMax = 1 << 20;
+  std::unordered_map<std::string, std::vector<std::string>> cache;
 };
+
+namespace {
+
+std::string cache_key(std::string_view owner, const RRset& set) {
+  std::vector<std::string_view> rdata;
+  for (const Rdata& d : set.rdata) rdata.push_back(d.wire);
+  std::sort(rdata.begin(), rdata.end());
+  std::string key(owner);
+  uint8_t head[6];
+  put16(head, set.type);
+  put32(head + 2, set.ttl);
+  key.append(reinterpret_cast<const char*>(head), sizeof head);
+  for (auto r : rdata) {
+    uint8_t len[2];
+    put16(len, uint16_t(r.size()));
+    key.append(reinterpret_cast<const char*>(len), 2);
+    key.append(r);
+  }
+  return key;
+}
+
+}  // namespace
 
 Signer::Signer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Signer::~Signer() = default;
@@ -194,7 +222,9 @@ std::vector<std::string> Signer::sign(std::string_view owner, const RRset& set) 
     if (rrs.back()) ldns_rr_list_push_rr(list.get(), rrs.back().get());
   }
   std::vector<std::string> out;
+  std::string key = cache_key(owner, set);
   std::lock_guard lock(impl_->mu);
+  if (auto it = impl_->cache.find(key); it != impl_->cache.end()) return it->second;
   const auto now = uint32_t(std::time(nullptr));
   for (size_t i = 0; i < ldns_key_list_key_count(impl_->keys.get()); ++i) {
     ldns_key* k = ldns_key_list_key(impl_->keys.get(), i);
@@ -209,6 +239,8 @@ std::vector<std::string> Signer::sign(std::string_view owner, const RRset& set) 
       out.emplace_back(reinterpret_cast<const char*>(ldns_buffer_begin(buf)), ldns_buffer_position(buf));
     ldns_buffer_free(buf);
   }
+  if (impl_->cache.size() >= Impl::kCacheMax) impl_->cache.clear();
+  impl_->cache.emplace(std::move(key), out);
   return out;
 }
 

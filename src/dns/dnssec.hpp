@@ -50,7 +50,11 @@ class Signer {
   Signer& operator=(const Signer&) = delete;
 
   // The RDATA (wire) of an RRSIG per zone-signing key over `set` at `owner` (lower-cased
-  // wire), valid from an hour before now for the zone's validity.
+  // wire), valid from an hour before now for the zone's validity. An RRset signed before by
+  // this Signer (the same records in any order, the same TTL) gets the signatures made then:
+  // a state health returns to, or one signed ahead at load, costs a lookup. The Signer lives
+  // for one load, and the zone is signed again (with a new one) before those signatures
+  // come within `refresh` of expiring.
   std::vector<std::string> sign(std::string_view owner, const RRset& set) const;
 
  private:
