@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -94,7 +95,12 @@ class Compiler {
 
   uint32_t add(const Spec& spec);
   // `spec` and, in a signed zone, `spec` with the RRSIGs of its answer and authority RRsets.
-  Pair both(const Spec& spec, uint16_t zone, uint8_t deny = 0);
+  // `proof`: NSEC records the DO=1 form adds to its authority section, with their RRSIGs.
+  Pair both(const Spec& spec, uint16_t zone, uint8_t deny = 0, const std::vector<Rec>& proof = {});
+  // The NSEC record whose owner precedes `name` in zone `zone`'s chain (canonical order):
+  // the one that covers `name` when it does not exist. Null in an unsigned zone.
+  std::optional<Rec> covering(uint16_t zone, std::string_view name);
+  std::map<uint16_t, std::vector<std::pair<std::string, const Node*>>> chain_;  // by zone
   // The RRSIGs at `set`'s owner that cover it, as an RRset of their own; null if none.
   const RRset* sigs(const RRset* set);
   // `r` then its RRSIGs, if any.
@@ -334,7 +340,31 @@ Compiler::Pair Compiler::nxdomain(uint16_t zone) {
   return it->second;
 }
 
-Compiler::Pair Compiler::both(const Spec& spec, uint16_t zone, uint8_t deny) {
+std::optional<Compiler::Rec> Compiler::covering(uint16_t zone, std::string_view name) {
+  if (!signed_[zone]) return std::nullopt;
+  auto [it, fresh] = chain_.try_emplace(zone);
+  uint8_t key[kMaxCanonicalKey];
+  if (fresh) {
+    for (const Node& n : zones_[zone]->nodes)
+      if (n.find(rrtype::NSEC))
+        it->second.emplace_back(
+            std::string(reinterpret_cast<const char*>(key),
+                        canonical_key(reinterpret_cast<const uint8_t*>(n.name.data()), n.name.size(), key)),
+            &n);
+    std::sort(it->second.begin(), it->second.end());
+  }
+  const auto& chain = it->second;
+  if (chain.empty()) return std::nullopt;
+  const std::string k(reinterpret_cast<const char*>(key),
+                      canonical_key(reinterpret_cast<const uint8_t*>(name.data()), name.size(), key));
+  auto at = std::upper_bound(chain.begin(), chain.end(), k,
+                             [](const std::string& v, const auto& e) { return v < e.first; });
+  const Node* n = (at == chain.begin() ? chain.back() : *(at - 1)).second;
+  const RRset* nsec = n->find(rrtype::NSEC);
+  return Rec{std::string(n->name), nsec, nsec->ttl};
+}
+
+Compiler::Pair Compiler::both(const Spec& spec, uint16_t zone, uint8_t deny, const std::vector<Rec>& proof) {
   const uint32_t plain = add(spec);
   if (!signed_[zone]) return Pair{plain, plain};
   Spec s;
@@ -344,6 +374,7 @@ Compiler::Pair Compiler::both(const Spec& spec, uint16_t zone, uint8_t deny) {
   s.deny = deny;
   for (const auto& r : spec.answer) push_signed(s.answer, r);
   for (const auto& r : spec.authority) push_signed(s.authority, r);
+  for (const auto& r : proof) push_signed(s.authority, r);
   if (!deny) {
     s.glue = spec.glue;
     s.optional = spec.optional;
@@ -432,6 +463,13 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   const Node* final_node = nullptr;
   std::string final_owner;
   Spec tail = chain;
+  // RFC 4035 §3.1.3: what proves the end of the chain in a signed zone. `found`: for a
+  // wildcard target, that the name itself does not exist; `missing`: for NODATA or NXDOMAIN.
+  std::vector<Rec> found, missing;
+  auto add_proof = [](std::vector<Rec>& out, std::optional<Rec> r) {
+    if (r && std::none_of(out.begin(), out.end(), [&](const Rec& o) { return o.set == r->set; }))
+      out.push_back(std::move(*r));
+  };
   for (int hop = 0; hop < 8 && visited.insert(target).second; ++hop) {
     Found f = lookup(target);
     if (f.kind == Found::exact || f.kind == Found::wildcard) {
@@ -444,9 +482,18 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       final_node = f.info->node;
       final_owner = target;
       tail.authority.push_back(negative_soa(f.info->zone));
+      const RRset* nsec = final_node->find(rrtype::NSEC);
+      if (nsec) missing.push_back(Rec{std::string(final_node->name), nsec, nsec->ttl});
+      if (!nsec || f.kind == Found::wildcard) {
+        add_proof(found, covering(f.info->zone, target));
+        add_proof(missing, covering(f.info->zone, target));
+      }
+      if (f.kind == Found::exact) found.clear();
     } else if (f.kind == Found::nxdomain) {
       tail.rcode = uint8_t(Rcode::nxdomain);
       tail.authority.push_back(negative_soa(f.info->zone));
+      add_proof(missing, covering(f.info->zone, target));
+      add_proof(missing, covering(f.info->zone, wildcard_of(f.info->node->name)));
     } else if (f.kind == Found::referral) {
       // The chain leaves our authority at a cut: the tail is a referral, and its glue below
       // the cut is as required as in any other referral (RFC 1034 §4.3.2 step 3b, RFC 9471).
@@ -475,10 +522,10 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       s.answer.push_back(Rec{final_owner, &set, set.ttl});
       std::set<std::string> seen;
       add_targets(set, s.optional, seen);
-      types_.push_back(slot(set.type, both(s, e.zone, deny_)));
+      types_.push_back(slot(set.type, both(s, e.zone, deny_, found)));
     }
   }
-  const Pair other = both(tail, e.zone, deny_);
+  const Pair other = both(tail, e.zone, deny_, missing);
   e.other = other.plain;
   e.other_do = other.dnssec;
 }

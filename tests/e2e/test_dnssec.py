@@ -110,6 +110,8 @@ VALIDATED = [
     ("A", "b.ent.e2e.test.", "NOERROR"),      # empty non-terminal
     ("TXT", "q.ent.e2e.test.", "NOERROR"),    # wildcard below an ENT's parent
     ("A", "alias.e2e.test.", "NOERROR"),      # CNAME chain
+    ("TXT", "alias.e2e.test.", "NOERROR"),    # CNAME chain ending in NODATA
+    ("A", "dangling.e2e.test.", "NXDOMAIN"),  # CNAME chain ending in NXDOMAIN
     ("DS", "sub.e2e.test.", "NOERROR"),
 ]
 
