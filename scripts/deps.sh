@@ -8,7 +8,7 @@ pkgs=(g++ meson ninja-build pkg-config python3 libldns-dev libuv1-dev libcurl4-o
       libtomlplusplus-dev libfmt-dev catch2 libmicrohttpd-dev dnsutils curl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(knot-dnsutils nsd python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf
-         iproute2 rsyslog openssl scdoc prometheus)
+         iproute2 rsyslog openssl scdoc prometheus unbound bind9-utils)
 fi
 
 missing=()

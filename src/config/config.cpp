@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -227,8 +229,64 @@ void prefixes(Checker& c, const toml::table& t, const std::string& prefix, std::
   });
 }
 
+// "14d", "12h", "90m", "3600s": a signature lifetime, in whole seconds, 1 hour to 365 days.
+std::optional<uint32_t> sig_duration(std::string_view text) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end == text.data() || end + 1 != text.data() + text.size()) return std::nullopt;
+  uint64_t unit = 0;
+  switch (*end) {
+    case 'd': unit = 86400; break;
+    case 'h': unit = 3600; break;
+    case 'm': unit = 60; break;
+    case 's': unit = 1; break;
+    default: return std::nullopt;
+  }
+  if (n > 365 * 86400 / unit) return std::nullopt;
+  return uint32_t(n * unit);
+}
+
+void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dnssec& d) {
+  const toml::table* t = n.as_table();
+  if (!t) {
+    c.error(n, prefix, "must be a table such as { keys = [\"Kexample.test.+013+12345\"] }");
+    return;
+  }
+  c.only(*t, prefix, {"keys", "validity", "refresh"});
+  d.enabled = true;
+  c.strings(*t, prefix, "keys", [&](const toml::node& el, const std::string& key, const std::string& v) {
+    if (v.empty()) {
+      c.error(el, key, "cannot be empty");
+      return;
+    }
+    d.keys.push_back(c.resolve(v));
+    d.key_at.push_back(Position{int(el.source().begin.line), int(el.source().begin.column)});
+  });
+  if (!t->get("keys")) c.error(t->source(), prefix, "needs keys");
+  else if (d.keys.empty() && t->get("keys")->is_array() && t->get("keys")->as_array()->empty())
+    c.error(*t->get("keys"), Checker::join(prefix, "keys"), "needs at least one key");
+  for (auto [k, out] : {std::pair<std::string_view, uint32_t*>{"validity", &d.validity},
+                        {"refresh", &d.refresh}}) {
+    if (const std::string* s = c.string(*t, prefix, k)) {
+      // A validity under an hour would expire before a resolver's clock skew allows for.
+      const uint32_t least = k == "validity" ? 3600 : 60;
+      auto v = sig_duration(*s);
+      if (!v || *v < least)
+        c.error(*t->get(k), Checker::join(prefix, k),
+                fmt::format("must be a duration from \"{}\" to \"365d\" such as \"{}\"",
+                            k == "validity" ? "1h" : "1m", k == "validity" ? "14d" : "7d"));
+      else
+        *out = *v;
+    }
+  }
+  if (!t->get("refresh")) d.refresh = d.validity / 2;
+  if (d.refresh >= d.validity && t->get("refresh"))
+    c.error(*t->get("refresh"), Checker::join(prefix, "refresh"), "must be shorter than validity");
+}
+
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
-  c.only(t, prefix, {"name", "file", "allow_transfer"});
+  c.only(t, prefix, {"name", "file", "allow_transfer", "dnssec"});
+  if (const toml::node* d = t.get("dnssec")) parse_dnssec(c, *d, Checker::join(prefix, "dnssec"), z.dnssec);
   z.line = int(t.source().begin.line);
   z.col = int(t.source().begin.column);
   if (const std::string* name = c.string(t, prefix, "name")) {

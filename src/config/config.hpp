@@ -67,10 +67,21 @@ struct Position {
   int line = 0, col = 0;
 };
 
+// A zone's `dnssec = { keys = [...], validity = "14d", refresh = "7d" }`: the zone is signed
+// when it loads (dns/dnssec.hpp). Absent: the zone is served unsigned.
+struct Dnssec {
+  bool enabled = false;
+  std::vector<std::string> keys;       // BIND key pair base names, resolved like every path
+  std::vector<Position> key_at;        // where each was written, for errors about its files
+  uint32_t validity = 14 * 86400;      // RRSIG lifetime, seconds
+  uint32_t refresh = 7 * 86400;        // re-sign when a signature has less than this left
+};
+
 struct Zone {
   std::string name;  // "example.test."
   std::string file;  // resolved against the config file's directory
   std::vector<core::Prefix> allow_transfer;
+  Dnssec dnssec;
   int line = 0;      // where it was declared, for messages about its file
   int col = 0;
 };

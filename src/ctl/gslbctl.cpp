@@ -21,6 +21,7 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
                                        how any name is answered: each step (zone, CNAME,
                                        wildcard, delegation, ...) with its RFC rule; for a
                                        dynamic name which pools and addresses, and why
+  ds ZONE                              the DS records to give the parent of a signed zone
   drain ADDRESS|POOL [--for DURATION] [--reason TEXT]
                                        take addresses out of the answers (maintenance);
                                        kept across reloads and restarts with your user name

@@ -8,6 +8,7 @@
 #include "core/duration.hpp"
 #include "daemon/explain.hpp"
 #include "daemon/report.hpp"
+#include "dns/dnssec.hpp"
 
 namespace gslb::daemon {
 
@@ -63,6 +64,20 @@ Reply explain_name(const Control& control, const std::vector<std::string>& a, bo
   return {0, explain_any(loaded.zones, *loaded.engine, a[1], qtype, client, json)};
 }
 
+// gslbctl ds ZONE: the DS records to give the parent of a signed zone.
+Reply ds(const Control& control, const std::vector<std::string>& a) {
+  if (a.size() != 2) return {1, "usage: gslbctl ds ZONE\n"};
+  const std::string apex = dns::name_from_text(a[1]);
+  for (const auto& z : control.loaded().zones) {
+    if (z->apex != apex) continue;
+    std::string body;
+    for (const auto& ds : dns::ds_records(*z)) body += ds + "\n";
+    if (body.empty()) return {1, fmt::format("zone {} is not signed (no dnssec keys with the SEP flag)\n", a[1])};
+    return {0, body};
+  }
+  return {1, fmt::format("{} is not a zone gslbd serves\n", a[1])};
+}
+
 }  // namespace
 
 void run_command(Control& control, const std::vector<std::string>& args, const std::string& user,
@@ -103,6 +118,7 @@ Reply run_command(Control& control, const std::vector<std::string>& args, const 
   if (cmd == "status")
     return {0, json ? status_json(engine, now, control.drains()) : status_text(engine, now, control.drains())};
   if (cmd == "explain") return explain_name(control, a, json);
+  if (cmd == "ds") return ds(control, a);
   if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain", user);
   if (cmd == "verdicts") return {0, control.verdicts().snapshot()};
   if (cmd == "zones") return {0, json ? zones_json(control.loaded().zones) : zones_text(control.loaded().zones)};

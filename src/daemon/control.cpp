@@ -7,10 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "daemon/system.hpp"
+#include "dns/dnssec.hpp"
 
 namespace gslb::daemon {
 
@@ -39,7 +41,11 @@ Control::Control(uv_loop_t* loop, std::string config_path, Loaded loaded,
                 },
                 [this](Loaded next) { return apply(std::move(next)); }),
       drain_timer_(loop, [this] { expire_drains(); }),
-      trim_timer_(loop, [] { return_free_memory(); }) {}
+      trim_timer_(loop, [] { return_free_memory(); }),
+      resign_timer_(loop, [this] {
+        if (std::exchange(resign_retry_, false)) arm_resign_timer();
+        else resign();
+      }) {}
 
 Control::~Control() { stop(); }
 
@@ -57,6 +63,7 @@ void Control::start(std::function<void()> ready) {
   apply_drains();
   verdicts_.start(std::move(ready));
   arm_drain_timer();
+  arm_resign_timer();
 }
 
 void Control::stop() {
@@ -64,6 +71,7 @@ void Control::stop() {
   verdicts_.stop();
   drain_timer_.close();
   trim_timer_.close();
+  resign_timer_.close();
   log_.followers().clear();
   log_.json_followers().clear();
 }
@@ -106,6 +114,7 @@ core::Errors Control::apply(Loaded next) {
   loaded_ = std::move(next);
   apply_drains();
   verdicts_.reloaded();
+  arm_resign_timer();
   // The old snapshot goes when every worker has taken the new one: the TCP loops at once, a
   // UDP thread with its next query. Trim once the first have let go.
   trim_timer_.start(1000);
@@ -212,6 +221,47 @@ core::Result<Control::Drained> Control::drain(const std::string& what, bool on,
   arm_drain_timer();
   verdicts_.publish();
   return done;
+}
+
+void Control::arm_resign_timer() {
+  // The earliest moment a signed zone is due: its first RRSIG's expiration less `refresh`.
+  std::optional<int64_t> due;
+  std::string zone;
+  for (size_t i = 0; i < loaded_.zones.size() && i < loaded_.config.zones.size(); ++i) {
+    const auto& dnssec = loaded_.config.zones[i].dnssec;
+    const uint32_t expires = dns::earliest_expiration(*loaded_.zones[i]);
+    if (!dnssec.enabled || expires == 0) continue;
+    const int64_t at = int64_t(expires) - int64_t(dnssec.refresh);
+    if (!due || at < *due) {
+      due = at;
+      zone = loaded_.config.zones[i].name;
+    }
+  }
+  if (!due) {
+    resign_timer_.stop();
+    return;
+  }
+  resign_zone_ = zone;
+  resign_retry_ = false;
+  // At least a second, so that a zone whose refresh is longer than what is left of its
+  // signatures is re-signed again and again, but not in a tight loop.
+  const int64_t wait_s = std::max<int64_t>(1, *due - int64_t(std::time(nullptr)));
+  resign_timer_.start(uint64_t(wait_s) * 1000);
+}
+
+void Control::resign() {
+  log_.emit(core::Level::info, fmt::format("event=resign zone={} reason=\"signatures expire within refresh\"",
+                                           resign_zone_));
+  reload([this](const core::Errors& errors) {
+    bool failed = false;
+    for (const auto& e : errors) failed = failed || !e.message.starts_with("note: ");
+    if (!failed) return;
+    // The previous signatures keep serving; try again before they run out.
+    log_.emit(core::Level::err, fmt::format("event=resign-failed zone={} errors={} (retrying in 60s)",
+                                            resign_zone_, errors.size()));
+    resign_retry_ = true;
+    resign_timer_.start(60'000);
+  });
 }
 
 }  // namespace gslb::daemon

@@ -76,6 +76,10 @@ class Control {
   std::optional<std::string> save_drains();
   void arm_drain_timer();
   void expire_drains();
+  // Signed zones are signed again (by a reload) `refresh` before their first RRSIG expires;
+  // a re-signing that fails is tried again a minute later.
+  void arm_resign_timer();
+  void resign();
 
   uv_loop_t* loop_;
   std::string config_path_;
@@ -86,6 +90,9 @@ class Control {
   DrainBook drains_;
   io::Timer drain_timer_;
   io::Timer trim_timer_;  // returns freed memory after a reload
+  io::Timer resign_timer_;
+  std::string resign_zone_;   // the zone the resign timer is armed for, for its event
+  bool resign_retry_ = false;  // the timer's next run re-arms it (after a failed re-signing)
 };
 
 }  // namespace gslb::daemon

@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
+#include <random>
 #include <tuple>
 
 #include "config/probe_config.hpp"
 #include "core/file.hpp"
 #include "daemon/builtin.hpp"
+#include "dns/dnssec.hpp"
 #include "dns/zone.hpp"
 
 namespace gslb::daemon {
@@ -48,6 +51,9 @@ std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const co
                     std::tie(limits.include_depth, limits.includes, limits.zone_records,
                              limits.zone_bytes))
     return nullptr;
+  // A signed zone is signed anew on every load: the keys may have changed (a rollover) and its
+  // signatures move forward.
+  if (zc.dnssec.enabled) return nullptr;
   const std::string apex = dns::name_from_text(zc.name);
   for (const auto& z : reuse->zones) {
     if (z->apex != apex || z->file != zc.file || z->sources.empty() ||
@@ -75,6 +81,82 @@ std::optional<std::vector<probe::Spec>> read_probes(const std::string& dir, core
   }
   if (!ok) return std::nullopt;
   return specs;
+}
+
+// Signs ahead what a failover will answer: for each dynamic name in the zone, each pool's
+// whole IPv4 and IPv6 address sets (return "all", fail_open) and, for return "one", each
+// address alone. A health change to one of these then publishes signatures made at load.
+void presign(const dns::Signer& signer, const pool::Config& gtm, const std::string& apex,
+             const std::vector<std::string>& dynamic) {
+  auto sign = [&](const std::string& owner, uint32_t ttl, const std::vector<const core::IpAddress*>& ips, bool v4) {
+    std::vector<dns::Rdata> rdata;
+    for (const auto* ip : ips) {
+      if (ip->is_v4() != v4) continue;
+      dns::Rdata d;
+      d.wire = std::string_view(reinterpret_cast<const char*>(ip->bytes.data()), ip->size());
+      rdata.push_back(d);
+    }
+    if (!rdata.empty()) signer.sign(owner, dns::RRset{v4 ? dns::rrtype::A : dns::rrtype::AAAA, ttl, rdata});
+  };
+  for (size_t i = 0; i < dynamic.size() && i < gtm.names.size(); ++i) {
+    if (!dns::name_is_subdomain(dynamic[i], apex)) continue;
+    const pool::Name& n = gtm.names[i];
+    for (const auto& m : n.pools) {
+      std::vector<const core::IpAddress*> all;
+      for (const auto& a : gtm.pools[m.pool].addresses) all.push_back(&a.ip);
+      for (bool v4 : {true, false}) {
+        sign(dynamic[i], n.ttl, all, v4);
+        if (n.ret == pool::Return::one && all.size() > 1)
+          for (const auto* ip : all) sign(dynamic[i], n.ttl, {ip}, v4);
+      }
+    }
+  }
+}
+
+// Signs every zone that has a `dnssec` table, replacing it in `out.zones` (which holds the
+// config's zones in order). The NSEC chain covers the dynamic names inside each zone too.
+bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std::string& path,
+                const LoadOptions& options, core::Errors& errors) {
+  const auto& gtm = out.config.gtm;
+  const uint32_t now = options.now ? options.now : uint32_t(std::time(nullptr));
+  bool ok = true;
+  for (size_t zi = 0; zi < out.config.zones.size(); ++zi) {
+    const config::Zone& zc = out.config.zones[zi];
+    if (!zc.dnssec.enabled) continue;
+    const dns::Zone& zone = *out.zones[zi];
+    std::vector<dns::DynamicName> names;
+    for (size_t i = 0; i < dynamic.size(); ++i) {
+      if (!dns::name_is_subdomain(dynamic[i], zone.apex)) continue;
+      // Not if a more specific served zone holds it.
+      bool deeper = false;
+      for (const auto& z : out.zones)
+        deeper = deeper || (z->apex.size() > zone.apex.size() && dns::name_is_subdomain(dynamic[i], z->apex));
+      if (deeper) continue;
+      dns::DynamicName d{dynamic[i]};
+      for (const auto& m : gtm.names[i].pools)
+        for (const auto& a : gtm.pools[m.pool].addresses) (a.ip.is_v4() ? d.a : d.aaaa) = true;
+      names.push_back(std::move(d));
+    }
+    dns::SignSpec spec;
+    for (size_t k = 0; k < zc.dnssec.keys.size(); ++k)
+      spec.keys.push_back(dns::KeyRef{zc.dnssec.keys[k], path, zc.dnssec.key_at[k].line,
+                                      zc.dnssec.key_at[k].col});
+    spec.validity = zc.dnssec.validity;
+    spec.now = now;
+    // Up to a tenth of the refresh window off the expiration (and never more than half of
+    // what separates refresh from validity), so that zones loaded together do not all come
+    // due together. 14d validity, 7d refresh: expiring 0 to 16.8 h early.
+    const uint32_t spread = std::min(zc.dnssec.refresh / 10, (zc.dnssec.validity - zc.dnssec.refresh) / 2);
+    spec.jitter = spread ? uint32_t(std::random_device{}() % spread) : 0;
+    auto signed_zone = dns::sign_zone(zone, spec, names, errors);
+    if (!signed_zone) {
+      ok = false;
+      continue;
+    }
+    presign(*signed_zone->signer, gtm, zone.apex, dynamic);
+    out.zones[zi] = std::move(signed_zone);
+  }
+  return ok;
 }
 
 }  // namespace
@@ -160,6 +242,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     }
     dynamic.push_back(std::move(wire));
   }
+  if (ok && !sign_zones(out, dynamic, path, options, errors)) ok = false;
   if (!ok) return std::nullopt;
   std::map<std::string, health::Thresholds> thresholds;
   for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};

@@ -46,6 +46,8 @@ struct LoadOptions {
   // ctime: what NSD also compares) as when `reuse` read them is taken over, not re-read; if
   // every zone is, so is the compiled table.
   const Reuse* reuse = nullptr;
+  // Unix time that signed zones are signed at; 0: the system clock.
+  uint32_t now = 0;
 };
 
 // Reads and checks everything `path` refers to (the built-in example when empty). On any

@@ -5,6 +5,18 @@
 namespace gslb::dns {
 
 namespace {
+
+// The RRSIGs at a name are not an RRset (RFC 4035 §2.2): each has the TTL of the RRset it
+// covers (RFC 4034 §3), where the zone keeps one TTL for all of them.
+uint32_t record_ttl(const Node& node, const RRset& set, const Rdata& d) {
+  if (set.type != rrtype::RRSIG || d.wire.size() < 2) return set.ttl;
+  const RRset* covered = node.find(get16(reinterpret_cast<const uint8_t*>(d.wire.data())));
+  return covered ? covered->ttl : set.ttl;
+}
+
+}  // namespace
+
+namespace {
 constexpr size_t kMessageTarget = 16 * 1024;
 }  // namespace
 
@@ -46,7 +58,8 @@ bool TransferStream::next(std::string& out) {
       rdata_ = 0;
       continue;
     }
-    enc.rr(node_->name, set.type, set.ttl, set.rdata[rdata_++]);
+    const Rdata& d = set.rdata[rdata_++];
+    enc.rr(node_->name, set.type, record_ttl(*node_, set, d), d);
     ++count;
   }
   if (phase_ == Phase::last_soa && enc.size() <= kMessageTarget) {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "dns/encoder.hpp"
 #include "dns/table.hpp"
@@ -30,12 +32,22 @@ const Entry* AnswerTable::find(const uint8_t* name, size_t len) const noexcept {
   }
 }
 
-uint32_t AnswerTable::pick(const Entry& e, uint16_t qtype, bool tcp) const noexcept {
-  if (qtype == rrtype::ANY) return tcp ? e.any_tcp : e.any_udp;
+uint32_t AnswerTable::pick(const Entry& e, uint16_t qtype, bool tcp, bool dnssec) const noexcept {
+  if (qtype == rrtype::ANY) return dnssec ? e.any_do : tcp ? e.any_tcp : e.any_udp;
   const Entry::Slot* s = types_.data() + e.types_at;
   for (const Entry::Slot* end = s + e.types_count; s != end; ++s)
-    if (s->qtype == qtype) return s->tmpl;
-  return e.other;
+    if (s->qtype == qtype) return dnssec ? s->tmpl_do : s->tmpl;
+  return dnssec ? e.other_do : e.other;
+}
+
+int32_t AnswerTable::cover(uint16_t zone, std::string_view key) const noexcept {
+  if (zone >= denial_.size() || denial_[zone].keys.empty()) return -1;
+  const auto& keys = denial_[zone].keys;
+  auto it = std::upper_bound(keys.begin(), keys.end(), key,
+                             [](std::string_view k, const std::string& e) { return k < std::string_view(e); });
+  // Every name of the zone sorts after its apex, the first key; past the last name the chain
+  // wraps to the apex's NSEC's predecessor, the last one (RFC 4034 §4.1.1).
+  return int32_t(it == keys.begin() ? keys.size() - 1 : size_t(it - keys.begin()) - 1);
 }
 
 namespace {
@@ -75,15 +87,35 @@ class Compiler {
   };
   using Rec = TemplateSpec::Rec;
   using Spec = TemplateSpec;
+  // A template and its DO=1 form (the same index in an unsigned zone).
+  struct Pair {
+    uint32_t plain, dnssec;
+  };
+  static Entry::Slot slot(uint16_t qtype, Pair p) { return Entry::Slot{qtype, p.plain, p.dnssec}; }
 
   uint32_t add(const Spec& spec);
+  // `spec` and, in a signed zone, `spec` with the RRSIGs of its answer and authority RRsets.
+  // `proof`: NSEC records the DO=1 form adds to its authority section, with their RRSIGs.
+  Pair both(const Spec& spec, uint16_t zone, uint8_t deny = 0, const std::vector<Rec>& proof = {});
+  // The NSEC record whose owner precedes `name` in zone `zone`'s chain (canonical order):
+  // the one that covers `name` when it does not exist. Null in an unsigned zone.
+  std::optional<Rec> covering(uint16_t zone, std::string_view name);
+  std::map<uint16_t, std::vector<std::pair<std::string, const Node*>>> chain_;  // by zone
+  // The RRSIGs at `set`'s owner that cover it, as an RRset of their own; null if none.
+  const RRset* sigs(const RRset* set);
+  // `r` then its RRSIGs, if any.
+  void push_signed(std::vector<Rec>& out, const Rec& r);
+  void make_denial();
   Found lookup(std::string_view name) const;
   void add_targets(const RRset& set, std::vector<Rec>& out, std::set<std::string>& seen) const;
   Rec negative_soa(uint16_t zone) const;
-  uint32_t nodata(uint16_t zone);
-  uint32_t nxdomain(uint16_t zone);
-  uint32_t referral(std::string_view cut);
-  uint32_t positive(const RRset& set, const std::string& base);
+  // NODATA at `node` (its NSEC proves the type absent; a node without one, an empty
+  // non-terminal, gets the NSEC that covers it). `wildcard`: the node answers for names below
+  // its parent, which need their own covering NSEC too.
+  Pair nodata(uint16_t zone, const Node* node, bool wildcard = false);
+  Pair nxdomain(uint16_t zone);
+  Pair referral(std::string_view cut);
+  Pair positive(const RRset& set, const std::string& base, uint16_t zone, uint8_t deny = 0);
   void fill_cname(Entry& e, const Info& info, const std::string& base);
   uint32_t dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
                         std::vector<Rec> chain, const std::string& owner, uint16_t zone);
@@ -102,14 +134,20 @@ class Compiler {
   std::set<std::string, std::less<>> dynamic_;
   std::deque<Node> synthetic_;  // dynamic names that the zone files do not hold, and their ENTs
   std::shared_ptr<AnswerTable> t_;
-  std::map<uint16_t, uint32_t> nodata_, nxdomain_;
-  std::map<std::string, uint32_t> referral_;
+  std::map<uint16_t, uint32_t> nodata_;
+  std::map<uint16_t, Pair> nxdomain_;
+  std::map<std::string, Pair> referral_;
+  std::vector<bool> signed_;  // by zone: it has a DNSKEY RRset at its apex
+  std::unordered_map<const RRset*, const Node*> node_of_;  // in signed zones
   // Templates by a hash of their contents: many names give byte-identical answers (the same
   // MX, CNAME target or address under a pointer to the question), and each is stored once.
   // Open addressing over template index + 1 (0: empty), at most half full.
   std::vector<uint32_t> interned_;
   size_t interned_count_ = 0;
   std::vector<Entry::Slot> types_;  // the slots of the entry being filled
+  uint8_t deny_ = 0;                // Template::deny for the entry being filled (a wildcard: 1)
+  // A dynamic slot answers DO=1 queries from the same overlay slot.
+  static Pair dynamic(uint32_t slot) { return Pair{slot, slot}; }
 };
 
 Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
@@ -162,11 +200,28 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
     added_.clear();
   }
   t_->zones_ = zones_;
+  signed_.assign(zones_.size(), false);
+  for (size_t zi = 0; zi < zones_.size(); ++zi) {
+    const Zone& z = *zones_[zi];
+    const Node* apex = z.find(z.apex);
+    if (!apex || !apex->find(rrtype::DNSKEY)) continue;
+    signed_[zi] = true;
+    for (const Node& n : z.nodes)
+      for (const RRset& set : n.rrsets) node_of_.emplace(&set, &n);
+  }
 }
 
 uint32_t Compiler::dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
                                 std::vector<Rec> chain, const std::string& owner, uint16_t zone) {
-  t_->slots_dynamic_.push_back(DynamicSlot{name, qtype, base, std::move(chain), owner, zone});
+  DynamicSlot d{name, qtype, base, std::move(chain), owner, zone, {}, {}};
+  if (signed_[zone]) {
+    for (const auto& r : d.chain) push_signed(d.chain_do, r);
+    push_signed(d.nodata_do, negative_soa(zone));
+    const Info* info = info_of(name);
+    const RRset* nsec = info ? info->node->find(rrtype::NSEC) : nullptr;
+    if (nsec) push_signed(d.nodata_do, Rec{name, nsec, nsec->ttl});
+  }
+  t_->slots_dynamic_.push_back(std::move(d));
   return kDynamicBit | uint32_t(t_->slots_dynamic_.size() - 1);
 }
 
@@ -196,7 +251,7 @@ namespace {
 uint64_t template_hash(const Template& t, std::string_view block) {
   uint64_t h = AnswerTable::hash(reinterpret_cast<const uint8_t*>(block.data()), block.size());
   for (uint64_t v : {uint64_t(t.required_len), uint64_t(t.an) << 16 | t.ns, uint64_t(t.ar),
-                     uint64_t(t.base_len) << 16 | uint64_t(t.rcode) << 8 | t.aa,
+                     uint64_t(t.deny) << 24 | uint64_t(t.base_len) << 16 | uint64_t(t.rcode) << 8 | t.aa,
                      uint64_t(t.size), uint64_t(t.shift_count) << 16 | t.cut_count})
     h = (h ^ v) * 0x100000001b3ULL;
   return h;
@@ -252,7 +307,7 @@ Compiler::Rec Compiler::negative_soa(uint16_t zone) const {
   return Rec{z.apex, &soa, std::min(soa.ttl, soa_minimum(soa))};
 }
 
-uint32_t Compiler::nodata(uint16_t zone) {
+Compiler::Pair Compiler::nodata(uint16_t zone, const Node* node, bool wildcard) {
   auto [it, fresh] = nodata_.try_emplace(zone, 0);
   if (fresh) {
     Spec s;
@@ -260,26 +315,101 @@ uint32_t Compiler::nodata(uint16_t zone) {
     s.authority.push_back(negative_soa(zone));
     it->second = add(s);
   }
-  return it->second;
+  if (!signed_[zone] || !node) return Pair{it->second, it->second};
+  // RFC 4035 §3.1.3.1: the SOA and the NSEC at the name, each with its RRSIGs.
+  Spec s;
+  s.base = zones_[zone]->apex;
+  push_signed(s.authority, negative_soa(zone));
+  const RRset* nsec = node->find(rrtype::NSEC);
+  if (nsec) push_signed(s.authority, Rec{std::string(node->name), nsec, nsec->ttl});
+  s.deny = (!nsec || wildcard) ? 1 : 0;
+  return Pair{it->second, add(s)};
 }
 
-uint32_t Compiler::nxdomain(uint16_t zone) {
-  auto [it, fresh] = nxdomain_.try_emplace(zone, 0);
+Compiler::Pair Compiler::nxdomain(uint16_t zone) {
+  auto [it, fresh] = nxdomain_.try_emplace(zone, Pair{0, 0});
   if (fresh) {
     Spec s;
     s.base = zones_[zone]->apex;
     s.authority.push_back(negative_soa(zone));
     s.rcode = uint8_t(Rcode::nxdomain);
-    it->second = add(s);
+    // RFC 4035 §3.1.3.2: the NSECs that cover the name and its closest encloser's wildcard
+    // depend on the name; the query path adds them.
+    it->second = both(s, zone, 2);
   }
   return it->second;
+}
+
+std::optional<Compiler::Rec> Compiler::covering(uint16_t zone, std::string_view name) {
+  if (!signed_[zone]) return std::nullopt;
+  auto [it, fresh] = chain_.try_emplace(zone);
+  uint8_t key[kMaxCanonicalKey];
+  if (fresh) {
+    for (const Node& n : zones_[zone]->nodes)
+      if (n.find(rrtype::NSEC))
+        it->second.emplace_back(
+            std::string(reinterpret_cast<const char*>(key),
+                        canonical_key(reinterpret_cast<const uint8_t*>(n.name.data()), n.name.size(), key)),
+            &n);
+    std::sort(it->second.begin(), it->second.end());
+  }
+  const auto& chain = it->second;
+  if (chain.empty()) return std::nullopt;
+  const std::string k(reinterpret_cast<const char*>(key),
+                      canonical_key(reinterpret_cast<const uint8_t*>(name.data()), name.size(), key));
+  auto at = std::upper_bound(chain.begin(), chain.end(), k,
+                             [](const std::string& v, const auto& e) { return v < e.first; });
+  const Node* n = (at == chain.begin() ? chain.back() : *(at - 1)).second;
+  const RRset* nsec = n->find(rrtype::NSEC);
+  return Rec{std::string(n->name), nsec, nsec->ttl};
+}
+
+Compiler::Pair Compiler::both(const Spec& spec, uint16_t zone, uint8_t deny, const std::vector<Rec>& proof) {
+  const uint32_t plain = add(spec);
+  if (!signed_[zone]) return Pair{plain, plain};
+  Spec s;
+  s.base = spec.base;
+  s.rcode = spec.rcode;
+  s.aa = spec.aa;
+  s.deny = deny;
+  for (const auto& r : spec.answer) push_signed(s.answer, r);
+  for (const auto& r : spec.authority) push_signed(s.authority, r);
+  for (const auto& r : proof) push_signed(s.authority, r);
+  if (!deny) {
+    s.glue = spec.glue;
+    s.optional = spec.optional;
+  }
+  return Pair{plain, add(s)};
+}
+
+const RRset* Compiler::sigs(const RRset* set) {
+  auto it = node_of_.find(set);
+  if (it == node_of_.end()) return nullptr;
+  const RRset* all = it->second->find(rrtype::RRSIG);
+  if (!all) return nullptr;
+  // The loader keeps an owner's RRSIGs in the order they were signed, RRset by RRset, so
+  // those covering one type are contiguous.
+  auto covers = [set](const Rdata& d) {
+    return d.wire.size() >= 2 && get16(reinterpret_cast<const uint8_t*>(d.wire.data())) == set->type;
+  };
+  auto first = std::find_if(all->rdata.begin(), all->rdata.end(), covers);
+  if (first == all->rdata.end()) return nullptr;
+  auto last = std::find_if_not(first, all->rdata.end(), covers);
+  return &t_->sig_sets_.emplace_back(RRset{rrtype::RRSIG, set->ttl,
+                                       all->rdata.subspan(size_t(first - all->rdata.begin()),
+                                                          size_t(last - first))});
+}
+
+void Compiler::push_signed(std::vector<Rec>& out, const Rec& r) {
+  out.push_back(r);
+  if (const RRset* s = sigs(r.set)) out.push_back(Rec{r.owner, s, r.ttl});
 }
 
 // RFC 1034 §4.3.2 step 3b: the child's NS set in authority, AA clear, addresses of the name
 // servers in additional. Glue below the cut is required (RFC 9471): without it the child cannot
 // be reached, so a response that cannot hold it is truncated instead.
-uint32_t Compiler::referral(std::string_view cut) {
-  auto [it, fresh] = referral_.try_emplace(std::string(cut), 0);
+Compiler::Pair Compiler::referral(std::string_view cut) {
+  auto [it, fresh] = referral_.try_emplace(std::string(cut), Pair{0, 0});
   if (!fresh) return it->second;
   const Info& info = *info_of(cut);
   const Zone& z = *zones_[info.zone];
@@ -292,17 +422,28 @@ uint32_t Compiler::referral(std::string_view cut) {
   std::vector<Rec> addrs;
   add_targets(*ns, addrs, seen);
   for (auto& r : addrs) (name_is_subdomain(r.owner, cut) ? s.glue : s.optional).push_back(r);
-  it->second = add(s);
+  const uint32_t plain = add(s);
+  it->second = Pair{plain, plain};
+  if (signed_[info.zone]) {
+    // RFC 4035 §3.1.4: the DS RRset and its RRSIGs, or the NSEC at the cut proving there is
+    // none (an unsigned child).
+    const Node* node = z.find(cut);
+    const RRset* ds = node->find(rrtype::DS);
+    const RRset* proof = ds ? ds : node->find(rrtype::NSEC);
+    if (proof) push_signed(s.authority, Rec{std::string(cut), proof, proof->ttl});
+    it->second.dnssec = add(s);
+  }
   return it->second;
 }
 
-uint32_t Compiler::positive(const RRset& set, const std::string& base) {
+Compiler::Pair Compiler::positive(const RRset& set, const std::string& base, uint16_t zone,
+                                   uint8_t deny) {
   Spec s;
   s.base = base;
   s.answer.push_back(Rec{{}, &set, set.ttl});
   std::set<std::string> seen;
   add_targets(set, s.optional, seen);
-  return add(s);
+  return both(s, zone, deny);
 }
 
 // A CNAME at the queried name: the CNAME, then the chain followed through our zones
@@ -313,14 +454,22 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   Spec chain;
   chain.base = base;
   chain.answer.push_back(Rec{{}, cname, cname->ttl});
-  types_.push_back(Entry::Slot{rrtype::CNAME, add(chain)});
+  types_.push_back(slot(rrtype::CNAME, both(chain, e.zone, deny_)));
   e.any_udp = e.any_tcp = types_.back().tmpl;
+  e.any_do = types_.back().tmpl_do;
 
   std::set<std::string> visited{std::string(info.node->name)};
   std::string target = cname->rdata.front().target();
   const Node* final_node = nullptr;
   std::string final_owner;
   Spec tail = chain;
+  // RFC 4035 §3.1.3: what proves the end of the chain in a signed zone. `found`: for a
+  // wildcard target, that the name itself does not exist; `missing`: for NODATA or NXDOMAIN.
+  std::vector<Rec> found, missing;
+  auto add_proof = [](std::vector<Rec>& out, std::optional<Rec> r) {
+    if (r && std::none_of(out.begin(), out.end(), [&](const Rec& o) { return o.set == r->set; }))
+      out.push_back(std::move(*r));
+  };
   for (int hop = 0; hop < 8 && visited.insert(target).second; ++hop) {
     Found f = lookup(target);
     if (f.kind == Found::exact || f.kind == Found::wildcard) {
@@ -333,9 +482,18 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       final_node = f.info->node;
       final_owner = target;
       tail.authority.push_back(negative_soa(f.info->zone));
+      const RRset* nsec = final_node->find(rrtype::NSEC);
+      if (nsec) missing.push_back(Rec{std::string(final_node->name), nsec, nsec->ttl});
+      if (!nsec || f.kind == Found::wildcard) {
+        add_proof(found, covering(f.info->zone, target));
+        add_proof(missing, covering(f.info->zone, target));
+      }
+      if (f.kind == Found::exact) found.clear();
     } else if (f.kind == Found::nxdomain) {
       tail.rcode = uint8_t(Rcode::nxdomain);
       tail.authority.push_back(negative_soa(f.info->zone));
+      add_proof(missing, covering(f.info->zone, target));
+      add_proof(missing, covering(f.info->zone, wildcard_of(f.info->node->name)));
     } else if (f.kind == Found::referral) {
       // The chain leaves our authority at a cut: the tail is a referral, and its glue below
       // the cut is as required as in any other referral (RFC 1034 §4.3.2 step 3b, RFC 9471).
@@ -352,8 +510,8 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
   }
   if (final_node && dynamic_.count(final_node->name)) {
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      types_.push_back(Entry::Slot{
-          type, dynamic_slot(std::string(final_node->name), type, base, tail.answer, final_owner, e.zone)});
+      types_.push_back(slot(type, dynamic(dynamic_slot(std::string(final_node->name), type, base,
+                                                         tail.answer, final_owner, e.zone))));
   }
   if (final_node) {
     for (const auto& set : final_node->rrsets) {
@@ -364,10 +522,12 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
       s.answer.push_back(Rec{final_owner, &set, set.ttl});
       std::set<std::string> seen;
       add_targets(set, s.optional, seen);
-      types_.push_back(Entry::Slot{set.type, add(s)});
+      types_.push_back(slot(set.type, both(s, e.zone, deny_, found)));
     }
   }
-  e.other = add(tail);
+  const Pair other = both(tail, e.zone, deny_, missing);
+  e.other = other.plain;
+  e.other_do = other.dnssec;
 }
 
 void Compiler::fill(Entry& e, const Info& info) {
@@ -377,13 +537,16 @@ void Compiler::fill(Entry& e, const Info& info) {
   std::string base(node.name);
   if (node.name.size() > 2 && node.name[0] == 1 && node.name[1] == '*') base = node.name.substr(2);
 
+  const bool wild = base.size() != node.name.size();
+  deny_ = wild ? 1 : 0;
   if (!info.cut.empty()) {
-    const uint32_t ref = referral(info.cut);
-    e.other = e.any_udp = e.any_tcp = e.below = ref;
+    const Pair ref = referral(info.cut);
+    e.other = e.any_udp = e.any_tcp = e.below = ref.plain;
+    e.other_do = e.any_do = e.below_do = ref.dnssec;
     if (info.cut == node.name) {
       // DS belongs to the parent side of the cut (RFC 4035 §2.4, RFC 1034 §4.2.1).
       const RRset* ds = node.find(rrtype::DS);
-      types_.push_back(Entry::Slot{rrtype::DS, ds ? positive(*ds, base) : nodata(info.zone)});
+      types_.push_back(slot(rrtype::DS, ds ? positive(*ds, base, info.zone) : nodata(info.zone, &node)));
     }
     return;
   }
@@ -392,30 +555,40 @@ void Compiler::fill(Entry& e, const Info& info) {
   } else if (dynamic_.count(node.name)) {
     // Health decides A and AAAA; other types still come from the zone file.
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
-      types_.push_back(Entry::Slot{type, dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone)});
+      types_.push_back(slot(type, dynamic(dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone))));
     for (const auto& set : node.rrsets)
       if (set.type != rrtype::A && set.type != rrtype::AAAA)
-        types_.push_back(Entry::Slot{set.type, positive(set, base)});
-    e.other = nodata(info.zone);
+        types_.push_back(slot(set.type, positive(set, base, info.zone)));
+    const Pair other = nodata(info.zone, &node);
+    e.other = other.plain;
+    e.other_do = other.dnssec;
     e.any_udp = e.any_tcp = types_.front().tmpl;
+    e.any_do = types_.front().tmpl_do;
   } else {
     Spec all;
     all.base = base;
     std::set<std::string> seen;
     for (const auto& set : node.rrsets) {
-      types_.push_back(Entry::Slot{set.type, positive(set, base)});
+      types_.push_back(slot(set.type, positive(set, base, info.zone, deny_)));
       all.answer.push_back(Rec{{}, &set, set.ttl});
     }
-    e.other = nodata(info.zone);
+    const Pair other = nodata(info.zone, &node, wild);
+    e.other = other.plain;
+    e.other_do = other.dnssec;
     if (node.rrsets.empty()) {
       e.any_udp = e.any_tcp = e.other;
+      e.any_do = e.other_do;
     } else {
-      // RFC 8482 §4.2: over UDP, one RRset of the node rather than all of them.
+      // RFC 8482 §4.2: over UDP, one RRset of the node rather than all of them; with DO=1
+      // that one signed RRset over TCP as well.
       e.any_udp = types_.front().tmpl;
       e.any_tcp = node.rrsets.size() == 1 ? e.any_udp : add(all);
+      e.any_do = types_.front().tmpl_do;
     }
   }
-  e.below = nxdomain(info.zone);
+  const Pair below = nxdomain(info.zone);
+  e.below = below.plain;
+  e.below_do = below.dnssec;
 }
 
 std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel) {
@@ -443,9 +616,9 @@ std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel
         const Node* cut = p.find(name);
         if (!cut || !cut->find(rrtype::NS)) continue;
         const RRset* ds = cut->find(rrtype::DS);
-        uint32_t tmpl = ds ? positive(*ds, std::string(name)) : nodata(zi);
+        const Pair tmpl = ds ? positive(*ds, std::string(name), zi) : nodata(zi, cut);
         std::erase_if(types_, [](const Entry::Slot& s) { return s.qtype == rrtype::DS; });
-        types_.push_back(Entry::Slot{rrtype::DS, tmpl});
+        types_.push_back(slot(rrtype::DS, tmpl));
       }
     }
     if (info.cut.empty()) {
@@ -458,6 +631,7 @@ std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel
   }
   t_->types_.shrink_to_fit();
   t_->templates_.freeze();
+  make_denial();
   size_t cap = 16;
   while (cap < entries.size() * 2) cap <<= 1;
   t_->slots_.assign(cap, 0);
@@ -468,6 +642,45 @@ std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel
     t_->slots_[s] = i + 1;
   }
   return t_;
+}
+
+void Compiler::make_denial() {
+  t_->denial_.resize(zones_.size());
+  uint8_t key[kMaxCanonicalKey];
+  for (size_t zi = 0; zi < zones_.size(); ++zi) {
+    if (!signed_[zi]) continue;
+    AnswerTable::Denial& d = t_->denial_[zi];
+    std::vector<std::tuple<std::string, std::string, uint16_t>> chain;
+    for (const Node& node : zones_[zi]->nodes) {
+      const RRset* nsec = node.find(rrtype::NSEC);
+      if (!nsec) continue;
+      std::string blob;
+      uint16_t count = 0;
+      auto put_rr = [&](const RRset& set, uint32_t ttl) {
+        for (const Rdata& r : set.rdata) {
+          uint8_t fixed[10];
+          put16(fixed, set.type);
+          put16(fixed + 2, kClassIN);
+          put32(fixed + 4, ttl);
+          put16(fixed + 8, uint16_t(r.wire.size()));
+          blob += node.name;
+          blob.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
+          blob += r.wire;
+          ++count;
+        }
+      };
+      put_rr(*nsec, nsec->ttl);
+      if (const RRset* s = sigs(nsec)) put_rr(*s, nsec->ttl);
+      const size_t n = canonical_key(reinterpret_cast<const uint8_t*>(node.name.data()), node.name.size(), key);
+      chain.emplace_back(std::string(reinterpret_cast<const char*>(key), n), std::move(blob), count);
+    }
+    std::sort(chain.begin(), chain.end());
+    for (auto& [k, b, c] : chain) {
+      d.keys.push_back(std::move(k));
+      d.blobs.push_back(std::move(b));
+      d.counts.push_back(c);
+    }
+  }
 }
 
 std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,

@@ -111,6 +111,7 @@ BuiltTemplate build_template(const TemplateSpec& spec) {
   t.base_len = uint8_t(spec.base.size());
   t.rcode = spec.rcode;
   t.aa = spec.aa;
+  t.deny = spec.deny;
   return built;
 }
 

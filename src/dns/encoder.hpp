@@ -51,6 +51,7 @@ struct TemplateSpec {
   std::vector<Rec> optional;                 // additional records dropped when short of room
   uint8_t rcode = 0;
   bool aa = true;
+  uint8_t deny = 0;  // Template::deny
 };
 
 BuiltTemplate build_template(const TemplateSpec& spec);

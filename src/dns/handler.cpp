@@ -193,15 +193,16 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   }
   uint32_t ti;
   const bool wildcard = strip != 0 && e->wildcard >= 0;
+  const bool dnssec = q.has_edns && q.edns_do;  // RFC 3225 §3
   if (strip == 0) {
-    ti = table.pick(*e, q.qtype, client.tcp);
+    ti = table.pick(*e, q.qtype, client.tcp, dnssec);
   } else if (wildcard) {
-    ti = table.pick(table.entry(size_t(e->wildcard)), q.qtype, client.tcp);
+    ti = table.pick(table.entry(size_t(e->wildcard)), q.qtype, client.tcp, dnssec);
   } else {
-    ti = e->below;
+    ti = dnssec ? e->below_do : e->below;
   }
   if ((ti & kDynamicBit) && !answers.overlay) return w.error(uint16_t(Rcode::servfail));
-  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick)
+  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick, dnssec)
                                          : table.tmpl(ti);
   const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | t.rcode);
   outcome.rcode = t.rcode;
@@ -222,8 +223,27 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   limit = std::min(limit, out.size());
   const size_t opt_len = q.has_edns ? opt_size(ck) : 0;
 
+  // The NSECs this name needs (Template::deny): the one covering it and, for NXDOMAIN, the one
+  // covering its closest encloser's wildcard, unless that is the same record.
+  int32_t covers[2] = {-1, -1};
+  size_t cover_len = 0;
+  if (t.deny) {
+    covers[0] = table.cover(e->zone, {reinterpret_cast<const char*>(scratch.key),
+                                      canonical_key(q.qname_lower, q.qname_len, scratch.key)});
+    if (t.deny == 2 && e->name.size() + 2 <= kMaxName) {
+      scratch.name[0] = 1;
+      scratch.name[1] = '*';
+      std::memcpy(scratch.name + 2, e->name.data(), e->name.size());
+      const int32_t c = table.cover(e->zone, {reinterpret_cast<const char*>(scratch.key),
+                                              canonical_key(scratch.name, e->name.size() + 2, scratch.key)});
+      if (c != covers[0]) covers[1] = c;
+    }
+    for (int32_t c : covers)
+      if (c >= 0) cover_len += table.denial(e->zone).blobs[size_t(c)].size();
+  }
+
   if (limited == RrlAction::slip ||
-      kHeaderSize + (q.question_end - kHeaderSize) + t.required_len + opt_len > limit) {
+      kHeaderSize + (q.question_end - kHeaderSize) + t.required_len + cover_len + opt_len > limit) {
     // Slipped (BIND's slip: TC=1 and no records, so a real client retries over TCP), or
     // RFC 2181 §9: what must be there does not fit, so send the question only, with TC.
     outcome.truncated = true;
@@ -248,8 +268,16 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     }
   }
   n += body;
+  uint16_t ns = t.ns;
+  for (int32_t c : covers) {
+    if (c < 0) continue;
+    const std::string& blob = table.denial(e->zone).blobs[size_t(c)];
+    std::memcpy(o + n, blob.data(), blob.size());
+    n += blob.size();
+    ns = uint16_t(ns + table.denial(e->zone).counts[size_t(c)]);
+  }
   put16(o + 6, t.an);
-  put16(o + 8, t.ns);
+  put16(o + 8, ns);
   if (q.has_edns) {
     n += put_opt(o + n, opt, q, 0, ck);
     ++ar;

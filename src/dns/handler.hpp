@@ -37,6 +37,8 @@ struct Answers {
 struct Scratch {
   Query q;
   PickState pick;
+  uint8_t key[kMaxCanonicalKey];  // a name in canonical order, to find its covering NSEC
+  uint8_t name[kMaxName];         // the closest encloser's wildcard
 };
 
 // Who asked, and the asking thread's guard. Without an address or a guard the query is

@@ -19,6 +19,23 @@ struct LdnsRdfFree {
 struct LdnsPktFree {
   void operator()(ldns_pkt* pkt) const noexcept { ldns_pkt_free(pkt); }
 };
+// Signing (dnssec.cpp). A key list frees the keys in it; an RR list does not free its RRs.
+struct LdnsKeyFree {
+  void operator()(ldns_key* k) const noexcept { ldns_key_deep_free(k); }
+};
+struct LdnsKeyListFree {
+  void operator()(ldns_key_list* l) const noexcept { ldns_key_list_free(l); }
+};
+struct LdnsDnssecZoneFree {
+  void operator()(ldns_dnssec_zone* z) const noexcept { ldns_dnssec_zone_deep_free(z); }
+};
+struct LdnsRrListFree {
+  void operator()(ldns_rr_list* l) const noexcept { ldns_rr_list_free(l); }
+};
+using LdnsKey = std::unique_ptr<ldns_key, LdnsKeyFree>;
+using LdnsKeyList = std::unique_ptr<ldns_key_list, LdnsKeyListFree>;
+using LdnsDnssecZone = std::unique_ptr<ldns_dnssec_zone, LdnsDnssecZoneFree>;
+using LdnsRrList = std::unique_ptr<ldns_rr_list, LdnsRrListFree>;
 using LdnsRr = std::unique_ptr<ldns_rr, LdnsRrFree>;
 using LdnsRdf = std::unique_ptr<ldns_rdf, LdnsRdfFree>;
 using LdnsPkt = std::unique_ptr<ldns_pkt, LdnsPktFree>;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dns/dnssec.hpp"
 #include "dns/encoder.hpp"
 
 namespace gslb::dns {
@@ -43,6 +44,11 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
   spec.base = slot.base;
   spec.answer = slot.chain;
   const Zone& zone = *table.zones()[slot.zone];
+  // A signed zone: each answer also in its DO=1 form, signed now (RFC 4035 §3.1.1).
+  const Signer* signer = zone.signer.get();
+  std::vector<BuiltTemplate> signed_forms;
+  TemplateSpec signed_spec = spec;
+  signed_spec.answer = slot.chain_do;
   if (ans && ans->kind == DynamicAnswer::Kind::servfail) {
     TemplateSpec fail;
     fail.base = slot.base;
@@ -59,6 +65,17 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
       TemplateSpec s = spec;
       s.answer.push_back(RecordRef{slot.owner, &set, set.ttl});
       b.templates.push_back(build_template(s));
+      if (signer) {
+        // The RRSIG covers the RRset whatever its order, so a rotation needs no more of them.
+        const std::vector<std::string> sigs = signer->sign(slot.owner.empty() ? slot.name : slot.owner, set);
+        std::vector<Rdata> sig_rdata(sigs.size());
+        for (size_t i = 0; i < sigs.size(); ++i) sig_rdata[i].wire = sigs[i];
+        const RRset sig_set{rrtype::RRSIG, set.ttl, sig_rdata};
+        TemplateSpec sd = signed_spec;
+        sd.answer.push_back(RecordRef{slot.owner, &set, set.ttl});
+        sd.answer.push_back(RecordRef{slot.owner, &sig_set, set.ttl});
+        signed_forms.push_back(build_template(sd));
+      }
       total += std::max<uint32_t>(alt.weight, 1);
       c.cumulative.push_back(total);
     }
@@ -72,9 +89,22 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
     spec.authority.push_back(RecordRef{zone.apex, &soa, ttl});
     b.templates.push_back(build_template(spec));
     c.cumulative.clear();
+    if (signer) {
+      // The SOA and its RRSIGs at the negative TTL, then the NSEC at the name (RFC 4035 §3.1.3.1).
+      signed_forms.clear();
+      TemplateSpec sd = signed_spec;
+      sd.authority = slot.nodata_do;
+      for (auto& r : sd.authority)
+        if (r.set->type == rrtype::SOA || (r.set->type == rrtype::RRSIG && r.owner == zone.apex)) r.ttl = ttl;
+      signed_forms.push_back(build_template(sd));
+    }
   }
   c.count = uint32_t(b.templates.size());
   if (c.cumulative.size() != c.count) c.pick = DynamicAnswer::Pick::cycle;
+  if (signer && signed_forms.size() == c.count) {
+    c.dnssec = true;
+    for (auto& t : signed_forms) b.templates.push_back(std::move(t));
+  }
   return b;
 }
 
@@ -137,7 +167,7 @@ std::shared_ptr<const Overlay> Overlay::update(const Overlay& prev, const Answer
       }
       const Choice& was = old.choices[s];
       Built copy{was, {}};
-      for (uint32_t t = was.first; t < was.first + was.count; ++t)
+      for (uint32_t t = was.first; t < was.first + was.total(); ++t)
         copy.templates.push_back(BuiltTemplate{std::string(old.templates.block(t)), old.templates[t]});
       add(*chunk, std::move(copy));
     }
@@ -153,18 +183,19 @@ size_t Overlay::template_count() const noexcept {
   return n;
 }
 
-const Template& Overlay::pick(uint32_t slot, PickState& st) const noexcept {
+const Template& Overlay::pick(uint32_t slot, PickState& st, bool dnssec) const noexcept {
   const Chunk& chunk = *chunks_[slot / kChunk];
   const Choice& c = chunk.choices[slot % kChunk];
-  if (c.count == 1) return chunk.templates[c.first];
-  if (c.pick == DynamicAnswer::Pick::cycle) return chunk.templates[c.first + st.turn++ % c.count];
+  const uint32_t first = c.first + (dnssec && c.dnssec ? c.count : 0);
+  if (c.count == 1) return chunk.templates[first];
+  if (c.pick == DynamicAnswer::Pick::cycle) return chunk.templates[first + st.turn++ % c.count];
   // xorshift64*: a few cycles, and good enough to split traffic by weight.
   st.rng ^= st.rng >> 12;
   st.rng ^= st.rng << 25;
   st.rng ^= st.rng >> 27;
   const uint64_t r = (st.rng * 0x2545F4914F6CDD1Dull >> 11) % c.cumulative.back();
   const auto it = std::upper_bound(c.cumulative.begin(), c.cumulative.end(), r);
-  return chunk.templates[c.first + uint32_t(it - c.cumulative.begin())];
+  return chunk.templates[first + uint32_t(it - c.cumulative.begin())];
 }
 
 }  // namespace gslb::dns

@@ -53,8 +53,8 @@ class Overlay {
                                                const Lookup& lookup,
                                                const std::vector<std::string_view>& names);
 
-  // The template for dynamic slot `slot` for this query.
-  const Template& pick(uint32_t slot, PickState& st) const noexcept;
+  // The template for dynamic slot `slot` for this query; `dnssec`: its signed form (DO=1).
+  const Template& pick(uint32_t slot, PickState& st, bool dnssec = false) const noexcept;
   size_t template_count() const noexcept;
   const AnswerTable* table() const noexcept { return table_; }
 
@@ -64,6 +64,10 @@ class Overlay {
     DynamicAnswer::Pick pick = DynamicAnswer::Pick::cycle;
     uint32_t first = 0;  // the chunk's templates [first, first + count)
     uint32_t count = 0;
+    // In a signed zone the signed forms follow, [first + count, first + 2 * count), each
+    // alternative's with the RRSIGs made for it when it was compiled.
+    bool dnssec = false;
+    uint32_t total() const noexcept { return dnssec ? 2 * count : count; }
     std::vector<uint64_t> cumulative;  // running weight totals, for weighted picks
   };
   // kChunk slots (fewer in the last) and their templates in one byte block.

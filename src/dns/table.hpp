@@ -36,6 +36,9 @@ struct DynamicSlot {
   std::vector<RecordRef> chain;    // CNAMEs before the addresses, empty for the name itself
   std::string owner;               // owner of the address records; empty: the question name
   uint16_t zone;
+  // In a signed zone, for DO=1: `chain` with each CNAME's RRSIGs, and the authority records of
+  // NODATA (the SOA and the NSEC at the dynamic name, with their RRSIGs). Empty otherwise.
+  std::vector<RecordRef> chain_do, nodata_do;
 };
 
 // The sections after the question for one kind of answer, encoded as if the question name were
@@ -63,6 +66,12 @@ struct Template {
   uint8_t base_len = 0;
   uint8_t rcode = 0;
   bool aa = true;
+  // DNSSEC denial that depends on the question name, appended to the authority section by the
+  // query path from the zone's NSEC chain (AnswerTable::cover): 0 none, 1 the NSEC covering the
+  // question name (a wildcard answer, RFC 4035 §3.1.3.3; NODATA at an empty non-terminal), 2
+  // that and the NSEC covering the closest encloser's wildcard (NXDOMAIN, §3.1.3.2). Such a
+  // template has nothing after its authority section.
+  uint8_t deny = 0;
 
   std::string_view bytes() const noexcept { return {data, size}; }
   uint16_t shift(size_t i) const noexcept {
@@ -79,7 +88,7 @@ struct Template {
   bool same_shape(const Template& o) const noexcept {
     return size == o.size && shift_count == o.shift_count && cut_count == o.cut_count &&
            required_len == o.required_len && an == o.an && ns == o.ns && ar == o.ar &&
-           base_len == o.base_len && rcode == o.rcode && aa == o.aa;
+           base_len == o.base_len && rcode == o.rcode && aa == o.aa && deny == o.deny;
   }
 };
 
@@ -130,6 +139,7 @@ struct Entry {
   struct Slot {
     uint16_t qtype;
     uint32_t tmpl;
+    uint32_t tmpl_do;  // the same answer for DO=1: with RRSIGs and denial records
   };
   // Its slots are AnswerTable::types_[types_at, types_at + types_count): one array for the
   // whole table rather than a vector (24 bytes and a heap block) per name.
@@ -139,6 +149,9 @@ struct Entry {
   uint32_t any_udp = kNoTemplate;  // RFC 8482: one RRset over UDP
   uint32_t any_tcp = kNoTemplate;  // the whole node over TCP
   uint32_t below = kNoTemplate;    // a name below that does not exist: NXDOMAIN or a referral
+  // The DO=1 forms of `other`, `any_udp`/`any_tcp` (RFC 8482: one signed RRset) and `below`;
+  // the same templates in an unsigned zone.
+  uint32_t other_do = kNoTemplate, any_do = kNoTemplate, below_do = kNoTemplate;
   int32_t wildcard = -1;           // else: entry of "*.<name>" that synthesises it (RFC 4592)
   uint16_t zone = 0;               // index into AnswerTable::zones
 };
@@ -150,8 +163,20 @@ class AnswerTable {
 
   const Template& tmpl(uint32_t i) const noexcept { return templates_[i]; }
   const Entry& entry(size_t i) const noexcept { return entries_[i]; }
-  // The template (or dynamic slot) for a query of `qtype` at `e`.
-  uint32_t pick(const Entry& e, uint16_t qtype, bool tcp) const noexcept;
+  // The template (or dynamic slot) for a query of `qtype` at `e`; `dnssec`: the DO=1 form.
+  uint32_t pick(const Entry& e, uint16_t qtype, bool tcp, bool dnssec = false) const noexcept;
+
+  // A signed zone's NSEC records in canonical order (RFC 4034 §6.1), each with its RRSIGs as
+  // wire bytes ready to append (owner names uncompressed). Empty for an unsigned zone.
+  struct Denial {
+    std::vector<std::string> keys;   // canonical_key() of each owner, ascending
+    std::vector<std::string> blobs;  // the NSEC and its RRSIGs
+    std::vector<uint16_t> counts;    // records in each blob
+  };
+  // The NSEC whose owner precedes `key` (a canonical_key()) in zone `zone`, i.e. the one that
+  // covers a name that does not exist, or -1 when the zone is unsigned.
+  int32_t cover(uint16_t zone, std::string_view key) const noexcept;
+  const Denial& denial(uint16_t zone) const noexcept { return denial_[zone]; }
   const std::vector<std::shared_ptr<const Zone>>& zones() const noexcept { return zones_; }
   const std::vector<DynamicSlot>& dynamic_slots() const noexcept { return slots_dynamic_; }
   size_t entry_count() const noexcept { return entries_.size(); }
@@ -169,6 +194,8 @@ class AnswerTable {
   std::vector<std::shared_ptr<const Zone>> zones_;  // also keeps the entries' names
   std::deque<std::string> synthetic_names_;         // names of entries that no zone holds
   std::vector<DynamicSlot> slots_dynamic_;
+  std::vector<Denial> denial_;  // by zone index
+  std::deque<RRset> sig_sets_;  // RRSIGs of one RRset each: views of the zones' RRSIG records
 };
 
 // Compiles zones into a table. Zones may nest (a parent and its child): the child is

@@ -189,4 +189,26 @@ size_t name_label_count(std::string_view wire) {
   return n;
 }
 
+size_t canonical_key(const uint8_t* name, size_t len, uint8_t* out) noexcept {
+  uint8_t starts[128];
+  size_t count = 0;
+  for (size_t at = 0; at < len && name[at] != 0 && count < sizeof starts; at += name[at] + 1u)
+    starts[count++] = uint8_t(at);
+  size_t n = 0;
+  while (count > 0) {
+    const size_t at = starts[--count];
+    for (size_t i = 1; i <= name[at] && at + i < len; ++i) {
+      const uint8_t c = name[at + i];
+      if (c <= 1) {
+        out[n++] = 1;
+        out[n++] = uint8_t(c + 1);
+      } else {
+        out[n++] = c;
+      }
+    }
+    out[n++] = 0;
+  }
+  return n;
+}
+
 }  // namespace gslb::dns

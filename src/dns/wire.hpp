@@ -14,7 +14,8 @@ namespace gslb::dns {
 namespace rrtype {
 inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15,
                           TXT = 16, AAAA = 28, SRV = 33, DNAME = 39, OPT = 41, DS = 43,
-                          RRSIG = 46, IXFR = 251, AXFR = 252, MAILB = 253, MAILA = 254, ANY = 255;
+                          RRSIG = 46, NSEC = 47, DNSKEY = 48, CDS = 59, CDNSKEY = 60,
+                          IXFR = 251, AXFR = 252, MAILB = 253, MAILA = 254, ANY = 255;
 }
 inline constexpr uint16_t kClassIN = 1;
 
@@ -89,5 +90,12 @@ bool name_is_subdomain(std::string_view name, std::string_view ancestor);
 // The wire name with its first label removed; the root stays the root.
 std::string_view name_parent(std::string_view wire);
 size_t name_label_count(std::string_view wire);
+
+// A byte string whose order is DNSSEC's canonical name order (RFC 4034 §6.1) for lower-cased
+// wire names: the labels right to left, each ended by 0x00, with 0x00 and 0x01 inside a label
+// escaped as 0x01 0x01 and 0x01 0x02. Writes at most 2 * kMaxName bytes to `out`; returns the
+// length. For the query path too: no allocation.
+size_t canonical_key(const uint8_t* name, size_t len, uint8_t* out) noexcept;
+inline constexpr size_t kMaxCanonicalKey = 2 * kMaxName;
 
 }  // namespace gslb::dns

@@ -40,6 +40,8 @@ struct Rdata {
   bool operator==(const Rdata& o) const { return wire == o.wire; }
 };
 
+class Signer;  // dns/dnssec.hpp
+
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
@@ -77,6 +79,8 @@ struct Zone {
   // Zone transfers (AXFR/IXFR) served of it, by every worker: a counter on an otherwise
   // immutable zone, so that it follows the zone across reloads that reuse it.
   mutable std::atomic<uint64_t> transfers{0};
+  // Set on a signed zone (dns/dnssec.hpp): signs the dynamic answers made in it.
+  std::shared_ptr<const Signer> signer;
 
   // The node named `name` (lower-cased wire), or null.
   const Node* find(std::string_view name) const noexcept {

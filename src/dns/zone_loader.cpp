@@ -364,7 +364,8 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     size_t types = 0;
     for (; i < order.size() && name_of(log_[order[i]]) == name;) {
       const uint16_t type = log_[order[i]].type;
-      ++types;
+      // RFC 4035 §2.5: a CNAME may have RRSIG and NSEC records beside it.
+      if (type != rrtype::RRSIG && type != rrtype::NSEC) ++types;
       std::vector<uint32_t> kept;
       seen.clear();
       for (; i < order.size() && log_[order[i]].type == type && name_of(log_[order[i]]) == name; ++i) {

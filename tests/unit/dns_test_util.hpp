@@ -27,6 +27,7 @@ struct QueryOpts {
   uint16_t edns_size = 1232;
   bool rd = true;
   bool tcp = false;
+  bool dnssec_ok = false;  // the DO bit (needs edns)
 };
 
 inline std::vector<uint8_t> make_query(const std::string& name, ldns_rr_type type,
@@ -35,6 +36,7 @@ inline std::vector<uint8_t> make_query(const std::string& name, ldns_rr_type typ
   ldns_pkt_query_new_frm_str(&pkt, name.c_str(), type, LDNS_RR_CLASS_IN, o.rd ? LDNS_RD : 0);
   ldns_pkt_set_id(pkt, 0x1234);
   if (o.edns) ldns_pkt_set_edns_udp_size(pkt, o.edns_size);
+  if (o.edns && o.dnssec_ok) ldns_pkt_set_edns_do(pkt, true);
   uint8_t* wire = nullptr;
   size_t len = 0;
   ldns_pkt2wire(&wire, pkt, &len);

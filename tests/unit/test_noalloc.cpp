@@ -8,7 +8,12 @@
 #include <new>
 
 #include "dns_test_util.hpp"
+#include "dns/dnssec.hpp"
 #include "dns/overlay.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -40,6 +45,28 @@ void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 using namespace gslb;
+
+namespace {
+struct Answered100 {
+  size_t answered = 0;     // responses sent
+  uint64_t allocations = 0;
+};
+// Every query a hundred times over UDP and over TCP, counting operator new meanwhile.
+Answered100 answer_100_times(const dns::Answers& answers, const std::vector<std::vector<uint8_t>>& queries) {
+  std::vector<uint8_t> out(65535);
+  dns::Scratch scratch;
+  Answered100 r;
+  const uint64_t before = g_allocations.load();
+  for (int round = 0; round < 100; ++round)
+    for (const auto& q : queries)
+      for (bool tcp : {false, true}) {
+        dns::Outcome outcome;
+        r.answered += dns::answer(answers, dns::HandlerOptions{}, q, out, tcp, scratch, outcome) > 0;
+      }
+  r.allocations = g_allocations.load() - before;
+  return r;
+}
+}  // namespace
 
 TEST_CASE("answering queries allocates nothing") {
   const std::string text = R"($ORIGIN example.test.
@@ -82,20 +109,86 @@ big      IN TXT "512345678901234567890123456789012345678901234567890123456789012
   queries.push_back({0x12, 0x34, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0});  // malformed: FORMERR
   queries.push_back({0x12, 0x34});                                      // too short: dropped
 
-  std::vector<uint8_t> out(65535);
-  dns::Scratch scratch;
-  const dns::Answers answers{table.get(), overlay.get()};
-  size_t answered = 0;
-  const uint64_t before = g_allocations.load();
-  for (int round = 0; round < 100; ++round)
-    for (const auto& q : queries)
-      for (bool tcp : {false, true}) {
-        dns::Outcome outcome;
-        answered += dns::answer(answers, dns::HandlerOptions{}, q, out, tcp, scratch, outcome) > 0;
+  const Answered100 r = answer_100_times({table.get(), overlay.get()}, queries);
+  CHECK(r.answered > 0);
+  CHECK(r.allocations == 0);
+}
+
+TEST_CASE("signed answers with DO=1 allocate nothing") {
+  // A CSK made with ldns and written as the two files gslbd reads.
+  char dir[] = "/tmp/gslbd-noalloc-XXXXXX";
+  REQUIRE(mkdtemp(dir));
+  ldns_key* key = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+  REQUIRE(key);
+  ldns_key_set_flags(key, 257);
+  ldns_key_set_pubkey_owner(key, ldns_dname_new_frm_str("example.test."));
+  const std::string base = std::string(dir) + "/Kexample.test.+013+00001";
+  {
+    dns::LdnsRr rr(ldns_key2rr(key));
+    char* pub = ldns_rr2str(rr.get());
+    char* priv = ldns_key2str(key);
+    std::ofstream(base + ".key") << pub;
+    std::ofstream(base + ".private") << priv;
+    free(pub);   // NOLINT: ldns allocates with malloc
+    free(priv);  // NOLINT
+  }
+  ldns_key_deep_free(key);
+  auto zone = test::zone_from_text("example.test.", R"($ORIGIN example.test.
+$TTL 3600
+@        IN SOA ns1 hostmaster 1 3600 600 86400 300
+         IN NS  ns1
+ns1      IN A   192.0.2.1
+alias    IN CNAME www
+*.wild   IN A   192.0.2.99
+a.b.ent  IN TXT "x"
+sub      IN NS  ns.sub
+ns.sub   IN A   192.0.2.53
+)");
+  REQUIRE(zone);
+  dns::SignSpec spec;
+  spec.keys = {dns::KeyRef{base, "test", 1, 1}};
+  spec.now = 1'800'000'000;
+  core::Errors errors;
+  auto signed_zone = dns::sign_zone(*zone, spec, {dns::DynamicName{dns::name_from_text("www.example.test."), true, false}}, errors);
+  for (auto* f : {".key", ".private"}) std::remove((base + f).c_str());
+  rmdir(dir);
+  REQUIRE(errors.empty());
+  REQUIRE(signed_zone);
+  auto table = dns::compile({signed_zone}, {dns::name_from_text("www.example.test.")});
+  dns::DynamicAnswer dyn;
+  dyn.kind = dns::DynamicAnswer::Kind::addresses;
+  dyn.alternatives = {{1, {*core::IpAddress::parse("192.0.2.10")}}};
+  auto overlay = dns::Overlay::build(*table, [&](std::string_view, uint16_t qtype) {
+    return qtype == dns::rrtype::A ? &dyn : nullptr;
+  });
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* name : {"www.example.test.", "alias.example.test.", "nope.example.test.",
+                           "x.y.wild.example.test.", "b.ent.example.test.", "host.sub.example.test.",
+                           "sub.example.test.", "example.test."})
+    for (auto type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_DNSKEY,
+                      LDNS_RR_TYPE_DS, LDNS_RR_TYPE_ANY})
+      queries.push_back(test::make_query(name, type, {true, 1232, true, false, true}));
+
+  const Answered100 r = answer_100_times({table.get(), overlay.get()}, queries);
+  CHECK(r.answered == 100 * 2 * queries.size());
+  CHECK(r.allocations == 0);
+  // What was answered was signed: the dynamic A and an NXDOMAIN (the NSECs the query path adds).
+  for (const char* name : {"www.example.test.", "nope.example.test."}) {
+    auto a = test::ask(*table, test::make_query(name, LDNS_RR_TYPE_A, {true, 1232, true, false, true}),
+                       false, overlay.get());
+    REQUIRE(a.pkt);
+    size_t rrsigs = 0, nsecs = 0;
+    for (auto sec : {LDNS_SECTION_ANSWER, LDNS_SECTION_AUTHORITY}) {
+      ldns_rr_list* l = ldns_pkt_get_section_clone(a.pkt.get(), sec);
+      for (size_t i = 0; l && i < ldns_rr_list_rr_count(l); ++i) {
+        rrsigs += ldns_rr_get_type(ldns_rr_list_rr(l, i)) == LDNS_RR_TYPE_RRSIG;
+        nsecs += ldns_rr_get_type(ldns_rr_list_rr(l, i)) == LDNS_RR_TYPE_NSEC;
       }
-  const uint64_t after = g_allocations.load();
-  CHECK(answered > 0);
-  CHECK(after - before == 0);
+      ldns_rr_list_deep_free(l);
+    }
+    CHECK(rrsigs > 0);
+    if (std::string(name) == "nope.example.test.") CHECK(nsecs == 2);
+  }
 }
 
 namespace {

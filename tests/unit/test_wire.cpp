@@ -170,3 +170,32 @@ TEST_CASE("name helpers") {
   CHECK_FALSE(dns::name_is_subdomain(dns::name_from_text("ab.test"), dns::name_from_text("b.test")));
   CHECK(dns::name_label_count(dns::name_from_text(".")) == 0);
 }
+
+TEST_CASE("canonical_key orders names as RFC 4034 section 6.1 does") {
+  // The RFC's own example, in its order (lower-cased, as the table holds names).
+  const std::vector<std::string> ordered = {
+      std::string("\x07" "example\0", 9),
+      std::string("\x01" "a\x07" "example\0", 11),
+      std::string("\x08" "yljkjljk\x01" "a\x07" "example\0", 20),
+      std::string("\x01" "z\x01" "a\x07" "example\0", 13),
+      std::string("\x04" "zabc\x01" "a\x07" "example\0", 16),
+      std::string("\x01" "z\x07" "example\0", 11),
+      std::string("\x01\x01\x01" "z\x07" "example\0", 13),
+      std::string("\x01*\x01" "z\x07" "example\0", 13),
+      std::string("\x01\x80\x01" "z\x07" "example\0", 13),
+  };
+  auto key = [](const std::string& name) {
+    uint8_t out[gslb::dns::kMaxCanonicalKey];
+    const size_t n = gslb::dns::canonical_key(reinterpret_cast<const uint8_t*>(name.data()), name.size(), out);
+    return std::string(reinterpret_cast<const char*>(out), n);
+  };
+  for (size_t i = 0; i + 1 < ordered.size(); ++i) {
+    INFO("name " << i);
+    CHECK(key(ordered[i]) < key(ordered[i + 1]));
+  }
+  // A zero byte inside a label sorts before every other byte but after the label's end.
+  const std::string a0("\x02" "a\0" "\x07" "example\0", 12), a("\x01" "a\x07" "example\0", 11),
+      a1("\x02" "a\x01" "\x07" "example\0", 12);
+  CHECK(key(a) < key(a0));
+  CHECK(key(a0) < key(a1));
+}
