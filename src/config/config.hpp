@@ -28,6 +28,7 @@ struct Server {
   size_t tcp_max_output = 256 * 1024;   // bytes of unread answers before a client stops being read
   std::string probes_dir;               // resolved; default "probes" beside the config file
   std::string user, group;              // drop to these after binding, when started as root
+  bool ecs = true;                      // EDNS Client Subnet (RFC 7871) for mapped names
 };
 
 struct Control {

@@ -38,7 +38,22 @@ AddressSet address_set(uint16_t qtype, uint32_t ttl, const std::vector<core::IpA
 Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot& slot,
                                     const DynamicAnswer* ans) {
   Built b;
-  Choice& c = b.choice;
+  if (ans && ans->map) {
+    b.choice.map = ans->map;
+    for (const DynamicAnswer& cls : ans->classes)
+      b.choice.classes.push_back(make_variant(table, slot, &cls, b.templates));
+    return b;
+  }
+  b.choice.all = make_variant(table, slot, ans, b.templates);
+  return b;
+}
+
+Overlay::Variant Overlay::make_variant(const AnswerTable& table, const DynamicSlot& slot,
+                                       const DynamicAnswer* ans,
+                                       std::vector<BuiltTemplate>& templates) {
+  Variant c;
+  c.first = uint32_t(templates.size());
+  const size_t before = templates.size();
   TemplateSpec spec;
   spec.base = slot.base;
   spec.answer = slot.chain;
@@ -48,7 +63,7 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
     fail.base = slot.base;
     fail.rcode = uint8_t(Rcode::servfail);
     fail.aa = false;
-    b.templates.push_back(build_template(fail));
+    templates.push_back(build_template(fail));
   } else if (ans && ans->kind == DynamicAnswer::Kind::addresses && !ans->alternatives.empty()) {
     c.pick = ans->pick;
     uint64_t total = 0;
@@ -58,28 +73,32 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
       if (set.rdata.empty()) continue;
       TemplateSpec s = spec;
       s.answer.push_back(RecordRef{slot.owner, &set, set.ttl});
-      b.templates.push_back(build_template(s));
+      templates.push_back(build_template(s));
       total += std::max<uint32_t>(alt.weight, 1);
       c.cumulative.push_back(total);
     }
   }
-  if (b.templates.empty()) {
+  if (templates.size() == before) {
     // No address of this family (or nothing usable and all_down = empty): NODATA, with a
     // negative TTL no longer than the name's own, so the name comes back quickly.
     const RRset& soa = zone.soa();
     uint32_t ttl = soa_negative_ttl(zone);
     if (ans) ttl = std::min(ttl, ans->ttl);
     spec.authority.push_back(RecordRef{zone.apex, &soa, ttl});
-    b.templates.push_back(build_template(spec));
+    templates.push_back(build_template(spec));
     c.cumulative.clear();
   }
-  c.count = uint32_t(b.templates.size());
+  c.count = uint32_t(templates.size() - before);
   if (c.cumulative.size() != c.count) c.pick = DynamicAnswer::Pick::cycle;
-  return b;
+  return c;
 }
 
+// Template indexes in a Built are relative to its own list; in the chunk they follow what the
+// chunk already holds.
 void Overlay::add(Chunk& chunk, Built b) {
-  b.choice.first = uint32_t(chunk.templates.size());
+  const uint32_t base = uint32_t(chunk.templates.size());
+  b.choice.all.first += base;
+  for (Variant& v : b.choice.classes) v.first += base;
   for (const auto& t : b.templates) chunk.templates.add(t);
   chunk.choices.push_back(std::move(b.choice));
 }
@@ -135,10 +154,18 @@ std::shared_ptr<const Overlay> Overlay::update(const Overlay& prev, const Answer
         while (next < fresh.size() && fresh[next].first == s) ++next;  // a slot named twice
         continue;
       }
-      const Choice& was = old.choices[s];
-      Built copy{was, {}};
-      for (uint32_t t = was.first; t < was.first + was.count; ++t)
-        copy.templates.push_back(BuiltTemplate{std::string(old.templates.block(t)), old.templates[t]});
+      Built copy{old.choices[s], {}};
+      auto take = [&](Variant& v) {
+        const uint32_t from = v.first;
+        v.first = uint32_t(copy.templates.size());
+        for (uint32_t t = from; t < from + v.count; ++t)
+          copy.templates.push_back(BuiltTemplate{std::string(old.templates.block(t)), old.templates[t]});
+      };
+      if (copy.choice.map) {
+        for (Variant& v : copy.choice.classes) take(v);
+      } else {
+        take(copy.choice.all);
+      }
       add(*chunk, std::move(copy));
     }
     chunk->templates.freeze();
@@ -153,9 +180,16 @@ size_t Overlay::template_count() const noexcept {
   return n;
 }
 
-const Template& Overlay::pick(uint32_t slot, PickState& st) const noexcept {
+const geo::Map* Overlay::map(uint32_t slot) const noexcept {
+  return chunks_[slot / kChunk]->choices[slot % kChunk].map.get();
+}
+
+const Template& Overlay::pick(uint32_t slot, PickState& st, uint16_t cls) const noexcept {
   const Chunk& chunk = *chunks_[slot / kChunk];
-  const Choice& c = chunk.choices[slot % kChunk];
+  const Choice& choice = chunk.choices[slot % kChunk];
+  const Variant& c = choice.map && cls < choice.classes.size() ? choice.classes[cls]
+                     : choice.map && !choice.classes.empty()   ? choice.classes.front()
+                                                               : choice.all;
   if (c.count == 1) return chunk.templates[c.first];
   if (c.pick == DynamicAnswer::Pick::cycle) return chunk.templates[c.first + st.turn++ % c.count];
   // xorshift64*: a few cycles, and good enough to split traffic by weight.

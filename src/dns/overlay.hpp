@@ -15,6 +15,7 @@
 #include "core/address.hpp"
 #include "dns/table.hpp"
 #include "dns/wire.hpp"
+#include "geo/map.hpp"
 
 namespace gslb::dns {
 
@@ -31,6 +32,10 @@ struct DynamicAnswer {
   Pick pick = Pick::cycle;
   uint32_t ttl = 10;
   std::vector<Alternative> alternatives;
+  // A mapped name: its map, and for each class of the map what that class's clients get;
+  // queries then use `classes`, never the fields above.
+  geo::MapPtr map;
+  std::vector<DynamicAnswer> classes;
 };
 
 // Per-worker state for per-query choices.
@@ -53,18 +58,28 @@ class Overlay {
                                                const Lookup& lookup,
                                                const std::vector<std::string_view>& names);
 
-  // The template for dynamic slot `slot` for this query.
-  const Template& pick(uint32_t slot, PickState& st) const noexcept;
+  // The map of slot `slot`'s name, or null when every client gets the same answer.
+  const geo::Map* map(uint32_t slot) const noexcept;
+  // The template for dynamic slot `slot` for this query; `cls`: the client's class in the
+  // slot's map (ignored for a slot without one).
+  const Template& pick(uint32_t slot, PickState& st, uint16_t cls = 0) const noexcept;
   size_t template_count() const noexcept;
   const AnswerTable* table() const noexcept { return table_; }
 
  private:
   static constexpr uint32_t kChunk = 64;
-  struct Choice {
+  // How one answer is chosen among its templates.
+  struct Variant {
     DynamicAnswer::Pick pick = DynamicAnswer::Pick::cycle;
     uint32_t first = 0;  // the chunk's templates [first, first + count)
     uint32_t count = 0;
     std::vector<uint64_t> cumulative;  // running weight totals, for weighted picks
+  };
+  // A slot: one variant, or one per class of its map's clients.
+  struct Choice {
+    Variant all;
+    geo::MapPtr map;
+    std::vector<Variant> classes;
   };
   // kChunk slots (fewer in the last) and their templates in one byte block.
   struct Chunk {
@@ -83,6 +98,8 @@ class Overlay {
 
   static Built make_choice(const AnswerTable& table, const DynamicSlot& slot,
                            const DynamicAnswer* ans);
+  static Variant make_variant(const AnswerTable& table, const DynamicSlot& slot,
+                              const DynamicAnswer* ans, std::vector<BuiltTemplate>& templates);
   static void add(Chunk& chunk, Built b);
 
   const AnswerTable* table_ = nullptr;

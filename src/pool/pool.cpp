@@ -1,5 +1,8 @@
 #include "pool/pool.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 
 namespace gslb::pool {
 
@@ -32,6 +35,29 @@ std::vector<size_t> active_pools(const Name& name, const std::vector<PoolStatus>
     out.push_back(m.pool);
     if (name.mode == Mode::failover) break;
   }
+  return out;
+}
+
+Name ordered_for(const Config& cfg, const Name& name, const geo::Order& order) {
+  Name out = name;
+  out.map = nullptr;
+  if (name.mode == Mode::weighted && !order.weights.empty()) {
+    out.pools.clear();
+    for (const Member& m : name.pools)
+      for (const auto& [region, weight] : order.weights)
+        if (cfg.pools[m.pool].region == region) out.pools.push_back(Member{m.pool, weight});
+    if (out.pools.empty()) out.pools = name.pools;
+    return out;
+  }
+  std::vector<std::string_view> regions(order.regions.begin(), order.regions.end());
+  if (regions.empty())
+    for (const auto& [region, weight] : order.weights) regions.push_back(region);
+  auto rank = [&](const Member& m) {
+    return size_t(std::find(regions.begin(), regions.end(), cfg.pools[m.pool].region) -
+                  regions.begin());
+  };
+  std::stable_sort(out.pools.begin(), out.pools.end(),
+                   [&](const Member& a, const Member& b) { return rank(a) < rank(b); });
   return out;
 }
 

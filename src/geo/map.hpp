@@ -1,0 +1,97 @@
+// Source maps: who a client is, by its address, as a class of region order. A map is compiled
+// once at load into two binary tries (IPv4, IPv6) over its `nets`; a lookup walks one trie, no
+// allocation, and also says how wide the set of addresses is that get the same rule (the ECS
+// SCOPE PREFIX-LENGTH, RFC 7871 §7.2.1). Immutable once compiled except for its per-rule
+// counters (relaxed atomics, read by metrics); shared by the engine's config and every overlay
+// built from it, read by every DNS worker.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/address.hpp"
+
+namespace gslb::geo {
+
+// What a rule (or the default) gives a client: regions in order of preference (failover), or
+// per-region weights (weighted mode; empty when the rule gives an order).
+struct Order {
+  std::vector<std::string> regions;
+  std::vector<std::pair<std::string, uint32_t>> weights;
+  bool operator==(const Order&) const = default;
+};
+
+struct Rule {
+  core::Prefix net;  // host bits zero (the loader checks)
+  Order order;
+};
+
+// `[[map]]` as configured.
+struct MapConfig {
+  std::string name;
+  Order fallback;  // `default`
+  std::vector<Rule> nets;
+};
+
+// The result of one lookup. `rule` indexes MapConfig::nets, or is kDefault; `cls` indexes
+// Map::classes(); `scope` is the prefix length around the client inside which every address
+// gets this same rule.
+struct Match {
+  static constexpr uint32_t kDefault = UINT32_MAX;
+  uint32_t rule = kDefault;
+  uint16_t cls = 0;
+  uint8_t scope = 0;
+};
+
+class Map {
+ public:
+  explicit Map(MapConfig cfg);
+
+  const MapConfig& config() const noexcept { return cfg_; }
+  // The distinct orders of the map; class 0 is the default's.
+  const std::vector<Order>& classes() const noexcept { return classes_; }
+
+  // The rule for `a` when only its first `bits` bits are known (an ECS SOURCE PREFIX-LENGTH;
+  // the family's full length for a packet's source). IPv4-mapped IPv6 addresses are IPv4.
+  Match lookup(const core::IpAddress& a, unsigned bits) const noexcept;
+  Match lookup(const core::IpAddress& a) const noexcept { return lookup(a, 128); }
+
+  // Per-rule answer counters (the default is the last), for metrics.
+  void count(const Match& m) const noexcept {
+    counters_[m.rule == Match::kDefault ? cfg_.nets.size() : m.rule].fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  uint64_t counted(uint32_t rule) const noexcept {
+    return counters_[rule == Match::kDefault ? cfg_.nets.size() : rule].load(
+        std::memory_order_relaxed);
+  }
+  // "198.51.100.0/24" or "default".
+  std::string rule_text(uint32_t rule) const;
+  // Bytes held by the tries and the rules, for the README's memory figure.
+  size_t memory_bytes() const noexcept;
+
+ private:
+  // A trie node: children by the next bit (0 = none: the root is never a child) and the rule
+  // that ends here (-1 for none).
+  struct Node {
+    uint32_t child[2] = {0, 0};
+    int32_t rule = -1;
+  };
+  void insert(std::vector<Node>& trie, const uint8_t* bytes, unsigned len, int32_t rule);
+  Match walk(const std::vector<Node>& trie, const uint8_t* bytes, unsigned bits,
+             unsigned max_bits) const noexcept;
+
+  MapConfig cfg_;
+  std::vector<Order> classes_;
+  std::vector<uint16_t> class_of_;  // per rule
+  std::vector<Node> v4_, v6_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counters_;
+};
+
+using MapPtr = std::shared_ptr<const Map>;
+
+}  // namespace gslb::geo
