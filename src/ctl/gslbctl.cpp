@@ -17,7 +17,7 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
 
   status                               every dynamic name (pool, answer) and every address
                                        (state, last result, latency, since, consecutive)
-  explain NAME [--type A|AAAA] [--client IP]
+  explain NAME [--type A|AAAA] [--client IP] [--ecs PREFIX]
                                        which pools were considered, which addresses were
                                        skipped and why, and the answer a client gets now
   drain ADDRESS|POOL [--for DURATION]  take addresses out of the answers (maintenance);
