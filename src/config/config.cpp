@@ -245,7 +245,8 @@ void parse_map(Checker& c, const toml::table& t, const std::string& prefix,
 void parse_name(Checker& c, const toml::table& t, const std::string& prefix, pool::Name& n,
                 const std::unordered_map<std::string, size_t>& pools,
                 const std::unordered_map<std::string, geo::MapPtr>& maps, Position& fqdn_at) {
-  c.only(t, prefix, {"fqdn", "ttl", "mode", "pools", "return", "all_down", "map"});
+  c.only(t, prefix, {"fqdn", "ttl", "mode", "pools", "return", "all_down", "map", "sticky"});
+  if (auto st = c.boolean(t, prefix, "sticky")) n.sticky = *st;
   if (const std::string* m = c.string(t, prefix, "map")) {
     auto it = maps.find(*m);
     if (it == maps.end()) c.error(*t.get("map"), Checker::join(prefix, "map"), fmt::format("no map named \"{}\"", *m));
@@ -274,6 +275,8 @@ void parse_name(Checker& c, const toml::table& t, const std::string& prefix, poo
       c.error(*r, key, "must be \"all\", \"one\" or a number 1..64");
     }
   }
+  if (n.sticky && n.ret != pool::Return::one)
+    c.error(*t.get("sticky"), Checker::join(prefix, "sticky"), "needs return = \"one\"");
   if (const std::string* a = c.string(t, prefix, "all_down")) {
     if (*a == "fail_open") n.all_down = pool::AllDown::fail_open;
     else if (*a == "empty") n.all_down = pool::AllDown::empty;

@@ -129,6 +129,22 @@ geo::Match locate(const geo::Map& map, const Query& q, const HandlerOptions& opt
   return geo::Match{};
 }
 
+// The client's network for sticky picks: the ECS prefix as sent, else the source's /24 (IPv4)
+// or /56 (IPv6, a typical end site); 0 without an address.
+uint64_t sticky_key(const Query& q, const HandlerOptions& opt, const Client& client) noexcept {
+  if (opt.ecs && q.ecs_at != 0) {
+    core::IpAddress a;
+    a.family = q.ecs_family == 1 ? core::IpAddress::Family::v4 : core::IpAddress::Family::v6;
+    std::memcpy(a.bytes.data(), q.ecs_address, sizeof q.ecs_address);
+    return client_network_key(a, q.ecs_source);
+  }
+  if (!client.address) return 0;
+  const core::IpAddress& a = *client.address;
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const bool v4 = a.is_v4() || std::memcmp(a.bytes.data(), kMapped, 12) == 0;  // ::ffff:a.b.c.d
+  return client_network_key(a, a.is_v4() ? 24 : v4 ? 96 + 24 : 56);
+}
+
 // One query's response being written: the pieces every path needs.
 struct Writer {
   std::span<const uint8_t> query;
@@ -247,9 +263,9 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   const geo::Map* map = (ti & kDynamicBit) ? answers.overlay->map(ti & ~kDynamicBit) : nullptr;
   geo::Match match;
   if (map) match = locate(*map, q, opt, client);
-  const Template& t = (ti & kDynamicBit)
-                          ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick, match.cls)
-                          : table.tmpl(ti);
+  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick,
+                                                                 match.cls, sticky_key(q, opt, client))
+                                         : table.tmpl(ti);
   const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | t.rcode);
   outcome.rcode = t.rcode;
   if (map) {

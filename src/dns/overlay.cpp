@@ -1,6 +1,7 @@
 #include "dns/overlay.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "dns/encoder.hpp"
@@ -76,6 +77,10 @@ Overlay::Variant Overlay::make_variant(const AnswerTable& table, const DynamicSl
       templates.push_back(build_template(s));
       total += std::max<uint32_t>(alt.weight, 1);
       c.cumulative.push_back(total);
+      uint64_t id = 0xcbf29ce484222325ull;  // FNV-1a over the addresses: stable across rebuilds
+      for (const auto& ip : alt.addresses)
+        for (size_t i = 0; i < ip.size(); ++i) id = (id ^ ip.bytes[i]) * 0x100000001b3ull;
+      c.ids.push_back(id);
     }
   }
   if (templates.size() == before) {
@@ -87,6 +92,7 @@ Overlay::Variant Overlay::make_variant(const AnswerTable& table, const DynamicSl
     spec.authority.push_back(RecordRef{zone.apex, &soa, ttl});
     templates.push_back(build_template(spec));
     c.cumulative.clear();
+    c.ids.clear();
   }
   c.count = uint32_t(templates.size() - before);
   if (c.cumulative.size() != c.count) c.pick = DynamicAnswer::Pick::cycle;
@@ -184,7 +190,31 @@ const geo::Map* Overlay::map(uint32_t slot) const noexcept {
   return chunks_[slot / kChunk]->choices[slot % kChunk].map.get();
 }
 
-const Template& Overlay::pick(uint32_t slot, PickState& st, uint16_t cls) const noexcept {
+uint64_t client_network_key(const core::IpAddress& a, unsigned prefix) noexcept {
+  const unsigned bits = std::min<unsigned>(prefix, unsigned(a.size()) * 8);
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t(bits) << 56) ^ (a.is_v4() ? 4 : 6);
+  for (unsigned i = 0; i < (bits + 7) / 8; ++i) {
+    const uint8_t mask = i < bits / 8 ? 0xFF : uint8_t(0xFF << (8 - bits % 8));
+    h = (h ^ (a.bytes[i] & mask)) * 0x100000001b3ull;
+  }
+  return h | 1;  // never 0, which means "no client"
+}
+
+namespace {
+
+// splitmix64's finaliser: a well-mixed 64-bit value from a client key and a template id.
+uint64_t mix(uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+const Template& Overlay::pick(uint32_t slot, PickState& st, uint16_t cls,
+                              uint64_t client_key) const noexcept {
   const Chunk& chunk = *chunks_[slot / kChunk];
   const Choice& choice = chunk.choices[slot % kChunk];
   const Variant& c = choice.map && cls < choice.classes.size() ? choice.classes[cls]
@@ -192,6 +222,23 @@ const Template& Overlay::pick(uint32_t slot, PickState& st, uint16_t cls) const 
                                                                : choice.all;
   if (c.count == 1) return chunk.templates[c.first];
   if (c.pick == DynamicAnswer::Pick::cycle) return chunk.templates[c.first + st.turn++ % c.count];
+  if (c.pick == DynamicAnswer::Pick::sticky && client_key != 0 && c.ids.size() == c.count) {
+    // Weighted rendezvous: each alternative scores weight / -ln(u), u uniform in (0, 1) from
+    // hash(client, alternative); the highest wins. A removed alternative only moves the
+    // clients it had; weights 90 and 10 keep 90% and 10% of the clients.
+    double best = -1;
+    uint32_t pick = 0;
+    for (uint32_t i = 0; i < c.count; ++i) {
+      const double u = (double(mix(client_key ^ c.ids[i]) >> 11) + 0.5) * 0x1.0p-53;
+      const uint64_t w = c.cumulative[i] - (i ? c.cumulative[i - 1] : 0);
+      const double score = double(w) / -std::log(u);
+      if (score > best) {
+        best = score;
+        pick = i;
+      }
+    }
+    return chunk.templates[c.first + pick];
+  }
   // xorshift64*: a few cycles, and good enough to split traffic by weight.
   st.rng ^= st.rng >> 12;
   st.rng ^= st.rng << 25;

@@ -22,8 +22,10 @@ namespace gslb::dns {
 // What a dynamic (name, qtype) answers now, as the pool layer decides it.
 struct DynamicAnswer {
   enum class Kind : uint8_t { addresses, nodata, servfail };
-  // cycle: alternatives in turn, query after query (rotation); weighted: at random by weight.
-  enum class Pick : uint8_t { cycle, weighted };
+  // cycle: alternatives in turn, query after query (rotation); weighted: at random by weight;
+  // sticky: by a weighted rendezvous hash of the client's network, so a client keeps its
+  // alternative while it stays in the answer and only the clients of a removed one move.
+  enum class Pick : uint8_t { cycle, weighted, sticky };
   struct Alternative {
     uint32_t weight = 1;
     std::vector<core::IpAddress> addresses;  // in answer order
@@ -44,6 +46,10 @@ struct PickState {
   uint32_t turn = 0;
 };
 
+// Who a sticky pick is for: a hash of the client's network (IPv4 /24, IPv6 /56, or the ECS
+// prefix as sent); 0 when the query has no client address (a sticky pick is then weighted).
+uint64_t client_network_key(const core::IpAddress& a, unsigned prefix) noexcept;
+
 // The answers of every dynamic slot of one AnswerTable, immutable once built. Slots are held in
 // chunks shared between successive overlays: update() copies only the chunks that hold a
 // changed name, so a publish costs O(changed names) and a pointer per chunk, not O(all names).
@@ -62,7 +68,8 @@ class Overlay {
   const geo::Map* map(uint32_t slot) const noexcept;
   // The template for dynamic slot `slot` for this query; `cls`: the client's class in the
   // slot's map (ignored for a slot without one).
-  const Template& pick(uint32_t slot, PickState& st, uint16_t cls = 0) const noexcept;
+  const Template& pick(uint32_t slot, PickState& st, uint16_t cls = 0,
+                       uint64_t client_key = 0) const noexcept;
   size_t template_count() const noexcept;
   const AnswerTable* table() const noexcept { return table_; }
 
@@ -74,6 +81,7 @@ class Overlay {
     uint32_t first = 0;  // the chunk's templates [first, first + count)
     uint32_t count = 0;
     std::vector<uint64_t> cumulative;  // running weight totals, for weighted picks
+    std::vector<uint64_t> ids;         // sticky: each template's identity (its addresses' hash)
   };
   // A slot: one variant, or one per class of its map's clients.
   struct Choice {

@@ -152,7 +152,8 @@ dns::DynamicAnswer answer(const Config& cfg, const Name& name, const std::vector
     out.kind = dns::DynamicAnswer::Kind::addresses;
     add_pool(name, family(name.pools.front().pool, false), 1000, out);
     out.pick = name.ret == Return::all ? dns::DynamicAnswer::Pick::cycle
-                                       : dns::DynamicAnswer::Pick::weighted;
+               : name.sticky && name.ret == Return::one ? dns::DynamicAnswer::Pick::sticky
+                                                        : dns::DynamicAnswer::Pick::weighted;
     if (out.alternatives.empty()) out.kind = dns::DynamicAnswer::Kind::nodata;
     return out;
   }
@@ -166,6 +167,7 @@ dns::DynamicAnswer answer(const Config& cfg, const Name& name, const std::vector
   }
   out.pick = (active.size() == 1 && name.ret == Return::all) ? dns::DynamicAnswer::Pick::cycle
                                                              : dns::DynamicAnswer::Pick::weighted;
+  if (name.sticky && name.ret == Return::one) out.pick = dns::DynamicAnswer::Pick::sticky;
   if (out.alternatives.empty()) out.kind = dns::DynamicAnswer::Kind::nodata;
   return out;
 }

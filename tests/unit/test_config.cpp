@@ -356,3 +356,24 @@ TEST_CASE("[server] ecs turns EDNS Client Subnet off") {
   REQUIRE(e.size() == 1);
   CHECK(e[0] == "etc/gslbd.toml:3:7: server.ecs: must be true or false");
 }
+
+TEST_CASE("sticky needs return = \"one\"") {
+  core::Errors errors;
+  auto cfg = config::parse(std::string(kMapPools) + R"(
+[[name]]
+fqdn = "www.example.test."
+pools = ["hangzhou", "shanghai"]
+return = "one"
+sticky = true
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->gtm.names[0].sticky);
+  auto e = errors_of(std::string(kMapPools) + R"(
+[[name]]
+fqdn = "www.example.test."
+pools = ["hangzhou", "shanghai"]
+sticky = true
+)");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "etc/gslbd.toml:19:10: name[0].sticky: needs return = \"one\"");
+}

@@ -225,7 +225,8 @@ alias    IN CNAME www
   for (const char* addr : {"192.0.2.10", "198.51.100.10", "203.0.113.10"}) {
     dns::DynamicAnswer cls;
     cls.kind = dns::DynamicAnswer::Kind::addresses;
-    cls.pick = dns::DynamicAnswer::Pick::weighted;
+    // The default class picks at random by weight, the others by the client's network.
+    cls.pick = dyn.classes.empty() ? dns::DynamicAnswer::Pick::weighted : dns::DynamicAnswer::Pick::sticky;
     cls.alternatives = {{90, {*core::IpAddress::parse(addr)}}, {10, {*core::IpAddress::parse("192.0.2.99")}}};
     dyn.classes.push_back(cls);
   }
