@@ -230,3 +230,46 @@ TEST_CASE_METHOD(Fixture, "sticky: a client's network keeps its address; a remov
   CHECK(kept == 3000 - share[0xC000020C]);  // every other client kept its address
   CHECK(moved == share[0xC000020C]);
 }
+
+TEST_CASE_METHOD(Fixture, "ECS: echoed with the map's scope; ignored when turned off") {
+  dns::DynamicAnswer a;
+  a.kind = dns::DynamicAnswer::Kind::addresses;
+  geo::MapConfig mc;
+  mc.fallback.regions = {"hz"};
+  mc.nets = {{*core::Prefix::parse("198.51.100.0/24"), {{"sh"}, {}}}};
+  a.map = std::make_shared<const geo::Map>(std::move(mc));
+  a.classes = {all({{ip("192.0.2.10")}}), all({{ip("198.51.100.10")}})};
+  set("www.example.test.", 1, a);
+  auto o = overlay();
+  auto plain = test::make_query("www.example.test.", LDNS_RR_TYPE_A, {true, 1232});
+  auto ecs = plain;  // + ECS 198.51.100.0/24 (ldns writes the OPT last, with no options)
+  dns::put16(ecs.data() + ecs.size() - 2, 11);
+  for (uint8_t b : {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100}) ecs.push_back(b);
+  const auto src = ip("192.0.2.1");  // the default's client by its source
+  auto run = [&](const std::vector<uint8_t>& q, bool on) {
+    std::vector<uint8_t> out(512);
+    dns::Scratch scratch;
+    dns::Client client;
+    client.address = &src;
+    dns::HandlerOptions opt;
+    opt.ecs = on;
+    dns::Outcome outcome;
+    out.resize(dns::answer(dns::Answers{table.get(), o.get()}, opt, q, out, client, scratch, outcome));
+    return std::make_pair(out, outcome);
+  };
+  const auto [by_source, so] = run(plain, true);
+  const auto [by_ecs, eo] = run(ecs, true);
+  const auto [ignored, io] = run(ecs, false);
+  CHECK(so.ecs_scope == 0);
+  CHECK(eo.ecs_scope == 24);
+  CHECK(eo.map_rule == 0);
+  CHECK(io.map_rule == geo::Match::kDefault);
+  // The option comes back as sent but for SCOPE: the last 11 bytes of the response.
+  REQUIRE(by_ecs.size() == by_source.size() + 11);
+  CHECK(std::vector<uint8_t>(by_ecs.end() - 11, by_ecs.end()) ==
+        std::vector<uint8_t>{0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100});
+  // The A RDATA just before the OPT (11 bytes of its own, 11 of ECS): 198.51.100.10.
+  CHECK(dns::get32(by_ecs.data() + by_ecs.size() - 22 - 4) == 0xC633640A);
+  // Off: the option is ignored like any unknown one; the source decides; nothing is echoed.
+  CHECK(ignored == by_source);
+}
