@@ -263,9 +263,12 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   const geo::Map* map = (ti & kDynamicBit) ? answers.overlay->map(ti & ~kDynamicBit) : nullptr;
   geo::Match match;
   if (map) match = locate(*map, q, opt, client);
-  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick,
-                                                                 match.cls, sticky_key(q, opt, client))
-                                         : table.tmpl(ti);
+  const uint32_t slot = ti & ~kDynamicBit;
+  const Template& t =
+      (ti & kDynamicBit)
+          ? answers.overlay->pick(slot, scratch.pick, match.cls,
+                                  answers.overlay->sticky(slot, match.cls) ? sticky_key(q, opt, client) : 0)
+          : table.tmpl(ti);
   const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | t.rcode);
   outcome.rcode = t.rcode;
   if (map) {

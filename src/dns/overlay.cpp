@@ -213,13 +213,22 @@ uint64_t mix(uint64_t x) noexcept {
 
 }  // namespace
 
+const Overlay::Variant& Overlay::variant(uint32_t slot, uint16_t cls) const noexcept {
+  const Choice& choice = chunks_[slot / kChunk]->choices[slot % kChunk];
+  return choice.map && cls < choice.classes.size() ? choice.classes[cls]
+         : choice.map && !choice.classes.empty()   ? choice.classes.front()
+                                                   : choice.all;
+}
+
+bool Overlay::sticky(uint32_t slot, uint16_t cls) const noexcept {
+  const Variant& c = variant(slot, cls);
+  return c.pick == DynamicAnswer::Pick::sticky && c.count > 1;
+}
+
 const Template& Overlay::pick(uint32_t slot, PickState& st, uint16_t cls,
                               uint64_t client_key) const noexcept {
   const Chunk& chunk = *chunks_[slot / kChunk];
-  const Choice& choice = chunk.choices[slot % kChunk];
-  const Variant& c = choice.map && cls < choice.classes.size() ? choice.classes[cls]
-                     : choice.map && !choice.classes.empty()   ? choice.classes.front()
-                                                               : choice.all;
+  const Variant& c = variant(slot, cls);
   if (c.count == 1) return chunk.templates[c.first];
   if (c.pick == DynamicAnswer::Pick::cycle) return chunk.templates[c.first + st.turn++ % c.count];
   if (c.pick == DynamicAnswer::Pick::sticky && client_key != 0 && c.ids.size() == c.count) {

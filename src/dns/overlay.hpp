@@ -66,6 +66,8 @@ class Overlay {
 
   // The map of slot `slot`'s name, or null when every client gets the same answer.
   const geo::Map* map(uint32_t slot) const noexcept;
+  // Does slot `slot` pick by the client's network for class `cls` (then pick() wants a key)?
+  bool sticky(uint32_t slot, uint16_t cls) const noexcept;
   // The template for dynamic slot `slot` for this query; `cls`: the client's class in the
   // slot's map (ignored for a slot without one).
   const Template& pick(uint32_t slot, PickState& st, uint16_t cls = 0,
@@ -109,6 +111,7 @@ class Overlay {
   static Variant make_variant(const AnswerTable& table, const DynamicSlot& slot,
                               const DynamicAnswer* ans, std::vector<BuiltTemplate>& templates);
   static void add(Chunk& chunk, Built b);
+  const Variant& variant(uint32_t slot, uint16_t cls) const noexcept;
 
   const AnswerTable* table_ = nullptr;
   std::shared_ptr<const SlotIndex> index_;

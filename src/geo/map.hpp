@@ -75,20 +75,29 @@ class Map {
   size_t memory_bytes() const noexcept;
 
  private:
-  // A trie node: children by the next bit (0 = none: the root is never a child) and the rule
-  // that ends here (-1 for none).
+  // A binary trie node as built: children by the next bit (0 = none: the root is never a
+  // child) and the rule that ends here (-1 for none).
   struct Node {
     uint32_t child[2] = {0, 0};
     int32_t rule = -1;
   };
-  void insert(std::vector<Node>& trie, const uint8_t* bytes, unsigned len, int32_t rule);
-  Match walk(const std::vector<Node>& trie, const uint8_t* bytes, unsigned bits,
-             unsigned max_bits) const noexcept;
+  // The same trie path-compressed (a Patricia trie), which lookups walk: a chain of nodes with
+  // no rule and one child becomes `skip` bits of `label` (right-aligned) checked at once, so a
+  // /24 among 7,500 random ones is about 14 steps instead of 24, and a /48 about 14, not 48.
+  struct Packed {
+    uint32_t child[2] = {0, 0};
+    int32_t rule = -1;
+    uint8_t skip = 0;
+    uint64_t label = 0;
+  };
+  static void insert(std::vector<Node>& trie, const uint8_t* bytes, unsigned len, int32_t rule);
+  static uint32_t pack(const std::vector<Node>& trie, uint32_t n, std::vector<Packed>& out);
+  Match walk(const std::vector<Packed>& trie, unsigned __int128 addr, unsigned max_bits) const noexcept;
 
   MapConfig cfg_;
   std::vector<Order> classes_;
   std::vector<uint16_t> class_of_;  // per rule
-  std::vector<Node> v4_, v6_;
+  std::vector<Packed> v4_, v6_;
   std::unique_ptr<std::atomic<uint64_t>[]> counters_;
 };
 
