@@ -6,8 +6,9 @@ Starts gslbd (loopback, one worker) with a [[map]] of N nets (default 10,000: /2
 IPv4 and /48s over 2001:db8::/32) on www.example.test and a static A record beside it, then
 runs dnsperf alternately on
 
-  static: "static.example.test A", no ECS option
-  mapped: "www.example.test A" with ECS 198.51.100.0/24 (dnsperf -E), a rule of the map
+  static:     "static.example.test A", no ECS option
+  static+ECS: the same with ECS 198.51.100.0/24 (echoed with scope 0): the option's own cost
+  mapped:     "www.example.test A" with ECS 198.51.100.0/24 (dnsperf -E), a rule of the map
 
 for --runs rounds of --duration seconds each, and prints each run and the medians and their
 ratio. Memory: VmRSS of that gslbd minus VmRSS of the same config without the map's nets.
@@ -175,15 +176,19 @@ def main():
                               "www.example.test", "A"], stdout=subprocess.PIPE, text=True).stdout
         if "CLIENT-SUBNET: 198.51.100.0/24/24" not in dig or "127.0.0.3" not in dig:
             raise RuntimeError("the mapped name does not answer as expected:\n" + dig)
-        static, mapped = [], []
+        static, static_ecs, mapped = [], [], []
         for r in range(a.runs):
             s, sl = dnsperf(srv.port, "static.example.test", a.duration)
+            se, sel = dnsperf(srv.port, "static.example.test", a.duration, ecs)
             m, ml = dnsperf(srv.port, "www.example.test", a.duration, ecs)
             static.append(s)
+            static_ecs.append(se)
             mapped.append(m)
-            print(f"run {r + 1}: static {s:,.0f} qps (lost {sl}), ECS on mapped name {m:,.0f} qps (lost {ml})")
-    ms, mm = statistics.median(static), statistics.median(mapped)
-    print(f"median: static {ms:,.0f} qps, ECS on mapped name {mm:,.0f} qps: {mm / ms:.2f} x static")
+            print(f"run {r + 1}: static {s:,.0f} qps (lost {sl}), static+ECS {se:,.0f} (lost {sel}), "
+                  f"ECS on mapped name {m:,.0f} qps (lost {ml})")
+    ms, mse, mm = statistics.median(static), statistics.median(static_ecs), statistics.median(mapped)
+    print(f"median: static {ms:,.0f} qps, static+ECS {mse:,.0f}, ECS on mapped name {mm:,.0f} qps: "
+          f"{mm / ms:.2f} x static, {mm / mse:.2f} x static+ECS")
     print(f"memory: VmRSS {mapped_rss / 1024:.1f} MiB with {a.nets} nets, {base / 1024:.1f} MiB "
           f"without: {(mapped_rss - base) / 1024:.1f} MiB for the map "
           f"({(mapped_rss - base) * 1024 / max(a.nets, 1):.0f} bytes per net)")

@@ -184,7 +184,12 @@ void parse_order(Checker& c, const toml::table& t, const std::string& prefix, st
 // `[[map]]`: nets are checked as prefixes with no host bits, each listed once.
 void parse_map(Checker& c, const toml::table& t, const std::string& prefix,
                const std::unordered_set<std::string>& regions, geo::MapConfig& m) {
-  c.only(t, prefix, {"name", "default", "nets"});
+  // GeoIP2 (a MaxMind DB, `geo` locations, `nearest`) is not built yet: say so, rather than
+  // "unknown key", so an operator knows the map would not do what the file asks.
+  for (const char* k : {"geoip", "geo", "nearest"})
+    if (const toml::node* n = t.get(k))
+      c.error(*n, Checker::join(prefix, k), "GeoIP2 lookups are not supported by this gslbd yet; map clients with nets");
+  c.only(t, prefix, {"name", "default", "nets", "geoip", "geo", "nearest"});
   if (const std::string* v = c.string(t, prefix, "name")) m.name = *v;
   if (m.name.empty()) c.error(t.source(), Checker::join(prefix, "name"), "needs a non-empty name");
   if (!t.get("default"))

@@ -377,3 +377,15 @@ sticky = true
   REQUIRE(e.size() == 1);
   CHECK(e[0] == "etc/gslbd.toml:19:10: name[0].sticky: needs return = \"one\"");
 }
+
+TEST_CASE("[[map]] GeoIP2 keys are refused with a reason, not as unknown keys") {
+  auto e = errors_of(std::string(kMapPools) + R"(
+[[map]]
+name = "m"
+default = ["cn-hangzhou"]
+geoip = "/var/lib/GeoIP/GeoLite2-City.mmdb"
+)");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "etc/gslbd.toml:19:9: map[0].geoip: GeoIP2 lookups are not supported by this "
+                "gslbd yet; map clients with nets");
+}
