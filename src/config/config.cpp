@@ -184,12 +184,46 @@ void parse_order(Checker& c, const toml::table& t, const std::string& prefix, st
 // `[[map]]`: nets are checked as prefixes with no host bits, each listed once.
 void parse_map(Checker& c, const toml::table& t, const std::string& prefix,
                const std::unordered_set<std::string>& regions, geo::MapConfig& m) {
-  // GeoIP2 (a MaxMind DB, `geo` locations, `nearest`) is not built yet: say so, rather than
-  // "unknown key", so an operator knows the map would not do what the file asks.
-  for (const char* k : {"geoip", "geo", "nearest"})
-    if (const toml::node* n = t.get(k))
-      c.error(*n, Checker::join(prefix, k), "GeoIP2 lookups are not supported by this gslbd yet; map clients with nets");
+  // `nearest` (regions by distance) is not built yet: say so, rather than "unknown key", so an
+  // operator knows the map would not do what the file asks.
+  if (const toml::node* n = t.get("nearest"))
+    c.error(*n, Checker::join(prefix, "nearest"), "ordering by distance is not supported by this gslbd yet; list locations in geo");
   c.only(t, prefix, {"name", "default", "nets", "geoip", "geo", "nearest"});
+  if (const std::string* g = c.string(t, prefix, "geoip")) m.geoip = c.resolve(*g);
+  if (const toml::node* g = t.get("geo")) {
+    const std::string key = Checker::join(prefix, "geo");
+    const toml::array* ga = g->as_array();
+    if (!ga) c.error(*g, key, "must be an array of { location = \"...\", regions = [...] }");
+    if (ga && m.geoip.empty()) c.error(*g, key, "needs geoip = \"PATH\" (a MaxMind DB) to locate clients");
+    for (size_t i = 0; ga && i < ga->size(); ++i) {
+      const std::string k = fmt::format("{}[{}]", key, i);
+      const toml::table* r = ga->get(i)->as_table();
+      if (!r) {
+        c.error(*ga->get(i), k, "must be { location = \"...\", regions = [...] }");
+        continue;
+      }
+      c.only(*r, k, {"location", "regions", "weights"});
+      geo::GeoRule rule;
+      if (const std::string* loc = c.string(*r, k, "location")) rule.location = *loc;
+      // AS (continent), JP (ISO 3166-1 alpha-2) or CN-31 (ISO 3166-2: country, '-', 1-3 more).
+      const std::string& l = rule.location;
+      auto upper_alnum = [](char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'); };
+      const bool ok = (l.size() == 2 && upper_alnum(l[0]) && upper_alnum(l[1])) ||
+                      (l.size() >= 4 && l.size() <= 6 && l[2] == '-' && upper_alnum(l[0]) &&
+                       upper_alnum(l[1]) && std::all_of(l.begin() + 3, l.end(), upper_alnum));
+      if (!ok)
+        c.error(r->get("location") ? *r->get("location") : static_cast<const toml::node&>(*r),
+                Checker::join(k, "location"),
+                "must be a continent (\"AS\"), a country (\"JP\") or a subdivision (\"CN-31\")");
+      for (const auto& other : m.geo)
+        if (ok && other.location == l)
+          c.error(*r->get("location"), Checker::join(k, "location"), fmt::format("{} is listed twice", l));
+      if (!r->get("regions") && !r->get("weights"))
+        c.error(r->source(), k, "needs regions = [...] or weights = { region = N }");
+      parse_order(c, *r, k, "regions", regions, rule.order);
+      m.geo.push_back(std::move(rule));
+    }
+  }
   if (const std::string* v = c.string(t, prefix, "name")) m.name = *v;
   if (m.name.empty()) c.error(t.source(), Checker::join(prefix, "name"), "needs a non-empty name");
   if (!t.get("default"))
@@ -540,7 +574,12 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
       c.error(*t.get("name"), prefix + ".name", fmt::format("map {} is declared twice", m.name));
     else if (errors.size() == errors_before) {
       std::string name = m.name;
-      maps.emplace(std::move(name), std::make_shared<const geo::Map>(std::move(m)));
+      auto map = std::make_shared<const geo::Map>(std::move(m));
+      if (!map->error().empty()) {
+        c.error(*t.get("geoip"), prefix + ".geoip", fmt::format("cannot read {}: {}", map->config().geoip, map->error()));
+        map = nullptr;
+      }
+      maps.emplace(std::move(name), std::move(map));
     }
     else
       maps.emplace(m.name, nullptr);  // reported; names that use it are not reported again

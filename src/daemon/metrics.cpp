@@ -303,7 +303,7 @@ std::string MetricsServer::render() const {
   for (const auto& n : cfg.names)
     if (n.map && std::find(maps.begin(), maps.end(), n.map.get()) == maps.end()) maps.push_back(n.map.get());
   for (const geo::Map* m : maps) {
-    for (uint32_t r = 0; r < m->config().nets.size(); ++r)
+    for (uint32_t r = 0; r < m->rule_count(); ++r)
       o += fmt::format("gslbd_map_answers_total{{map={},rule={}}} {}\n", label(m->config().name),
                        label(m->rule_text(r)), m->counted(r));
     o += fmt::format("gslbd_map_answers_total{{map={},rule=\"default\"}} {}\n", label(m->config().name),

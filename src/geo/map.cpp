@@ -1,5 +1,9 @@
 #include "geo/map.hpp"
 
+#include <arpa/inet.h>
+#include <maxminddb.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -17,22 +21,115 @@ bool v4_mapped(const core::IpAddress& a) noexcept {
 
 }  // namespace
 
+// The open DB, read-only after MMDB_open and safe to look up from every worker at once.
+struct Map::Mmdb {
+  MMDB_s db{};
+  ~Mmdb() { MMDB_close(&db); }
+};
+
+uint16_t Map::class_for(const Order& o) {
+  auto it = std::find(classes_.begin(), classes_.end(), o);
+  if (it != classes_.end()) return uint16_t(it - classes_.begin());
+  classes_.push_back(o);
+  return uint16_t(classes_.size() - 1);
+}
+
 Map::Map(MapConfig cfg) : cfg_(std::move(cfg)) {
   classes_.push_back(cfg_.fallback);
   std::vector<Node> v4(1), v6(1);
   for (size_t r = 0; r < cfg_.nets.size(); ++r) {
     const Rule& rule = cfg_.nets[r];
-    auto it = std::find(classes_.begin(), classes_.end(), rule.order);
-    class_of_.push_back(uint16_t(it - classes_.begin()));
-    if (it == classes_.end()) classes_.push_back(rule.order);
+    class_of_.push_back(class_for(rule.order));
     const bool is_v4 = rule.net.address.is_v4();
     insert(is_v4 ? v4 : v6, rule.net.address.bytes.data(), rule.net.length, int32_t(r));
   }
+  for (const GeoRule& g : cfg_.geo) class_of_.push_back(class_for(g.order));
   pack(v4, 0, v4_);
   pack(v6, 0, v6_);
   v4_.shrink_to_fit();
   v6_.shrink_to_fit();
-  counters_ = std::make_unique<std::atomic<uint64_t>[]>(cfg_.nets.size() + 1);
+  counters_ = std::make_unique<std::atomic<uint64_t>[]>(rule_count() + 1);
+  if (!cfg_.geoip.empty()) {
+    auto m = std::make_unique<Mmdb>();
+    const int st = MMDB_open(cfg_.geoip.c_str(), MMDB_MODE_MMAP, &m->db);
+    if (st != MMDB_SUCCESS) {
+      error_ = MMDB_strerror(st);
+      m.release();  // MMDB_open cleaned up after itself; nothing to close
+    } else {
+      mmdb_ = std::move(m);
+    }
+  }
+}
+
+Map::~Map() = default;
+
+namespace {
+
+// A string field of a DB record, by a path such as {"country", "iso_code"}; empty if absent.
+// MMDB_aget_value takes the path as an array and does not allocate (MMDB_get_value would).
+std::string_view field(MMDB_entry_s& entry, const char* const* path) noexcept {
+  MMDB_entry_data_s d{};
+  if (MMDB_aget_value(&entry, &d, path) != MMDB_SUCCESS || !d.has_data ||
+      d.type != MMDB_DATA_TYPE_UTF8_STRING)
+    return {};
+  return std::string_view(d.utf8_string, d.data_size);
+}
+
+}  // namespace
+
+// The client's location by the DB, matched most specific first: subdivision ("CN-31"), country
+// ("JP"), continent ("AS"). The scope is the DB network's prefix (every address in it has the
+// same record), narrowed to the trie's when a net lies inside that network.
+void Map::geo_lookup(const uint8_t* bytes, bool v4, unsigned bits, Match& m) const noexcept {
+  sockaddr_storage ss{};
+  if (v4) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    uint8_t a[4] = {};
+    for (unsigned i = 0; i < 4; ++i)
+      a[i] = i < bits / 8 ? bytes[i] : i == bits / 8 ? uint8_t(bytes[i] & (0xFF << (8 - bits % 8))) : 0;
+    std::memcpy(&sin->sin_addr, a, 4);
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    uint8_t a[16] = {};
+    for (unsigned i = 0; i < 16; ++i)
+      a[i] = i < bits / 8 ? bytes[i] : i == bits / 8 ? uint8_t(bytes[i] & (0xFF << (8 - bits % 8))) : 0;
+    std::memcpy(&sin6->sin6_addr, a, 16);
+  }
+  int st = 0;
+  MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&mmdb_->db, reinterpret_cast<sockaddr*>(&ss), &st);
+  if (st != MMDB_SUCCESS) return;
+  // An IPv4 lookup in an IPv6 DB counts the netmask from ::/96.
+  unsigned mask = r.netmask;
+  if (v4 && mmdb_->db.metadata.ip_version == 6) mask = mask >= 96 ? mask - 96 : 0;
+  m.scope = uint8_t(std::max<unsigned>(m.scope, mask));
+  if (!r.found_entry) return;
+  static const char* const kSub[] = {"subdivisions", "0", "iso_code", nullptr};
+  static const char* const kCountry[] = {"country", "iso_code", nullptr};
+  static const char* const kContinent[] = {"continent", "code", nullptr};
+  const std::string_view sub = field(r.entry, kSub), country = field(r.entry, kCountry),
+                         continent = field(r.entry, kContinent);
+  int best = -1, best_rank = 0;
+  for (size_t i = 0; i < cfg_.geo.size(); ++i) {
+    const std::string_view loc = cfg_.geo[i].location;
+    int rank = 0;
+    if (!sub.empty() && !country.empty() && loc.size() == country.size() + 1 + sub.size() &&
+        loc.substr(0, country.size()) == country && loc[country.size()] == '-' &&
+        loc.substr(country.size() + 1) == sub)
+      rank = 3;
+    else if (!country.empty() && loc == country)
+      rank = 2;
+    else if (!continent.empty() && loc == continent)
+      rank = 1;
+    if (rank > best_rank) {
+      best_rank = rank;
+      best = int(i);
+    }
+  }
+  if (best < 0) return;
+  m.rule = uint32_t(cfg_.nets.size() + size_t(best));
+  m.cls = class_of_[m.rule];
 }
 
 void Map::insert(std::vector<Node>& trie, const uint8_t* bytes, unsigned len, int32_t rule) {
@@ -122,17 +219,23 @@ unsigned __int128 top_bits(const uint8_t* bytes, unsigned len, unsigned bits) no
 }  // namespace
 
 Match Map::lookup(const core::IpAddress& a, unsigned bits) const noexcept {
-  if (a.is_v4()) return walk(v4_, top_bits(a.bytes.data(), 4, std::min(bits, 32u)), 32);
-  if (v4_mapped(a)) {
-    Match m = walk(v4_, top_bits(a.bytes.data() + 12, 4, bits > 96 ? std::min(bits - 96, 32u) : 0), 32);
-    m.scope = uint8_t(m.scope + 96);
+  if (a.is_v4() || v4_mapped(a)) {
+    const uint8_t* b = a.is_v4() ? a.bytes.data() : a.bytes.data() + 12;
+    const unsigned v4_bits = a.is_v4() ? std::min(bits, 32u) : bits > 96 ? std::min(bits - 96, 32u) : 0;
+    Match m = walk(v4_, top_bits(b, 4, v4_bits), 32);
+    if (m.rule == Match::kDefault && mmdb_) geo_lookup(b, true, v4_bits, m);
+    if (!a.is_v4()) m.scope = uint8_t(m.scope + 96);
     return m;
   }
-  return walk(v6_, top_bits(a.bytes.data(), 16, std::min(bits, 128u)), 128);
+  const unsigned v6_bits = std::min(bits, 128u);
+  Match m = walk(v6_, top_bits(a.bytes.data(), 16, v6_bits), 128);
+  if (m.rule == Match::kDefault && mmdb_) geo_lookup(a.bytes.data(), false, v6_bits, m);
+  return m;
 }
 
 std::string Map::rule_text(uint32_t rule) const {
-  if (rule == Match::kDefault || rule >= cfg_.nets.size()) return "default";
+  if (rule == Match::kDefault || rule >= rule_count()) return "default";
+  if (rule >= cfg_.nets.size()) return cfg_.geo[rule - cfg_.nets.size()].location;
   const core::Prefix& p = cfg_.nets[rule].net;
   return p.address.to_string() + "/" + std::to_string(p.length);
 }

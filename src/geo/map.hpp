@@ -30,14 +30,24 @@ struct Rule {
   Order order;
 };
 
+// A GeoIP2 rule: "AS" (continent), "JP" (ISO 3166-1 country) or "CN-31" (ISO 3166-2
+// subdivision); the most specific that names the client's location wins.
+struct GeoRule {
+  std::string location;
+  Order order;
+};
+
 // `[[map]]` as configured.
 struct MapConfig {
   std::string name;
   Order fallback;  // `default`
   std::vector<Rule> nets;
+  std::string geoip;            // a MaxMind DB (GeoIP2/GeoLite2 City or Country); "" = none
+  std::vector<GeoRule> geo;     // used when no net matches
 };
 
-// The result of one lookup. `rule` indexes MapConfig::nets, or is kDefault; `cls` indexes
+// The result of one lookup. `rule` indexes MapConfig::nets, then MapConfig::geo (rule
+// nets.size() + i is geo[i]), or is kDefault; `cls` indexes
 // Map::classes(); `scope` is the prefix length around the client inside which every address
 // gets this same rule.
 struct Match {
@@ -49,7 +59,12 @@ struct Match {
 
 class Map {
  public:
+  // Opens `cfg.geoip` when set; error() then says why it could not be read.
   explicit Map(MapConfig cfg);
+  ~Map();
+  Map(const Map&) = delete;
+  Map& operator=(const Map&) = delete;
+  const std::string& error() const noexcept { return error_; }
 
   const MapConfig& config() const noexcept { return cfg_; }
   // The distinct orders of the map; class 0 is the default's.
@@ -62,14 +77,13 @@ class Map {
 
   // Per-rule answer counters (the default is the last), for metrics.
   void count(const Match& m) const noexcept {
-    counters_[m.rule == Match::kDefault ? cfg_.nets.size() : m.rule].fetch_add(
-        1, std::memory_order_relaxed);
+    counters_[m.rule == Match::kDefault ? rule_count() : m.rule].fetch_add(1, std::memory_order_relaxed);
   }
   uint64_t counted(uint32_t rule) const noexcept {
-    return counters_[rule == Match::kDefault ? cfg_.nets.size() : rule].load(
-        std::memory_order_relaxed);
+    return counters_[rule == Match::kDefault ? rule_count() : rule].load(std::memory_order_relaxed);
   }
-  // "198.51.100.0/24" or "default".
+  size_t rule_count() const noexcept { return cfg_.nets.size() + cfg_.geo.size(); }
+  // "198.51.100.0/24", "JP" or "default".
   std::string rule_text(uint32_t rule) const;
   // Bytes held by the tries and the rules, for the README's memory figure.
   size_t memory_bytes() const noexcept;
@@ -94,7 +108,14 @@ class Map {
   static uint32_t pack(const std::vector<Node>& trie, uint32_t n, std::vector<Packed>& out);
   Match walk(const std::vector<Packed>& trie, unsigned __int128 addr, unsigned max_bits) const noexcept;
 
+  // The GeoIP2 part of a lookup for a client no net matched; `m` holds the trie's scope.
+  void geo_lookup(const uint8_t* bytes, bool v4, unsigned bits, Match& m) const noexcept;
+  uint16_t class_for(const Order& o);
+
   MapConfig cfg_;
+  std::string error_;
+  struct Mmdb;
+  std::unique_ptr<Mmdb> mmdb_;
   std::vector<Order> classes_;
   std::vector<uint16_t> class_of_;  // per rule
   std::vector<Packed> v4_, v6_;

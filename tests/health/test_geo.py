@@ -8,9 +8,13 @@ clients to their next region.
   test_geo.py PATH/TO/gslbd
 """
 import ipaddress
+import os
+import shutil
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 
 import dns.edns
 import dns.message
@@ -183,5 +187,76 @@ def test_geo(c, binary):
             c.eq(got, HZ, "2001:db8:1::/48 lists only shanghai: unlisted hangzhou follows it")
 
 
+GEOIP_BODY = """
+[[pool]]
+name = "hangzhou"
+region = "cn-hangzhou"
+probe = "gw"
+addresses = [{{ ip = "127.0.0.2", weight = 1 }}]
+
+[[pool]]
+name = "shanghai"
+region = "cn-shanghai"
+probe = "gw"
+addresses = [{{ ip = "127.0.0.3", weight = 1 }}]
+
+[[map]]
+name = "geo"
+default = ["cn-hangzhou", "cn-shanghai"]
+nets = [{{ cidr = "192.0.2.128/25", regions = ["cn-shanghai"] }}]
+geoip = "{db}"
+geo = [
+  {{ location = "AS", regions = ["cn-shanghai", "cn-hangzhou"] }},
+  {{ location = "JP", regions = ["cn-hangzhou", "cn-shanghai"] }},
+  {{ location = "CN-31", regions = ["cn-hangzhou", "cn-shanghai"] }},
+]
+
+[[name]]
+fqdn = "www.example.test."
+ttl = 10
+mode = "failover"
+pools = ["hangzhou", "shanghai"]
+map = "geo"
+"""
+
+
+def test_geoip(c, binary):
+    """A GeoIP2 DB built here with Debian's libmaxmind-db-writer-perl (nothing downloaded)."""
+    if subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        print("  skipped: libmaxmind-db-writer-perl is not installed (scripts/deps.sh --test)")
+        return
+    d = tempfile.mkdtemp(prefix="gslbd-geoip-")
+    try:
+        db = os.path.join(d, "test.mmdb")
+        subprocess.run(["perl", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "make_geoip_db.pl"), db,
+                        "192.0.2.0/24=AS,JP", "100.64.0.0/16=AS,CN,31", "100.65.0.0/16=AS,CN",
+                        "2001:db8:2::/48=EU,DE"], check=True, timeout=60)
+        port = ht.gateway_port(["127.0.0.2", "127.0.0.3"])
+        probes = {"gw": ht.probe_toml(port, "200ms", "200ms", RISE, FALL)}
+        with ht.Gateways() as gws:
+            gws.add("127.0.0.2", port)
+            gws.add("127.0.0.3", port)
+            with ht.Server(binary, GEOIP_BODY.format(db=db), probes, zone=ZONE) as srv:
+                _, t = ht.poll_until(
+                    lambda: ecs_query(srv.port, "www.example.test.", "100.65.0.0/24")[0] == SH, 3.0)
+                c.check(t is not None, "gslbd answers from the GeoIP2 map", srv.log_text())
+                check_ecs(c, srv.port, "www.example.test.", "100.65.0.0/24", SH, 16,
+                          "CN without a listed subdivision: continent AS")
+                check_ecs(c, srv.port, "www.example.test.", "100.64.5.0/24", HZ, 16,
+                          "CN-31 (subdivision) beats AS")
+                check_ecs(c, srv.port, "www.example.test.", "192.0.2.0/25", HZ, 25,
+                          "JP, narrowed to /25 by the net inside the DB's /24")
+                check_ecs(c, srv.port, "www.example.test.", "192.0.2.200/32", SH, 25,
+                          "a net beats the DB")
+                check_ecs(c, srv.port, "www.example.test.", "2001:db8:2::/56", HZ, 48,
+                          "DE (EU): no geo rule, the default, with the DB network's scope")
+                got, ecs, _ = ecs_query(srv.port, "www.example.test.", "203.0.113.0/24")
+                c.eq(got, HZ, "outside the DB: the default")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    sys.exit(ht.run_tests([test_geo], sys.argv[1]))
+    sys.exit(ht.run_tests([test_geo, test_geoip], sys.argv[1]))

@@ -378,14 +378,38 @@ sticky = true
   CHECK(e[0] == "etc/gslbd.toml:19:10: name[0].sticky: needs return = \"one\"");
 }
 
-TEST_CASE("[[map]] GeoIP2 keys are refused with a reason, not as unknown keys") {
+TEST_CASE("[[map]] geo rules need a DB; a DB that cannot be read is an error at geoip") {
   auto e = errors_of(std::string(kMapPools) + R"(
 [[map]]
 name = "m"
 default = ["cn-hangzhou"]
-geoip = "/var/lib/GeoIP/GeoLite2-City.mmdb"
+geoip = "missing.mmdb"
+geo = [{ location = "AS", regions = ["cn-shanghai"] }, { location = "asia", regions = ["cn-shanghai"] }]
+nearest = true
+
+[[map]]
+name = "n"
+default = ["cn-hangzhou"]
+geo = [{ location = "JP", regions = ["cn-shanghai"] }]
+)");
+  std::string all;
+  for (const auto& s : e) all += s + "\n";
+  INFO(all);
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].rfind("etc/gslbd.toml:20:69: map[0].geo[1].location: must be a continent", 0) == 0);
+  CHECK(e[1] == "etc/gslbd.toml:21:11: map[0].nearest: ordering by distance is not supported by "
+                "this gslbd yet; list locations in geo");
+  CHECK(e[2] == "etc/gslbd.toml:26:7: map[1].geo: needs geoip = \"PATH\" (a MaxMind DB) to locate clients");
+}
+
+TEST_CASE("[[map]] a GeoIP2 DB that cannot be read is an error at geoip") {
+  auto e = errors_of(std::string(kMapPools) + R"(
+[[map]]
+name = "m"
+default = ["cn-hangzhou"]
+geoip = "missing.mmdb"
+geo = [{ location = "CN-31", regions = ["cn-shanghai"] }]
 )");
   REQUIRE(e.size() == 1);
-  CHECK(e[0] == "etc/gslbd.toml:19:9: map[0].geoip: GeoIP2 lookups are not supported by this "
-                "gslbd yet; map clients with nets");
+  CHECK(e[0].rfind("etc/gslbd.toml:19:9: map[0].geoip: cannot read etc/missing.mmdb: ", 0) == 0);
 }
