@@ -81,21 +81,20 @@ std::string_view field(MMDB_entry_s& entry, const char* const* path) noexcept {
 // ("JP"), continent ("AS"). The scope is the DB network's prefix (every address in it has the
 // same record), narrowed to the trie's when a net lies inside that network.
 void Map::geo_lookup(const uint8_t* bytes, bool v4, unsigned bits, Match& m) const noexcept {
+  // The address as the query gave it: its first `bits` bits, zeros after.
+  auto masked = [&](uint8_t* out, unsigned len) {
+    for (unsigned i = 0; i < len; ++i)
+      out[i] = i < bits / 8 ? bytes[i] : i == bits / 8 ? uint8_t(bytes[i] & (0xFF << (8 - bits % 8))) : 0;
+  };
   sockaddr_storage ss{};
   if (v4) {
     auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
     sin->sin_family = AF_INET;
-    uint8_t a[4] = {};
-    for (unsigned i = 0; i < 4; ++i)
-      a[i] = i < bits / 8 ? bytes[i] : i == bits / 8 ? uint8_t(bytes[i] & (0xFF << (8 - bits % 8))) : 0;
-    std::memcpy(&sin->sin_addr, a, 4);
+    masked(reinterpret_cast<uint8_t*>(&sin->sin_addr), 4);
   } else {
     auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
     sin6->sin6_family = AF_INET6;
-    uint8_t a[16] = {};
-    for (unsigned i = 0; i < 16; ++i)
-      a[i] = i < bits / 8 ? bytes[i] : i == bits / 8 ? uint8_t(bytes[i] & (0xFF << (8 - bits % 8))) : 0;
-    std::memcpy(&sin6->sin6_addr, a, 16);
+    masked(reinterpret_cast<uint8_t*>(&sin6->sin6_addr), 16);
   }
   int st = 0;
   MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&mmdb_->db, reinterpret_cast<sockaddr*>(&ss), &st);
