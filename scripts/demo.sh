@@ -26,6 +26,9 @@ gslbd is serving the bundled example; its events go to stderr and syslog. Gatewa
 In another terminal, try:
 
   dig @127.0.0.1 -p 5353 www.example.test A          # hangzhou's gateway (failover pool 1)
+  dig @127.0.0.1 -p 5353 +subnet=198.51.100.7/24 www.example.test A
+                                                     # a shanghai client (EDNS Client Subnet):
+                                                     #   shanghai first, CLIENT-SUBNET scope 24
   kill ${pids[0]}                                    # hangzhou dies: within ~2 s www fails
   dig @127.0.0.1 -p 5353 www.example.test A          #   over to shanghai (127.0.0.3)
   dig @127.0.0.1 -p 5353 split.example.test A        # 90/10 weighted between the regions

@@ -20,7 +20,8 @@ namespace {
 void parse_server(Checker& c, const toml::table& t, Server& s) {
   c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
                        "tcp_frame_timeout", "tcp_max_connections_per_source", "tcp_max_output",
-                       "max_checks_in_flight", "probes_dir", "user", "group"});
+                       "max_checks_in_flight", "probes_dir", "user", "group", "ecs"});
+  if (auto e = c.boolean(t, "server", "ecs")) s.ecs = *e;
   if (const std::string* u = c.string(t, "server", "user")) s.user = *u;
   if (const std::string* g = c.string(t, "server", "group")) s.group = *g;
   // The drop exists to leave root: to user root it would change nothing, and to group root
@@ -151,10 +152,149 @@ void parse_pool(Checker& c, const toml::table& t, const std::string& prefix, poo
   }
 }
 
-// `pools`: each pool's index by name (the first declaration of a name).
+// A rule's order: `regions` (a list of pool regions) or `weights` ({ region = N }), not both;
+// `required`: the default must have one of them.
+void parse_order(Checker& c, const toml::table& t, const std::string& prefix, std::string_view key,
+                 const std::unordered_set<std::string>& regions, geo::Order& o) {
+  auto known = [&](const toml::node& n, const std::string& k, const std::string& region) {
+    if (!regions.count(region))
+      c.error(n, k, fmt::format("no pool has region \"{}\"", region));
+  };
+  c.strings(t, prefix, key, [&](const toml::node& n, const std::string& k, const std::string& v) {
+    known(n, k, v);
+    if (std::find(o.regions.begin(), o.regions.end(), v) != o.regions.end())
+      c.error(n, k, fmt::format("region \"{}\" is listed twice", v));
+    o.regions.push_back(v);
+  });
+  if (const toml::node* w = t.get("weights")) {
+    const std::string k = Checker::join(prefix, "weights");
+    const toml::table* wt = w->as_table();
+    if (!wt) {
+      c.error(*w, k, "must be a table of region = weight");
+      return;
+    }
+    if (t.get(key)) c.error(*w, k, fmt::format("give {} or weights, not both", key));
+    for (auto&& [region, v] : *wt) {
+      const std::string rk = Checker::join(k, region.str());
+      known(v, rk, std::string(region.str()));
+      if (!v.is_integer() || v.as_integer()->get() < 1 || v.as_integer()->get() > 1000)
+        c.error(v, rk, "must be an integer 1..1000");
+      else
+        o.weights.emplace_back(std::string(region.str()), uint32_t(v.as_integer()->get()));
+    }
+  }
+}
+
+// `[[map]]`: nets are checked as prefixes with no host bits, each listed once.
+void parse_map(Checker& c, const toml::table& t, const std::string& prefix,
+               const std::unordered_set<std::string>& regions, geo::MapConfig& m) {
+  // `nearest` (regions by distance) is not built yet: say so, rather than "unknown key", so an
+  // operator knows the map would not do what the file asks.
+  if (const toml::node* n = t.get("nearest"))
+    c.error(*n, Checker::join(prefix, "nearest"), "ordering by distance is not supported by this gslbd yet; list locations in geo");
+  c.only(t, prefix, {"name", "default", "nets", "geoip", "geo", "nearest"});
+  if (const std::string* g = c.string(t, prefix, "geoip")) m.geoip = c.resolve(*g);
+  if (const toml::node* g = t.get("geo")) {
+    const std::string key = Checker::join(prefix, "geo");
+    const toml::array* ga = g->as_array();
+    if (!ga) c.error(*g, key, "must be an array of { location = \"...\", regions = [...] }");
+    if (ga && m.geoip.empty()) c.error(*g, key, "needs geoip = \"PATH\" (a MaxMind DB) to locate clients");
+    for (size_t i = 0; ga && i < ga->size(); ++i) {
+      const std::string k = fmt::format("{}[{}]", key, i);
+      const toml::table* r = ga->get(i)->as_table();
+      if (!r) {
+        c.error(*ga->get(i), k, "must be { location = \"...\", regions = [...] }");
+        continue;
+      }
+      c.only(*r, k, {"location", "regions", "weights"});
+      geo::GeoRule rule;
+      if (const std::string* loc = c.string(*r, k, "location")) rule.location = *loc;
+      // AS (continent), JP (ISO 3166-1 alpha-2) or CN-31 (ISO 3166-2: country, '-', 1-3 more).
+      const std::string& l = rule.location;
+      auto upper_alnum = [](char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'); };
+      const bool ok = (l.size() == 2 && upper_alnum(l[0]) && upper_alnum(l[1])) ||
+                      (l.size() >= 4 && l.size() <= 6 && l[2] == '-' && upper_alnum(l[0]) &&
+                       upper_alnum(l[1]) && std::all_of(l.begin() + 3, l.end(), upper_alnum));
+      if (!ok)
+        c.error(r->get("location") ? *r->get("location") : static_cast<const toml::node&>(*r),
+                Checker::join(k, "location"),
+                "must be a continent (\"AS\"), a country (\"JP\") or a subdivision (\"CN-31\")");
+      for (const auto& other : m.geo)
+        if (ok && other.location == l)
+          c.error(*r->get("location"), Checker::join(k, "location"), fmt::format("{} is listed twice", l));
+      if (!r->get("regions") && !r->get("weights"))
+        c.error(r->source(), k, "needs regions = [...] or weights = { region = N }");
+      parse_order(c, *r, k, "regions", regions, rule.order);
+      m.geo.push_back(std::move(rule));
+    }
+  }
+  if (const std::string* v = c.string(t, prefix, "name")) m.name = *v;
+  if (m.name.empty()) c.error(t.source(), Checker::join(prefix, "name"), "needs a non-empty name");
+  if (!t.get("default"))
+    c.error(t.source(), Checker::join(prefix, "default"), "needs the regions of clients no rule matches");
+  parse_order(c, t, prefix, "default", regions, m.fallback);
+  const toml::node* n = t.get("nets");
+  if (!n) return;
+  const toml::array* a = n->as_array();
+  const std::string key = Checker::join(prefix, "nets");
+  if (!a) {
+    c.error(*n, key, "must be an array of { cidr = \"...\", regions = [...] }");
+    return;
+  }
+  std::set<std::pair<std::array<uint8_t, 17>, unsigned>> seen;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const std::string k = fmt::format("{}[{}]", key, i);
+    const toml::table* r = a->get(i)->as_table();
+    if (!r) {
+      c.error(*a->get(i), k, "must be { cidr = \"...\", regions = [...] }");
+      continue;
+    }
+    c.only(*r, k, {"cidr", "regions", "weights"});
+    geo::Rule rule;
+    const std::string* cidr = c.string(*r, k, "cidr");
+    if (!cidr) {
+      if (!r->get("cidr")) c.error(r->source(), Checker::join(k, "cidr"), "needs a prefix");
+      continue;
+    }
+    auto p = core::Prefix::parse(*cidr);
+    const toml::node& at = *r->get("cidr");
+    if (!p || cidr->find('/') == std::string::npos) {
+      c.error(at, Checker::join(k, "cidr"), "must be a prefix such as \"198.51.100.0/24\" or \"2001:db8::/32\"");
+      continue;
+    }
+    core::Prefix base = *p;
+    for (unsigned b = p->length; b < base.address.size() * 8; ++b)
+      base.address.bytes[b / 8] &= uint8_t(~(0x80 >> (b % 8)));
+    if (!(base == *p)) {
+      c.error(at, Checker::join(k, "cidr"),
+              fmt::format("has bits set beyond /{}: did you mean {}/{}?", p->length,
+                          base.address.to_string(), p->length));
+      continue;
+    }
+    std::array<uint8_t, 17> id{};
+    id[0] = p->address.is_v4() ? 4 : 6;
+    std::copy(p->address.bytes.begin(), p->address.bytes.end(), id.begin() + 1);
+    if (!seen.emplace(id, p->length).second)
+      c.error(at, Checker::join(k, "cidr"), fmt::format("{} is listed twice", *cidr));
+    rule.net = *p;
+    if (!r->get("regions") && !r->get("weights"))
+      c.error(r->source(), k, "needs regions = [...] or weights = { region = N }");
+    parse_order(c, *r, k, "regions", regions, rule.order);
+    m.nets.push_back(std::move(rule));
+  }
+}
+
+// `pools`: each pool's index by name (the first declaration of a name); `maps`: by name.
 void parse_name(Checker& c, const toml::table& t, const std::string& prefix, pool::Name& n,
-                const std::unordered_map<std::string, size_t>& pools, Position& fqdn_at) {
-  c.only(t, prefix, {"fqdn", "ttl", "mode", "pools", "return", "all_down"});
+                const std::unordered_map<std::string, size_t>& pools,
+                const std::unordered_map<std::string, geo::MapPtr>& maps, Position& fqdn_at) {
+  c.only(t, prefix, {"fqdn", "ttl", "mode", "pools", "return", "all_down", "map", "sticky"});
+  if (auto st = c.boolean(t, prefix, "sticky")) n.sticky = *st;
+  if (const std::string* m = c.string(t, prefix, "map")) {
+    auto it = maps.find(*m);
+    if (it == maps.end()) c.error(*t.get("map"), Checker::join(prefix, "map"), fmt::format("no map named \"{}\"", *m));
+    else n.map = it->second;
+  }
   if (const std::string* v = c.string(t, prefix, "fqdn")) n.fqdn = *v;
   if (n.fqdn.empty()) c.error(t.source(), Checker::join(prefix, "fqdn"), "needs a name");
   else if (n.fqdn.back() != '.') n.fqdn += '.';
@@ -178,6 +318,8 @@ void parse_name(Checker& c, const toml::table& t, const std::string& prefix, poo
       c.error(*r, key, "must be \"all\", \"one\" or a number 1..64");
     }
   }
+  if (n.sticky && n.ret != pool::Return::one)
+    c.error(*t.get("sticky"), Checker::join(prefix, "sticky"), "needs return = \"one\"");
   if (const std::string* a = c.string(t, prefix, "all_down")) {
     if (*a == "fail_open") n.all_down = pool::AllDown::fail_open;
     else if (*a == "empty") n.all_down = pool::AllDown::empty;
@@ -367,7 +509,7 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   Config cfg;
   cfg.path = path;
   cfg.server.listen = {*core::Endpoint::parse("127.0.0.1:5353")};
-  c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "control", "metrics", "rrl",
+  c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "map", "control", "metrics", "rrl",
                     "cookies", "limits"});
   if (const toml::node* n = root.get("server")) {
     if (const toml::table* t = n->as_table())
@@ -481,10 +623,31 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
     cfg.gtm.pools.push_back(std::move(p));
     cfg.pool_probe_at.push_back(pos);
   });
+  std::unordered_set<std::string> regions;
+  for (const pool::Pool& p : cfg.gtm.pools) regions.insert(p.region);
+  std::unordered_map<std::string, geo::MapPtr> maps;
+  tables("map", [&](const toml::table& t, const std::string& prefix) {
+    geo::MapConfig m;
+    const size_t errors_before = errors.size();
+    parse_map(c, t, prefix, regions, m);
+    if (!m.name.empty() && maps.count(m.name))
+      c.error(*t.get("name"), prefix + ".name", fmt::format("map {} is declared twice", m.name));
+    else if (errors.size() == errors_before) {
+      std::string name = m.name;
+      auto map = std::make_shared<const geo::Map>(std::move(m));
+      if (!map->error().empty()) {
+        c.error(*t.get("geoip"), prefix + ".geoip", fmt::format("cannot read {}: {}", map->config().geoip, map->error()));
+        map = nullptr;
+      }
+      maps.emplace(std::move(name), std::move(map));
+    }
+    else
+      maps.emplace(m.name, nullptr);  // reported; names that use it are not reported again
+  });
   tables("name", [&](const toml::table& t, const std::string& prefix) {
     pool::Name n;
     Position pos;
-    parse_name(c, t, prefix, n, pool_index, pos);
+    parse_name(c, t, prefix, n, pool_index, maps, pos);
     if (!n.fqdn.empty() && !fqdns.insert(n.fqdn).second)
       c.error(*t.get("fqdn"), prefix + ".fqdn", fmt::format("name {} is declared twice", n.fqdn));
     cfg.gtm.names.push_back(std::move(n));

@@ -31,6 +31,7 @@ struct Server {
   unsigned max_checks_in_flight = 0;
   std::string probes_dir;               // resolved; default "probes" beside the config file
   std::string user, group;              // drop to these after binding, when started as root
+  bool ecs = true;                      // EDNS Client Subnet (RFC 7871) for mapped names
 };
 
 struct Control {

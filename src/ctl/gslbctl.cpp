@@ -17,10 +17,11 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
 
   status                               every dynamic name (pool, answer) and every address
                                        (state, last result, latency, since, consecutive)
-  explain NAME [--type TYPE] [--client IP]
+  explain NAME [--type TYPE] [--client IP] [--ecs PREFIX]
                                        how any name is answered: each step (zone, CNAME,
                                        wildcard, delegation, ...) with its RFC rule; for a
-                                       dynamic name which pools and addresses, and why
+                                       dynamic name which pools and addresses, and why;
+                                       --ecs: the client subnet a resolver sends
   ds ZONE                              the DS records to give the parent of a signed zone
   drain ADDRESS|POOL [--for DURATION] [--reason TEXT]
                                        take addresses out of the answers (maintenance);

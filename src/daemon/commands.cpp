@@ -42,17 +42,23 @@ Reply drain(Control& control, const std::vector<std::string>& a, bool on, const 
                          what, *done->unsaved, on ? "" : " (the old file would drain it again)")};
 }
 
-// gslbctl explain NAME [--type TYPE] [--client IP]
+// gslbctl explain NAME [--type TYPE] [--client IP] [--ecs PREFIX]
 Reply explain_name(const Control& control, const std::vector<std::string>& a, bool json) {
-  if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type TYPE] [--client IP]\n"};
+  if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type TYPE] [--client IP] [--ecs PREFIX]\n"};
   uint16_t qtype = dns::rrtype::A;
-  std::optional<core::IpAddress> client;
+  ExplainClient client;
   if (a.size() % 2 != 0) return {1, fmt::format("{} needs a value\n", a.back())};
   for (size_t i = 2; i + 1 < a.size(); i += 2) {
     if (a[i] == "--type" && dns::rrtype_from_text(a[i + 1]) != 0) {
       qtype = dns::rrtype_from_text(a[i + 1]);
     } else if (a[i] == "--client" && core::IpAddress::parse(a[i + 1])) {
-      client = core::IpAddress::parse(a[i + 1]);
+      client.address = core::IpAddress::parse(a[i + 1]);
+    } else if (a[i] == "--ecs" && core::Prefix::parse(a[i + 1])) {
+      // As a resolver sends it: the address cut to its prefix (RFC 7871 §6).
+      core::Prefix p = *core::Prefix::parse(a[i + 1]);
+      for (unsigned b = p.length; b < p.address.size() * 8; ++b)
+        p.address.bytes[b / 8] &= uint8_t(~(0x80 >> (b % 8)));
+      client.ecs = p;
     } else {
       return {1, fmt::format("bad option {} {}\n", a[i], a[i + 1])};
     }

@@ -88,7 +88,7 @@ core::Errors Control::apply(Loaded next) {
   differs(was.server.listen != now.server.listen, "server.listen");
   differs(was.server.workers != now.server.workers, "server.workers");
   differs(was.server.user != now.server.user || was.server.group != now.server.group, "server.user/group");
-  differs(was.server.edns_size != now.server.edns_size ||
+  differs(was.server.edns_size != now.server.edns_size || was.server.ecs != now.server.ecs ||
               was.server.tcp_idle_timeout != now.server.tcp_idle_timeout ||
               was.server.tcp_max_connections != now.server.tcp_max_connections ||
               was.server.tcp_frame_timeout != now.server.tcp_frame_timeout ||

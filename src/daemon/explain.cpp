@@ -46,7 +46,7 @@ bool is_dynamic(const pool::Engine& e, const std::string& wire) {
 
 std::string explain_any(const std::vector<std::shared_ptr<const dns::Zone>>& zones,
                         const pool::Engine& engine, const std::string& fqdn_in, uint16_t qtype,
-                        const std::optional<core::IpAddress>& client, bool json) {
+                        const ExplainClient& client, bool json) {
   const std::string fqdn = fqdn_in.empty() || fqdn_in.back() == '.' ? fqdn_in : fqdn_in + ".";
   std::string wire = dns::name_from_text(fqdn);
   dns::name_lower(wire);

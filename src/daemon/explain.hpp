@@ -12,12 +12,13 @@
 
 #include "core/address.hpp"
 #include "dns/zone.hpp"
+#include "daemon/report.hpp"
 #include "pool/engine.hpp"
 
 namespace gslb::daemon {
 
 std::string explain_any(const std::vector<std::shared_ptr<const dns::Zone>>& zones,
                         const pool::Engine& engine, const std::string& fqdn, uint16_t qtype,
-                        const std::optional<core::IpAddress>& client, bool json);
+                        const ExplainClient& client, bool json);
 
 }  // namespace gslb::daemon

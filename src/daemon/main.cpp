@@ -108,6 +108,7 @@ int run(int argc, char** argv) {
   const unsigned nworkers = daemon::worker_count(server);
   daemon::WorkerOptions wopt;
   wopt.handler.edns_size = server.edns_size;
+  wopt.handler.ecs = server.ecs;
   wopt.tcp_idle_timeout = server.tcp_idle_timeout;
   wopt.tcp_frame_timeout = server.tcp_frame_timeout;
   wopt.tcp_max_connections = server.tcp_max_connections;

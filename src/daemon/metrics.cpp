@@ -486,6 +486,20 @@ std::string MetricsServer::render() const {
       o += fmt::format("gslbd_name_pool{{name={},pool={}}} {}\n", label(cfg.names[i].fqdn), label(cfg.pools[m.pool].name),
                        std::find(act.begin(), act.end(), m.pool) != act.end() ? 1 : 0);
     }
+  // Maps are shared by the names that use them: each once. The counts start over with a
+  // reload that compiles a new map (Prometheus reads a reset counter as a restart).
+  family("gslbd_map_answers_total", "counter",
+         "Answers to mapped names by the map rule that chose them (\"default\": no rule matched).");
+  std::vector<const geo::Map*> maps;
+  for (const auto& n : cfg.names)
+    if (n.map && std::find(maps.begin(), maps.end(), n.map.get()) == maps.end()) maps.push_back(n.map.get());
+  for (const geo::Map* m : maps) {
+    for (uint32_t r = 0; r < m->rule_count(); ++r)
+      o += fmt::format("gslbd_map_answers_total{{map={},rule={}}} {}\n", label(m->config().name),
+                       label(m->rule_text(r)), m->counted(r));
+    o += fmt::format("gslbd_map_answers_total{{map={},rule=\"default\"}} {}\n", label(m->config().name),
+                     m->counted(geo::Match::kDefault));
+  }
   const auto& reload = control_.last_reload();
   family("gslbd_config_last_reload_successful", "gauge",
          "1 if the last reload (SIGHUP, gslbctl reload) was applied, 0 if it failed.");

@@ -208,8 +208,7 @@ std::string status_json(const pool::Engine& e, health::MonoTime now, const Drain
 }
 
 std::optional<std::string> explain(const pool::Engine& e, const std::string& fqdn_in,
-                                   uint16_t qtype, const std::optional<core::IpAddress>& client,
-                                   bool json) {
+                                   uint16_t qtype, const ExplainClient& client, bool json) {
   std::string fqdn = fqdn_in.empty() || fqdn_in.back() == '.' ? fqdn_in : fqdn_in + ".";
   const std::string wire = dns::name_from_text(fqdn);
   const auto& names = e.config().names;
@@ -217,18 +216,46 @@ std::optional<std::string> explain(const pool::Engine& e, const std::string& fqd
   size_t n = 0;
   while (n < names.size() && wires[n] != wire) ++n;
   if (n == names.size()) return std::nullopt;
-  const pool::Name& name = names[n];
+  const pool::Name& configured = names[n];
   const auto& statuses = e.pool_statuses();
-  const auto& active = e.active(n);
+  std::vector<size_t> active = e.active(n);
   const bool v4 = qtype == dns::rrtype::A;
-  const char* ret = name.ret == pool::Return::all ? "all" : name.ret == pool::Return::one ? "one" : "some";
+  const char* ret = configured.ret == pool::Return::all ? "all" : configured.ret == pool::Return::one ? "one" : "some";
   const dns::DynamicAnswer* ans = e.answer(wire, qtype);
+  // A mapped name: the pools as this client's class orders them, and that class's answer.
+  pool::Name seen = configured;
+  std::string jmap = "null";
+  std::string map_text;
+  if (configured.map) {
+    const geo::Map& map = *configured.map;
+    geo::Match m;
+    std::string from = "no client given: the default";
+    if (client.ecs) {
+      m = client.ecs->length == 0 ? geo::Match{} : map.lookup(client.ecs->address, client.ecs->length);
+      from = fmt::format("ECS {}/{}", client.ecs->address.to_string(), client.ecs->length);
+    } else if (client.address) {
+      m = map.lookup(*client.address);
+      from = fmt::format("source {}", client.address->to_string());
+    }
+    const geo::Order& order = map.classes()[m.cls];
+    seen = pool::ordered_for(e.config(), configured, order);
+    active = pool::active_pools(seen, statuses);
+    if (ans && m.cls < ans->classes.size()) ans = &ans->classes[m.cls];
+    std::vector<std::string> regions = order.regions;
+    for (const auto& [region, weight] : order.weights) regions.push_back(fmt::format("{}={}", region, weight));
+    map_text = fmt::format("client ({}): map {} rule {}, scope /{}, regions {}\n", from, map.config().name,
+                           map.rule_text(m.rule), m.scope, join(regions, ", "));
+    jmap = fmt::format("{{\"map\":{},\"rule\":{},\"scope\":{},\"regions\":{}}}", json_string(map.config().name),
+                       json_string(map.rule_text(m.rule)), m.scope, json_list(regions));
+  }
+  const pool::Name& name = seen;
 
   std::string text = fmt::format("{} {} (mode {}, return {}{}, all_down {}, ttl {})\n", name.fqdn,
                                  v4 ? "A" : "AAAA",
                                  name.mode == pool::Mode::failover ? "failover" : "weighted", ret,
                                  name.ret == pool::Return::some ? fmt::format(" {}", name.count) : "",
                                  pool::to_string(name.all_down), name.ttl);
+  text += map_text;
   std::string jpools;
   bool chosen_seen = false;
   for (const auto& m : name.pools) {
@@ -275,10 +302,14 @@ std::optional<std::string> explain(const pool::Engine& e, const std::string& fqd
                       name.ttl,
                       sets.empty() ? "" : fmt::format(", {} among: {}", rotate ? "each query the next" : "picked by weight", join(sets, " ")));
   if (active.empty()) text += fmt::format("no usable pool: all_down = {}\n", pool::to_string(name.all_down));
-  if (client) text += fmt::format("client {}: no client-specific policy applies\n", client->to_string());
+  if (!configured.map && (client.address || client.ecs))
+    text += fmt::format("client {}: no client-specific policy applies (the name has no map)\n",
+                        client.address ? client.address->to_string()
+                                       : fmt::format("ECS {}/{}", client.ecs->address.to_string(),
+                                                     client.ecs->length));
   if (!json) return text;
-  return fmt::format("{{\"name\":{},\"type\":{},\"pools\":[{}],\"rcode\":{},\"ttl\":{},\"pick\":{},\"answers\":{}}}\n",
-                     json_string(name.fqdn), json_string(v4 ? "A" : "AAAA"), jpools,
+  return fmt::format("{{\"name\":{},\"type\":{},\"client\":{},\"pools\":[{}],\"rcode\":{},\"ttl\":{},\"pick\":{},\"answers\":{}}}\n",
+                     json_string(name.fqdn), json_string(v4 ? "A" : "AAAA"), jmap, jpools,
                      json_string(sets.empty() && ans && ans->kind == dns::DynamicAnswer::Kind::addresses ? "NODATA" : kind_text(ans)),
                      name.ttl, json_string(rotate ? "rotate" : "weighted"), json_list(sets));
 }

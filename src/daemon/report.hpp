@@ -18,11 +18,18 @@ namespace gslb::daemon {
 std::string status_text(const pool::Engine& engine, health::MonoTime now, const DrainBook& drains);
 std::string status_json(const pool::Engine& engine, health::MonoTime now, const DrainBook& drains);
 
+// Who asks, for `explain`: the packet's source and the ECS prefix a resolver would send.
+struct ExplainClient {
+  std::optional<core::IpAddress> address;
+  std::optional<core::Prefix> ecs;
+};
+
 // Which pools were considered for `fqdn`, which addresses were skipped and why, and the answer a
-// client gets now. Empty optional when `fqdn` is not a dynamic name.
+// client gets now; for a name with a map, the client's rule, region order and ECS scope (the
+// ECS prefix decides when given, as it does for queries). Empty optional when `fqdn` is not a
+// dynamic name.
 std::optional<std::string> explain(const pool::Engine& engine, const std::string& fqdn,
-                                   uint16_t qtype, const std::optional<core::IpAddress>& client,
-                                   bool json);
+                                   uint16_t qtype, const ExplainClient& client, bool json);
 
 // `gslbctl zones`: each zone's SOA serial, static records, when its files were read, its file,
 // and its transfers (served so far; who may have one).

@@ -34,12 +34,24 @@ size_t start_response(std::span<const uint8_t> query, const Query& q, uint8_t* o
   return kHeaderSize + n;
 }
 
-size_t opt_size(const CookieOut& ck) noexcept { return kOptSize + (ck.send ? kCookieOptSize : 0); }
+// The ECS option of our response (RFC 7871 §7.2.1): FAMILY, SOURCE PREFIX-LENGTH and ADDRESS
+// as the query sent them, and our SCOPE PREFIX-LENGTH: 0 unless the answer depends on where
+// the client is.
+struct EcsOut {
+  bool send = false;
+  uint8_t scope = 0;
+};
+
+size_t ecs_size(const Query& q, const EcsOut& ecs) noexcept { return ecs.send ? 4u + q.ecs_len : 0; }
+
+size_t opt_size(const Query& q, const CookieOut& ck, const EcsOut& ecs) noexcept {
+  return kOptSize + (ck.send ? kCookieOptSize : 0) + ecs_size(q, ecs);
+}
 
 // RFC 6891 §6.1.3: our payload size in CLASS, the extended RCODE and DO in TTL (DO is copied,
 // RFC 3225 §3); then our COOKIE option, if any.
-size_t put_opt(uint8_t* p, const HandlerOptions& opt, const Query& q, uint16_t rcode,
-               const CookieOut& ck) noexcept {
+size_t put_opt(uint8_t* p, std::span<const uint8_t> query, const HandlerOptions& opt,
+               const Query& q, uint16_t rcode, const CookieOut& ck, const EcsOut& ecs) noexcept {
   p[0] = 0;
   put16(p + 1, rrtype::OPT);
   put16(p + 3, opt.edns_size);
@@ -47,13 +59,22 @@ size_t put_opt(uint8_t* p, const HandlerOptions& opt, const Query& q, uint16_t r
   p[6] = 0;
   p[7] = q.edns_do ? 0x80 : 0;
   p[8] = 0;
-  put16(p + 9, ck.send ? uint16_t(kCookieOptSize) : 0);
+  const size_t total = opt_size(q, ck, ecs);
+  put16(p + 9, uint16_t(total - kOptSize));
+  uint8_t* o = p + kOptSize;
   if (ck.send) {
-    put16(p + 11, kOptionCookie);
-    put16(p + 13, uint16_t(sizeof ck.bytes));
-    std::memcpy(p + 15, ck.bytes, sizeof ck.bytes);
+    put16(o, kOptionCookie);
+    put16(o + 2, uint16_t(sizeof ck.bytes));
+    std::memcpy(o + 4, ck.bytes, sizeof ck.bytes);
+    o += kCookieOptSize;
   }
-  return opt_size(ck);
+  if (ecs.send) {
+    put16(o, kOptionEcs);
+    put16(o + 2, q.ecs_len);
+    std::memcpy(o + 4, query.data() + q.ecs_at, q.ecs_len);
+    o[7] = ecs.scope;
+  }
+  return total;
 }
 
 CookieOut check_cookie(const Query& q, std::span<const uint8_t> query, const Client& c) noexcept {
@@ -91,6 +112,39 @@ CookieOut check_cookie(const Query& q, std::span<const uint8_t> query, const Cli
   return ck;
 }
 
+// Where the client is, for a mapped name: the ECS address when the query has one (RFC 7871
+// §7.2.1), else the packet's source. SOURCE PREFIX-LENGTH 0 means the resolver tells nothing
+// about its client (§7.1.2): the default, with scope 0. No address at all (tools): the default.
+geo::Match locate(const geo::Map& map, const Query& q, const HandlerOptions& opt,
+                  const Client& client) noexcept {
+  if (opt.ecs && q.ecs_at != 0) {
+    geo::Match m;
+    if (q.ecs_source == 0) return m;
+    core::IpAddress a;
+    a.family = q.ecs_family == 1 ? core::IpAddress::Family::v4 : core::IpAddress::Family::v6;
+    std::memcpy(a.bytes.data(), q.ecs_address, sizeof q.ecs_address);
+    return map.lookup(a, q.ecs_source);
+  }
+  if (client.address) return map.lookup(*client.address);
+  return geo::Match{};
+}
+
+// The client's network for sticky picks: the ECS prefix as sent, else the source's /24 (IPv4)
+// or /56 (IPv6, a typical end site); 0 without an address.
+uint64_t sticky_key(const Query& q, const HandlerOptions& opt, const Client& client) noexcept {
+  if (opt.ecs && q.ecs_at != 0) {
+    core::IpAddress a;
+    a.family = q.ecs_family == 1 ? core::IpAddress::Family::v4 : core::IpAddress::Family::v6;
+    std::memcpy(a.bytes.data(), q.ecs_address, sizeof q.ecs_address);
+    return client_network_key(a, q.ecs_source);
+  }
+  if (!client.address) return 0;
+  const core::IpAddress& a = *client.address;
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const bool v4 = a.is_v4() || std::memcmp(a.bytes.data(), kMapped, 12) == 0;  // ::ffff:a.b.c.d
+  return client_network_key(a, a.is_v4() ? 24 : v4 ? 96 + 24 : 56);
+}
+
 // One query's response being written: the pieces every path needs.
 struct Writer {
   std::span<const uint8_t> query;
@@ -99,6 +153,7 @@ struct Writer {
   std::span<uint8_t> out;
   const Client& client;
   const CookieOut& ck;
+  const EcsOut& ecs;
   Outcome& outcome;
 
   // RRL (UDP only; TCP and clients with a valid server cookie are exempt).
@@ -121,7 +176,7 @@ struct Writer {
     uint8_t* o = out.data();
     size_t n = start_response(query, q, o, uint16_t(flags | (rcode & 0xF)), echo_question);
     if (q.has_edns && echo_question) {
-      n += put_opt(o + n, opt, q, rcode, ck);
+      n += put_opt(o + n, query, opt, q, rcode, ck, ecs);
       put16(o + 10, 1);
     }
     return n;
@@ -143,8 +198,10 @@ size_t answer_error(std::span<const uint8_t> query, const Query& q, const Handle
                     std::span<uint8_t> out, uint16_t rcode, bool echo_question) noexcept {
   const Client none;
   const CookieOut no_cookie;
+  const EcsOut no_ecs;
   Outcome unused;
-  return Writer{query, q, opt, out, none, no_cookie, unused}.header_only(0, rcode, echo_question);
+  return Writer{query, q, opt, out, none, no_cookie, no_ecs, unused}.header_only(0, rcode,
+                                                                                   echo_question);
 }
 
 size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const uint8_t> query,
@@ -161,12 +218,14 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     outcome.rcode = uint8_t(Rcode::formerr);
     return answer_error(query, q, opt, out, outcome.rcode, false);  // RFC 7873 §5.2.2
   }
-  if (status == ParseStatus::formerr) {
+  if (status == ParseStatus::formerr || (status == ParseStatus::ok && q.ecs_malformed && opt.ecs)) {
     outcome.rcode = uint8_t(Rcode::formerr);
-    return answer_error(query, q, opt, out, outcome.rcode, false);
+    return answer_error(query, q, opt, out, outcome.rcode, false);  // RFC 7871 §7.2.1
   }
   const CookieOut ck = check_cookie(q, query, client);
-  Writer w{query, q, opt, out, client, ck, outcome};
+  EcsOut ecs;
+  ecs.send = opt.ecs && q.ecs_at != 0;
+  Writer w{query, q, opt, out, client, ck, ecs, outcome};
   if (status == ParseStatus::notimp) return w.error(uint16_t(Rcode::notimp));
   // RFC 6891 §6.1.3: BADVERS goes in the extended RCODE of our OPT.
   if (status == ParseStatus::badvers) return w.error(kBadVers);
@@ -202,10 +261,27 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     ti = dnssec ? e->below_do : e->below;
   }
   if ((ti & kDynamicBit) && !answers.overlay) return w.error(uint16_t(Rcode::servfail));
-  const Template& t = (ti & kDynamicBit) ? answers.overlay->pick(ti & ~kDynamicBit, scratch.pick, dnssec)
-                                         : table.tmpl(ti);
+  const geo::Map* map = (ti & kDynamicBit) ? answers.overlay->map(ti & ~kDynamicBit) : nullptr;
+  geo::Match match;
+  if (map) match = locate(*map, q, opt, client);
+  const uint32_t slot = ti & ~kDynamicBit;
+  const Template& t =
+      (ti & kDynamicBit)
+          ? answers.overlay->pick(slot, scratch.pick, match.cls,
+                                  answers.overlay->sticky(slot, match.cls) ? sticky_key(q, opt, client) : 0,
+                                  dnssec)
+          : table.tmpl(ti);
   const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | t.rcode);
   outcome.rcode = t.rcode;
+  if (map) {
+    map->count(match);
+    outcome.mapped = true;
+    outcome.map_rule = match.rule;
+    // A negative answer (NODATA: no address of this family, or all_down = empty) or SERVFAIL
+    // is the same for every client here: scope 0, so resolvers cache it once.
+    if (t.rcode == 0 && t.an != 0) ecs.scope = match.scope;
+  }
+  outcome.ecs_scope = ecs.send ? ecs.scope : 0;
 
   // The response's identity for RRL, as BIND builds it: its kind and the closest encloser
   // (the name itself for a hit; the parent of the wildcard; the delegation point; the deepest
@@ -221,7 +297,7 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   if (!client.tcp && q.has_edns)
     limit = std::clamp<size_t>(q.edns_size, kMinUdp, std::max<size_t>(opt.edns_size, kMinUdp));
   limit = std::min(limit, out.size());
-  const size_t opt_len = q.has_edns ? opt_size(ck) : 0;
+  const size_t opt_len = q.has_edns ? opt_size(q, ck, ecs) : 0;
 
   // The NSECs this name needs (Template::deny): the one covering it and, for NXDOMAIN, the one
   // covering its closest encloser's wildcard, unless that is the same record.
@@ -279,7 +355,7 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   put16(o + 6, t.an);
   put16(o + 8, ns);
   if (q.has_edns) {
-    n += put_opt(o + n, opt, q, 0, ck);
+    n += put_opt(o + n, query, opt, q, 0, ck, ecs);
     ++ar;
   }
   put16(o + 10, ar);

@@ -16,6 +16,10 @@ namespace gslb::dns {
 
 struct HandlerOptions {
   uint16_t edns_size = 1232;  // what we advertise and the most we send over UDP (DNS flag day 2020)
+  // EDNS Client Subnet (RFC 7871): the option's address picks a mapped name's answer and the
+  // response carries the option back with its scope. Off: the option is ignored, like any
+  // unknown option, and the packet's source decides.
+  bool ecs = true;
 };
 
 // What happened to a query, for the caller's counters and for zone transfers.
@@ -25,6 +29,10 @@ struct Outcome {
   // AXFR/IXFR over TCP for a zone's apex: the caller checks the ACL and streams the zone.
   int32_t transfer_zone = -1;
   RrlAction rrl = RrlAction::send;  // drop: nothing was sent; slip: a TC=1 reply was
+  // A mapped name's answer: the rule that chose it (geo::Match::kDefault for the default).
+  bool mapped = false;
+  uint32_t map_rule = 0;
+  uint8_t ecs_scope = 0;  // the SCOPE PREFIX-LENGTH sent back (0 when no ECS was echoed)
 };
 
 // What a worker answers from: the static table and the dynamic overlay built for it.

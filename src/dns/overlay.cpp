@@ -1,6 +1,7 @@
 #include "dns/overlay.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "dns/dnssec.hpp"
@@ -39,7 +40,22 @@ AddressSet address_set(uint16_t qtype, uint32_t ttl, const std::vector<core::IpA
 Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot& slot,
                                     const DynamicAnswer* ans) {
   Built b;
-  Choice& c = b.choice;
+  if (ans && ans->map) {
+    b.choice.map = ans->map;
+    for (const DynamicAnswer& cls : ans->classes)
+      b.choice.classes.push_back(make_variant(table, slot, &cls, b.templates));
+    return b;
+  }
+  b.choice.all = make_variant(table, slot, ans, b.templates);
+  return b;
+}
+
+Overlay::Variant Overlay::make_variant(const AnswerTable& table, const DynamicSlot& slot,
+                                       const DynamicAnswer* ans,
+                                       std::vector<BuiltTemplate>& templates) {
+  Variant c;
+  c.first = uint32_t(templates.size());
+  const size_t before = templates.size();
   TemplateSpec spec;
   spec.base = slot.base;
   spec.answer = slot.chain;
@@ -54,7 +70,7 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
     fail.base = slot.base;
     fail.rcode = uint8_t(Rcode::servfail);
     fail.aa = false;
-    b.templates.push_back(build_template(fail));
+    templates.push_back(build_template(fail));
   } else if (ans && ans->kind == DynamicAnswer::Kind::addresses && !ans->alternatives.empty()) {
     c.pick = ans->pick;
     uint64_t total = 0;
@@ -64,7 +80,7 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
       if (set.rdata.empty()) continue;
       TemplateSpec s = spec;
       s.answer.push_back(RecordRef{slot.owner, &set, set.ttl});
-      b.templates.push_back(build_template(s));
+      templates.push_back(build_template(s));
       if (signer) {
         // The RRSIG covers the RRset whatever its order, so a rotation needs no more of them.
         const std::vector<std::string> sigs = signer->sign(slot.owner.empty() ? slot.name : slot.owner, set);
@@ -78,17 +94,22 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
       }
       total += std::max<uint32_t>(alt.weight, 1);
       c.cumulative.push_back(total);
+      uint64_t id = 0xcbf29ce484222325ull;  // FNV-1a over the addresses: stable across rebuilds
+      for (const auto& ip : alt.addresses)
+        for (size_t i = 0; i < ip.size(); ++i) id = (id ^ ip.bytes[i]) * 0x100000001b3ull;
+      c.ids.push_back(id);
     }
   }
-  if (b.templates.empty()) {
+  if (templates.size() == before) {
     // No address of this family (or nothing usable and all_down = empty): NODATA, with a
     // negative TTL no longer than the name's own, so the name comes back quickly.
     const RRset& soa = zone.soa();
     uint32_t ttl = soa_negative_ttl(zone);
     if (ans) ttl = std::min(ttl, ans->ttl);
     spec.authority.push_back(RecordRef{zone.apex, &soa, ttl});
-    b.templates.push_back(build_template(spec));
+    templates.push_back(build_template(spec));
     c.cumulative.clear();
+    c.ids.clear();
     if (signer) {
       // The SOA and its RRSIGs at the negative TTL, then the NSEC at the name (RFC 4035 §3.1.3.1).
       signed_forms.clear();
@@ -99,17 +120,22 @@ Overlay::Built Overlay::make_choice(const AnswerTable& table, const DynamicSlot&
       signed_forms.push_back(build_template(sd));
     }
   }
-  c.count = uint32_t(b.templates.size());
+  c.count = uint32_t(templates.size() - before);
   if (c.cumulative.size() != c.count) c.pick = DynamicAnswer::Pick::cycle;
+  // The signed forms follow the variant's own templates.
   if (signer && signed_forms.size() == c.count) {
     c.dnssec = true;
-    for (auto& t : signed_forms) b.templates.push_back(std::move(t));
+    for (auto& t : signed_forms) templates.push_back(std::move(t));
   }
-  return b;
+  return c;
 }
 
+// Template indexes in a Built are relative to its own list; in the chunk they follow what the
+// chunk already holds.
 void Overlay::add(Chunk& chunk, Built b) {
-  b.choice.first = uint32_t(chunk.templates.size());
+  const uint32_t base = uint32_t(chunk.templates.size());
+  b.choice.all.first += base;
+  for (Variant& v : b.choice.classes) v.first += base;
   for (const auto& t : b.templates) chunk.templates.add(t);
   chunk.choices.push_back(std::move(b.choice));
 }
@@ -165,10 +191,18 @@ std::shared_ptr<const Overlay> Overlay::update(const Overlay& prev, const Answer
         while (next < fresh.size() && fresh[next].first == s) ++next;  // a slot named twice
         continue;
       }
-      const Choice& was = old.choices[s];
-      Built copy{was, {}};
-      for (uint32_t t = was.first; t < was.first + was.total(); ++t)
-        copy.templates.push_back(BuiltTemplate{std::string(old.templates.block(t)), old.templates[t]});
+      Built copy{old.choices[s], {}};
+      auto take = [&](Variant& v) {
+        const uint32_t from = v.first;
+        v.first = uint32_t(copy.templates.size());
+        for (uint32_t t = from; t < from + v.total(); ++t)
+          copy.templates.push_back(BuiltTemplate{std::string(old.templates.block(t)), old.templates[t]});
+      };
+      if (copy.choice.map) {
+        for (Variant& v : copy.choice.classes) take(v);
+      } else {
+        take(copy.choice.all);
+      }
       add(*chunk, std::move(copy));
     }
     chunk->templates.freeze();
@@ -183,12 +217,69 @@ size_t Overlay::template_count() const noexcept {
   return n;
 }
 
-const Template& Overlay::pick(uint32_t slot, PickState& st, bool dnssec) const noexcept {
+const geo::Map* Overlay::map(uint32_t slot) const noexcept {
+  return chunks_[slot / kChunk]->choices[slot % kChunk].map.get();
+}
+
+uint64_t client_network_key(const core::IpAddress& a, unsigned prefix) noexcept {
+  const unsigned bits = std::min<unsigned>(prefix, unsigned(a.size()) * 8);
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t(bits) << 56) ^ (a.is_v4() ? 4 : 6);
+  for (unsigned i = 0; i < (bits + 7) / 8; ++i) {
+    const uint8_t mask = i < bits / 8 ? 0xFF : uint8_t(0xFF << (8 - bits % 8));
+    h = (h ^ (a.bytes[i] & mask)) * 0x100000001b3ull;
+  }
+  return h | 1;  // never 0, which means "no client"
+}
+
+namespace {
+
+// splitmix64's finaliser: a well-mixed 64-bit value from a client key and a template id.
+uint64_t mix(uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+const Overlay::Variant& Overlay::variant(uint32_t slot, uint16_t cls) const noexcept {
+  const Choice& choice = chunks_[slot / kChunk]->choices[slot % kChunk];
+  return choice.map && cls < choice.classes.size() ? choice.classes[cls]
+         : choice.map && !choice.classes.empty()   ? choice.classes.front()
+                                                   : choice.all;
+}
+
+bool Overlay::sticky(uint32_t slot, uint16_t cls) const noexcept {
+  const Variant& c = variant(slot, cls);
+  return c.pick == DynamicAnswer::Pick::sticky && c.count > 1;
+}
+
+const Template& Overlay::pick(uint32_t slot, PickState& st, uint16_t cls, uint64_t client_key,
+                              bool dnssec) const noexcept {
   const Chunk& chunk = *chunks_[slot / kChunk];
-  const Choice& c = chunk.choices[slot % kChunk];
+  const Variant& c = variant(slot, cls);
   const uint32_t first = c.first + (dnssec && c.dnssec ? c.count : 0);
   if (c.count == 1) return chunk.templates[first];
   if (c.pick == DynamicAnswer::Pick::cycle) return chunk.templates[first + st.turn++ % c.count];
+  if (c.pick == DynamicAnswer::Pick::sticky && client_key != 0 && c.ids.size() == c.count) {
+    // Weighted rendezvous: each alternative scores weight / -ln(u), u uniform in (0, 1) from
+    // hash(client, alternative); the highest wins. A removed alternative only moves the
+    // clients it had; weights 90 and 10 keep 90% and 10% of the clients.
+    double best = -1;
+    uint32_t pick = 0;
+    for (uint32_t i = 0; i < c.count; ++i) {
+      const double u = (double(mix(client_key ^ c.ids[i]) >> 11) + 0.5) * 0x1.0p-53;
+      const uint64_t w = c.cumulative[i] - (i ? c.cumulative[i - 1] : 0);
+      const double score = double(w) / -std::log(u);
+      if (score > best) {
+        best = score;
+        pick = i;
+      }
+    }
+    return chunk.templates[first + pick];
+  }
   // xorshift64*: a few cycles, and good enough to split traffic by weight.
   st.rng ^= st.rng >> 12;
   st.rng ^= st.rng << 25;

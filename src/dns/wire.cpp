@@ -22,6 +22,23 @@ size_t skip_name(const uint8_t* p, size_t len, size_t off) noexcept {
   return 0;
 }
 
+// RFC 7871 §6 and §7.2.1: the option's framing and that ADDRESS is exactly SOURCE's bits.
+bool parse_ecs(const uint8_t* d, uint16_t len, Query& q) noexcept {
+  if (len < 4) return false;
+  const uint16_t family = get16(d);
+  const uint8_t source = d[2];
+  const unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
+  if (max == 0 || source > max) return false;
+  const unsigned bytes = (source + 7u) / 8u;
+  if (len != 4 + bytes) return false;
+  if (source % 8 && (d[4 + bytes - 1] & uint8_t(0xFF >> (source % 8)))) return false;
+  q.ecs_family = family;
+  q.ecs_source = source;
+  std::memset(q.ecs_address, 0, sizeof q.ecs_address);
+  std::memcpy(q.ecs_address, d + 4, bytes);
+  return true;
+}
+
 }  // namespace
 
 ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
@@ -35,6 +52,9 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
   q.cookie_at = 0;
   q.cookie_len = 0;
   q.cookie_malformed = false;
+  q.ecs_at = 0;
+  q.ecs_len = 0;
+  q.ecs_malformed = false;
   if (len < kHeaderSize) return ParseStatus::drop;
   q.id = get16(p);
   q.flags = get16(p + 2);
@@ -93,7 +113,7 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
       q.edns_version = p[off + 5];
       q.edns_do = (p[off + 6] & 0x80) != 0;
       if (q.edns_version != 0) badvers = true;
-      // Options are walked to check their framing and find COOKIE; unknown ones are ignored
+      // Options are walked to check their framing and find COOKIE and ECS; unknown ones are ignored
       // (§6.1.2).
       size_t o = off + 10, end = off + 10 + rdlen;
       while (o < end) {
@@ -106,6 +126,15 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
             q.cookie_len = uint8_t(olen);
           } else {
             q.cookie_malformed = true;
+          }
+        }
+        if (code == kOptionEcs) {
+          if (q.ecs_at != 0 || q.ecs_malformed || !parse_ecs(p + o + 4, olen, q)) {
+            q.ecs_malformed = true;
+            q.ecs_at = 0;
+          } else {
+            q.ecs_at = uint16_t(o + 4);
+            q.ecs_len = olen;
           }
         }
         o += 4 + olen;

@@ -24,6 +24,7 @@ enum class Rcode : uint8_t {
 };
 inline constexpr uint16_t kBadVers = 16;  // extended RCODE, RFC 6891 §9
 inline constexpr uint16_t kOptionCookie = 10;  // EDNS option code, RFC 7873 §4
+inline constexpr uint16_t kOptionEcs = 8;      // EDNS Client Subnet, RFC 7871 §6
 
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxName = 255;
@@ -72,6 +73,17 @@ struct Query {
   uint16_t cookie_at = 0;
   uint8_t cookie_len = 0;
   bool cookie_malformed = false;
+  // The EDNS Client Subnet option (RFC 7871 §6): where its data starts in the packet (0: none)
+  // and its fields; `ecs_address` holds the ADDRESS bytes sent, zero-padded. `ecs_malformed`:
+  // a family other than 1 (IPv4) or 2 (IPv6), a SOURCE PREFIX-LENGTH longer than the family's
+  // address, an OPTION-LENGTH other than 4 + ceil(SOURCE/8), address bits set beyond SOURCE,
+  // or a second ECS option; a server that does ECS answers FORMERR (§7.2.1).
+  uint16_t ecs_at = 0;
+  uint16_t ecs_len = 0;
+  uint16_t ecs_family = 0;
+  uint8_t ecs_source = 0;
+  uint8_t ecs_address[16] = {};
+  bool ecs_malformed = false;
 };
 
 // Decodes header, question and additional section (for OPT). Every byte of the packet must be

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/address.hpp"
+#include "geo/map.hpp"
 
 namespace gslb::pool {
 
@@ -43,6 +44,10 @@ struct Name {
   Return ret = Return::all;
   unsigned count = 1;         // Return::some: how many addresses
   AllDown all_down = AllDown::fail_open;
+  bool sticky = false;        // Return::one: by the client's network, not at random
+  // `map = "..."`: each client gets the pools in the order (or with the weights) its map rule
+  // gives; null for a name that answers every client alike.
+  geo::MapPtr map;
 };
 
 struct Config {

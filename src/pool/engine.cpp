@@ -152,6 +152,17 @@ void Engine::update_name(size_t i, std::vector<Event>* events) {
   active_[i] = std::move(now);
   answers_[i][0] = pool::answer(cfg_, n, active_[i], usable, dns::rrtype::A);
   answers_[i][1] = pool::answer(cfg_, n, active_[i], usable, dns::rrtype::AAAA);
+  if (n.map) {
+    // Every class of client order gets its own answer, prebuilt like the name's own: health
+    // decides within each client's order. Events follow the name's configured order.
+    for (auto& a : answers_[i]) a.map = n.map;
+    for (const geo::Order& order : n.map->classes()) {
+      const Name seen = ordered_for(cfg_, n, order);
+      const auto act = active_pools(seen, pools_);
+      answers_[i][0].classes.push_back(pool::answer(cfg_, seen, act, usable, dns::rrtype::A));
+      answers_[i][1].classes.push_back(pool::answer(cfg_, seen, act, usable, dns::rrtype::AAAA));
+    }
+  }
   if (!is_changed_[i]) {
     is_changed_[i] = true;
     changed_.push_back(i);

@@ -1,5 +1,8 @@
 #include "pool/pool.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 
 namespace gslb::pool {
 
@@ -32,6 +35,29 @@ std::vector<size_t> active_pools(const Name& name, const std::vector<PoolStatus>
     out.push_back(m.pool);
     if (name.mode == Mode::failover) break;
   }
+  return out;
+}
+
+Name ordered_for(const Config& cfg, const Name& name, const geo::Order& order) {
+  Name out = name;
+  out.map = nullptr;
+  if (name.mode == Mode::weighted && !order.weights.empty()) {
+    out.pools.clear();
+    for (const Member& m : name.pools)
+      for (const auto& [region, weight] : order.weights)
+        if (cfg.pools[m.pool].region == region) out.pools.push_back(Member{m.pool, weight});
+    if (out.pools.empty()) out.pools = name.pools;
+    return out;
+  }
+  std::vector<std::string_view> regions(order.regions.begin(), order.regions.end());
+  if (regions.empty())
+    for (const auto& [region, weight] : order.weights) regions.push_back(region);
+  auto rank = [&](const Member& m) {
+    return size_t(std::find(regions.begin(), regions.end(), cfg.pools[m.pool].region) -
+                  regions.begin());
+  };
+  std::stable_sort(out.pools.begin(), out.pools.end(),
+                   [&](const Member& a, const Member& b) { return rank(a) < rank(b); });
   return out;
 }
 
@@ -126,7 +152,8 @@ dns::DynamicAnswer answer(const Config& cfg, const Name& name, const std::vector
     out.kind = dns::DynamicAnswer::Kind::addresses;
     add_pool(name, family(name.pools.front().pool, false), 1000, out);
     out.pick = name.ret == Return::all ? dns::DynamicAnswer::Pick::cycle
-                                       : dns::DynamicAnswer::Pick::weighted;
+               : name.sticky && name.ret == Return::one ? dns::DynamicAnswer::Pick::sticky
+                                                        : dns::DynamicAnswer::Pick::weighted;
     if (out.alternatives.empty()) out.kind = dns::DynamicAnswer::Kind::nodata;
     return out;
   }
@@ -140,6 +167,7 @@ dns::DynamicAnswer answer(const Config& cfg, const Name& name, const std::vector
   }
   out.pick = (active.size() == 1 && name.ret == Return::all) ? dns::DynamicAnswer::Pick::cycle
                                                              : dns::DynamicAnswer::Pick::weighted;
+  if (name.sticky && name.ret == Return::one) out.pick = dns::DynamicAnswer::Pick::sticky;
   if (out.alternatives.empty()) out.kind = dns::DynamicAnswer::Kind::nodata;
   return out;
 }

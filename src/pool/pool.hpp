@@ -26,6 +26,12 @@ std::vector<PoolStatus> pool_status(const Config& cfg, const Usable& usable);
 // Which pools a name answers from now. Empty when every pool is down.
 std::vector<size_t> active_pools(const Name& name, const std::vector<PoolStatus>& pools);
 
+// `name` as a client of map class `order` sees it. Failover: its pools ordered by the position
+// of their region in `order.regions` (pools of unlisted regions follow, in config order).
+// Weighted with `order.weights`: only the pools of the weighted regions, with those weights
+// (the name as configured when none of its pools is in a weighted region).
+Name ordered_for(const Config& cfg, const Name& name, const geo::Order& order);
+
 // The answer for one name and family (qtype A or AAAA) given the active pools.
 dns::DynamicAnswer answer(const Config& cfg, const Name& name, const std::vector<size_t>& active,
                           const Usable& usable, uint16_t qtype);

@@ -42,6 +42,15 @@ for data in [cc, cc + bytes.fromhex("010000005cf79f111f8130c3eee29480"), cc[:5],
              cc * 6]:
     cases.append(query("www.example.test", 1, edns=1232, options=cookie(data)))
 cases.append(query("nope.example.test", 1, edns=1232, options=cookie(cc) + cookie(cc + cc)))
+# EDNS Client Subnet (RFC 7871): IPv4 /24, IPv6 /48, /0, then malformed: unknown family, too
+# long a prefix, bits past the prefix, a short address, two options; and ECS beside a cookie.
+def ecs(family, source, address, scope=0):
+    return struct.pack(">HHHBB", 8, 4 + len(address), family, source, scope) + address
+for opt in [ecs(1, 24, bytes([198, 51, 100])), ecs(2, 48, bytes.fromhex("20010db80001")),
+            ecs(1, 0, b""), ecs(3, 0, b""), ecs(1, 33, bytes(5)), ecs(1, 23, bytes([198, 51, 101])),
+            ecs(1, 24, bytes([198, 51])), ecs(1, 24, bytes([1, 2, 3])) * 2,
+            cookie(cc) + ecs(1, 32, bytes([203, 0, 113, 7]))]:
+    cases.append(query("www.example.test", 1, edns=1232, options=opt))
 for i, c in enumerate(cases):
     with open(os.path.join(out, f"seed-{i:03d}"), "wb") as f:
         f.write(c)

@@ -268,3 +268,148 @@ TEST_CASE("[limits]: defaults, sizes with a unit, and bad values with their posi
   CHECK(errs[3] == "etc/gslbd.toml:5:1: limits.files: unknown key");
   CHECK(errors_of("limits = 3\n").at(0) == "etc/gslbd.toml:1:10: limits: must be a table");
 }
+
+namespace {
+const char* kMapPools = R"([server]
+listen = ["127.0.0.1:5353"]
+
+[[pool]]
+name = "hangzhou"
+region = "cn-hangzhou"
+probe = "gw"
+addresses = ["127.0.0.2"]
+
+[[pool]]
+name = "shanghai"
+region = "cn-shanghai"
+probe = "gw"
+addresses = ["127.0.0.3"]
+)";
+}  // namespace
+
+TEST_CASE("[[map]]: nets, weights and a name that uses it") {
+  core::Errors errors;
+  auto cfg = config::parse(std::string(kMapPools) + R"(
+[[map]]
+name = "by-source"
+default = ["cn-hangzhou", "cn-shanghai"]
+nets = [
+  { cidr = "198.51.100.0/24", regions = ["cn-shanghai", "cn-hangzhou"] },
+  { cidr = "2001:db8:1::/48", regions = ["cn-shanghai"] },
+  { cidr = "203.0.113.0/24", weights = { "cn-hangzhou" = 90, "cn-shanghai" = 10 } },
+]
+
+[[name]]
+fqdn = "www.example.test."
+pools = ["hangzhou", "shanghai"]
+map = "by-source"
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->server.ecs);
+  REQUIRE(cfg->gtm.names.size() == 1);
+  const auto& map = cfg->gtm.names[0].map;
+  REQUIRE(map);
+  CHECK(map->config().nets.size() == 3);
+  CHECK(map->config().nets[2].order.weights ==
+        std::vector<std::pair<std::string, uint32_t>>{{"cn-hangzhou", 90}, {"cn-shanghai", 10}});
+  CHECK(map->classes().size() == 4);
+}
+
+TEST_CASE("[[map]] errors name the key and the position") {
+  auto e = errors_of(std::string(kMapPools) + R"(
+[[map]]
+name = "m"
+default = ["cn-hangzhou", "cn-beijing"]
+nets = [
+  { cidr = "198.51.100.7/24", regions = ["cn-shanghai"] },
+  { cidr = "198.51.100", regions = ["cn-shanghai"] },
+  { cidr = "10.0.0.0/8" },
+  { cidr = "10.0.0.0/8", regions = ["cn-shanghai"], weights = { "cn-shanghai" = 0 } },
+]
+
+[[name]]
+fqdn = "www.example.test."
+pools = ["hangzhou"]
+map = "other"
+)");
+  std::string all;
+  for (const auto& s : e) all += s + "\n";
+  INFO(all);
+  REQUIRE(e.size() == 8);
+  CHECK(e[0] == "etc/gslbd.toml:18:27: map[0].default[1]: no pool has region \"cn-beijing\"");
+  CHECK(e[1] == "etc/gslbd.toml:20:12: map[0].nets[0].cidr: has bits set beyond /24: did you "
+                "mean 198.51.100.0/24?");
+  CHECK(e[2].rfind("etc/gslbd.toml:21:12: map[0].nets[1].cidr: must be a prefix", 0) == 0);
+  CHECK(e[3].rfind("etc/gslbd.toml:22:3: map[0].nets[2]: needs regions = [...] or weights", 0) == 0);
+  CHECK(e[4] == "etc/gslbd.toml:23:12: map[0].nets[3].cidr: 10.0.0.0/8 is listed twice");
+  CHECK(e[5] == "etc/gslbd.toml:23:63: map[0].nets[3].weights: give regions or weights, not both");
+  CHECK(e[6] == "etc/gslbd.toml:23:81: map[0].nets[3].weights.cn-shanghai: must be an integer 1..1000");
+  CHECK(e[7] == "etc/gslbd.toml:29:7: name[0].map: no map named \"other\"");
+}
+
+TEST_CASE("[server] ecs turns EDNS Client Subnet off") {
+  core::Errors errors;
+  auto cfg = config::parse("[server]\nlisten = [\"127.0.0.1:53\"]\necs = false\n", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK_FALSE(cfg->server.ecs);
+  auto e = errors_of("[server]\nlisten = [\"127.0.0.1:53\"]\necs = \"yes\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "etc/gslbd.toml:3:7: server.ecs: must be true or false");
+}
+
+TEST_CASE("sticky needs return = \"one\"") {
+  core::Errors errors;
+  auto cfg = config::parse(std::string(kMapPools) + R"(
+[[name]]
+fqdn = "www.example.test."
+pools = ["hangzhou", "shanghai"]
+return = "one"
+sticky = true
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->gtm.names[0].sticky);
+  auto e = errors_of(std::string(kMapPools) + R"(
+[[name]]
+fqdn = "www.example.test."
+pools = ["hangzhou", "shanghai"]
+sticky = true
+)");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "etc/gslbd.toml:19:10: name[0].sticky: needs return = \"one\"");
+}
+
+TEST_CASE("[[map]] geo rules need a DB; a DB that cannot be read is an error at geoip") {
+  auto e = errors_of(std::string(kMapPools) + R"(
+[[map]]
+name = "m"
+default = ["cn-hangzhou"]
+geoip = "missing.mmdb"
+geo = [{ location = "AS", regions = ["cn-shanghai"] }, { location = "asia", regions = ["cn-shanghai"] }]
+nearest = true
+
+[[map]]
+name = "n"
+default = ["cn-hangzhou"]
+geo = [{ location = "JP", regions = ["cn-shanghai"] }]
+)");
+  std::string all;
+  for (const auto& s : e) all += s + "\n";
+  INFO(all);
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].rfind("etc/gslbd.toml:20:69: map[0].geo[1].location: must be a continent", 0) == 0);
+  CHECK(e[1] == "etc/gslbd.toml:21:11: map[0].nearest: ordering by distance is not supported by "
+                "this gslbd yet; list locations in geo");
+  CHECK(e[2] == "etc/gslbd.toml:26:7: map[1].geo: needs geoip = \"PATH\" (a MaxMind DB) to locate clients");
+}
+
+TEST_CASE("[[map]] a GeoIP2 DB that cannot be read is an error at geoip") {
+  auto e = errors_of(std::string(kMapPools) + R"(
+[[map]]
+name = "m"
+default = ["cn-hangzhou"]
+geoip = "missing.mmdb"
+geo = [{ location = "CN-31", regions = ["cn-shanghai"] }]
+)");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].rfind("etc/gslbd.toml:19:9: map[0].geoip: cannot read etc/missing.mmdb: ", 0) == 0);
+}

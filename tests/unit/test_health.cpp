@@ -292,3 +292,86 @@ TEST_CASE("event lines are logfmt: values quoted and escaped only when they must
   CHECK(*e.field("region") == "US East (N. Virginia)");
   CHECK_FALSE(e.field("nothing"));
 }
+
+namespace {
+
+// A map: 203.0.113/24 prefers shanghai; 198.51.100/24 splits 20/80 in weighted mode.
+geo::MapPtr region_map() {
+  geo::MapConfig m;
+  m.name = "by-source";
+  m.fallback.regions = {"cn-hangzhou", "cn-shanghai"};
+  m.nets = {{*core::Prefix::parse("203.0.113.0/24"), {{"cn-shanghai", "cn-hangzhou"}, {}}},
+            {*core::Prefix::parse("198.51.100.0/24"), {{}, {{"cn-hangzhou", 20}, {"cn-shanghai", 80}}}}};
+  return std::make_shared<const geo::Map>(std::move(m));
+}
+
+// The first alternative's addresses for the class of `client`.
+std::vector<std::string> class_addresses(const pool::Engine& e, const char* client) {
+  const dns::DynamicAnswer* a = e.answer(dns::name_from_text("www.example.test."), 1);
+  REQUIRE(a);
+  REQUIRE(a->map);
+  const auto& cls = a->classes.at(a->map->lookup(ip(client)).cls);
+  std::vector<std::string> out;
+  if (cls.kind == dns::DynamicAnswer::Kind::addresses)
+    for (auto& addr : cls.alternatives.front().addresses) out.push_back(addr.to_string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a mapped failover name: each class's order, health deciding within it") {
+  pool::Config c = two_regions();
+  c.names[0].map = region_map();
+  pool::Engine e(c, {{"http", {1, 1}}}, true);
+  CHECK(class_addresses(e, "192.0.2.1") == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
+  CHECK(class_addresses(e, "203.0.113.9") == std::vector<std::string>{"198.51.100.10"});
+  std::vector<pool::Event> ev;
+  // Shanghai dies: its clients fail over to hangzhou; the default's never changed.
+  e.record(id_of(e, "198.51.100.10"), false, "connect refused", 0ms, t0, ev);
+  e.record(id_of(e, "2001:db8::10"), false, "connect refused", 0ms, t0, ev);
+  CHECK(class_addresses(e, "203.0.113.9") == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
+  CHECK(class_addresses(e, "192.0.2.1") == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
+  // Events follow the name's own order: hangzhou is still up, so no failover event.
+  for (const auto& x : ev) CHECK(x.kind != "failover");
+}
+
+TEST_CASE("ordered_for: listed regions first, unlisted follow in config order; weights per source") {
+  pool::Config c = two_regions();
+  const geo::Order sh_only{{"cn-shanghai"}, {}};
+  const pool::Name f = pool::ordered_for(c, c.names[0], sh_only);
+  REQUIRE(f.pools.size() == 2);
+  CHECK(f.pools[0].pool == 1);
+  CHECK(f.pools[1].pool == 0);
+  c.names[0].mode = pool::Mode::weighted;
+  const geo::Order split{{}, {{"cn-hangzhou", 20}, {"cn-shanghai", 80}}};
+  const pool::Name w = pool::ordered_for(c, c.names[0], split);
+  REQUIRE(w.pools.size() == 2);
+  CHECK(w.pools[0].weight == 20);
+  CHECK(w.pools[1].weight == 80);
+  const geo::Order hz_only{{}, {{"cn-hangzhou", 5}}};
+  const pool::Name h = pool::ordered_for(c, c.names[0], hz_only);
+  REQUIRE(h.pools.size() == 1);
+  CHECK(h.pools[0].pool == 0);
+  const geo::Order nowhere{{}, {{"eu-west", 5}}};
+  CHECK(pool::ordered_for(c, c.names[0], nowhere).pools.size() == 2);  // as configured
+}
+
+TEST_CASE("a mapped weighted name: a rule's weights split that source's answers") {
+  pool::Config c = two_regions(pool::Mode::weighted);
+  c.names[0].ret = pool::Return::one;
+  c.names[0].map = region_map();
+  pool::Engine e(c, {{"http", {1, 1}}}, true);
+  const dns::DynamicAnswer* a = e.answer(dns::name_from_text("www.example.test."), 1);
+  REQUIRE(a);
+  const auto& cls = a->classes.at(a->map->lookup(ip("198.51.100.7")).cls);
+  uint64_t hz = 0, sh = 0;
+  for (const auto& alt : cls.alternatives)
+    (alt.addresses.front().to_string().rfind("192.0.2.", 0) == 0 ? hz : sh) += alt.weight;
+  CHECK(hz * 4 == sh);  // 20/80
+  const auto& def = a->classes.at(0);
+  hz = sh = 0;
+  for (const auto& alt : def.alternatives)
+    (alt.addresses.front().to_string().rfind("192.0.2.", 0) == 0 ? hz : sh) += alt.weight;
+  CHECK(hz == 9 * sh);  // the name's own 90/10
+}

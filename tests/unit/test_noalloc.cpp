@@ -284,3 +284,84 @@ ns.sub   IN A   192.0.2.53
   CHECK(g_log_lines > 0);
   CHECK(after - before == 0);
 }
+
+namespace {
+// The same query with an ECS option (RFC 7871 §6): family, source prefix, address bytes.
+std::vector<uint8_t> with_ecs(std::vector<uint8_t> q, uint16_t family, uint8_t source,
+                              const std::vector<uint8_t>& address) {
+  dns::put16(q.data() + q.size() - 2, uint16_t(8 + address.size()));
+  const uint8_t head[] = {0, uint8_t(dns::kOptionEcs), 0, uint8_t(4 + address.size()),
+                          0, uint8_t(family), source, 0};
+  q.insert(q.end(), head, head + 8);
+  q.insert(q.end(), address.begin(), address.end());
+  return q;
+}
+}  // namespace
+
+TEST_CASE("ECS queries on mapped names allocate nothing") {
+  auto zone = test::zone_from_text("example.test.", R"($ORIGIN example.test.
+$TTL 3600
+@        IN SOA ns1 hostmaster 1 3600 600 86400 300
+         IN NS  ns1
+ns1      IN A   192.0.2.1
+alias    IN CNAME www
+)");
+  REQUIRE(zone);
+  auto table = dns::compile({zone}, {dns::name_from_text("www.example.test.")});
+  geo::MapConfig mc;
+  mc.fallback.regions = {"hz", "sh"};
+  mc.nets = {{*core::Prefix::parse("198.51.100.0/24"), {{"sh", "hz"}, {}}},
+             {*core::Prefix::parse("2001:db8:1::/48"), {{"sh"}, {}}}};
+  dns::DynamicAnswer dyn;
+  dyn.kind = dns::DynamicAnswer::Kind::addresses;
+  dyn.map = std::make_shared<const geo::Map>(std::move(mc));
+  for (const char* addr : {"192.0.2.10", "198.51.100.10", "203.0.113.10"}) {
+    dns::DynamicAnswer cls;
+    cls.kind = dns::DynamicAnswer::Kind::addresses;
+    // The default class picks at random by weight, the others by the client's network.
+    cls.pick = dyn.classes.empty() ? dns::DynamicAnswer::Pick::weighted : dns::DynamicAnswer::Pick::sticky;
+    cls.alternatives = {{90, {*core::IpAddress::parse(addr)}}, {10, {*core::IpAddress::parse("192.0.2.99")}}};
+    dyn.classes.push_back(cls);
+  }
+  auto overlay = dns::Overlay::build(*table, [&](std::string_view, uint16_t qtype) {
+    return qtype == dns::rrtype::A ? &dyn : nullptr;
+  });
+
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* name : {"www.example.test.", "alias.example.test.", "nope.example.test.",
+                           "example.test."})
+    for (auto type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA}) {
+      auto q = test::make_query(name, type, {true, 1232});
+      queries.push_back(q);
+      queries.push_back(with_ecs(q, 1, 24, {198, 51, 100}));
+      queries.push_back(with_ecs(q, 1, 32, {203, 0, 113, 7}));
+      queries.push_back(with_ecs(q, 2, 48, {0x20, 0x01, 0x0d, 0xb8, 0, 1}));
+      queries.push_back(with_ecs(q, 1, 0, {}));
+      queries.push_back(with_ecs(q, 1, 23, {198, 51, 101}));  // bits beyond /23: FORMERR
+      queries.push_back(with_ecs(q, 7, 0, {}));               // unknown family: FORMERR
+    }
+
+  const core::IpAddress sources[] = {*core::IpAddress::parse("198.51.100.1"),
+                                     *core::IpAddress::parse("2001:db8:1::1"),
+                                     *core::IpAddress::parse("::ffff:192.0.2.1")};
+  std::vector<uint8_t> out(65535);
+  dns::Scratch scratch;
+  const dns::Answers answers{table.get(), overlay.get()};
+  size_t answered = 0, mapped = 0, formerr = 0;
+  const uint64_t before = g_allocations.load();
+  for (int round = 0; round < 100; ++round)
+    for (const auto& q : queries)
+      for (const auto& src : sources) {
+        dns::Client client;
+        client.address = &src;
+        dns::Outcome outcome;
+        answered += dns::answer(answers, dns::HandlerOptions{}, q, out, client, scratch, outcome) > 0;
+        mapped += outcome.mapped;
+        formerr += outcome.rcode == uint8_t(dns::Rcode::formerr);
+      }
+  const uint64_t after = g_allocations.load();
+  CHECK(answered > 0);
+  CHECK(mapped > 0);
+  CHECK(formerr > 0);
+  CHECK(after - before == 0);
+}

@@ -6,6 +6,8 @@
 #include "dns_test_util.hpp"
 #include "dns/overlay.hpp"
 
+#include <fmt/format.h>
+
 using namespace gslb;
 using test::ask;
 using test::section;
@@ -182,4 +184,92 @@ TEST_CASE_METHOD(Fixture, "an update rebuilds the changed names and shares the r
   // The first overlay is untouched.
   auto old = ask(*table, test::make_query("www.example.test.", LDNS_RR_TYPE_A), false, first.get());
   CHECK(section(old, LDNS_SECTION_ANSWER) == std::vector<std::string>{"www.example.test. 10 IN A 192.0.2.10"});
+}
+
+namespace {
+// The last four bytes of a response to a plain (no EDNS) A query: its one A record's address.
+uint32_t sticky_answer(const dns::AnswerTable& table, const dns::Overlay& o, const core::IpAddress& src) {
+  static const auto q = test::make_query("www.example.test.", LDNS_RR_TYPE_A);
+  std::vector<uint8_t> out(512);
+  dns::Scratch scratch;
+  dns::Client client;
+  client.address = &src;
+  dns::Outcome outcome;
+  const size_t n = dns::answer(dns::Answers{&table, &o}, dns::HandlerOptions{}, q, out, client,
+                               scratch, outcome);
+  REQUIRE(n > 4);
+  return dns::get32(out.data() + n - 4);
+}
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "sticky: a client's network keeps its address; a removed one moves only its clients") {
+  dns::DynamicAnswer a;
+  a.kind = dns::DynamicAnswer::Kind::addresses;
+  a.pick = dns::DynamicAnswer::Pick::sticky;
+  for (const char* addr : {"192.0.2.10", "192.0.2.11", "192.0.2.12"})
+    a.alternatives.push_back({1, {ip(addr)}});
+  set("www.example.test.", 1, a);
+  auto before = overlay();
+  a.alternatives.erase(a.alternatives.begin() + 2);  // 192.0.2.12 fails
+  set("www.example.test.", 1, a);
+  auto after = overlay();
+  std::map<uint32_t, int> share;
+  int moved = 0, kept = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const auto src = ip(fmt::format("10.{}.{}.7", i / 256, i % 256).c_str());
+    const uint32_t was = sticky_answer(*table, *before, src);
+    // Another host of the same /24 gets the same address.
+    CHECK(sticky_answer(*table, *before, ip(fmt::format("10.{}.{}.200", i / 256, i % 256).c_str())) == was);
+    ++share[was];
+    const uint32_t now = sticky_answer(*table, *after, src);
+    if (was == 0xC000020C) ++moved;  // 192.0.2.12's clients must move
+    else if (now == was) ++kept;
+  }
+  REQUIRE(share.size() == 3);
+  for (const auto& [addr, n] : share) CHECK(std::abs(n - 1000) < 120);  // about a third each
+  CHECK(kept == 3000 - share[0xC000020C]);  // every other client kept its address
+  CHECK(moved == share[0xC000020C]);
+}
+
+TEST_CASE_METHOD(Fixture, "ECS: echoed with the map's scope; ignored when turned off") {
+  dns::DynamicAnswer a;
+  a.kind = dns::DynamicAnswer::Kind::addresses;
+  geo::MapConfig mc;
+  mc.fallback.regions = {"hz"};
+  mc.nets = {{*core::Prefix::parse("198.51.100.0/24"), {{"sh"}, {}}}};
+  a.map = std::make_shared<const geo::Map>(std::move(mc));
+  a.classes = {all({{ip("192.0.2.10")}}), all({{ip("198.51.100.10")}})};
+  set("www.example.test.", 1, a);
+  auto o = overlay();
+  auto plain = test::make_query("www.example.test.", LDNS_RR_TYPE_A, {true, 1232});
+  auto ecs = plain;  // + ECS 198.51.100.0/24 (ldns writes the OPT last, with no options)
+  dns::put16(ecs.data() + ecs.size() - 2, 11);
+  for (uint8_t b : {0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100}) ecs.push_back(b);
+  const auto src = ip("192.0.2.1");  // the default's client by its source
+  auto run = [&](const std::vector<uint8_t>& q, bool on) {
+    std::vector<uint8_t> out(512);
+    dns::Scratch scratch;
+    dns::Client client;
+    client.address = &src;
+    dns::HandlerOptions opt;
+    opt.ecs = on;
+    dns::Outcome outcome;
+    out.resize(dns::answer(dns::Answers{table.get(), o.get()}, opt, q, out, client, scratch, outcome));
+    return std::make_pair(out, outcome);
+  };
+  const auto [by_source, so] = run(plain, true);
+  const auto [by_ecs, eo] = run(ecs, true);
+  const auto [ignored, io] = run(ecs, false);
+  CHECK(so.ecs_scope == 0);
+  CHECK(eo.ecs_scope == 24);
+  CHECK(eo.map_rule == 0);
+  CHECK(io.map_rule == geo::Match::kDefault);
+  // The option comes back as sent but for SCOPE: the last 11 bytes of the response.
+  REQUIRE(by_ecs.size() == by_source.size() + 11);
+  CHECK(std::vector<uint8_t>(by_ecs.end() - 11, by_ecs.end()) ==
+        std::vector<uint8_t>{0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100});
+  // The A RDATA just before the OPT (11 bytes of its own, 11 of ECS): 198.51.100.10.
+  CHECK(dns::get32(by_ecs.data() + by_ecs.size() - 22 - 4) == 0xC633640A);
+  // Off: the option is ignored like any unknown one; the source decides; nothing is echoed.
+  CHECK(ignored == by_source);
 }
