@@ -7,6 +7,7 @@
 
 #include "config/probe_config.hpp"
 #include "core/file.hpp"
+#include "core/log.hpp"
 #include "daemon/builtin.hpp"
 #include "dns/zone.hpp"
 
@@ -95,8 +96,16 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   out.config = std::move(*cfg);
   bool ok = true;
   const auto& lim = out.config.limits;
-  dns::LoadOptions zone_options{{lim.include_depth, lim.includes, lim.zone_records, lim.zone_bytes},
-                                options.cancel};
+  dns::LoadOptions zone_options;
+  zone_options.limits = {lim.include_depth, lim.includes, lim.zone_records, lim.zone_bytes};
+  zone_options.cancel = options.cancel;
+  // A relative $INCLUDE is looked for beside the including file and beside the config.
+  if (!path.starts_with(kBuiltinPrefix)) {
+    const auto slash = path.rfind('/');
+    zone_options.base_dir = slash == std::string::npos ? "./" : path.substr(0, slash + 1);
+  }
+  core::Errors warnings;
+  zone_options.warnings = &warnings;
   bool all_reused = options.reuse != nullptr;
   for (const auto& zc : out.config.zones) {
     if (auto same = unchanged_zone(zc, lim, options.reuse)) {
@@ -116,6 +125,12 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     const size_t before = errors.size();
     auto zone = dns::load_zone(zc.name, zc.file, errors, is_builtin ? &builtin : nullptr,
                                zone_options);
+    // What BIND loads with a warning (out-of-zone data, an SOA's TTL from its MINIMUM) loads
+    // here too, and is logged.
+    for (const auto& w : warnings)
+      core::logf(core::Level::warning, "event=zone-warning zone={} where={}:{} reason=\"{}\"",
+                 zc.name, w.file, w.line, w.message);
+    warnings.clear();
     if (!zone) {
       // A zone file that cannot be opened is reported where the config names it.
       if (errors.size() == before + 1 && errors.back().line == 0 && errors.back().file == zc.file)

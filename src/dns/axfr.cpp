@@ -12,17 +12,19 @@ TransferStream::TransferStream(const Zone& zone, std::span<const uint8_t> query,
     : zone_(&zone),
       question_(reinterpret_cast<const char*>(query.data()) + kHeaderSize,
                 q.question_end - kHeaderSize),
-      base_(reinterpret_cast<const char*>(q.qname_lower), q.qname_len),
+      base_(question_.substr(0, q.qname_len)),
       id_(q.id),
       node_(zone.nodes.begin()) {}
 
 bool TransferStream::next(std::string& out) {
   if (phase_ == Phase::done) return false;
-  Encoder enc(base_);
+  // Names are sent as the zone file spelled them (RFC 4343), so compressed only against the
+  // same spelling.
+  Encoder enc(base_, true);
   uint16_t count = 0;
   const RRset& soa = zone_->soa();
   auto put_soa = [&] {
-    enc.rr(zone_->apex, rrtype::SOA, soa.ttl, soa.rdata.front());
+    enc.rr(soa.owner(zone_->apex), rrtype::SOA, soa.ttl, soa.rdata.front());
     ++count;
   };
   if (phase_ == Phase::first_soa) {
@@ -46,7 +48,7 @@ bool TransferStream::next(std::string& out) {
       rdata_ = 0;
       continue;
     }
-    enc.rr(node_->name, set.type, set.ttl, set.rdata[rdata_++]);
+    enc.rr(set.owner(node_->name), set.type, set.ttl, set.rdata[rdata_++]);
     ++count;
   }
   if (phase_ == Phase::last_soa && enc.size() <= kMessageTarget) {

@@ -28,7 +28,7 @@ class TransferStream {
   using NodeIt = std::vector<Node>::const_iterator;
   const Zone* zone_;
   std::string question_;  // the query's question section, echoed in every message
-  std::string base_;      // compression base: the lowercased qname
+  std::string base_;      // compression base: the qname as the client spelled it
   uint16_t id_;
   enum class Phase { first_soa, records, last_soa, done } phase_ = Phase::first_soa;
   NodeIt node_;
