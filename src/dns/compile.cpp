@@ -83,7 +83,10 @@ class Compiler {
   uint32_t nodata(uint16_t zone);
   uint32_t nxdomain(uint16_t zone);
   uint32_t referral(std::string_view cut);
-  uint32_t positive(const RRset& set, const std::string& base);
+  uint32_t positive(const RRset& set, const std::string& base) { return positive({&set, 1}, base); }
+  // One answer holding RRsets of one type: the RRSIGs at a name are one RRset per covered
+  // type (each with its TTL), answered together.
+  uint32_t positive(std::span<const RRset> sets, const std::string& base);
   void fill_cname(Entry& e, const Info& info, const std::string& base);
   uint32_t dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
                         std::vector<Rec> chain, const std::string& owner, uint16_t zone);
@@ -296,14 +299,29 @@ uint32_t Compiler::referral(std::string_view cut) {
   return it->second;
 }
 
-uint32_t Compiler::positive(const RRset& set, const std::string& base) {
+uint32_t Compiler::positive(std::span<const RRset> sets, const std::string& base) {
   Spec s;
   s.base = base;
-  s.answer.push_back(Rec{{}, &set, set.ttl});
   std::set<std::string> seen;
-  add_targets(set, s.optional, seen);
+  for (const RRset& set : sets) {
+    s.answer.push_back(Rec{{}, &set, set.ttl});
+    add_targets(set, s.optional, seen);
+  }
   return add(s);
 }
+
+namespace {
+// The node's RRsets a type at a time (several only for RRSIG, one per covered type).
+template <class F>
+void for_each_type(std::span<const RRset> sets, F f) {
+  for (size_t i = 0; i < sets.size();) {
+    size_t j = i + 1;
+    while (j < sets.size() && sets[j].type == sets[i].type) ++j;
+    f(sets.subspan(i, j - i));
+    i = j;
+  }
+}
+}  // namespace
 
 // A CNAME at the queried name: the CNAME, then the chain followed through our zones
 // (RFC 1034 §4.3.2 step 3a, RFC 6604 for the final RCODE), compiled for each type the chain
@@ -356,16 +374,18 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
           type, dynamic_slot(std::string(final_node->name), type, base, tail.answer, final_owner, e.zone)});
   }
   if (final_node) {
-    for (const auto& set : final_node->rrsets) {
-      if (dynamic_.count(final_node->name) && (set.type == rrtype::A || set.type == rrtype::AAAA))
-        continue;
+    for_each_type(final_node->rrsets, [&](std::span<const RRset> sets) {
+      const uint16_t type = sets[0].type;
+      if (dynamic_.count(final_node->name) && (type == rrtype::A || type == rrtype::AAAA)) return;
       Spec s = tail;
       s.authority.clear();
-      s.answer.push_back(Rec{final_owner, &set, set.ttl});
       std::set<std::string> seen;
-      add_targets(set, s.optional, seen);
-      types_.push_back(Entry::Slot{set.type, add(s)});
-    }
+      for (const RRset& set : sets) {
+        s.answer.push_back(Rec{final_owner, &set, set.ttl});
+        add_targets(set, s.optional, seen);
+      }
+      types_.push_back(Entry::Slot{type, add(s)});
+    });
   }
   e.other = add(tail);
 }
@@ -393,19 +413,20 @@ void Compiler::fill(Entry& e, const Info& info) {
     // Health decides A and AAAA; other types still come from the zone file.
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
       types_.push_back(Entry::Slot{type, dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone)});
-    for (const auto& set : node.rrsets)
-      if (set.type != rrtype::A && set.type != rrtype::AAAA)
-        types_.push_back(Entry::Slot{set.type, positive(set, base)});
+    for_each_type(node.rrsets, [&](std::span<const RRset> sets) {
+      if (sets[0].type != rrtype::A && sets[0].type != rrtype::AAAA)
+        types_.push_back(Entry::Slot{sets[0].type, positive(sets, base)});
+    });
     e.other = nodata(info.zone);
     e.any_udp = e.any_tcp = types_.front().tmpl;
   } else {
     Spec all;
     all.base = base;
     std::set<std::string> seen;
-    for (const auto& set : node.rrsets) {
-      types_.push_back(Entry::Slot{set.type, positive(set, base)});
-      all.answer.push_back(Rec{{}, &set, set.ttl});
-    }
+    for_each_type(node.rrsets, [&](std::span<const RRset> sets) {
+      types_.push_back(Entry::Slot{sets[0].type, positive(sets, base)});
+    });
+    for (const auto& set : node.rrsets) all.answer.push_back(Rec{{}, &set, set.ttl});
     e.other = nodata(info.zone);
     if (node.rrsets.empty()) {
       e.any_udp = e.any_tcp = e.other;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -295,6 +296,82 @@ core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i) 
     }
   }
   return out;
+}
+
+core::Result<std::string> svcb_alpn_wire(std::string_view value) {
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+    value = value.substr(1, value.size() - 2);
+  // First level: the char-string's escapes.
+  std::string text;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '\\') {
+      text += value[i];
+      continue;
+    }
+    if (i + 3 < value.size() && std::isdigit(static_cast<unsigned char>(value[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(value[i + 2])) &&
+        std::isdigit(static_cast<unsigned char>(value[i + 3]))) {
+      const int v = (value[i + 1] - '0') * 100 + (value[i + 2] - '0') * 10 + (value[i + 3] - '0');
+      if (v > 255) return core::Error{"", 0, 0, fmt::format("alpn {}: \\{} is not a byte", value, v)};
+      text += char(v);
+      i += 3;
+    } else if (i + 1 < value.size()) {
+      text += value[++i];
+    } else {
+      return core::Error{"", 0, 0, fmt::format("alpn {}: ends in a backslash", value)};
+    }
+  }
+  // Second level: the comma-separated list.
+  std::string wire, id;
+  auto flush = [&]() -> bool {
+    if (id.empty() || id.size() > 255) return false;
+    wire += char(id.size());
+    wire += id;
+    id.clear();
+    return true;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      id += text[++i];
+    } else if (text[i] == ',') {
+      if (!flush()) return core::Error{"", 0, 0, fmt::format("alpn {}: an empty or too long ID", value)};
+    } else {
+      id += text[i];
+    }
+  }
+  if (!flush()) return core::Error{"", 0, 0, fmt::format("alpn {}: an empty or too long ID", value)};
+  return wire;
+}
+
+bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to) {
+  // SvcPriority, TargetName (uncompressed), then (key, length, value) ...
+  size_t at = 2;
+  while (at < rdata.size() && rdata[at] != 0) at += 1 + uint8_t(rdata[at]);
+  if (at >= rdata.size()) return false;
+  ++at;
+  struct Param {
+    uint16_t key;
+    std::string_view bytes;  // key, length and value
+  };
+  std::vector<Param> params;
+  const std::string copy = rdata;
+  const std::string_view all(copy);
+  for (size_t p = at; p < all.size();) {
+    if (p + 4 > all.size()) return false;
+    const uint16_t key = uint16_t(uint8_t(all[p]) << 8 | uint8_t(all[p + 1]));
+    const size_t len = size_t(uint8_t(all[p + 2]) << 8 | uint8_t(all[p + 3]));
+    if (p + 4 + len > all.size()) return false;
+    params.push_back(Param{key == from ? to : key, all.substr(p, 4 + len)});
+    p += 4 + len;
+  }
+  std::stable_sort(params.begin(), params.end(), [](const Param& a, const Param& b) { return a.key < b.key; });
+  rdata.resize(at);
+  for (const Param& p : params) {
+    rdata += char(p.key >> 8);
+    rdata += char(p.key);
+    rdata += p.bytes.substr(2);
+  }
+  return true;
 }
 
 }  // namespace gslb::dns::master

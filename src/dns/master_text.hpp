@@ -60,4 +60,13 @@ core::Result<GenerateRange> parse_generate_range(std::string_view text);
 // dots: `${0,3,n}` of 1024 is "0.0.4"), `$$` is a literal `$`, `\x` is kept as written.
 core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i);
 
+// SVCB/HTTPS (RFC 9460 §7.1, Appendix A.1): an alpn value as written after `alpn=` (quoted or
+// not) to its wire form. The value is a char-string (`\DDD`, `\X`) holding a comma-separated
+// list in which `\,` is a comma inside an ID: `alpn="h1\,h2"` is the two IDs h1 and h2,
+// `alpn="a\\,b"` the one ID "a,b". ldns reads it as one ID with a backslash in it.
+core::Result<std::string> svcb_alpn_wire(std::string_view value);
+// In SVCB/HTTPS RDATA, gives the parameter keyed `from` the key `to`, keeping the parameters
+// in increasing key order (RFC 9460 §2.2). False if the RDATA is not well formed.
+bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to);
+
 }  // namespace gslb::dns::master

@@ -25,6 +25,9 @@ constexpr size_t kMaxRdata = 65535;
 // ldns reads one entry into a buffer of this many characters and silently drops the rest (a
 // 102 KB TXT came out as 65016 bytes of RDATA). Longer entries are refused before that.
 constexpr size_t kMaxEntryText = 65535;
+constexpr uint16_t kSvcb = 64, kHttps = 65;
+// The private-use key (RFC 9460 §14.3.2) an alpn value passes through ldns as.
+constexpr uint16_t kAlpnStandIn = 65534;
 
 struct FileCloser {
   void operator()(FILE* f) const noexcept { std::fclose(f); }
@@ -194,6 +197,17 @@ class Loader {
   }
   std::string_view wire_of(const LogRec& r) const {
     return std::string_view(wire_log_).substr(r.wire_at, r.wire_len);
+  }
+  // Which RRset a record belongs to at its owner: its type, and for an RRSIG the type it
+  // covers (RFC 4034 §3.1.1), so that each covered type's signatures keep their own TTL as
+  // BIND keeps them (one RRSIG query still answers them all: compile.cpp).
+  uint16_t covered(const LogRec& r) const {
+    if (r.type != rrtype::RRSIG || r.wire_len < 2) return 0;
+    const std::string_view w = wire_of(r);
+    return uint16_t(uint8_t(w[0]) << 8 | uint8_t(w[1]));
+  }
+  bool same_set(const LogRec& a, const LogRec& b) const {
+    return a.type == b.type && covered(a) == covered(b) && name_of(a) == name_of(b);
   }
 };
 
@@ -478,7 +492,25 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     }
   } else {
     std::string text = owner + " 0 IN " + type_text;
-    for (; k < t.size(); ++k) (text += ' ') += t[k];
+    // ldns reads an SVCB/HTTPS alpn value as one ID (RFC 9460 Appendix A.1 has two levels of
+    // escapes): gslbd encodes it and hands it to ldns as a private key, renamed back below.
+    bool alpn = false;
+    for (; k < t.size(); ++k) {
+      const std::string& tok = t[k];
+      const bool svcb = type == kSvcb || type == kHttps;
+      const size_t eq = tok.find('=');
+      if (svcb && !alpn && eq != std::string::npos &&
+          (iequals(tok.substr(0, eq), "alpn") || iequals(tok.substr(0, eq), "key1"))) {
+        auto wire = master::svcb_alpn_wire(std::string_view(tok).substr(eq + 1));
+        if (!wire) return error(path, at, wire.error().message);
+        text += fmt::format(" key{}=\"", kAlpnStandIn);
+        for (unsigned char c : *wire) text += fmt::format("\\{:03d}", c);
+        text += '"';
+        alpn = true;
+        continue;
+      }
+      (text += ' ') += tok;
+    }
     if (text.size() > kMaxEntryText)
       return error(path, at, fmt::format("record is {} characters long; an entry may have at most {} "
                                          "(longer ones would be cut, and a record's RDATA cannot "
@@ -514,6 +546,8 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     return;
   }
   ParsedRdata rdata = make_rdata(rr.get());
+  if ((type == kSvcb || type == kHttps) && !master::svcb_rekey(rdata.wire, kAlpnStandIn, 1))
+    return error(path, at, "SVCB/HTTPS parameters are not well formed");
   if (rdata.wire.size() > kMaxRdata)
     return error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
                                        "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
@@ -537,9 +571,10 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     if (e - b > 1) {
       std::unordered_map<uint16_t, uint32_t> rank;  // type -> order of first appearance
       for (size_t i = b; i < e; ++i) rank.try_emplace(log_[order[i]].type, uint32_t(rank.size()));
-      if (rank.size() > 1)
+      if (rank.size() > 1 || log_[order[b]].type == rrtype::RRSIG)
         std::stable_sort(order.begin() + long(b), order.begin() + long(e), [&](uint32_t x, uint32_t y) {
-          return rank[log_[x].type] < rank[log_[y].type];
+          const uint32_t rx = rank[log_[x].type], ry = rank[log_[y].type];
+          return rx < ry || (rx == ry && covered(log_[x]) < covered(log_[y]));
         });
     }
     b = e;
@@ -558,11 +593,12 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     size_t types = 0;
     for (; i < order.size() && name_of(log_[order[i]]) == name;) {
       const uint16_t type = log_[order[i]].type;
+      const LogRec& first = log_[order[i]];
       // RFC 4035 §2.5: a signed CNAME has its RRSIG and NSEC beside it.
       if (type != rrtype::RRSIG && type != rrtype::NSEC) ++types;
       std::vector<uint32_t> kept;
       seen.clear();
-      for (; i < order.size() && log_[order[i]].type == type && name_of(log_[order[i]]) == name; ++i) {
+      for (; i < order.size() && same_set(log_[order[i]], first); ++i) {
         const LogRec& r = log_[order[i]];
         if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME)) {
           error(files_[r.file], r.line, fmt::format("more than one {} record at {}",
@@ -614,7 +650,7 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
   for (const auto& n : ents) name_bytes += n.size();
   for (size_t i = 0; i < order.size(); ++i) {
     const LogRec& r = log_[order[i]];
-    if (i == 0 || r.type != log_[order[i - 1]].type || name_of(r) != name_of(log_[order[i - 1]])) {
+    if (i == 0 || !same_set(r, log_[order[i - 1]])) {
       ++sets;
       if (r.spelling) name_bytes += r.name_len;
     }
@@ -649,7 +685,8 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
         zone.name_bytes += spellings_[sp - 1];
       }
       const size_t rdata_at = zone.rdata_store.size();
-      for (; i < order.size() && log_[order[i]].type == type && name_of(log_[order[i]]) == name; ++i) {
+      const LogRec& first = log_[order[i]];
+      for (; i < order.size() && same_set(log_[order[i]], first); ++i) {
         if (!keep[order[i]]) continue;
         const LogRec& r = log_[order[i]];
         Rdata d;

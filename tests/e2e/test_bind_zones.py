@@ -59,6 +59,20 @@ CASES = {
                "a RRSIG CNAME 8 3 60 20300101000000 20200101000000 12345 signed.test. "
                "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n"
                "a NSEC b.signed.test. CNAME RRSIG NSEC\nb A 192.0.2.7\n", {}),
+    # SVCB/HTTPS presentation (RFC 9460 Appendix A.1): `alpn="h1\,h2"` is two IDs.
+    "svcb": ("$TTL 60\n" + SOA + 'a SVCB 1 . alpn="h1\\,h2" port=8443\n'
+             'b HTTPS 1 svc.example. alpn=h2,h3 ipv4hint=192.0.2.1,192.0.2.2\n'
+             'c HTTPS 0 d.svcb.test.\n'
+             'd SVCB 16 foo.example.org. mandatory=alpn alpn="a\\\\,b,h2" ipv6hint=2001:db8::1 '
+             'key65333="x y"\n', {}),
+    # RRSIGs keep each covered type's TTL.
+    "rrsig": ("$TTL 60\n" + SOA + "a 100 A 192.0.2.1\na 200 TXT \"t\"\n"
+              "a 100 RRSIG A 8 3 100 20300101000000 20200101000000 12345 rrsig.test. "
+              "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n"
+              "a 200 RRSIG TXT 8 3 200 20300101000000 20200101000000 12345 rrsig.test. "
+              "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n"
+              "a 100 RRSIG A 8 3 100 20300101000000 20200101000000 54321 rrsig.test. "
+              "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n", {}),
     # Out-of-zone data: skipped with a warning, as BIND does.
     "outside": ("$TTL 60\n" + SOA + "in A 192.0.2.8\nfoo.example. A 192.0.2.9\n", {}),
 }
@@ -137,6 +151,12 @@ def test_same_as_bind(c, binary):
                 got = gslbd_records(srv.port, f"{name}.test.")
                 c.check(got == recs, f"{name}: gslbd's AXFR holds exactly BIND's records",
                         f"missing {sorted(recs - got)[:4]}\nextra {sorted(got - recs)[:4]}")
+            # The RRSIGs of one name are an RRset per covered type, answered together.
+            if "rrsig" in want:
+                r = g.tcp(dns.message.make_query("a.rrsig.test.", "RRSIG"), srv.port)
+                got = sorted((rs.ttl, rd.type_covered, rd.key_tag) for rs in r.answer for rd in rs)
+                c.eq(got, [(100, 1, 12345), (100, 1, 54321), (200, 16, 12345)],
+                     "an RRSIG query answers every covered type's RRSIGs, each with its TTL")
             log = srv.log_text()
             c.check("event=zone-warning zone=outside.test." in log and
                     'reason="ignoring out-of-zone data (foo.example.)"' in log,

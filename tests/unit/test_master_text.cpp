@@ -80,6 +80,24 @@ TEST_CASE("RFC 3597 generic data is strict hex of exactly the stated length") {
   CHECK(parse_generic_rdata(t, 1)->empty());
 }
 
+TEST_CASE("SVCB alpn: two levels of escapes (RFC 9460 Appendix A.1)") {
+  CHECK(svcb_alpn_wire("\"h1\\,h2\"").value() == std::string("\x02h1\x02h2"));
+  CHECK(svcb_alpn_wire("h2,h3").value() == std::string("\x02h2\x02h3"));
+  CHECK(svcb_alpn_wire("\"a\\\\,b\"").value() == std::string("\x03" "a,b"));
+  CHECK(svcb_alpn_wire("\\104\\050").value() == std::string("\x02h2"));
+  CHECK_FALSE(svcb_alpn_wire("h2,,h3"));
+  CHECK_FALSE(svcb_alpn_wire("\"\""));
+}
+
+TEST_CASE("SVCB parameters re-keyed stay in key order") {
+  // priority 1, target ".", key 3 (port 8443), key 65534 (2 bytes "h2" as an alpn list)
+  std::string rdata("\x00\x01\x00" "\x00\x03\x00\x02\x20\xfb" "\xff\xfe\x00\x03\x02h2", 3 + 6 + 7);
+  REQUIRE(svcb_rekey(rdata, 65534, 1));
+  CHECK(rdata == std::string("\x00\x01\x00" "\x00\x01\x00\x03\x02h2" "\x00\x03\x00\x02\x20\xfb", 16));
+  std::string bad("\x00\x01\x00\x00\x03\x00\x09", 7);
+  CHECK_FALSE(svcb_rekey(bad, 65534, 1));
+}
+
 TEST_CASE("$GENERATE ranges and BIND's modifiers") {
   auto r = parse_generate_range("1-10/3");
   REQUIRE(r);
