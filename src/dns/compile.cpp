@@ -136,11 +136,16 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
         continue;
       Info info{zi, &node, {}};
       // The highest delegation point between the apex (excluded) and this name (included).
-      for (std::string_view s = name; s.size() > z.apex.size(); s = name_parent(s)) {
+      // A name below a DNAME is occluded (RFC 6672 §2.4): kept in the zone and its transfers,
+      // never answered, so that the DNAME is its closest encloser.
+      bool occluded = false;
+      for (std::string_view s = name; s.size() >= z.apex.size(); s = name_parent(s)) {
         const Node* n = z.find(s);
-        if (n && n->find(rrtype::NS)) info.cut = s;
+        if (n && s.size() > z.apex.size() && n->find(rrtype::NS)) info.cut = s;
+        if (n && s.size() < name.size() && n->find(rrtype::DNAME)) occluded = true;
+        if (s.size() <= 1) break;
       }
-      names_.emplace_back(name, info);
+      if (!occluded) names_.emplace_back(name, info);
     }
   }
   auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
@@ -437,6 +442,15 @@ void Compiler::fill(Entry& e, const Info& info) {
     }
   }
   e.below = nxdomain(info.zone);
+  if (const RRset* dname = node.find(rrtype::DNAME)) {
+    // RFC 6672 §2.3: a name below is answered with the DNAME and a CNAME made per query.
+    // Its owner is the node's name (a suffix of the query name, compressed against it).
+    Spec s;
+    s.base = base;
+    s.answer.push_back(Rec{std::string(node.name), dname, dname->ttl});
+    e.below = add(s);
+    e.dname = dname;
+  }
 }
 
 std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel) {

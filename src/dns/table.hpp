@@ -140,6 +140,9 @@ struct Entry {
   uint32_t any_tcp = kNoTemplate;  // the whole node over TCP
   uint32_t below = kNoTemplate;    // a name below that does not exist: NXDOMAIN or a referral
   int32_t wildcard = -1;           // else: entry of "*.<name>" that synthesises it (RFC 4592)
+  // A DNAME here (RFC 6672): `below` is then its answer, to which the query adds the CNAME it
+  // synthesises. The RRset is the zone's (which the table keeps).
+  const RRset* dname = nullptr;
   uint16_t zone = 0;               // index into AnswerTable::zones
 };
 

@@ -226,7 +226,6 @@ uint64_t record_hash(std::string_view owner, uint16_t type, std::string_view wir
 
 void Loader::add(std::string_view owner, std::string_view written, uint16_t type, uint32_t ttl,
                  const ParsedRdata& rdata, const std::string& file, int line) {
-  if (type == rrtype::DNAME) return error(file, line, "DNAME is not supported");
   if (type == rrtype::SOA && owner != apex_) return error(file, line, "SOA record below the zone apex");
   if (type == rrtype::OPT || type == rrtype::ANY || type == rrtype::AXFR || type == rrtype::IXFR)
     return error(file, line, fmt::format("type {} cannot appear in a zone", type));
@@ -600,9 +599,11 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
       seen.clear();
       for (; i < order.size() && same_set(log_[order[i]], first); ++i) {
         const LogRec& r = log_[order[i]];
-        if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME)) {
+        if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME || type == rrtype::DNAME)) {
           error(files_[r.file], r.line, fmt::format("more than one {} record at {}",
-                                                    type == rrtype::SOA ? "SOA" : "CNAME",
+                                                    type == rrtype::SOA     ? "SOA"
+                                                    : type == rrtype::CNAME ? "CNAME"
+                                                                            : "DNAME",
                                                     name_to_text(name)));
           continue;
         }

@@ -60,9 +60,12 @@ NAMES = [
     "nx.other.test.", "ns.other.test.", "example.com.", "test.", "diff.test.example.",
     "tochild", "tochildnx", "a.cwx", "*.wild", "*.cw", "bigdeleg", "x.ns01.bigdeleg",
     "nottl.test.", "a.nottl.test.", "b.nottl.test.", "C.nottl.test.", "d.nottl.test.",
+    "dn", "a.dn", "B.a.Dn", "dnlong", "a.dnlong", "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm.dnlong",
+    "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm.a.dnlong",
 ]
 EXTRA_QUERIES = [("www", "RRSIG"), ("www", "NSEC"), ("@", "DNSKEY"), ("www", "TYPE0"),
                  ("www", "MAILB"), ("www", "TYPE65535"), ("4.2.0.192.in-addr", "PTR"), ("caa", "CAA"), ("@", "CAA"), ("hinfo", "HINFO"),
+                 ("dn", "DNAME"), ("a.dn", "DNAME"),
                  ("unknown", "TYPE65280"), ("unknown2", "TYPE731"), ("unknown", "TYPE65281")]
 
 # (transport, EDNS payload or None): a query's variant is picked round-robin so that every

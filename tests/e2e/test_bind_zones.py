@@ -73,6 +73,8 @@ CASES = {
               "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n"
               "a 100 RRSIG A 8 3 100 20300101000000 20200101000000 54321 rrsig.test. "
               "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n", {}),
+    # DNAME (RFC 6672), with data below it that BIND keeps (and transfers) but never answers.
+    "dname": ("$TTL 60\n" + SOA + "d 30 DNAME Example.NET.\nx.d A 192.0.2.2\n", {}),
     # Out-of-zone data: skipped with a warning, as BIND does.
     "outside": ("$TTL 60\n" + SOA + "in A 192.0.2.8\nfoo.example. A 192.0.2.9\n", {}),
 }
@@ -157,6 +159,17 @@ def test_same_as_bind(c, binary):
                 got = sorted((rs.ttl, rd.type_covered, rd.key_tag) for rs in r.answer for rd in rs)
                 c.eq(got, [(100, 1, 12345), (100, 1, 54321), (200, 16, 12345)],
                      "an RRSIG query answers every covered type's RRSIGs, each with its TTL")
+            # Below a DNAME: the DNAME, then the CNAME made from the query name, even where the
+            # zone holds occluded data.
+            if "dname" in want:
+                for qname in ("x.d.dname.test.", "Y.Z.d.dname.test."):
+                    r = g.udp(dns.message.make_query(qname, "A"), srv.port)
+                    got = [(rs.name.to_text().lower(), rs.ttl, dns.rdatatype.to_text(rs.rdtype),
+                            rs[0].to_text().lower()) for rs in r.answer]
+                    prefix = qname[: -len("d.dname.test.")].lower()
+                    c.eq(got, [("d.dname.test.", 30, "DNAME", "example.net."),
+                               (qname.lower(), 30, "CNAME", prefix + "example.net.")],
+                         f"{qname}: DNAME and the CNAME it synthesises")
             log = srv.log_text()
             c.check("event=zone-warning zone=outside.test." in log and
                     'reason="ignoring out-of-zone data (foo.example.)"' in log,
