@@ -226,7 +226,7 @@ void prefixes(Checker& c, const toml::table& t, const std::string& prefix, std::
 }
 
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
-  c.only(t, prefix, {"name", "file", "allow_transfer"});
+  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify"});
   z.line = int(t.source().begin.line);
   z.col = int(t.source().begin.column);
   if (const std::string* name = c.string(t, prefix, "name")) {
@@ -243,6 +243,13 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
     c.error(t.source(), prefix, "needs a file");
   }
   prefixes(c, t, prefix, "allow_transfer", z.allow_transfer);
+  c.strings(t, prefix, "also_notify", [&](const toml::node& n, const std::string& key, const std::string& v) {
+    auto e = core::Endpoint::parse(v);
+    if (!e || e->port == 0)
+      c.error(n, key, "must be an address and port such as \"192.0.2.53:53\" or \"[2001:db8::53]:53\"");
+    else
+      z.also_notify.push_back(*e);
+  });
 }
 
 // [rrl]: BIND's response-rate-limit, with its defaults.

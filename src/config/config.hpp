@@ -68,6 +68,8 @@ struct Zone {
   std::string name;  // "example.test."
   std::string file;  // resolved against the config file's directory
   std::vector<core::Prefix> allow_transfer;
+  // Secondaries told by NOTIFY (RFC 1996) when a reload changes the zone's serial.
+  std::vector<core::Endpoint> also_notify;
   int line = 0;      // where it was declared, for messages about its file
   int col = 0;
 };

@@ -18,6 +18,7 @@
 #include "daemon/dns_server.hpp"
 #include "daemon/drains.hpp"
 #include "daemon/event_log.hpp"
+#include "daemon/notify.hpp"
 #include "daemon/reloader.hpp"
 #include "daemon/server.hpp"
 #include "daemon/verdicts.hpp"
@@ -82,6 +83,7 @@ class Control {
   DrainBook drains_;
   io::Timer drain_timer_;
   io::Timer trim_timer_;  // returns freed memory after a reload
+  Notifier notifier_;     // NOTIFY to also_notify when a reload changes a zone's serial
 };
 
 }  // namespace gslb::daemon

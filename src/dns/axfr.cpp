@@ -82,4 +82,41 @@ std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uin
   return messages;
 }
 
+namespace {
+constexpr uint16_t kOpcodeNotify = 4;
+}  // namespace
+
+uint32_t zone_serial(const Zone& zone) {
+  // SOA RDATA ends with SERIAL REFRESH RETRY EXPIRE MINIMUM, 32 bits each.
+  const std::string_view w = zone.soa().rdata.front().wire;
+  return get32(reinterpret_cast<const uint8_t*>(w.data() + w.size() - 20));
+}
+
+std::string notify_message(const Zone& zone, uint16_t id) {
+  Encoder enc(zone.apex);
+  const RRset& soa = zone.soa();
+  enc.rr({}, rrtype::SOA, soa.ttl, soa.rdata.front());
+  uint8_t head[kHeaderSize];
+  put16(head, id);
+  put16(head + 2, uint16_t(kOpcodeNotify << 11 | 0x0400));  // AA
+  put16(head + 4, 1);
+  put16(head + 6, 1);
+  put16(head + 8, 0);
+  put16(head + 10, 0);
+  std::string out(reinterpret_cast<const char*>(head), sizeof head);
+  out += zone.apex;
+  uint8_t q[4];
+  put16(q, rrtype::SOA);
+  put16(q + 2, kClassIN);
+  out.append(reinterpret_cast<const char*>(q), sizeof q);
+  out += enc.bytes();
+  return out;
+}
+
+bool is_notify_reply(std::span<const uint8_t> reply, uint16_t id) {
+  if (reply.size() < kHeaderSize) return false;
+  const uint16_t flags = get16(reply.data() + 2);
+  return get16(reply.data()) == id && (flags & 0x8000) && ((flags >> 11) & 0xF) == kOpcodeNotify;
+}
+
 }  // namespace gslb::dns

@@ -39,4 +39,11 @@ class TransferStream {
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,
                                            const Query& q);
 
+// A NOTIFY (RFC 1996 §3.7) for `zone`: opcode NOTIFY, AA, the apex SOA as question and answer.
+std::string notify_message(const Zone& zone, uint16_t id);
+// The serial in the zone's SOA.
+uint32_t zone_serial(const Zone& zone);
+// Whether `reply` answers the NOTIFY `id`: QR set, opcode NOTIFY, that ID.
+bool is_notify_reply(std::span<const uint8_t> reply, uint16_t id);
+
 }  // namespace gslb::dns

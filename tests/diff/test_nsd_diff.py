@@ -255,27 +255,9 @@ def compare(q, ours, theirs, query, nsd_full=None):
 
 def nsd_config(d, port, zones_dir):
     zone_blocks = "".join(f"zone:\n  name: \"{z}\"\n  zonefile: \"{f}\"\n" for z, f in ZONES)
-    return f"""server:
-  ip-address: 127.0.0.1@{port}
-  port: {port}
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "{zones_dir}"
-  database: ""
-  zonelistfile: "{d}/zone.list"
-  xfrdfile: "{d}/xfrd.state"
-  xfrdir: "{d}/xfr"
-  pidfile: "{d}/nsd.pid"
-  logfile: "{d}/nsd.log"
-  verbosity: 1
-  rrl-ratelimit: 0
-  minimal-responses: no
-  refuse-any: no
-remote-control:
-  control-enable: no
-{zone_blocks}"""
+    return g.nsd_config(d, port, zones_dir, zone_blocks,
+                        "  verbosity: 1\n  rrl-ratelimit: 0\n  minimal-responses: no\n"
+                        "  refuse-any: no\n")
 
 
 def run(gslbd, nsd):

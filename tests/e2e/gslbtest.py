@@ -193,6 +193,27 @@ class Gslbd:
         return False
 
 
+def nsd_config(d, port, zones_dir, zone_blocks, server_extra=""):
+    """An nsd.conf for a private NSD on 127.0.0.1:port whose state lives in `d`."""
+    return f"""server:
+  ip-address: 127.0.0.1@{port}
+  port: {port}
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "{zones_dir}"
+  database: ""
+  zonelistfile: "{d}/zone.list"
+  xfrdfile: "{d}/xfrd.state"
+  xfrdir: "{d}/xfr"
+  pidfile: "{d}/nsd.pid"
+  logfile: "{d}/nsd.log"
+{server_extra}remote-control:
+  control-enable: no
+{zone_blocks}"""
+
+
 def run_tool(args, timeout=15):
     """Runs dig/kdig; returns (exit code, stdout)."""
     r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
