@@ -1,15 +1,14 @@
-// Master-file loading with ldns, one record at a time, so that every error has its line.
+// Master-file loading: entries and directives read here as BIND reads them (master_text.hpp),
+// each record's RDATA parsed by ldns, every error with its file and line.
 #include <fmt/format.h>
+#include <sys/stat.h>
 
-#include <cstdio>
-#include <map>
-#include <set>
+#include <algorithm>
+#include <cctype>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
-#include <sstream>
-
-#include <sys/stat.h>
 
 #include "dns/ldns.hpp"
 #include "dns/master_text.hpp"
@@ -22,16 +21,13 @@ namespace {
 
 // RFC 1035 §3.2.1: RDLENGTH is 16 bits.
 constexpr size_t kMaxRdata = 65535;
-// ldns reads one entry into a buffer of this many characters and silently drops the rest (a
-// 102 KB TXT came out as 65016 bytes of RDATA). Longer entries are refused before that.
+// ldns parses within buffers of this many characters and silently drops the rest (a 102 KB TXT
+// came out as 65016 bytes of RDATA). Longer records in presentation form are refused before
+// they reach it; RFC 3597 data is read here and may be longer.
 constexpr size_t kMaxEntryText = 65535;
 constexpr uint16_t kSvcb = 64, kHttps = 65;
 // The private-use key (RFC 9460 §14.3.2) an alpn value passes through ldns as.
 constexpr uint16_t kAlpnStandIn = 65534;
-
-struct FileCloser {
-  void operator()(FILE* f) const noexcept { std::fclose(f); }
-};
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
