@@ -4,7 +4,7 @@
 #   scripts/deps.sh --test   also what the test suite uses (dig, kdig, NSD, clang's libFuzzer, ...)
 set -euo pipefail
 
-pkgs=(g++ meson ninja-build pkg-config python3 libldns-dev libuv1-dev libcurl4-openssl-dev
+pkgs=(g++ meson ninja-build pkg-config python3 libldns-dev libssl-dev libuv1-dev libcurl4-openssl-dev
       libtomlplusplus-dev libfmt-dev catch2 libhttp-parser-dev dnsutils curl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(knot-dnsutils nsd bind9-utils python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf

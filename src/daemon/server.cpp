@@ -41,8 +41,15 @@ bool same_prefixes(const std::vector<core::Prefix>& a, const std::vector<core::P
   });
 }
 
+bool same_keys(const std::vector<dns::TsigKey>& a, const std::vector<dns::TsigKey>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.name == y.name && x.algorithm == y.algorithm && x.secret == y.secret;
+  });
+}
+
 // The zone `reuse` holds for `zc`, if none of the files it was read from changed since.
 std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const config::Limits& limits,
+                                                const std::vector<dns::TsigKey>& keys,
                                                 const Reuse* reuse) {
   if (!reuse || std::tie(reuse->limits.include_depth, reuse->limits.includes,
                          reuse->limits.zone_records, reuse->limits.zone_bytes) !=
@@ -52,7 +59,7 @@ std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const co
   const std::string apex = dns::name_from_text(zc.name);
   for (const auto& z : reuse->zones) {
     if (z->apex != apex || z->file != zc.file || z->sources.empty() ||
-        !same_prefixes(z->allow_transfer, zc.allow_transfer))
+        !same_prefixes(z->allow_transfer, zc.allow_transfer) || !same_keys(z->transfer_keys, keys))
       continue;
     for (const auto& s : z->sources)
       if (!(core::stamp_of(s.path) == s)) return nullptr;
@@ -107,8 +114,36 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   core::Errors warnings;
   zone_options.warnings = &warnings;
   bool all_reused = options.reuse != nullptr;
+  // TSIG keys (BIND key files), by name; a zone's allow_transfer names the ones it accepts.
+  std::vector<dns::TsigKey> all_keys;
+  for (const auto& file : out.config.tsig_key_files) {
+    constexpr uint64_t kMaxKeyFile = 1 << 20;
+    auto text = core::read_regular_file(file, kMaxKeyFile);
+    if (!text) {
+      errors.push_back(core::Error{file, 0, 0, text.error().message});
+      ok = false;
+      continue;
+    }
+    const size_t before = errors.size();
+    for (auto& k : dns::parse_key_file(*text, file, errors)) all_keys.push_back(std::move(k));
+    ok = ok && errors.size() == before;
+  }
   for (const auto& zc : out.config.zones) {
-    if (auto same = unchanged_zone(zc, lim, options.reuse)) {
+    std::vector<dns::TsigKey> keys;
+    for (size_t i = 0; i < zc.transfer_keys.size(); ++i) {
+      std::string want = dns::name_from_text(zc.transfer_keys[i]);
+      dns::name_lower(want);
+      auto k = std::find_if(all_keys.begin(), all_keys.end(), [&](const auto& x) { return x.name == want; });
+      if (k == all_keys.end()) {
+        errors.push_back(core::Error{path, zc.transfer_key_at[i].line, zc.transfer_key_at[i].col,
+                                     fmt::format("zone {}: allow_transfer: no TSIG key named {} in "
+                                                 "[tsig] key_files", zc.name, zc.transfer_keys[i])});
+        ok = false;
+      } else {
+        keys.push_back(*k);
+      }
+    }
+    if (auto same = unchanged_zone(zc, lim, keys, options.reuse)) {
       out.zones.push_back(std::move(same));
       continue;
     }
@@ -141,6 +176,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
       continue;
     }
     zone->allow_transfer = zc.allow_transfer;
+    zone->transfer_keys = std::move(keys);
     out.zones.push_back(std::move(zone));
   }
   const auto& gtm = out.config.gtm;

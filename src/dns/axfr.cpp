@@ -55,18 +55,21 @@ bool TransferStream::next(std::string& out) {
     put_soa();
     phase_ = Phase::done;
   }
-  const size_t len = kHeaderSize + question_.size() + enc.bytes().size();
-  uint8_t head[2 + kHeaderSize];
-  put16(head, uint16_t(len));
-  put16(head + 2, id_);
-  put16(head + 4, 0x8400);  // QR, AA
-  put16(head + 6, 1);
-  put16(head + 8, count);
+  uint8_t head[kHeaderSize];
+  put16(head, id_);
+  put16(head + 2, 0x8400);  // QR, AA
+  put16(head + 4, 1);
+  put16(head + 6, count);
+  put16(head + 8, 0);
   put16(head + 10, 0);
-  put16(head + 12, 0);
-  out.append(reinterpret_cast<const char*>(head), sizeof head);
-  out += question_;
-  out += enc.bytes();
+  std::string message(reinterpret_cast<const char*>(head), sizeof head);
+  message += question_;
+  message += enc.bytes();
+  if (signer_) signer_->sign(message);
+  uint8_t frame[2];
+  put16(frame, uint16_t(message.size()));
+  out.append(reinterpret_cast<const char*>(frame), sizeof frame);
+  out += message;
   return true;
 }
 

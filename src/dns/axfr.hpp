@@ -2,10 +2,12 @@
 // only for clients on the zone's allow_transfer list, so it may allocate.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "dns/tsig.hpp"
 #include "dns/wire.hpp"
 #include "dns/zone.hpp"
 
@@ -23,6 +25,10 @@ class TransferStream {
   // Appends the next message, framed with its two-byte length (RFC 1035 §4.2.2), to `out`.
   // Returns false, appending nothing, once the closing SOA has been sent.
   bool next(std::string& out);
+  // Signs every message with `key` (RFC 8945 §5.3.1), the first covering the request's MAC.
+  void sign_with(const TsigKey& key, std::string request_mac, uint64_t now) {
+    signer_.emplace(key, std::move(request_mac), now);
+  }
 
  private:
   using NodeIt = std::vector<Node>::const_iterator;
@@ -33,6 +39,7 @@ class TransferStream {
   enum class Phase { first_soa, records, last_soa, done } phase_ = Phase::first_soa;
   NodeIt node_;
   size_t rrset_ = 0, rdata_ = 0;
+  std::optional<TsigSigner> signer_;
 };
 
 // Every message at once (tests).

@@ -17,6 +17,7 @@
 #include "core/address.hpp"
 #include "core/file.hpp"
 #include "core/result.hpp"
+#include "dns/tsig.hpp"
 
 namespace gslb::dns {
 
@@ -77,6 +78,7 @@ struct Zone {
   std::vector<Node> nodes;                // every owner name and every empty non-terminal,
                                           // sorted by name (byte order)
   std::vector<core::Prefix> allow_transfer;
+  std::vector<TsigKey> transfer_keys;  // a transfer signed with one of these is allowed too
   // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;

@@ -28,13 +28,24 @@ ns1  IN A   127.0.0.1
 {extra}"""
 
 
-def nsd_conf(d, port, primary_port):
-    return g.nsd_config(d, port, d, f"""zone:
+def nsd_conf(d, port, primary_port, key=None):
+    """NSD as a secondary of gslbd; with `key` (name, secret) the transfers are TSIG-signed."""
+    key_block = (f'key:\n  name: "{key[0]}"\n  algorithm: hmac-sha256\n  secret: "{key[1]}"\n'
+                 if key else "")
+    return key_block + g.nsd_config(d, port, d, f"""zone:
   name: "sec.test."
   zonefile: "sec.test.zone"
   allow-notify: 127.0.0.1 NOKEY
-  request-xfr: AXFR 127.0.0.1@{primary_port} NOKEY
+  request-xfr: AXFR 127.0.0.1@{primary_port} {key[0] if key else "NOKEY"}
 """, "  verbosity: 2\n")
+
+
+def tsig_keygen(name):
+    """(name, secret, key file text) from BIND's tsig-keygen."""
+    text = subprocess.run(["tsig-keygen", "-a", "hmac-sha256", name], stdout=subprocess.PIPE,
+                          text=True, check=True, timeout=10).stdout
+    secret = text.split('secret "', 1)[1].split('"', 1)[0]
+    return name, secret, text
 
 
 def soa_serial(port):
@@ -56,18 +67,26 @@ def wait(pred, timeout):
     return False
 
 
-def test_nsd_follows_notify(c, binary, nsd):
+def nsd_follows(c, binary, nsd, key=None):
     nsd_port = g.free_port()
     tmp = tempfile.mkdtemp(prefix="gslbd-secondary-")
     proc = None
     try:
         os.makedirs(os.path.join(tmp, "xfr"))
         extra = {"sec.test.": f'also_notify = ["127.0.0.1:{nsd_port}"]'}
-        with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))],
-                     zone_extra=extra, server_extra='\n[log]\ntargets = ["stderr"]') as srv:
+        server_extra = '\n[log]\ntargets = ["stderr"]'
+        files = {}
+        allow = ("127.0.0.0/8", "::1")
+        if key:
+            # Only the key allows the transfer: loopback is not on the address list.
+            files = {"xfr.key": key[2]}
+            server_extra += '\n\n[tsig]\nkey_files = ["zones/xfr.key"]'
+            allow = ("192.0.2.0/24", f"key {key[0]}")
+        with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))], zone_extra=extra,
+                     server_extra=server_extra, extra_files=files, allow_transfer=allow) as srv:
             conf = os.path.join(tmp, "nsd.conf")
             with open(conf, "w") as f:
-                f.write(nsd_conf(tmp, nsd_port, srv.port))
+                f.write(nsd_conf(tmp, nsd_port, srv.port, key))
             proc = subprocess.Popen([nsd, "-d", "-c", conf], stdout=subprocess.DEVNULL,
                                     stderr=open(os.path.join(tmp, "nsd.stderr"), "w"),
                                     stdin=subprocess.DEVNULL, cwd=tmp)
@@ -110,9 +129,51 @@ def test_nsd_follows_notify(c, binary, nsd):
             wait(lambda: srv.log_text().count("event=reloaded") >= 2, 10)
             time.sleep(0.3)
             c.eq(srv.log_text().count("event=notify-sent"), 1, "an unchanged serial is not announced")
+            if key:
+                c.check(f"event=axfr zone=sec.test. client=127.0.0.1 key={key[0]}" in log,
+                        "the transfers were signed with the key", log[-2000:])
     finally:
         g.stop_process(proc, "nsd")
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_nsd_follows_notify(c, binary, nsd):
+    nsd_follows(c, binary, nsd)
+
+
+def test_nsd_follows_with_tsig(c, binary, nsd):
+    nsd_follows(c, binary, nsd, tsig_keygen("xfr-key"))
+
+
+def test_tsig_with_dig(c, binary, nsd):
+    """dig -y: the right key gets a transfer whose signatures dig checks; a wrong secret, an
+    unknown key and no key at all are refused, the first two logged."""
+    name, secret, text = tsig_keygen("dig-key")
+    _, other, _ = tsig_keygen("dig-key")
+    with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))],
+                 server_extra='\n[log]\ntargets = ["stderr"]\n\n[tsig]\nkey_files = ["zones/k.key"]',
+                 extra_files={"k.key": text}, allow_transfer=("192.0.2.0/24", f"key {name}")) as srv:
+        def axfr(*extra):
+            return g.run_tool(["dig", "@127.0.0.1", "-p", str(srv.port), "+time=3", "+tries=1",
+                               "AXFR", "sec.test.", *extra])
+        code, out = axfr("-y", f"hmac-sha256:{name}:{secret}")
+        soas = [l for l in out.splitlines() if not l.startswith(";") and "\tSOA\t" in l]
+        c.check(len(soas) == 2 and "tsig verify failure" not in out.lower() and
+                "TSIG" in out, "signed AXFR: the zone, signed, and dig verifies it", out[-1500:])
+        code, out = axfr("-y", f"hmac-sha256:{name}:{other}")
+        c.check("SOA" not in "".join(l for l in out.splitlines() if not l.startswith(";")),
+                "a wrong secret gets no zone", out[-800:])
+        code, out = axfr("-y", f"hmac-sha256:nobody:{secret}")
+        c.check("SOA" not in "".join(l for l in out.splitlines() if not l.startswith(";")),
+                "an unknown key gets no zone", out[-800:])
+        code, out = axfr()
+        c.check("REFUSED" in out or "failed" in out.lower(), "no key, not on the list: refused",
+                out[-800:])
+        log = srv.log_text()
+        c.check(f"event=axfr-refused zone=sec.test. client=127.0.0.1 tsig=bad-signature key={name}."
+                in log, "the wrong secret is logged", log[-1500:])
+        c.check("event=axfr-refused zone=sec.test. client=127.0.0.1 tsig=unknown-key key=nobody."
+                in log, "the unknown key is logged", log[-1500:])
 
 
 def main():
@@ -123,7 +184,11 @@ def main():
     if nsd is None:
         print("SKIP: nsd is not installed")
         return g.SKIP
-    return g.run_tests([test_nsd_follows_notify], sys.argv[1], nsd)
+    if shutil.which("tsig-keygen") is None:
+        print("SKIP: tsig-keygen (bind9-utils) is not installed")
+        return g.SKIP
+    return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_tsig_with_dig],
+                       sys.argv[1], nsd)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,24 @@ also_notify = ["192.0.2.53:53", "[2001:db8::53]:5300"]
   CHECK(cfg->zones[0].also_notify[1].to_string() == "[2001:db8::53]:5300");
 }
 
+TEST_CASE("allow_transfer may name TSIG keys; [tsig] key_files are relative to the config") {
+  core::Errors errors;
+  auto cfg = config::parse(R"(
+[tsig]
+key_files = ["keys/xfr.key"]
+
+[[zone]]
+name = "a.test."
+file = "a"
+allow_transfer = ["192.0.2.0/24", "key xfr-key"]
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->tsig_key_files == std::vector<std::string>{"etc/keys/xfr.key"});
+  CHECK(cfg->zones[0].allow_transfer.size() == 1);
+  CHECK(cfg->zones[0].transfer_keys == std::vector<std::string>{"xfr-key"});
+  CHECK(cfg->zones[0].transfer_key_at[0].line == 8);
+}
+
 TEST_CASE("also_notify needs an address and a port") {
   auto e = errors_of(R"([[zone]]
 name = "a.test."
