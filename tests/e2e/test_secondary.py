@@ -29,14 +29,15 @@ ns1  IN A   127.0.0.1
 
 
 def nsd_conf(d, port, primary_port, key=None):
-    """NSD as a secondary of gslbd; with `key` (name, secret) the transfers are TSIG-signed."""
+    """NSD as a secondary of gslbd; with `key` (name, secret) the transfers are TSIG-signed and
+    NSD asks by IXFR first (gslbd answers with the whole zone, RFC 1995 §4), else by AXFR."""
     key_block = (f'key:\n  name: "{key[0]}"\n  algorithm: hmac-sha256\n  secret: "{key[1]}"\n'
                  if key else "")
     return key_block + g.nsd_config(d, port, d, f"""zone:
   name: "sec.test."
   zonefile: "sec.test.zone"
   allow-notify: 127.0.0.1 NOKEY
-  request-xfr: AXFR 127.0.0.1@{primary_port} {key[0] if key else "NOKEY"}
+  request-xfr: {"" if key else "AXFR "}127.0.0.1@{primary_port} {key[0] if key else "NOKEY"}
 """, "  verbosity: 2\n")
 
 
@@ -160,6 +161,13 @@ def test_tsig_with_dig(c, binary, nsd):
         soas = [l for l in out.splitlines() if not l.startswith(";") and "\tSOA\t" in l]
         c.check(len(soas) == 2 and "tsig verify failure" not in out.lower() and
                 "TSIG" in out, "signed AXFR: the zone, signed, and dig verifies it", out[-1500:])
+        # IXFR (the SOA the client has in authority) gets the whole zone, signed.
+        code, out = g.run_tool(["dig", "@127.0.0.1", "-p", str(srv.port), "+time=3", "+tries=1",
+                                "sec.test.", "ixfr=1", "-y", f"hmac-sha256:{name}:{secret}"])
+        soas = [l for l in out.splitlines() if not l.startswith(";") and "\tSOA\t" in l]
+        c.check(len(soas) == 2 and "ns1.sec.test.\t" in out.replace(" ", "\t") and
+                "tsig verify failure" not in out.lower(),
+                "IXFR is answered with the whole zone (AXFR form)", out[-1500:])
         code, out = axfr("-y", f"hmac-sha256:{name}:{other}")
         c.check("SOA" not in "".join(l for l in out.splitlines() if not l.startswith(";")),
                 "a wrong secret gets no zone", out[-800:])
