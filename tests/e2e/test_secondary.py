@@ -184,6 +184,29 @@ def test_tsig_with_dig(c, binary, nsd):
                 in log, "the unknown key is logged", log[-1500:])
 
 
+def test_unknown_key_is_a_config_error(c, binary, nsd):
+    """A zone naming a key that no key file holds: --check-config says where."""
+    name, secret, text = tsig_keygen("real-key")
+    tmp = tempfile.mkdtemp(prefix="gslbd-tsig-")
+    try:
+        with open(os.path.join(tmp, "k.key"), "w") as f:
+            f.write(text)
+        with open(os.path.join(tmp, "z.zone"), "w") as f:
+            f.write(ZONE.format(serial=1, extra=""))
+        conf = os.path.join(tmp, "gslbd.toml")
+        with open(conf, "w") as f:
+            f.write('[server]\nlisten = ["127.0.0.1:1"]\n\n[tsig]\nkey_files = ["k.key"]\n\n'
+                    '[[zone]]\nname = "sec.test."\nfile = "z.zone"\n'
+                    'allow_transfer = ["key real-key", "key typo-key"]\n')
+        r = subprocess.run([binary, "--check-config", "--config", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        c.check(r.returncode == 1 and "gslbd.toml:10:35: zone sec.test.: allow_transfer: no TSIG key "
+                "named typo-key in [tsig] key_files" in r.stdout,
+                "an unknown key name is an error at its position", r.stdout)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     rc = g.preflight(tools=("dig",))
     if rc is not None:
@@ -195,8 +218,8 @@ def main():
     if shutil.which("tsig-keygen") is None:
         print("SKIP: tsig-keygen (bind9-utils) is not installed")
         return g.SKIP
-    return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_tsig_with_dig],
-                       sys.argv[1], nsd)
+    return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_tsig_with_dig,
+                        test_unknown_key_is_a_config_error], sys.argv[1], nsd)
 
 
 if __name__ == "__main__":
