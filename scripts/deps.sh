@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(g++ meson ninja-build pkg-config python3 libldns-dev libssl-dev libuv1-dev libcurl4-openssl-dev
       libtomlplusplus-dev libfmt-dev catch2 libhttp-parser-dev dnsutils curl ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(knot-dnsutils nsd bind9-utils python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf
+  pkgs+=(knot-dnsutils nsd knot bind9-utils python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf
          iproute2 rsyslog openssl scdoc)
 fi
 

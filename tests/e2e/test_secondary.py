@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""gslbd as a primary that a standard secondary follows: Debian's NSD, on loopback, transfers
-the zone by AXFR at start; a reload of gslbd that bumps the serial sends NOTIFY (RFC 1996) to
-the zone's also_notify, NSD asks for the zone again and serves the new record. The SOA refresh
-is an hour, so only the NOTIFY explains NSD catching up; the time it took is printed (a figure,
-not an assertion)."""
+"""gslbd as a primary that standard secondaries follow: Debian's NSD and Knot, on loopback,
+each without and with TSIG, transfer the zone at start; a reload of gslbd that bumps the serial
+sends NOTIFY (RFC 1996) to the zone's also_notify, the secondary asks for the zone again (Knot,
+and NSD with a key, by IXFR) and serves the new record. The SOA refresh is an hour, so only the
+NOTIFY explains the secondary catching up; the time it took is printed (a figure, not an
+assertion). dig -y checks signed transfers and refusals; a missing key is a config error."""
 
 import os
 import shutil
@@ -19,6 +20,8 @@ import gslbtest as g  # noqa: E402
 
 import dns.message  # noqa: E402
 import dns.rcode  # noqa: E402
+
+KNOTD = shutil.which("knotd") or ("/usr/sbin/knotd" if os.access("/usr/sbin/knotd", os.X_OK) else None)
 
 ZONE = """$ORIGIN sec.test.
 $TTL 300
@@ -39,6 +42,36 @@ def nsd_conf(d, port, primary_port, key=None):
   allow-notify: 127.0.0.1 NOKEY
   request-xfr: {"" if key else "AXFR "}127.0.0.1@{primary_port} {key[0] if key else "NOKEY"}
 """, "  verbosity: 2\n")
+
+
+def knot_conf(d, port, primary_port, key=None):
+    """Knot as a secondary of gslbd (it asks by IXFR first); with `key` the transfers are signed."""
+    key_block = (f"key:\n  - id: {key[0]}\n    algorithm: hmac-sha256\n    secret: {key[1]}\n"
+                 if key else "")
+    return f"""server:
+  listen: 127.0.0.1@{port}
+  rundir: "{d}"
+log:
+  - target: {d}/knot.log
+    any: info
+{key_block}database:
+  storage: "{d}"
+remote:
+  - id: primary
+    address: 127.0.0.1@{primary_port}
+{"    key: " + key[0] if key else ""}
+acl:
+  - id: notify
+    address: 127.0.0.1
+    action: notify
+template:
+  - id: default
+    storage: "{d}"
+zone:
+  - domain: sec.test.
+    master: primary
+    acl: notify
+"""
 
 
 def tsig_keygen(name):
@@ -68,13 +101,15 @@ def wait(pred, timeout):
     return False
 
 
-def nsd_follows(c, binary, nsd, key=None):
-    nsd_port = g.free_port()
+def follows(c, binary, server, key=None, kind="nsd"):
+    sec_port = g.free_port()
+    who = "NSD" if kind == "nsd" else "Knot"
+    sec_log = "nsd.log" if kind == "nsd" else "knot.log"
     tmp = tempfile.mkdtemp(prefix="gslbd-secondary-")
     proc = None
     try:
         os.makedirs(os.path.join(tmp, "xfr"))
-        extra = {"sec.test.": f'also_notify = ["127.0.0.1:{nsd_port}"]'}
+        extra = {"sec.test.": f'also_notify = ["127.0.0.1:{sec_port}"]'}
         server_extra = '\n[log]\ntargets = ["stderr"]'
         files = {}
         allow = ("127.0.0.0/8", "::1")
@@ -85,18 +120,19 @@ def nsd_follows(c, binary, nsd, key=None):
             allow = ("192.0.2.0/24", f"key {key[0]}")
         with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))], zone_extra=extra,
                      server_extra=server_extra, extra_files=files, allow_transfer=allow) as srv:
-            conf = os.path.join(tmp, "nsd.conf")
+            conf = os.path.join(tmp, f"{kind}.conf")
             with open(conf, "w") as f:
-                f.write(nsd_conf(tmp, nsd_port, srv.port, key))
-            proc = subprocess.Popen([nsd, "-d", "-c", conf], stdout=subprocess.DEVNULL,
-                                    stderr=open(os.path.join(tmp, "nsd.stderr"), "w"),
+                f.write((nsd_conf if kind == "nsd" else knot_conf)(tmp, sec_port, srv.port, key))
+            args = [server, "-d", "-c", conf] if kind == "nsd" else [server, "-c", conf]
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                    stderr=open(os.path.join(tmp, "server.stderr"), "w"),
                                     stdin=subprocess.DEVNULL, cwd=tmp)
-            if not c.check(wait(lambda: soa_serial(nsd_port) == 1, 15),
-                           "NSD transfers the zone from gslbd at start (serial 1)",
-                           open(os.path.join(tmp, "nsd.log")).read()[-2000:]
-                           if os.path.exists(os.path.join(tmp, "nsd.log")) else ""):
+            if not c.check(wait(lambda: soa_serial(sec_port) == 1, 15),
+                           f"{who} transfers the zone from gslbd at start (serial 1)",
+                           open(os.path.join(tmp, sec_log)).read()[-2000:]
+                           if os.path.exists(os.path.join(tmp, sec_log)) else ""):
                 return
-            nsd_log = os.path.join(tmp, "nsd.log")
+            nsd_log = os.path.join(tmp, sec_log)
             zone_file = os.path.join(srv.dir, "zones", "sec.test.zone")
             with open(zone_file, "w") as f:
                 f.write(ZONE.format(serial=2, extra="new  IN A   192.0.2.77\n"))
@@ -105,26 +141,26 @@ def nsd_follows(c, binary, nsd, key=None):
 
             def has_new():
                 try:
-                    r = g.udp(dns.message.make_query("new.sec.test.", "A"), nsd_port, timeout=0.5)
+                    r = g.udp(dns.message.make_query("new.sec.test.", "A"), sec_port, timeout=0.5)
                 except Exception:  # noqa: BLE001
                     return False
                 return bool(r.answer) and r.answer[0][0].address == "192.0.2.77"
             followed = wait(has_new, 10)
             took = time.monotonic() - start
-            c.check(followed, "after the reload NSD serves the new record (NOTIFY, then a transfer)",
+            c.check(followed, f"after the reload {who} serves the new record (NOTIFY, then a transfer)",
                     srv.log_text()[-2000:])
             if followed:
-                print(f"figure: reload to NSD serving the new serial: {took * 1000:.0f} ms")
+                print(f"figure: reload to {who} serving the new serial: {took * 1000:.0f} ms")
             else:
                 print("gslbd's log:", srv.log_text()[-2000:])
                 if os.path.exists(nsd_log):
-                    print("NSD's log:", open(nsd_log).read()[-3000:])
-            c.eq(soa_serial(nsd_port), 2, "NSD has serial 2")
+                    print(f"{who}'s log:", open(nsd_log).read()[-3000:])
+            c.eq(soa_serial(sec_port), 2, f"{who} has serial 2")
             log = srv.log_text()
-            c.check(f"event=notify-sent zone=sec.test. serial=2 to=127.0.0.1:{nsd_port}" in log,
+            c.check(f"event=notify-sent zone=sec.test. serial=2 to=127.0.0.1:{sec_port}" in log,
                     "gslbd logs the NOTIFY it sent", log[-2000:])
             c.check(wait(lambda: "event=notify-acked zone=sec.test. serial=2" in srv.log_text(), 5),
-                    "and NSD's answer to it", srv.log_text()[-2000:])
+                    f"and {who}'s answer to it", srv.log_text()[-2000:])
             # A reload that does not change the serial sends nothing.
             srv.proc.send_signal(signal.SIGHUP)
             wait(lambda: srv.log_text().count("event=reloaded") >= 2, 10)
@@ -134,16 +170,26 @@ def nsd_follows(c, binary, nsd, key=None):
                 c.check(f"event=axfr zone=sec.test. client=127.0.0.1 key={key[0]}" in log,
                         "the transfers were signed with the key", log[-2000:])
     finally:
-        g.stop_process(proc, "nsd")
+        g.stop_process(proc, kind)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_nsd_follows_notify(c, binary, nsd):
-    nsd_follows(c, binary, nsd)
+    follows(c, binary, nsd)
 
 
 def test_nsd_follows_with_tsig(c, binary, nsd):
-    nsd_follows(c, binary, nsd, tsig_keygen("xfr-key"))
+    follows(c, binary, nsd, tsig_keygen("xfr-key"))
+
+
+def test_knot_follows_notify(c, binary, nsd):
+    if KNOTD:
+        follows(c, binary, KNOTD, kind="knot")
+
+
+def test_knot_follows_with_tsig(c, binary, nsd):
+    if KNOTD:
+        follows(c, binary, KNOTD, tsig_keygen("xfr-key"), kind="knot")
 
 
 def test_tsig_with_dig(c, binary, nsd):
@@ -218,7 +264,10 @@ def main():
     if shutil.which("tsig-keygen") is None:
         print("SKIP: tsig-keygen (bind9-utils) is not installed")
         return g.SKIP
-    return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_tsig_with_dig,
+    if not KNOTD:
+        print("note: knotd (Debian's knot) is not installed: the Knot secondary tests do not run")
+    return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_knot_follows_notify,
+                        test_knot_follows_with_tsig, test_tsig_with_dig,
                         test_unknown_key_is_a_config_error], sys.argv[1], nsd)
 
 
