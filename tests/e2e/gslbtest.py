@@ -193,6 +193,14 @@ class Gslbd:
         return False
 
 
+def find_server(name):
+    """A DNS server binary from Debian's packages (nsd, knotd): on PATH or in /usr/sbin."""
+    path = shutil.which(name)
+    if path is None and os.access(f"/usr/sbin/{name}", os.X_OK):
+        path = f"/usr/sbin/{name}"
+    return path
+
+
 def nsd_config(d, port, zones_dir, zone_blocks, server_extra=""):
     """An nsd.conf for a private NSD on 127.0.0.1:port whose state lives in `d`."""
     return f"""server:

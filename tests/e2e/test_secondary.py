@@ -21,7 +21,7 @@ import gslbtest as g  # noqa: E402
 import dns.message  # noqa: E402
 import dns.rcode  # noqa: E402
 
-KNOTD = shutil.which("knotd") or ("/usr/sbin/knotd" if os.access("/usr/sbin/knotd", os.X_OK) else None)
+KNOTD = g.find_server("knotd")
 
 ZONE = """$ORIGIN sec.test.
 $TTL 300
@@ -257,7 +257,7 @@ def main():
     rc = g.preflight(tools=("dig",))
     if rc is not None:
         return rc
-    nsd = shutil.which("nsd") or ("/usr/sbin/nsd" if os.access("/usr/sbin/nsd", os.X_OK) else None)
+    nsd = g.find_server("nsd")
     if nsd is None:
         print("SKIP: nsd is not installed")
         return g.SKIP
