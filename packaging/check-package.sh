@@ -5,14 +5,25 @@
 # - runs lintian and fails on errors (warnings are printed, not fatal);
 # - extracts every package into a throwaway root (dpkg-deb -x) and runs each extracted
 #   binary with --version, with LD_LIBRARY_PATH at the extracted library directory;
-# - runs systemd-analyze verify on the extracted unit (when systemd-analyze exists).
+# - runs systemd-analyze verify on the extracted unit (when systemd-analyze exists);
+# - checks that a minimal host gets no systemd (Depends) and no service started on install;
+#   with --minbase ROOT (a `debootstrap --variant=minbase bookworm ROOT`), installs gslbd there
+#   with apt-get --no-install-recommends and checks what came in, the user, and that the unit
+#   is not enabled.
 # --require BIN: BIN (gslbd, gslbctl, gslb-drill) must be packaged; the others are checked
 # when present and reported as "skip" when not. gslbd is always required.
 # Prints one "ok|FAIL|skip: what" line per check and exits 1 if any failed.
 set -uo pipefail
 
 required=(gslbd)
-while [[ "${1:-}" == "--require" ]]; do required+=("$2"); shift 2; done
+minbase=""
+while [[ "${1:-}" == --* ]]; do
+  case "$1" in
+    --require) required+=("$2"); shift 2 ;;
+    --minbase) minbase="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
 debdir="${1:?usage: packaging/check-package.sh [--require BIN]... DEBDIR}"
 
 failures=0
@@ -30,10 +41,12 @@ declare -A expect=(
   [gslbd]="./usr/sbin/gslbd ./etc/gslbd/gslbd.toml ./etc/gslbd/zones/example.test.zone
            ./etc/gslbd/probes/gateway-http.toml ./lib/systemd/system/gslbd.service
            ./usr/lib/sysusers.d/gslbd.conf ./usr/lib/tmpfiles.d/gslbd.conf
-           ./usr/share/man/man8/gslbd.8.gz ./usr/share/man/man5/gslbd.toml.5.gz"
+           ./usr/share/man/man8/gslbd.8.gz ./usr/share/man/man5/gslbd.toml.5.gz
+           ./usr/bin/gslb-drill ./usr/share/man/man1/gslb-drill.1.gz"
   [libgslb-route0]="./usr/lib/*/libgslb-route.so.0 ./usr/lib/*/libgslb-route.so.0.*
            ./usr/lib/*/libgslb-route-follow.so.0 ./usr/lib/*/libgslb-route-follow.so.0.*"
   [libgslb-route-dev]="./usr/include/gslb/route.hpp ./usr/include/gslb/route.h
+           ./usr/include/gslb/published.hpp ./usr/include/gslb/duration.hpp
            ./usr/lib/*/libgslb-route.so ./usr/lib/*/libgslb-route.a
            ./usr/lib/*/pkgconfig/gslb-route.pc
            ./usr/include/gslb/follow.hpp ./usr/include/gslb/follow.h
@@ -185,6 +198,46 @@ if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/n
   fi
 else
   skip "sysusers.d/tmpfiles.d (systemd-sysusers/systemd-tmpfiles missing, or no snippets)"
+fi
+
+# 6. A minimal host: systemd is 46 packages; gslbd needs only sysusers from it (the standalone
+# one first), and nothing may listen before the operator has configured and enabled it.
+gslbd_deb="$(deb_of gslbd)"
+depends="$(dpkg-deb -f "$gslbd_deb" Depends)"
+if [[ ",$depends" =~ ,\ *systemd(\ |,|$) ]]; then fail "Depends names systemd first: $depends"
+else ok "Depends: no systemd (sysusers: ${depends##*libuv1*), })"; fi
+ctl="$(mktemp -d)"
+dpkg-deb -e "$gslbd_deb" "$ctl"
+if grep -q "deb-systemd-helper debian-installed 'gslbd.service'" "$ctl/postinst" 2>/dev/null &&
+   ! grep -q "was-enabled defaults to true" "$ctl/postinst"; then
+  ok "postinst: gslbd.service installed, not enabled (started only once the operator enables it)"
+else
+  fail "postinst enables gslbd.service on a new install"
+fi
+rm -rf "$ctl"
+if [[ -n "$minbase" ]]; then
+  before=$(chroot "$minbase" dpkg-query -W -f='${Status}\n' | grep -c "install ok installed")
+  cp "$gslbd_deb" "$minbase/tmp/"
+  if chroot "$minbase" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+       "/tmp/$(basename "$gslbd_deb")" >"$minbase/tmp/gslbd-install.log" 2>&1; then
+    after=$(chroot "$minbase" dpkg-query -W -f='${Status}\n' | grep -c "install ok installed")
+    ok "minbase: apt-get install --no-install-recommends gslbd: $((after - before)) packages"
+    if chroot "$minbase" dpkg-query -W -f='${Status}' systemd 2>/dev/null | grep -q "ok installed"; then
+      fail "minbase: systemd was installed"
+    else ok "minbase: no systemd"; fi
+    chroot "$minbase" getent passwd gslbd >/dev/null && ok "minbase: user gslbd created" ||
+      fail "minbase: no user gslbd"
+    enabled=("$minbase"/etc/systemd/system/*.wants/gslbd.service)  # nullglob: none is empty
+    if [[ ${#enabled[@]} -gt 0 ]]; then
+      fail "minbase: gslbd.service enabled on install"
+    else ok "minbase: gslbd.service not enabled"; fi
+    chroot "$minbase" gslbd --check-config --config /etc/gslbd/gslbd.toml >/dev/null &&
+      ok "minbase: gslbd --check-config /etc/gslbd/gslbd.toml" || fail "minbase: --check-config"
+  else
+    fail "minbase: apt-get install failed (see $minbase/tmp/gslbd-install.log)"
+  fi
+else
+  skip "minbase install (--minbase ROOT not given)"
 fi
 
 if [[ $failures -eq 0 ]]; then echo "check-package: all checks passed"; exit 0; fi

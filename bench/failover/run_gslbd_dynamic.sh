@@ -1,8 +1,8 @@
 #!/bin/sh
-# Starts gslbd for ../shared/bench/failover.py (and edge_cases.py): www is answered from one
+# Starts gslbd for compare.py: www is answered from one
 # pool holding every backend, health-checked with HTTP GET / on the check port.
 #   run_gslbd_dynamic.sh GSLBD DIR PORT ZONE ZONEFILE_PLAIN "BACKENDS" CHECK_PORT
-# BACKENDS is failover.py's {backends}: "127.0.0.11:8081,127.0.0.12:8081".
+# BACKENDS: "127.0.0.11:8081,127.0.0.12:8081".
 # Timing: GSLBD_INTERVAL (1s), GSLBD_TIMEOUT (500ms), GSLBD_FALL (2), GSLBD_RISE (2),
 # GSLBD_TTL (30, the TTL the shared zone gives the other servers' www).
 set -e

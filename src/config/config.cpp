@@ -18,7 +18,7 @@ namespace {
 void parse_server(Checker& c, const toml::table& t, Server& s) {
   c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
                        "tcp_frame_timeout", "tcp_max_connections_per_source", "tcp_max_output",
-                       "probes_dir", "user", "group"});
+                       "max_checks_in_flight", "probes_dir", "user", "group"});
   if (const std::string* u = c.string(t, "server", "user")) s.user = *u;
   if (const std::string* g = c.string(t, "server", "group")) s.group = *g;
   // The drop exists to leave root: to user root it would change nothing, and to group root
@@ -48,6 +48,8 @@ void parse_server(Checker& c, const toml::table& t, Server& s) {
   // At least one maximal answer (65535 bytes and its length), so any query can be answered.
   if (auto m = c.integer(t, "server", "tcp_max_output", 65537, 64 << 20))
     s.tcp_max_output = size_t(*m);
+  if (auto m = c.integer(t, "server", "max_checks_in_flight", 0, 1000000))
+    s.max_checks_in_flight = unsigned(*m);
 }
 
 // A size: an integer of bytes, or a string with a binary suffix ("64K", "512M", "1G").

@@ -13,4 +13,9 @@ using Duration = std::chrono::nanoseconds;
 std::optional<Duration> parse_duration(std::string_view text);
 std::string format_duration(Duration d);
 
+// The wall clock as Unix seconds with a fraction: what metrics and status report as "when".
+inline double unix_now() noexcept {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace gslb::core

@@ -17,21 +17,27 @@ constexpr const char* kUsage = R"(usage: gslbctl [--socket PATH] [--json] COMMAN
 
   status                               every dynamic name (pool, answer) and every address
                                        (state, last result, latency, since, consecutive)
-  explain NAME [--type A|AAAA] [--client IP]
-                                       which pools were considered, which addresses were
-                                       skipped and why, and the answer a client gets now
-  drain ADDRESS|POOL [--for DURATION]  take addresses out of the answers (maintenance);
-                                       kept across reloads and restarts
+  explain NAME [--type TYPE] [--client IP]
+                                       how any name is answered: each step (zone, CNAME,
+                                       wildcard, delegation, ...) with its RFC rule; for a
+                                       dynamic name which pools and addresses, and why
+  drain ADDRESS|POOL [--for DURATION] [--reason TEXT]
+                                       take addresses out of the answers (maintenance);
+                                       kept across reloads and restarts with your user name
+                                       and the reason (shown by status)
   undrain ADDRESS|POOL                 put them back
   reload                               re-read gslbd.toml, probes and zones; on any error the
                                        running configuration stays
   check-config                         check the files as a reload would, change nothing
-  events [--follow]                    recent state changes; --follow streams new ones
+  zones                                each zone: SOA serial, records, when loaded, file,
+                                       transfers served and who may transfer
+  events [--follow] [--json]           recent state changes; --follow streams new ones only;
+                                       --json: one JSON object per event
   verdicts [--follow]                  every target's state as JSON lines (format v1), then
                                        {"v":1,"type":"synced"}; --follow streams changes
 
   --socket PATH   gslbd's control socket (default /run/gslbd/control.sock)
-  --json          machine-readable output (status, explain)
+  --json          machine-readable output (status, explain, zones, events)
 
 Exit status: 0 done, 1 gslbd reported an error, 2 gslbd could not be reached.
 )";

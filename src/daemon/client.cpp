@@ -19,17 +19,13 @@ uint64_t to_ms(core::Duration d) {
 
 }  // namespace
 
-namespace {
-
-void log_refusal(uv_loop_t* loop, const char* listener, const char* reason, size_t open,
-                 ListenerStats& stats, Burst& burst) {
+void count_refusal(uv_loop_t* loop, const char* listener, const char* reason, size_t open,
+                   ListenerStats& stats, Burst& burst) {
   ++stats.refused;
   if (uint64_t n = burst.hit(uv_now(loop)))
     core::logf(core::Level::warning, "event=connection-refused listener={} reason={} open={} refused={}",
                listener, reason, open, n);
 }
-
-}  // namespace
 
 void refuse(uv_stream_t* server, const char* listener, const char* reason, size_t open,
             ListenerStats& stats, Burst& burst) {
@@ -43,14 +39,14 @@ void refuse(uv_stream_t* server, const char* listener, const char* reason, size_
   uv_accept(server, reinterpret_cast<uv_stream_t*>(h));
   uv_close(reinterpret_cast<uv_handle_t*>(h),
            [](uv_handle_t* c) { delete reinterpret_cast<uv_any_handle*>(c); });
-  log_refusal(server->loop, listener, reason, open, stats, burst);
+  count_refusal(server->loop, listener, reason, open, stats, burst);
 }
 
 void refuse(Client* client, const char* listener, const char* reason, size_t open,
             ListenerStats& stats, Burst& burst) {
   --stats.accepted;
   client->close();
-  log_refusal(client->stream()->loop, listener, reason, open, stats, burst);
+  count_refusal(client->stream()->loop, listener, reason, open, stats, burst);
 }
 
 Client::Client(uv_loop_t* loop, bool tcp, const ClientLimits& limits, ListenerStats& stats)

@@ -62,6 +62,9 @@ class Client;
 // per burst (`open` is how many connections the listener holds now).
 void refuse(uv_stream_t* server, const char* listener, const char* reason, size_t open,
             ListenerStats& stats, Burst& burst);
+// Counts and logs a refusal whose connection the caller closes itself.
+void count_refusal(uv_loop_t* loop, const char* listener, const char* reason, size_t open,
+                   ListenerStats& stats, Burst& burst);
 // The same for a connection already accepted into `client` (the per-source cap can only be
 // checked once the peer's address is known).
 void refuse(Client* client, const char* listener, const char* reason, size_t open,

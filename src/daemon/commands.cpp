@@ -6,18 +6,23 @@
 #include <optional>
 
 #include "core/duration.hpp"
+#include "daemon/explain.hpp"
 #include "daemon/report.hpp"
 
 namespace gslb::daemon {
 
 namespace {
 
-// gslbctl drain|undrain ADDRESS|POOL [--for DURATION]
-Reply drain(Control& control, const std::vector<std::string>& a, bool on) {
-  if (a.size() < 2) return {1, fmt::format("usage: gslbctl {} ADDRESS|POOL{}\n", a[0], on ? " [--for DURATION]" : "")};
+// gslbctl drain|undrain ADDRESS|POOL [--for DURATION] [--reason TEXT]
+Reply drain(Control& control, const std::vector<std::string>& a, bool on, const std::string& user) {
+  if (a.size() < 2)
+    return {1, fmt::format("usage: gslbctl {} ADDRESS|POOL{}\n", a[0], on ? " [--for DURATION] [--reason TEXT]" : "")};
   std::optional<Control::DrainFor> lasting;
+  std::string reason;
   for (size_t i = 2; i < a.size(); ++i) {
-    if (on && a[i] == "--for" && i + 1 < a.size()) {
+    if (on && a[i] == "--reason" && i + 1 < a.size()) {
+      reason = a[++i];
+    } else if (on && a[i] == "--for" && i + 1 < a.size()) {
       auto d = core::parse_duration(a[++i]);
       if (!d) return {1, fmt::format("bad duration {}: write it like 30s, 10m or 2h\n", a[i])};
       lasting = Control::DrainFor{std::chrono::duration_cast<std::chrono::milliseconds>(*d), a[i]};
@@ -25,7 +30,7 @@ Reply drain(Control& control, const std::vector<std::string>& a, bool on) {
       return {1, fmt::format("unexpected argument {}\n", a[i])};
     }
   }
-  auto done = control.drain(a[1], on, lasting);
+  auto done = control.drain(a[1], on, lasting, user, reason);
   if (!done) return {1, done.error().message + "\n"};
   const std::string what = fmt::format("{} {} address{}", on ? "drained" : "undrained", done->addresses,
                                        done->addresses == 1 ? "" : "es");
@@ -36,34 +41,37 @@ Reply drain(Control& control, const std::vector<std::string>& a, bool on) {
                          what, *done->unsaved, on ? "" : " (the old file would drain it again)")};
 }
 
-// gslbctl explain NAME [--type A|AAAA] [--client IP]
+// gslbctl explain NAME [--type TYPE] [--client IP]
 Reply explain_name(const Control& control, const std::vector<std::string>& a, bool json) {
-  if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type A|AAAA] [--client IP]\n"};
+  if (a.size() < 2) return {1, "usage: gslbctl explain NAME [--type TYPE] [--client IP]\n"};
   uint16_t qtype = dns::rrtype::A;
   std::optional<core::IpAddress> client;
   if (a.size() % 2 != 0) return {1, fmt::format("{} needs a value\n", a.back())};
   for (size_t i = 2; i + 1 < a.size(); i += 2) {
-    if (a[i] == "--type" && (a[i + 1] == "A" || a[i + 1] == "AAAA")) {
-      qtype = a[i + 1] == "A" ? dns::rrtype::A : dns::rrtype::AAAA;
+    if (a[i] == "--type" && dns::rrtype_from_text(a[i + 1]) != 0) {
+      qtype = dns::rrtype_from_text(a[i + 1]);
     } else if (a[i] == "--client" && core::IpAddress::parse(a[i + 1])) {
       client = core::IpAddress::parse(a[i + 1]);
     } else {
       return {1, fmt::format("bad option {} {}\n", a[i], a[i + 1])};
     }
   }
-  auto text = explain(*control.loaded().engine, a[1], qtype, client, json);
-  if (!text) return {1, fmt::format("{} is not a dynamic name (gslbd.toml has no [[name]] for it)\n", a[1])};
-  return {0, *text};
+  const Loaded& loaded = control.loaded();
+  // A dynamic name asked for A or AAAA: the pools' detail, as it always was.
+  if (qtype == dns::rrtype::A || qtype == dns::rrtype::AAAA)
+    if (auto text = explain(*loaded.engine, a[1], qtype, client, json)) return {0, *text};
+  return {0, explain_any(loaded.zones, *loaded.engine, a[1], qtype, client, json)};
 }
 
 }  // namespace
 
-void run_command(Control& control, const std::vector<std::string>& args, std::function<void(Reply)> reply) {
+void run_command(Control& control, const std::vector<std::string>& args, const std::string& user,
+                 std::function<void(Reply)> reply) {
   std::string cmd;
   for (const auto& s : args)
     if (s != "--json" && cmd.empty()) cmd = s;
   if (cmd != "reload" && cmd != "check-config") {
-    reply(run_command(control, args));
+    reply(run_command(control, args, user));
     return;
   }
   auto done = [cmd, reply = std::move(reply)](const core::Errors& errors) {
@@ -81,7 +89,7 @@ void run_command(Control& control, const std::vector<std::string>& args, std::fu
   else control.check_config(std::move(done));
 }
 
-Reply run_command(Control& control, const std::vector<std::string>& args) {
+Reply run_command(Control& control, const std::vector<std::string>& args, const std::string& user) {
   if (args.empty()) return {1, "no command\n"};
   bool json = false;
   std::vector<std::string> a;
@@ -92,13 +100,15 @@ Reply run_command(Control& control, const std::vector<std::string>& args) {
   const std::string& cmd = a.empty() ? args[0] : a[0];
   const pool::Engine& engine = *control.loaded().engine;
   const auto now = std::chrono::steady_clock::now();
-  if (cmd == "status") return {0, json ? status_json(engine, now) : status_text(engine, now)};
+  if (cmd == "status")
+    return {0, json ? status_json(engine, now, control.drains()) : status_text(engine, now, control.drains())};
   if (cmd == "explain") return explain_name(control, a, json);
-  if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain");
+  if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain", user);
   if (cmd == "verdicts") return {0, control.verdicts().snapshot()};
+  if (cmd == "zones") return {0, json ? zones_json(control.loaded().zones) : zones_text(control.loaded().zones)};
   if (cmd == "events") {
     std::string body;
-    for (const auto& e : control.events().recent()) body += e + "\n";
+    for (const auto& e : control.events().recent()) body += (json ? e.json : e.line) + "\n";
     return {0, body};
   }
   return {1, fmt::format("unknown command {}\n", cmd)};

@@ -17,8 +17,10 @@ struct Reply {
 };
 
 // `reply` runs once: at once for most commands, when the load ends for reload/check-config.
-void run_command(Control& control, const std::vector<std::string>& args, std::function<void(Reply)> reply);
+// `user` is who asked (the control socket's peer), kept with a drain.
+void run_command(Control& control, const std::vector<std::string>& args, const std::string& user,
+                 std::function<void(Reply)> reply);
 // Every command but reload/check-config, answered at once.
-Reply run_command(Control& control, const std::vector<std::string>& args);
+Reply run_command(Control& control, const std::vector<std::string>& args, const std::string& user = {});
 
 }  // namespace gslb::daemon

@@ -69,6 +69,7 @@ void Control::stop() {
   trim_timer_.close();
   notifier_.stop();
   log_.followers().clear();
+  log_.json_followers().clear();
 }
 
 core::Errors Control::apply(Loaded next) {
@@ -133,7 +134,7 @@ core::Errors Control::apply(Loaded next) {
 
 void Control::apply_drains() {
   std::vector<pool::Event> events;
-  for (const auto& [ip, until] : drains_.all())
+  for (const auto& [ip, d] : drains_.all())
     if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, true, events);
 }
 
@@ -196,7 +197,8 @@ void Control::expire_drains() {
 }
 
 core::Result<Control::Drained> Control::drain(const std::string& what, bool on,
-                                              const std::optional<DrainFor>& lasting) {
+                                              const std::optional<DrainFor>& lasting,
+                                              const std::string& by, const std::string& reason) {
   const int64_t until = lasting ? now_ms() + lasting->duration.count() : 0;
   std::vector<core::IpAddress> ips;
   if (auto ip = core::IpAddress::parse(what)) {
@@ -213,11 +215,13 @@ core::Result<Control::Drained> Control::drain(const std::string& what, bool on,
   std::vector<pool::Event> events;
   for (const auto& ip : ips) {
     loaded_.engine->set_drained(ip, on, events);
-    if (on) drains_.set(ip.to_string(), until);
+    if (on) drains_.set(ip.to_string(), until, by, reason);
     else drains_.remove(ip.to_string());
   }
   for (auto e : events) {
     if (lasting && e.kind == "drain") e.fields.push_back({"for", lasting->as_typed});
+    if (!by.empty()) e.fields.push_back({"by", by});
+    if (on && !reason.empty()) e.fields.push_back({"reason", reason, true});
     verdicts_.emit(e);
   }
   Drained done{ips.size(), save_drains()};

@@ -42,6 +42,7 @@ class Control {
   void reload(Done done = {}) { reloader_.request(true, std::move(done)); }
   // Loads and checks everything the same way, without applying it.
   void check_config(Done done) { reloader_.request(false, std::move(done)); }
+  const Reloader::Mark& last_reload() const noexcept { return reloader_.last(); }
   // Stops the checks and timers and abandons a load in progress; the loop can then run dry.
   void stop();
 
@@ -61,7 +62,10 @@ class Control {
     size_t addresses = 0;
     std::optional<std::string> unsaved;  // why the state file could not be written
   };
-  core::Result<Drained> drain(const std::string& what, bool on, const std::optional<DrainFor>& lasting);
+  // `by` and `reason` are kept with a drain (and in its event and the state file).
+  core::Result<Drained> drain(const std::string& what, bool on, const std::optional<DrainFor>& lasting,
+                              const std::string& by = {}, const std::string& reason = {});
+  const DrainBook& drains() const noexcept { return drains_; }
 
   // The control socket's and the metrics endpoint's connection counters (their servers count).
   ListenerStats control_stats, metrics_stats;

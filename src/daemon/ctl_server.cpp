@@ -1,5 +1,8 @@
 #include "daemon/ctl_server.hpp"
 
+#include <pwd.h>
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,7 +47,7 @@ class CtlConn final : public Client {
 
   void closed() override {
     *alive_ = false;
-    if (follower_) control_.events().followers().remove(follower_);
+    if (follower_) (json_ ? control_.events().json_followers() : control_.events().followers()).remove(follower_);
     if (verdict_follower_) control_.verdicts().unfollow(verdict_follower_);
     server_.forget(this);
   }
@@ -55,6 +58,22 @@ class CtlConn final : public Client {
                "event=follower-dropped queued={} bound={} (a{} --follow client stopped reading)",
                queued(), limits_.max_output, follower_ ? "n events" : " verdicts");
     ++stats_.followers_dropped;
+  }
+
+  // Who is asking: the user name of the peer's uid (SO_PEERCRED, which the kernel fills in at
+  // connect, so a client cannot claim another user), or "uid N" without a passwd entry.
+  std::string peer_user() {
+    uv_os_fd_t fd = -1;
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(stream()), &fd) != 0 ||
+        ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+      return "unknown";
+    passwd pw{};
+    passwd* found = nullptr;
+    char buf[1024];
+    if (::getpwuid_r(cred.uid, &pw, buf, sizeof buf, &found) == 0 && found) return found->pw_name;
+    return fmt::format("uid {}", cred.uid);
   }
 
   void handle(const std::string& line) {
@@ -78,18 +97,20 @@ class CtlConn final : public Client {
       return;
     }
     if (follow) {
-      // A follower may stay for days: no deadline, but its unread output is bounded.
+      // A follower may stay for days: no deadline, but its unread output is bounded. It gets
+      // the events from now on, like `tail -f` after `journalctl -n 0`: `gslbctl events`
+      // shows the recent ones.
       disarm();
-      std::string backlog = "0\n";
-      for (const auto& e : control_.events().recent()) backlog += e + "\n";
-      if (!send(std::move(backlog), false)) return;
-      follower_ = control_.events().followers().add([this](const std::string& l) { send(l + "\n", false); });
+      json_ = std::find(args.begin(), args.end(), "--json") != args.end();
+      if (!send("0\n", false)) return;
+      follower_ = (json_ ? control_.events().json_followers() : control_.events().followers())
+                      .add([this](const std::string& l) { send(l + "\n", false); });
       return;
     }
     // reload and check-config reply when their load ends, on a later loop turn: no deadline
     // meanwhile (loads are bounded by [limits] and cancelled on stop); the reply re-arms it.
     disarm();
-    run_command(control_, args, [this, alive = alive_](const Reply& r) {
+    run_command(control_, args, peer_user(), [this, alive = alive_](const Reply& r) {
       if (*alive) send(fmt::format("{}\n{}", r.status, r.body), true);
     });
   }
@@ -98,6 +119,7 @@ class CtlConn final : public Client {
   Control& control_;
   std::string in_;
   uint64_t follower_ = 0;
+  bool json_ = false;  // the follower takes the JSON objects
   uint64_t verdict_follower_ = 0;
   bool handled_ = false;
   // False once closed: a reply that comes later (reload) must not reach a freed connection.

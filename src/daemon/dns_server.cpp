@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -14,8 +15,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <gslb/published.hpp>
+
 #include "core/log.hpp"
-#include "core/published.hpp"
 #include "dns/axfr.hpp"
 #include "dns/table.hpp"
 
@@ -54,6 +56,22 @@ inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+// One answered query in the duration and size histograms.
+void observe(WorkerStats& st, Transport t, std::chrono::steady_clock::duration took, size_t bytes) noexcept {
+  const auto ns = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+  const double secs = double(ns) / 1e9;
+  size_t d = 0;
+  while (d < std::size(kDurationBounds) && secs > kDurationBounds[d]) ++d;
+  auto& dh = st.duration[size_t(t)];
+  bump(dh.bucket[d]);
+  bump(dh.sum, ns);
+  size_t z = 0;
+  while (z < std::size(kSizeBounds) && bytes > kSizeBounds[z]) ++z;
+  auto& sh = st.size[size_t(t)];
+  bump(sh.bucket[z]);
+  bump(sh.sum, bytes);
+}
+
 }  // namespace
 
 size_t qtype_bucket(uint16_t qtype) noexcept {
@@ -86,8 +104,8 @@ struct Worker::Impl {
   uv_async_t wake{};
   std::mutex mu;
   bool stopping = false;                            // guarded by mu
-  core::Published<Snapshot> published;              // what every thread of this worker reads
-  core::Published<Snapshot>::Reader current;        // the TCP loop's copy
+  gslb::Published<Snapshot> published;              // what every thread of this worker reads
+  gslb::Published<Snapshot>::Reader current;        // the TCP loop's copy
   dns::Answers answers;                             // views of `current`
   std::vector<uv_tcp_t*> listeners;
   std::vector<int> udp_fds, tcp_fds;
@@ -333,7 +351,7 @@ void Worker::Impl::serve_udp(Udp& u) {
   dns::Guard guard(opt.guard, st.guard, true, [](std::string_view line) {
     core::log(core::Level::notice, line);
   });
-  core::Published<Snapshot>::Reader cur;
+  gslb::Published<Snapshot>::Reader cur;
   dns::Answers answers;
   bool draining = false;
   for (;;) {
@@ -366,6 +384,7 @@ void Worker::Impl::serve_udp(Udp& u) {
       dns::Outcome outcome;
       const core::IpAddress peer = peer_address(b.addr[i]);
       const dns::Client client{false, &peer, &guard, now};
+      const auto began = std::chrono::steady_clock::now();
       const size_t len = dns::answer(answers, opt.handler, {b.in_buf[i], b.in[i].msg_len},
                                      {b.out_buf[m], kUdpBuffer}, client, local, outcome);
       bump(st.udp_queries);
@@ -376,6 +395,7 @@ void Worker::Impl::serve_udp(Udp& u) {
       }
       bump(st.rcode[outcome.rcode & 15]);
       if (outcome.truncated) bump(st.truncated);
+      observe(st, Transport::udp, std::chrono::steady_clock::now() - began, len);
       b.out_iov[m] = {b.out_buf[m], len};
       b.out[m].msg_hdr = msghdr{};
       b.out[m].msg_hdr.msg_name = &b.addr[i];
@@ -401,6 +421,7 @@ void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
   WorkerStats& st = worker.stats_;
   dns::Outcome outcome;
   const dns::Client client{true, &c.peer, &tcp_guard, dns::Now::read()};
+  const auto began = std::chrono::steady_clock::now();
   size_t n = dns::answer(answers, opt.handler, query, {tcp_out.data() + 2, kTcpMax}, client,
                          scratch, outcome);
   bump(st.tcp_queries);
@@ -420,6 +441,7 @@ void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
       // The transfer reads the zone of this snapshot to its end, whatever is published meanwhile.
       c.transfer.emplace(*zone, query, scratch.q);
       if (tsig.key) c.transfer->sign_with(*tsig.key, tsig.mac, now);
+      zone->transfers.fetch_add(1, std::memory_order_relaxed);
       c.transfer_table = current.value->table;
       return;
     }
@@ -434,6 +456,7 @@ void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
   }
   if (n == 0) return;
   bump(st.rcode[outcome.rcode & 15]);
+  observe(st, Transport::tcp, std::chrono::steady_clock::now() - began, n);
   tcp_out[0] = uint8_t(n >> 8);
   tcp_out[1] = uint8_t(n);
   c.out.append(reinterpret_cast<const char*>(tcp_out.data()), n + 2);

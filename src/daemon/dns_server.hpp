@@ -6,6 +6,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,6 +68,26 @@ struct WorkerOptions {
 inline constexpr size_t kQtypeBuckets = 14;
 size_t qtype_bucket(uint16_t qtype) noexcept;
 
+// Histograms of the query path, in the shape of CoreDNS's request duration and response size
+// (a user's dashboards carry over). Bounds are upper bounds; a value above the last goes only
+// in the count. Duration: from the query's bytes to its response's, in the handler (the
+// socket's queueing is the kernel's). Size: the response's DNS message, without TCP's prefix.
+inline constexpr double kDurationBounds[] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+                                             0.001,   0.0025,   0.005,   0.01,   0.025,   0.05,
+                                             0.1,     0.25,     0.5,     1.0};
+inline constexpr uint32_t kSizeBounds[] = {0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291,
+                                           16000, 32000, 48000, 64000};
+inline constexpr size_t kDurationBuckets = std::size(kDurationBounds) + 1;  // + the overflow
+inline constexpr size_t kSizeBuckets = std::size(kSizeBounds) + 1;
+enum class Transport : uint8_t { udp = 0, tcp = 1 };
+
+// One histogram's raw buckets (not cumulative) and sum; single writer, relaxed readers.
+template <size_t N>
+struct RawHistogram {
+  std::atomic<uint64_t> bucket[N] = {};
+  std::atomic<uint64_t> sum{0};  // nanoseconds or bytes
+};
+
 // Counters a worker bumps on its own loop; read by anyone (relaxed). One writer each, so an
 // increment is a plain load and store, not a locked read-modify-write.
 struct WorkerStats {
@@ -76,6 +98,8 @@ struct WorkerStats {
   std::atomic<uint64_t> rcode[16] = {};
   std::atomic<uint64_t> qtype[kQtypeBuckets] = {};
   dns::GuardStats guard;  // rate limiting and cookies
+  RawHistogram<kDurationBuckets> duration[2];  // by Transport
+  RawHistogram<kSizeBuckets> size[2];
 };
 
 class Worker {

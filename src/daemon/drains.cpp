@@ -4,12 +4,14 @@
 
 #include <charconv>
 
+#include "core/logfmt.hpp"
+
 namespace gslb::daemon {
 
 std::vector<std::string> DrainBook::take_expired(int64_t now, int64_t slack_ms) {
   std::vector<std::string> out;
   for (auto it = drains_.begin(); it != drains_.end();) {
-    if (it->second != 0 && it->second <= now + slack_ms) {
+    if (it->second.until != 0 && it->second.until <= now + slack_ms) {
       out.push_back(it->first);
       it = drains_.erase(it);
     } else {
@@ -21,14 +23,19 @@ std::vector<std::string> DrainBook::take_expired(int64_t now, int64_t slack_ms) 
 
 std::optional<int64_t> DrainBook::next_expiry() const {
   std::optional<int64_t> next;
-  for (const auto& [ip, until] : drains_)
-    if (until != 0 && (!next || until < *next)) next = until;
+  for (const auto& [ip, d] : drains_)
+    if (d.until != 0 && (!next || d.until < *next)) next = d.until;
   return next;
 }
 
 std::string DrainBook::to_text() const {
   std::string out;
-  for (const auto& [ip, until] : drains_) out += fmt::format("{} {}\n", ip, until);
+  for (const auto& [ip, d] : drains_) {
+    std::string line = fmt::format("{} {}", ip, d.until);
+    if (!d.by.empty()) core::append_logfmt(line, "by", d.by, false);
+    if (!d.reason.empty()) core::append_logfmt(line, "reason", d.reason, true);
+    out += line + '\n';
+  }
   return out;
 }
 
@@ -41,10 +48,19 @@ DrainBook DrainBook::from_text(std::string_view text, int64_t now) {
     const size_t sp = line.find(' ');
     if (sp == 0 || sp == std::string_view::npos) continue;
     int64_t until = 0;
-    const std::string_view num = line.substr(sp + 1);
+    std::string_view num = line.substr(sp + 1), extra;
+    if (const size_t sp2 = num.find(' '); sp2 != std::string_view::npos) {
+      extra = num.substr(sp2 + 1);
+      num = num.substr(0, sp2);
+    }
     auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), until);
     if (ec != std::errc() || end != num.data() + num.size() || until < 0) continue;
-    if (until == 0 || until > now) book.set(std::string(line.substr(0, sp)), until);
+    std::string by, reason;
+    for (auto& f : core::parse_logfmt(extra)) {
+      if (f.key == "by") by = std::move(f.value);
+      else if (f.key == "reason") reason = std::move(f.value);
+    }
+    if (until == 0 || until > now) book.set(std::string(line.substr(0, sp)), until, std::move(by), std::move(reason));
   }
   return book;
 }

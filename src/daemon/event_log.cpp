@@ -6,6 +6,8 @@
 #include <ctime>
 #include <vector>
 
+#include "core/logfmt.hpp"
+
 namespace gslb::daemon {
 
 uint64_t Followers::add(Follower f) {
@@ -29,10 +31,18 @@ void EventLog::emit(core::Level level, const std::string& text) {
   const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  std::string line = fmt::format("{} {}", stamp, text);
-  recent_.push_back(line);
+  std::string rest;
+  auto fields = core::parse_logfmt(text, &rest);
+  if (!rest.empty()) fields.push_back({"note", rest, true});
+  static const char* const kLevels[] = {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"};
+  Entry e{fmt::format("{} {}", stamp, text),
+          core::fields_json({{"time", core::json_quote(stamp)},
+                             {"level", core::json_quote(kLevels[int(level) & 7])}},
+                            fields)};
+  followers_.tell(e.line);
+  json_followers_.tell(e.json);
+  recent_.push_back(std::move(e));
   if (recent_.size() > capacity_) recent_.pop_front();
-  followers_.tell(line);
 }
 
 }  // namespace gslb::daemon

@@ -34,13 +34,22 @@ class EventLog {
  public:
   explicit EventLog(size_t capacity) : capacity_(capacity) {}
   void emit(core::Level level, const std::string& text);
-  const std::deque<std::string>& recent() const noexcept { return recent_; }
+  // Each event as its stamped line, and as a JSON object of its fields (`gslbctl events
+  // --json`): {"time":"...","level":"warning","event":"address-down","pool":"hangzhou",...},
+  // counts as numbers, a closing remark in parentheses as "note".
+  struct Entry {
+    std::string line;  // "2026-11-28T04:50:02Z event=..."
+    std::string json;
+  };
+  const std::deque<Entry>& recent() const noexcept { return recent_; }
+  // Followers of the lines, and of the JSON objects.
   Followers& followers() noexcept { return followers_; }
+  Followers& json_followers() noexcept { return json_followers_; }
 
  private:
   size_t capacity_;
-  std::deque<std::string> recent_;  // "2026-11-28T04:50:02Z event=..."
-  Followers followers_;
+  std::deque<Entry> recent_;
+  Followers followers_, json_followers_;
 };
 
 }  // namespace gslb::daemon

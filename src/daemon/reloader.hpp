@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/duration.hpp"
 #include "core/result.hpp"
 #include "daemon/event_log.hpp"
 #include "daemon/server.hpp"
@@ -50,7 +51,16 @@ class Reloader {
   void stop();
   bool busy() const noexcept { return running_ != nullptr; }
 
+  // The last reload (not a check): whether it was applied, when it ended, and when the last
+  // one that was applied ended, Unix seconds. Before any reload, both times are the start's.
+  struct Mark {
+    bool ok = true;
+    double at = 0, ok_at = 0;
+  };
+  const Mark& last() const noexcept { return last_; }
+
  private:
+  Mark last_{true, core::unix_now(), core::unix_now()};
   // One load on the loader thread. Shared with that thread, which touches nothing else (it
   // works on copies), so a thread abandoned at stop cannot reach a destroyed Reloader.
   struct LoadState {

@@ -1,9 +1,12 @@
 #include "daemon/report.hpp"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <chrono>
+#include <ctime>
 
+#include "core/logfmt.hpp"
 #include "dns/wire.hpp"
 
 namespace gslb::daemon {
@@ -79,22 +82,60 @@ std::string active_names(const pool::Engine& e, size_t n) {
 
 }  // namespace
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+std::string json_string(std::string_view s) { return core::json_quote(s); }
+
+namespace {
+
+std::string stamp(double unix_seconds) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time_t(unix_seconds)));
 }
 
-std::string status_text(const pool::Engine& e, health::MonoTime now) {
+std::vector<std::string> acl(const dns::Zone& z) {
+  std::vector<std::string> out;
+  for (const auto& p : z.allow_transfer) out.push_back(fmt::format("{}/{}", p.address.to_string(), p.length));
+  return out;
+}
+
+}  // namespace
+
+std::string zones_text(const std::vector<std::shared_ptr<const dns::Zone>>& zones) {
+  std::string out = fmt::format("{:<28} {:<11} {:<9} {:<21} {}\n", "ZONE", "SERIAL", "RECORDS", "LOADED",
+                                "TRANSFERS");
+  for (const auto& z : zones) {
+    const auto allowed = acl(*z);
+    out += fmt::format("{:<28} {:<11} {:<9} {:<21} {} served; {}\n", dns::name_to_text(z->apex), z->serial(),
+                       z->records(), stamp(z->loaded_at), z->transfers.load(std::memory_order_relaxed),
+                       allowed.empty() ? "refused to all" : "allowed to " + join(allowed, ", "));
+    out += fmt::format("  file {}\n", z->file);
+  }
+  return out;
+}
+
+std::string zones_json(const std::vector<std::shared_ptr<const dns::Zone>>& zones) {
+  std::string out = "{\"zones\":[";
+  for (size_t i = 0; i < zones.size(); ++i) {
+    const dns::Zone& z = *zones[i];
+    out += fmt::format("{}{{\"zone\":{},\"serial\":{},\"records\":{},\"loaded\":{},\"file\":{},"
+                       "\"transfers\":{},\"allow_transfer\":{}}}",
+                       i ? "," : "", json_string(dns::name_to_text(z.apex)), z.serial(), z.records(),
+                       json_string(stamp(z.loaded_at)), json_string(z.file),
+                       z.transfers.load(std::memory_order_relaxed), json_list(acl(z)));
+  }
+  return out + "]}\n";
+}
+
+namespace {
+
+// A drain's end as RFC 3339 UTC, or "" for one that lasts until undrained.
+std::string until_text(int64_t until_ms) {
+  if (until_ms == 0) return {};
+  const std::time_t t = std::time_t(until_ms / 1000);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(t));
+}
+
+}  // namespace
+
+std::string status_text(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
   std::string out = fmt::format("{:<28} {:<9} {:<20} {}\n", "NAME", "MODE", "POOL", "ANSWER A / AAAA");
   const auto& names = e.config().names;
   auto wires = e.dynamic_names();
@@ -118,10 +159,16 @@ std::string status_text(const pool::Engine& e, health::MonoTime now) {
                        t.passes() ? fmt::format("{} passed", t.passes())
                                   : fmt::format("{} failed", t.fails()));
   }
+  if (!drains.all().empty()) {
+    out += fmt::format("\n{:<26} {:<16} {:<21} {}\n", "DRAINED", "BY", "UNTIL", "REASON");
+    for (const auto& [ip, d] : drains.all())
+      out += fmt::format("{:<26} {:<16} {:<21} {}\n", ip, d.by.empty() ? "-" : d.by,
+                         d.until ? until_text(d.until) : "undrain", d.reason.empty() ? "-" : d.reason);
+  }
   return out;
 }
 
-std::string status_json(const pool::Engine& e, health::MonoTime now) {
+std::string status_json(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
   std::string out = "{\"names\":[";
   const auto& names = e.config().names;
   auto wires = e.dynamic_names();
@@ -148,6 +195,14 @@ std::string status_json(const pool::Engine& e, health::MonoTime now) {
         t.drained() ? "true" : "false", json_string(t.reason()),
         std::chrono::duration<double, std::milli>(t.latency()).count(), since, t.passes(),
         t.fails(), t.checks());
+  }
+  out += "],\"drains\":[";
+  bool first = true;
+  for (const auto& [ip, d] : drains.all()) {
+    out += fmt::format("{}{{\"address\":{},\"by\":{},\"until\":{},\"reason\":{}}}", first ? "" : ",",
+                       json_string(ip), json_string(d.by), d.until ? json_string(until_text(d.until)) : "null",
+                       json_string(d.reason));
+    first = false;
   }
   return out + "]}\n";
 }

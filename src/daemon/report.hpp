@@ -2,22 +2,32 @@
 // answers what it answers. Pure functions of the pool engine; run on the control loop.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/address.hpp"
+#include "daemon/drains.hpp"
+#include "dns/zone.hpp"
 #include "pool/engine.hpp"
 
 namespace gslb::daemon {
 
-std::string status_text(const pool::Engine& engine, health::MonoTime now);
-std::string status_json(const pool::Engine& engine, health::MonoTime now);
+// With the drains: who made each, why, and until when.
+std::string status_text(const pool::Engine& engine, health::MonoTime now, const DrainBook& drains);
+std::string status_json(const pool::Engine& engine, health::MonoTime now, const DrainBook& drains);
 
 // Which pools were considered for `fqdn`, which addresses were skipped and why, and the answer a
 // client gets now. Empty optional when `fqdn` is not a dynamic name.
 std::optional<std::string> explain(const pool::Engine& engine, const std::string& fqdn,
                                    uint16_t qtype, const std::optional<core::IpAddress>& client,
                                    bool json);
+
+// `gslbctl zones`: each zone's SOA serial, static records, when its files were read, its file,
+// and its transfers (served so far; who may have one).
+std::string zones_text(const std::vector<std::shared_ptr<const dns::Zone>>& zones);
+std::string zones_json(const std::vector<std::shared_ptr<const dns::Zone>>& zones);
 
 std::string json_string(std::string_view s);
 

@@ -82,6 +82,10 @@ struct Zone {
   // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;
+  double loaded_at = 0;  // when its files were read, Unix seconds (kept when a reload reuses it)
+  // Zone transfers (AXFR/IXFR) served of it, by every worker: a counter on an otherwise
+  // immutable zone, so that it follows the zone across reloads that reuse it.
+  mutable std::atomic<uint64_t> transfers{0};
 
   // The node named `name` (lower-cased wire), or null.
   const Node* find(std::string_view name) const noexcept {
@@ -91,6 +95,16 @@ struct Zone {
   }
   const Node& apex_node() const { return *find(apex); }
   const RRset& soa() const { return *apex_node().find(6); }
+  // The SOA's SERIAL (RFC 1035 §3.3.13): the 4 bytes after its two names.
+  uint32_t serial() const noexcept {
+    const Rdata& r = soa().rdata[0];
+    const size_t at = size_t(r.compress[1].first) + r.compress[1].second;
+    if (r.wire.size() < at + 4) return 0;
+    const auto* b = reinterpret_cast<const uint8_t*>(r.wire.data()) + at;
+    return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+  }
+  // Static records, the SOA and every other.
+  size_t records() const noexcept { return rdata_store.size(); }
 
   // What the views point into; filled once by the loader, each reserved to its final size.
   std::string name_bytes, rdata_bytes;
@@ -119,6 +133,12 @@ struct LoadOptions {
   // Receives what BIND would warn about and load anyway (out-of-zone data skipped, ...).
   core::Errors* warnings = nullptr;
 };
+
+// A record's RDATA in presentation form ("10 mail.example.test.", "\"some text\""), and type
+// names both ways ("MX" <-> 15; TYPE65534 for the nameless, RFC 3597 §5); 0 when unknown.
+std::string rdata_to_text(uint16_t type, std::string_view wire);
+std::string rrtype_to_text(uint16_t type);
+uint16_t rrtype_from_text(std::string_view text);
 
 // Reads a master file (with $ORIGIN, $TTL, $INCLUDE, $GENERATE) for `apex` ("example.test.")
 // as BIND reads it.

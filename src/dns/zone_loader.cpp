@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/duration.hpp"
 #include "dns/ldns.hpp"
 #include "dns/master_text.hpp"
 #include "dns/wire.hpp"
@@ -729,8 +731,47 @@ std::shared_ptr<Zone> load_zone(std::string_view apex_text, const std::string& p
   loader.read(path, body, origin, 0);
   std::string().swap(body);
   auto zone = loader.finish(path);
-  if (zone) zone->sources = std::move(loader.sources_);
+  if (zone) {
+    zone->sources = std::move(loader.sources_);
+    zone->loaded_at = core::unix_now();
+  }
   return zone;
+}
+
+std::string rdata_to_text(uint16_t type, std::string_view wire) {
+  // ldns prints whole records: make one (root owner, class IN, TTL 0) and keep what follows
+  // its type, which is the RDATA in presentation form.
+  std::string rr(1, '\0');
+  const uint8_t head[] = {uint8_t(type >> 8), uint8_t(type), 0, 1, 0, 0, 0, 0,
+                          uint8_t(wire.size() >> 8), uint8_t(wire.size())};
+  rr.append(reinterpret_cast<const char*>(head), sizeof head);
+  rr.append(wire);
+  ldns_rr* parsed = nullptr;
+  size_t pos = 0;
+  if (ldns_wire2rr(&parsed, reinterpret_cast<const uint8_t*>(rr.data()), rr.size(), &pos,
+                   LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+    return fmt::format("\\# {}", wire.size());
+  std::unique_ptr<ldns_rr, LdnsRrFree> own(parsed);
+  std::string out;
+  for (size_t i = 0; i < ldns_rr_rd_count(parsed); ++i) {
+    char* t = ldns_rdf2str(ldns_rr_rdf(parsed, i));
+    if (!t) continue;
+    out += (out.empty() ? "" : " ") + std::string(t);
+    std::free(t);
+  }
+  return out;
+}
+
+std::string rrtype_to_text(uint16_t type) {
+  char* t = ldns_rr_type2str(ldns_rr_type(type));
+  std::string out = t ? t : fmt::format("TYPE{}", type);
+  std::free(t);
+  return out;
+}
+
+uint16_t rrtype_from_text(std::string_view text) {
+  const std::string s(text);
+  return uint16_t(ldns_get_rr_type_by_name(s.c_str()));
 }
 
 }  // namespace gslb::dns

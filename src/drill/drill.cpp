@@ -4,6 +4,7 @@
 // posix_spawn. Nothing blocks the loop, so a slow request never delays the next one.
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -90,6 +92,7 @@ class Drill {
   Options o_;
   std::unique_ptr<CURLM, MultiDeleter> multi_;
   Clock::time_point start_;
+  std::string started_at_;  // RFC 3339, for -json
   Summary summary_;
   std::unordered_map<CURL*, std::unique_ptr<Request>> inflight_;
 
@@ -248,6 +251,7 @@ int Drill::run() {
              "timeout {:.3f}s\n",
              o_.qps, secs(o_.duration), total, o_.url, o_.server.to_string(), secs(o_.timeout));
   std::fflush(stdout);
+  started_at_ = fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::time(nullptr)));
   start_ = Clock::now();
   size_t next = 0;
   bool interrupted_reported = false;
@@ -299,6 +303,22 @@ int Drill::run() {
   reap_children(true);
   auto curl_words = [](int code) { return curl_easy_strerror(CURLcode(code)); };
   std::fputs(summary_.render(elapsed, dns_queries_, curl_words).c_str(), stdout);
+  if (!o_.json.empty()) {
+    Summary::Run run{started_at_, o_.qps, o_.duration, elapsed, o_.url, GSLBD_VERSION, dns_queries_};
+    const std::string json = summary_.render_json(run, curl_words);
+    if (o_.json == "-") {
+      std::fputs(json.c_str(), stdout);
+    } else {
+      FILE* f = std::fopen(o_.json.c_str(), "w");
+      const bool ok = f && std::fwrite(json.data(), 1, json.size(), f) == json.size();
+      if (f && std::fclose(f) != 0) f = nullptr;
+      if (!ok || !f) {
+        fmt::print(stderr, "gslb-drill: -json {}: {}\n", o_.json, strerror(errno));
+        return 1;
+      }
+      fmt::print("Successfully wrote {} bytes of Json data to {}\n", json.size(), o_.json);
+    }
+  }
   return 0;
 }
 

@@ -17,9 +17,10 @@ const char* const kUsage =
 
 Sends requests at a fixed rate (open loop, like fortio -qps) to NAME, resolving NAME with an
 A query to the given DNS server and caching the answer for its TTL as a stub resolver does
-(TTL 0: no caching). Every request uses a fresh connection (no keep-alive). Prints the count
-of each status code (-1: connection failure or timeout), DNS failures, latency percentiles and
-the failure window (first and last failed request from the start).
+(TTL 0: no caching). Every request uses a fresh connection (no keep-alive). Prints fortio's
+summary (latency histogram, "# target" percentiles, "Code" lines with -1 for no HTTP answer,
+"All done") and its own lines: DNS failures, failure reasons, requests per address, the
+failure window (first and last failed request from the start) and bursts of failures.
 
   --server ADDR:PORT     DNS server to resolve NAME through (e.g. 127.0.0.1:5353)   [required]
   --qps N                requests per second (default 8)
@@ -29,6 +30,7 @@ the failure window (first and last failed request from the start).
   --rotate               use the answer's addresses round-robin (default: the first)
   --at D=COMMAND         run COMMAND with /bin/sh -c at D from the start; repeatable,
                          e.g. --at 20s='kill 1234'
+  -json FILE             also write the result as fortio's JSON to FILE ("-": stdout)
   -h, --help             this text
   --version              print the version
 )";
@@ -121,6 +123,9 @@ core::Result<Options> parse_options(const std::vector<std::string_view>& args) {
       e = duration(o.timeout);
     } else if (key == "--dns-timeout") {
       e = duration(o.dns_timeout);
+    } else if (key == "-json" || key == "--json") {
+      if (value.empty()) return err(fmt::format("{}: missing file name", key));
+      o.json = std::string(value);
     } else if (key == "--at") {
       auto eq = value.find('=');
       if (eq == std::string_view::npos || eq + 1 >= value.size())

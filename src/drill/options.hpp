@@ -26,6 +26,7 @@ struct Options {
   core::Duration dns_timeout = std::chrono::milliseconds(500);
   bool rotate = false;                   // round-robin over the answer instead of the first
   std::vector<AtCommand> at;             // sorted by time
+  std::string json;                      // -json FILE: fortio's JSON result there ("-": stdout)
   std::string url;
   std::string host;                      // from the URL
   uint16_t port = 80;                    // from the URL

@@ -1,6 +1,7 @@
-// What gslb-drill counts and how it prints it: fortio's summary (calls, per-code counts with
-// -1 for connection failures and timeouts, latency percentiles) plus what a failover drill
-// needs — DNS failures and the failure window. Plain data, filled by the drill's loop thread.
+// What gslb-drill counts and how it prints it: fortio's summary, line for line where fortio has
+// one (so that scripts written for fortio's text, and readers of its -json, read ours), plus
+// what a failover drill needs — DNS failures, per-address counts and the failure window — on
+// lines of their own. Plain data, filled by the drill's loop thread.
 #pragma once
 
 #include <chrono>
@@ -42,6 +43,22 @@ class Summary {
   // `curl_error_name` turns a CURLcode into words (curl_easy_strerror in the tool).
   std::string render(Clock::duration elapsed, size_t dns_queries,
                      const char* (*curl_error_name)(int)) const;
+
+  // What fortio's JSON result holds besides the counts.
+  struct Run {
+    std::string start_time;  // RFC 3339, UTC
+    double qps = 0;          // requested
+    Clock::duration duration{}, elapsed{};
+    std::string url, version;
+    size_t dns_queries = 0;
+  };
+  // fortio's HTTP result as JSON (`-json FILE`): RunType, RequestedQPS, ActualQPS,
+  // DurationHistogram (Count, Min, Max, Sum, Avg, StdDev, Data, Percentiles), RetCodes, ...,
+  // with gslb-drill's own figures under "GslbDrill".
+  std::string render_json(const Run& run, const char* (*curl_error_name)(int)) const;
+
+  // fortio's default percentiles (-p "50,75,90,99,99.9").
+  static constexpr double kPercentiles[] = {50, 75, 90, 99, 99.9};
 
  private:
   std::vector<Outcome> outcomes_;

@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import drillenv  # noqa: E402
+import fortio_reader  # noqa: E402
 
 QPS, DURATION, KILL_AT = 50, 5, 2
 MAX_FAILED = 90
@@ -24,7 +25,7 @@ def parse(out):
     s = {"codes": {}}
     m = re.search(r"^Ended after ([\d.]+)s : (\d+) calls", out, re.M)
     s["calls"] = int(m.group(2)) if m else None
-    for code, n in re.findall(r"^Code (-?\d+) : (\d+) \(", out, re.M):
+    for code, n in re.findall(r"^Code +(-?\d+) : (\d+) \(", out, re.M):
         s["codes"][int(code)] = int(n)
     m = re.search(r"DNS failures : (\d+)", out)
     s["dns_failures"] = int(m.group(1)) if m else None
@@ -59,9 +60,14 @@ def main():
         check = lambda ok, what: ok or failures.append(what)
         check(r.returncode == 0, f"exit status {r.returncode}")
         check(s["calls"] == total, f"calls {s['calls']} != {total}")
-        check(sum(s["codes"].values()) + (s["dns_failures"] or 0) == s["calls"],
-              "codes + DNS failures != calls")
+        check(sum(s["codes"].values()) == s["calls"], "codes != calls (DNS failures are -1)")
         check(set(s["codes"]) <= {200, -1}, f"codes other than 200/-1: {s['codes']}")
+        try:
+            f = fortio_reader.parse_text(r.stdout)
+            check(f["codes"] == s["codes"] and f["calls"] == f["done_calls"] == total,
+                  f"a fortio reader reads other figures: {f['codes']} {f['calls']}")
+        except ValueError as e:
+            check(False, f"a fortio reader cannot read the summary: {e}")
         check(s["dns_failures"] == 0, f"DNS failures: {s['dns_failures']}")
         check(s["failed"] == s["codes"].get(-1, 0), "failed != Code -1")
         check(s["failed"] is not None and 1 <= s["failed"] <= MAX_FAILED,

@@ -1,20 +1,58 @@
 #!/usr/bin/env python3
-"""gslb-drill's command line: usage, bad arguments, and a run with nobody listening.
+"""gslb-drill's command line: usage, bad arguments, and a run with nobody listening, whose
+text and -json result a reader written for fortio's output (fortio_reader.py) must read with
+the same figures.
 
   test_drill_cli.py GSLB_DRILL
 """
+import json
 import os
 import re
+import tempfile
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import drillenv  # noqa: E402
+import fortio_reader  # noqa: E402
 
 
 def run(drill, *args):
     return subprocess.run([drill, *args], capture_output=True, text=True, timeout=20)
+
+
+def check_fortio(check, out, json_path):
+    """What a fortio reader finds in a run of 20 calls that all failed (no DNS server)."""
+    try:
+        t = fortio_reader.parse_text(out)
+    except ValueError as e:
+        check(False, f"fortio reader: {e}")
+        return
+    check(t["calls"] == t["count"] == t["done_calls"] == 20, f"fortio text: 20 calls ({t})")
+    check(t["codes"] == {-1: 20}, f"fortio text: Code  -1 : 20 (fortio's widths), got {t['codes']}")
+    check(re.search(r"^Code  -1 : 20 \(100\.0 %\)$", out, re.M), "the -1 line as fortio pads it")
+    check(sorted(t["percentiles"]) == [50, 75, 90, 99, 99.9], f"# target lines {t['percentiles']}")
+    check(sum(n for *_, n in t["histogram"]) == 20, "histogram counts add up to the calls")
+    check(t["histogram"] and t["histogram"][-1][2] == 100.0, "histogram ends at 100 %")
+    check(t["min"] <= t["percentiles"][50] <= t["percentiles"][99] <= t["max"],
+          "percentiles within min..max")
+    check(abs(t["avg_ms"] / 1000 - t["avg"]) < 1e-3, "All done's ms avg = the aggregated avg")
+    check(0.9 <= t["elapsed"] < 3, f"Ended after {t['elapsed']}s")
+    check(f"Successfully wrote" in out and json_path in out, "-json: says where it wrote")
+    try:
+        with open(json_path) as f:
+            j = fortio_reader.parse_json(json.load(f))
+    except (OSError, ValueError, KeyError) as e:
+        check(False, f"fortio JSON reader: {e!r}")
+        return
+    check(j["run_type"] == "HTTP" and j["requested_qps"] == "20", f"JSON RunType/RequestedQPS {j}")
+    check(j["calls"] == 20 and j["codes"] == {-1: 20}, f"JSON Count/RetCodes {j['codes']}")
+    check(j["url"] == "http://www.example.test:9/", "JSON URL")
+    check(all(abs(j["percentiles"][p] - t["percentiles"][p]) <= 1e-6 * max(1, t["percentiles"][p])
+              for p in t["percentiles"]), "JSON percentiles = the text's")
+    check(abs(j["avg"] - t["avg"]) < 1e-6 and j["histogram"] and len(j["histogram"]) == len(t["histogram"]),
+          "JSON histogram = the text's")
 
 
 def main():
@@ -42,9 +80,12 @@ def main():
 
     # No DNS server on the port: every request is a DNS failure, the run still ends and adds up.
     port = drillenv.free_udp_tcp_port()
+    json_path = os.path.join(tempfile.mkdtemp(prefix="drill-cli-"), "result.json")
     r = run(drill, "--server", f"127.0.0.1:{port}", "--qps", "20", "--duration", "1s",
-            "--dns-timeout", "100ms", "--at", "0.5s=true", "http://www.example.test:9/")
+            "--dns-timeout", "100ms", "--at", "0.5s=true", "-json", json_path,
+            "http://www.example.test:9/")
     print(r.stdout, r.stderr, sep="")
+    check_fortio(check, r.stdout, json_path)
     check(r.returncode == 0, f"exit {r.returncode}")
     check(re.search(r"^Ended after [\d.]+s : 20 calls", r.stdout, re.M), "20 calls")
     check("DNS failures : 20 (100.0 %)" in r.stdout, "20 DNS failures")

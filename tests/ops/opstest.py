@@ -254,6 +254,20 @@ class Ops(healthtest.Running):
         return parse_exposition(text)[0] if code == 200 else None
 
 
+def version(gslbd):
+    """The version `gslbd --version` prints ("gslbd 0.1.0" -> "0.1.0")."""
+    out = subprocess.run([gslbd, "--version"], capture_output=True, text=True, timeout=10).stdout
+    return out.split()[-1]
+
+
+def zone_serial(srv, zone="example.test."):
+    """The SOA serial gslbd answers for `zone`."""
+    import dns.message
+    import dns.query
+    r = dns.query.udp(dns.message.make_query(zone, "SOA"), "127.0.0.1", port=srv.port, timeout=2)
+    return float(r.answer[0][0].serial)
+
+
 def curl(port, path="/metrics", method="GET"):
     cmd = ["curl", "-s", "-S", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}",
            "-X", method, f"http://127.0.0.1:{port}{path}"]

@@ -8,6 +8,7 @@ and the socket's mode.
 """
 import json
 import os
+import pwd
 import re
 import select
 import signal
@@ -161,11 +162,81 @@ def test_explain(c, gslbd, gslbctl):
             c.check("answer now: NODATA" in t, "AAAA: answer now NODATA", t)
             t = srv.ctl("explain", "www.example.test.", "--client", "192.0.2.1").stdout
             c.check("client 192.0.2.1" in t, "--client is acknowledged", t)
-            r = srv.ctl("explain", "nosuch.example.test.")
-            c.check(r.returncode == 1 and "not a dynamic name" in r.stderr,
-                    "explain of an unknown name: exit 1 with a reason", f"{r.returncode} {r.stderr!r}")
-            r = srv.ctl("explain", "www.example.test.", "--type", "MX")
-            c.eq(r.returncode, 1, "explain --type MX: exit 1")
+            r = srv.ctl("explain", "www.example.test.", "--type", "BOGUS")
+            c.eq(r.returncode, 1, "explain --type BOGUS: exit 1")
+
+
+EXTRA_ZONE = """*.wild          IN TXT   "from the wildcard"
+sub             IN NS    ns.sub
+ns.sub          IN A     127.0.0.9
+a.b.ent         IN TXT   "deep"
+mx              IN MX    10 ns1
+loop1           IN CNAME loop2
+loop2           IN CNAME loop1
+out             IN CNAME www.elsewhere.test.
+wwwalias        IN CNAME x.wild
+"""
+
+
+def test_explain_every_name(c, gslbd, gslbctl):
+    """explain for static answers, CNAME chains, wildcards, delegations, no data and no such
+    name: the rule it names (with its RFC) and its verdict agree with what gslbd answers."""
+    import dns.message
+    import dns.query
+    import dns.rcode
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            with open(os.path.join(srv.dir, "example.test.zone"), "a") as f:
+                f.write(EXTRA_ZONE)
+            c.eq(srv.ctl("reload").returncode, 0, "reload with the extra records")
+            cases = [  # name, type, kinds of the steps after the zone's, rcode, rule words
+                ("ns1.example.test.", "A", ["answer"], "NOERROR", "RFC 1034 §4.3.2 step 3a"),
+                ("mx.example.test.", "MX", ["answer"], "NOERROR", "exact match"),
+                ("x.y.wild.example.test.", "TXT", ["wildcard", "answer"], "NOERROR", "RFC 4592 §3.3.1"),
+                ("wwwalias.example.test.", "TXT", ["cname", "wildcard", "answer"], "NOERROR", "§3.6.2"),
+                ("deep.sub.example.test.", "A", ["delegation"], "NOERROR", "RFC 1034 §4.3.2 step 3b"),
+                ("b.ent.example.test.", "TXT", ["nodata"], "NODATA", "RFC 8020"),
+                ("ns1.example.test.", "MX", ["nodata"], "NODATA", "RFC 2308 §2.2"),
+                ("nosuch.example.test.", "A", ["nxdomain"], "NXDOMAIN", "RFC 2308 §2.1"),
+                ("loop1.example.test.", "A", ["cname", "cname", "loop"], "SERVFAIL", "a loop"),
+                ("out.example.test.", "A", ["cname", "out-of-zone"], "NOERROR", "resolver follows"),
+                ("api.example.test.", "A", ["cname", "cname", "dynamic"], "NOERROR", "health-checked pools"),
+            ]
+            for name, qtype, kinds, rcode, words in cases:
+                r = srv.ctl("explain", name, "--type", qtype, "--json")
+                what = f"explain {name} {qtype}"
+                if not c.eq(r.returncode, 0, f"{what}: exit 0"):
+                    continue
+                j = json.loads(r.stdout)
+                got = [s["kind"] for s in j["steps"]]
+                c.check(got == ["zone"] + kinds, f"{what}: steps", r.stdout)
+                c.eq(j["rcode"], rcode, f"{what}: rcode")
+                c.check(any(words in s["rule"] for s in j["steps"]), f"{what}: names '{words}'", r.stdout)
+                if kinds[-1] == "loop":
+                    continue  # the resolver's business; gslbd sends the chain it has
+                q = dns.message.make_query(name, qtype)
+                resp = dns.query.udp(q, "127.0.0.1", port=srv.port, timeout=2)
+                real = dns.rcode.to_text(resp.rcode())
+                if real == "NOERROR" and not resp.answer and kinds[-1] in ("nodata",):
+                    real = "NODATA"
+                c.eq(real, rcode, f"{what}: gslbd answers {rcode}")
+                if kinds[-1] == "answer":
+                    want = sorted(f"{qtype} {rd.to_text()}" for rrset in resp.answer
+                                  if dns.rdatatype.to_text(rrset.rdtype) == qtype for rd in rrset)
+                    c.eq(sorted(j["steps"][-1]["records"]), want, f"{what}: the records gslbd sends")
+                if kinds[-1] == "delegation":
+                    c.check(not resp.flags & dns.flags.AA and any(
+                        rr.rdtype == dns.rdatatype.NS for rr in resp.authority),
+                        f"{what}: gslbd sends a referral", str(resp))
+            t = srv.ctl("explain", "x.y.wild.example.test.", "--type", "TXT").stdout
+            c.check(re.search(r"synthesized from \*\.wild\.example\.test\., the wildcard at the closest "
+                              r"encloser wild\.example\.test\.", t), "text: the wildcard and the closest encloser", t)
+            c.check("answer now: NXDOMAIN" in srv.ctl("explain", "nosuch.example.test.").stdout,
+                    "text: answer now: NXDOMAIN")
+            t = srv.ctl("explain", "x.other.test.").stdout
+            c.check("answer now: REFUSED" in t and "in no zone" in t, "a name in no zone: REFUSED", t)
 
 
 def status_of(srv, addr):
@@ -259,15 +330,39 @@ def test_drain_for_expires(c, gslbd, gslbctl):
             c.check(status_of(srv, "127.0.0.4")["drained"] is False, "status: not drained any more")
 
 
+def check_drain_notes(c, srv, me, when):
+    """.4 drained by `me` with a reason, .3 by `me` for an hour: in status, text and JSON."""
+    st = json.loads(srv.ctl("status", "--json").stdout)
+    drains = {d["address"]: d for d in st.get("drains", [])}
+    c.eq(drains.get("127.0.0.4"), {"address": "127.0.0.4", "by": me, "until": None,
+                                   "reason": 'kernel upgrade, rack "4"'},
+         f"{when}: status --json: .4 drained by {me}, with the reason")
+    d3 = drains.get("127.0.0.3") or {}
+    c.check(d3.get("by") == me and re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", d3.get("until") or ""),
+            f"{when}: status --json: .3 drained by {me} until a time", repr(d3))
+    text = srv.ctl("status").stdout
+    c.check(re.search(r"^DRAINED\s+BY\s+UNTIL\s+REASON$", text, re.M), f"{when}: status: DRAINED table", text)
+    c.check(re.search(rf'^127\.0\.0\.4\s+{re.escape(me)}\s+undrain\s+kernel upgrade, rack "4"$', text, re.M),
+            f"{when}: status: .4 by {me}, until undrained, with the reason", text)
+    if when == "after the drain":  # the event log starts over with a restart
+        evs = [json.loads(l) for l in srv.ctl("events", "--json").stdout.splitlines()]
+        ev = [e for e in evs if e["event"] == "drain" and e.get("address") == "127.0.0.4"]
+        c.check(ev and ev[0].get("by") == me and ev[0].get("reason") == 'kernel upgrade, rack "4"',
+                f"{when}: event=drain by= and reason=", repr(ev))
+
+
 def test_drain_survives_restart_and_reload(c, gslbd, gslbctl):
     with ot.Gateways() as gws:
         probes, _ = setup(gws)
         with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
             wait_checked(srv, c)
-            c.eq(srv.ctl("drain", "127.0.0.4").returncode, 0, "drain .4")
+            c.eq(srv.ctl("drain", "127.0.0.4", "--reason", "kernel upgrade, rack \"4\"").returncode, 0,
+                 "drain .4 --reason")
             c.eq(srv.ctl("drain", "127.0.0.3", "--for", "1h").returncode, 0, "drain .3 for 1h")
             state = os.path.join(srv.dir, "state", "drains")
             c.check(os.path.exists(state), "state file written")
+            me = pwd.getpwuid(os.getuid()).pw_name
+            check_drain_notes(c, srv, me, "after the drain")
             r = srv.ctl("reload")
             c.eq(r.returncode, 0, "reload: exit 0")
             c.eq(srv.answers(), {"127.0.0.2"}, "after reload: .4 still drained")
@@ -280,6 +375,7 @@ def test_drain_survives_restart_and_reload(c, gslbd, gslbctl):
             c.eq(first, {"127.0.0.2"}, "the first answer after a restart has no drained .4")
             c.check(status_of(srv, "127.0.0.4")["drained"], "after restart: status .4 drained")
             c.check(status_of(srv, "127.0.0.3")["drained"], "after restart: timed drain of .3 kept")
+            check_drain_notes(c, srv, me, "after a restart")
             c.eq(srv.ctl("undrain", "127.0.0.4").returncode, 0, "undrain .4")
             srv.stop()
             srv.start()
@@ -389,27 +485,90 @@ def test_events(c, gslbd, gslbctl):
             c.check(all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ event=", l) for l in lines),
                     "every event line is 'TIMESTAMP event=...'", r.stdout)
 
-            follow = subprocess.Popen([srv.gslbctl, "--socket", srv.socket, "events", "--follow"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      stdin=subprocess.DEVNULL)
+            r = srv.ctl("events", "--json")
+            c.eq(r.returncode, 0, "events --json: exit 0")
+            objs = [json.loads(l) for l in r.stdout.splitlines()]
+            c.check(objs and all({"time", "level", "event"} <= set(o) for o in objs),
+                    "events --json: one object per event, with time, level and event", r.stdout)
+            c.check(any(o["event"] == "drain" and o.get("address") == "127.0.0.4" for o in objs),
+                    "events --json: the drain's fields", r.stdout)
+            c.eq(len(objs), len(lines), "events --json: as many events as the text")
+
+            follows = [subprocess.Popen([srv.gslbctl, "--socket", srv.socket, "events", "--follow", *j],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL) for j in ([], ["--json"])]
             try:
-                # The backlog first, then the new event when a gateway dies.
-                line, _ = read_lines_until(follow, lambda l: "event=undrain" in l, 3)
-                c.check(line is not None, "events --follow prints the backlog")
+                # No replay: the first line a follower gets is an event made after it started
+                # (drains of .3, repeated until both have one), never the older .4 ones.
+                firsts = [None, None]
+                deadline = time.monotonic() + 5
+                while None in firsts and time.monotonic() < deadline:
+                    srv.ctl("drain", "127.0.0.3")
+                    srv.ctl("undrain", "127.0.0.3")
+                    for i, f in enumerate(follows):
+                        if firsts[i] is None:
+                            line, _ = read_lines_until(f, lambda l: True, 0.2)
+                            firsts[i] = line
+                c.check(firsts[0] is not None and "address=127.0.0.3" in firsts[0]
+                        and re.search(r"event=(un)?drain ", firsts[0]),
+                        "events --follow starts with new events, no replay", repr(firsts[0]))
+                first_json = json.loads(firsts[1]) if firsts[1] else {}
+                c.check(first_json.get("event") in ("drain", "undrain")
+                        and first_json.get("address") == "127.0.0.3",
+                        "events --follow --json starts with new events, as JSON", repr(firsts[1]))
                 t_kill = g2.kill()
                 line, seen = read_lines_until(
-                    follow, lambda l: "event=address-down" in l and "127.0.0.2" in l, 5)
+                    follows[0], lambda l: "event=address-down" in l and "127.0.0.2" in l, 5)
                 c.check(line is not None, "events --follow streams address-down for 127.0.0.2",
                         "\n".join(seen))
                 if line:
                     print(f"  events --follow: address-down arrived {time.monotonic() - t_kill:.2f}s "
                           f"after the kill")
-                c.check(follow.poll() is None, "events --follow keeps running")
+                line, seen = read_lines_until(
+                    follows[1], lambda l: '"event":"address-down"' in l and "127.0.0.2" in l, 5)
+                down = json.loads(line) if line else {}
+                c.check(down.get("address") == "127.0.0.2" and down.get("pool") == "hangzhou"
+                        and down.get("level") == "warning" and isinstance(down.get("reason"), str),
+                        "events --follow --json: address-down with its fields", "\n".join(seen))
+                c.check(all(f.poll() is None for f in follows), "events --follow keeps running")
             finally:
-                ot.stop_child(follow)
+                for f in follows:
+                    ot.stop_child(f)
             # gslbd is fine after its follower went away
             c.eq(srv.ctl("status").returncode, 0, "status after the follower left")
             c.eq(srv.answers(), {"127.0.0.4"}, "queries after the follower left (.2 is down)")
+
+
+def test_zones(c, gslbd, gslbctl):
+    import dns.query
+    import dns.zone
+    with ot.Gateways() as gws:
+        probes, _ = setup(gws)
+        with ot.Ops(gslbd, gslbctl, ot.body(), probes) as srv:
+            wait_checked(srv, c)
+            # Transfers to loopback, by a reload (an unchanged zone file: the zone is taken over).
+            srv.write_config(srv.config_text().replace(
+                'file = "example.test.zone"', 'file = "example.test.zone"\nallow_transfer = ["127.0.0.0/8"]'))
+            c.eq(srv.ctl("reload").returncode, 0, "reload with allow_transfer")
+            r = srv.ctl("zones")
+            c.eq(r.returncode, 0, "zones: exit 0")
+            zone = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "example.test.", port=srv.port, timeout=3))
+            records = sum(len(rds) for _, rds in zone.iterate_rdatasets())
+            j = json.loads(srv.ctl("zones", "--json").stdout)["zones"]
+            c.eq(len(j), 1, "zones --json: one zone")
+            z = j[0] if j else {}
+            c.eq(z.get("zone"), "example.test.", "zones --json: the zone's name")
+            c.eq(z.get("serial"), 2026112201, "zones --json: the SOA serial")
+            c.check(z.get("records", 0) >= records - len(zone.nodes) and z.get("records", 0) > 5,
+                    "zones --json: its static records", f"{z.get('records')} vs AXFR {records}")
+            c.eq(z.get("transfers"), 1, "zones --json: the AXFR counted")
+            c.eq(z.get("allow_transfer"), ["127.0.0.0/8"], "zones --json: who may transfer")
+            c.check(z.get("file", "").endswith("example.test.zone"), "zones --json: the file")
+            loaded = time.mktime(time.strptime(z.get("loaded", "1970-01-01T00:00:00Z"), "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+            c.check(abs(loaded - time.time()) < 120, "zones --json: loaded just now", z.get("loaded"))
+            c.check(re.search(r"^example\.test\.\s+2026112201\s+\d+\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+"
+                              r"\d+ served; allowed to 127\.0\.0\.0/8$", r.stdout, re.M),
+                    "zones: serial, records, loaded, transfers", r.stdout)
 
 
 def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
@@ -534,6 +693,6 @@ def test_socket_taken_and_stale(c, gslbd, gslbctl):
 if __name__ == "__main__":
     sys.exit(ot.main([test_status, test_explain, test_drain_address_and_pool,
                       test_drain_for_expires, test_drain_survives_restart_and_reload,
-                      test_reload_and_check_config, test_events,
+                      test_reload_and_check_config, test_events, test_zones, test_explain_every_name,
                       test_unreachable_and_socket_mode, test_socket_taken_and_stale],
                      tools=()))

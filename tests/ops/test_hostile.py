@@ -6,7 +6,7 @@ descriptors:
   at most max_connections of each are held, the rest are closed at once; meanwhile no gateway
   goes down, answers stay right, no probe fails for a local reason, refusals log once per burst;
 - the held ones are closed after idle_timeout, even when they trickle a byte every 250 ms;
-- the per-source cap of /metrics; requests over 4 KiB get 400 / "request too long";
+- the per-source cap of /metrics; requests over 4 KiB get 431 / "request too long";
 - with no descriptor left (soft limit lowered under the running gslbd), probes fail locally:
   event=probe-error kind=local once, counted, and no gateway goes down;
 - a never-reading `events --follow` client is dropped (event=follower-dropped, counted) while
@@ -217,11 +217,12 @@ def test_trickle_and_size(c, gslbd, gslbctl):
                 "closed at idle_timeout from connect, bytes or not", str(times))
         close_all(scrapes + ctls)
 
-        # Over 4 KiB of request: 400 on /metrics, "request too long" on the control socket.
+        # Over 4 KiB of request: 431 (RFC 6585 §5) on /metrics, "request too long" on the
+        # control socket.
         with socket.create_connection(("127.0.0.1", srv.metrics_port), timeout=3) as s:
             s.sendall(b"GET /metrics HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 5000 + b"\r\n\r\n")
             reply = s.recv(4096)
-            c.check(reply.startswith(b"HTTP/1.1 400 "), "/metrics: 5 KiB of headers get 400", reply[:40])
+            c.check(reply.startswith(b"HTTP/1.1 431 "), "/metrics: 5 KiB of headers get 431", reply[:40])
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(3)
             s.connect(srv.socket)
@@ -371,6 +372,12 @@ def test_reload_over_budget(c, gslbd, gslbctl):
         c.check("RLIMIT_NOFILE is 256" in r.stderr, "reload says why", r.stderr)
         c.check(srv.wait_event("reload-failed", timeout=2) is not None, "event=reload-failed")
         c.eq(srv.answers(), {"127.0.0.2", "127.0.0.4"}, "the previous configuration keeps serving")
+        # With a cap on the checks in flight, the same targets fit: the budget counts the cap.
+        srv.server_extra = FITS + "\nmax_checks_in_flight = 8"
+        srv.write_config()
+        r = srv.ctl("reload")
+        c.check(r.returncode == 0, "with server.max_checks_in_flight = 8 the reload is accepted", r.stderr)
+        c.eq(srv.answers(), {"127.0.0.2", "127.0.0.4"}, "and the old addresses still answer")
 
 
 def test_drain_unwritable(c, gslbd, gslbctl):

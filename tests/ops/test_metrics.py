@@ -2,11 +2,17 @@
 """The Prometheus endpoint: scraped with curl, the exposition parses (every sample line
 "name{labels} value", HELP and TYPE for every family, histograms cumulative), counters move
 with queries, gslbd_address_up goes 1 -> 0 and gslbd_failovers_total counts a failover when
-gateways die, drains show as 0, and other paths/methods get 404/405.
+gateways die, drains show as 0 in gslbd_address_up and 1 in gslbd_address_drained (a dead one
+0 in both), the CoreDNS-like families (build info, query duration and response size
+histograms, zones, process_*) and the last reload's outcome are there, `promtool check metrics`
+(Debian's prometheus package) finds nothing wrong, and other paths/methods get 404/405.
 
   test_metrics.py PATH/TO/gslbd PATH/TO/gslbctl
 """
+import os
+import shutil
 import socket
+import subprocess
 import sys
 import time
 
@@ -30,7 +36,36 @@ FAMILIES = {
     "gslbd_rrl_slipped_total": "counter",
     "gslbd_rrl_log_only_total": "counter",
     "gslbd_cookies_total": "counter",
+    "gslbd_build_info": "gauge",
+    "gslbd_query_duration_seconds": "histogram",
+    "gslbd_response_size_bytes": "histogram",
+    "gslbd_address_drained": "gauge",
+    "gslbd_probe_last_check_timestamp_seconds": "gauge",
+    "gslbd_config_last_reload_successful": "gauge",
+    "gslbd_config_last_reload_timestamp_seconds": "gauge",
+    "gslbd_config_last_reload_success_timestamp_seconds": "gauge",
+    "gslbd_zone_serial": "gauge",
+    "gslbd_zone_records": "gauge",
+    "gslbd_zone_last_load_timestamp_seconds": "gauge",
+    "process_cpu_seconds_total": "counter",
+    "process_resident_memory_bytes": "gauge",
+    "process_virtual_memory_bytes": "gauge",
+    "process_open_fds": "gauge",
+    "process_max_fds": "gauge",
+    "process_start_time_seconds": "gauge",
 }
+
+
+def promtool(c, text, what):
+    """`promtool check metrics` reads the exposition from stdin: exit 0 and no lint output.
+    Returns False (and fails) when promtool is not installed: scripts/deps.sh --test puts it."""
+    tool = shutil.which("promtool")
+    if not c.check(tool is not None, "promtool is installed (Debian's prometheus package)"):
+        return False
+    r = subprocess.run([tool, "check", "metrics"], input=text, text=True, capture_output=True,
+                       timeout=30)
+    return c.check(r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
+                   f"{what}: promtool check metrics is clean", (r.stdout + r.stderr)[:2000])
 
 
 def scrape(c, srv, what):
@@ -70,6 +105,32 @@ def test_format(c, gslbd, gslbctl):
         samples, types, problems = ot.parse_exposition(text)
         c.check(not problems, "exposition parses", "\n".join(problems[:20]))
         c.check(len(samples) > 20, "a reasonable number of samples", str(len(samples)))
+        promtool(c, text, "after start")
+        c.eq(ot.value(samples, "gslbd_build_info", version=ot.version(gslbd)), 1,
+             "gslbd_build_info{version} 1, the version gslbd --version prints")
+        c.eq(ot.value(samples, "gslbd_zone_serial", zone="example.test."), ot.zone_serial(srv),
+             "gslbd_zone_serial{zone=example.test.} is the SOA's serial")
+        c.check((ot.value(samples, "gslbd_zone_records", zone="example.test.") or 0) >= 5,
+                "gslbd_zone_records counts the zone's records")
+        now = time.time()
+        loaded = ot.value(samples, "gslbd_zone_last_load_timestamp_seconds", zone="example.test.")
+        c.check(loaded is not None and now - 60 < loaded <= now + 1, "zone last load: just now", str(loaded))
+        c.eq(ot.value(samples, "gslbd_config_last_reload_successful"), 1, "no reload yet: successful 1")
+        for addr in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+            t = ot.value(samples, "gslbd_probe_last_check_timestamp_seconds", address=addr)
+            c.check(t is not None and now - 5 < t <= now + 1, f"{addr}: last check within 5 s", str(t))
+            c.eq(ot.value(samples, "gslbd_address_drained", address=addr), 0, f"{addr}: not drained")
+        started = ot.value(samples, "process_start_time_seconds")
+        c.check(started is not None and now - 60 < started <= now + 1,
+                "process_start_time_seconds: gslbd's start", str(started))
+        with open(f"/proc/{srv.proc.pid}/limits") as f:
+            soft = next(int(l.split()[3]) for l in f if l.startswith("Max open files"))
+        c.eq(ot.value(samples, "process_max_fds"), soft, "process_max_fds: the soft RLIMIT_NOFILE")
+        fds = len(os.listdir(f"/proc/{srv.proc.pid}/fd"))
+        c.check(abs((ot.value(samples, "process_open_fds") or 0) - fds) <= 3,
+                "process_open_fds: about what /proc says", f"{ot.value(samples, 'process_open_fds')} vs {fds}")
+        c.check((ot.value(samples, "process_resident_memory_bytes") or 0) > 1 << 20,
+                "process_resident_memory_bytes: over 1 MiB")
         for fam, t in FAMILIES.items():
             c.eq(types.get(fam), t, f"# TYPE {fam} {t}")
             c.check(f"# HELP {fam} " in text, f"# HELP {fam}")
@@ -141,11 +202,22 @@ def test_counters_move(c, gslbd, gslbctl):
         c.eq(delta("gslbd_responses_total", rcode="NOERROR"), n_udp + n_tcp, "NOERROR +47")
         c.eq(delta("gslbd_responses_total", rcode="NXDOMAIN"), n_nx, "NXDOMAIN +5")
         c.eq(delta("gslbd_responses_truncated_total"), 0, "no truncation")
+        c.eq(delta("gslbd_query_duration_seconds_count", transport="udp"), n_udp + n_nx,
+             "query duration histogram: one sample per UDP answer")
+        c.eq(delta("gslbd_query_duration_seconds_count", transport="tcp"), n_tcp,
+             "query duration histogram: one sample per TCP answer")
+        c.eq(delta("gslbd_response_size_bytes_count", transport="udp"), n_udp + n_nx,
+             "response size histogram: one sample per UDP answer")
+        c.check(delta("gslbd_response_size_bytes_sum", transport="udp") > 12 * (n_udp + n_nx),
+                "response sizes add up to more than the headers")
+        c.eq(ot.value(after, "gslbd_response_size_bytes_bucket", transport="udp", le="0"), 0,
+             "no empty responses")
 
         # A drain shows as address_up 0 and recompiles the answers.
         c.eq(srv.ctl("drain", "127.0.0.4").returncode, 0, "drain 127.0.0.4")
         drained = scrape(c, srv, "drained")
         c.eq(ot.value(drained, "gslbd_address_up", address="127.0.0.4"), 0, "drained: address_up 0")
+        c.eq(ot.value(drained, "gslbd_address_drained", address="127.0.0.4"), 1, "drained: address_drained 1")
         c.check((ot.value(drained, "gslbd_answer_compilations_total") or 0)
                 > (ot.value(after, "gslbd_answer_compilations_total") or 0),
                 "a drain counts an answer compilation")
@@ -169,6 +241,8 @@ def test_gateway_dies(c, gslbd, gslbctl):
                 ".2 goes down")
         mid = scrape(c, srv, "one gateway dead")
         c.eq(ot.value(mid, "gslbd_address_up", address="127.0.0.2"), 0, ".2: address_up 1 -> 0")
+        c.eq(ot.value(mid, "gslbd_address_drained", address="127.0.0.2"), 0,
+             ".2: dead, not drained: address_drained 0")
         c.eq(ot.value(mid, "gslbd_address_up", address="127.0.0.4"), 1, ".4 still 1")
         c.eq(ot.value(mid, "gslbd_failovers_total", name="www.example.test."), 0,
              "no failover while hangzhou has one healthy")
@@ -190,6 +264,30 @@ def test_gateway_dies(c, gslbd, gslbctl):
              "name_pool www/hangzhou 1 -> 0")
         c.eq(ot.value(after, "gslbd_name_pool", name="www.example.test.", pool="shanghai"), 1,
              "name_pool www/shanghai 0 -> 1")
+
+
+def test_reload_outcome(c, gslbd, gslbctl):
+    with ot.Gateways() as gws, start(gws, gslbd, gslbctl) as srv:
+        wait_checked(srv)
+        first = scrape(c, srv, "start")
+        t0 = ot.value(first, "gslbd_config_last_reload_success_timestamp_seconds")
+        time.sleep(0.05)
+        good = srv.config_text()
+        srv.write_config(good + "\n[bogus_table]\nx = 1\n")
+        c.eq(srv.ctl("reload").returncode, 1, "a broken reload: gslbctl exits 1")
+        bad = scrape(c, srv, "after a failed reload")
+        c.eq(ot.value(bad, "gslbd_config_last_reload_successful"), 0, "failed reload: successful 0")
+        c.check(ot.value(bad, "gslbd_config_last_reload_timestamp_seconds") > t0,
+                "failed reload: its time is recorded")
+        c.eq(ot.value(bad, "gslbd_config_last_reload_success_timestamp_seconds"), t0,
+             "failed reload: the last success's time stays")
+        srv.write_config(good)
+        c.eq(srv.ctl("reload").returncode, 0, "a good reload: gslbctl exits 0")
+        ok = scrape(c, srv, "after a good reload")
+        c.eq(ot.value(ok, "gslbd_config_last_reload_successful"), 1, "good reload: successful 1")
+        c.check(ot.value(ok, "gslbd_config_last_reload_success_timestamp_seconds") > t0,
+                "good reload: the success time moves")
+        promtool(c, srv.scrape()[1], "after reloads")
 
 
 def raw_http(port, request, timeout=3.0):
@@ -217,9 +315,13 @@ def test_http(c, gslbd, gslbctl):
         for m in ("POST", "PUT", "DELETE"):
             code, _ = srv.scrape("/metrics", method=m)
             c.eq(code, 405, f"{m} /metrics is 405")
+        # A line that is not an HTTP request line: libmicrohttpd closes without a word.
         resp = raw_http(srv.metrics_port, b"GARBAGE\r\n\r\n")
-        c.check(resp.startswith(b"HTTP/1.1 400"), "a malformed request gets 400", repr(resp[:80]))
-        # Split across writes: http-parser must put the request together.
+        c.eq(resp, b"", "a request line without a target is closed unanswered")
+        for bad in (b"GET /metrics FOO/1.1\r\n\r\n", b"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n"):
+            resp = raw_http(srv.metrics_port, bad)
+            c.check(resp.startswith(b"HTTP/1.1 400"), f"{bad!r}: 400", repr(resp[:80]))
+        # Split across writes: the HTTP library must put the request together.
         with socket.create_connection(("127.0.0.1", srv.metrics_port), timeout=3) as s:
             s.sendall(b"GET /met")
             time.sleep(0.05)
@@ -243,4 +345,5 @@ def test_http(c, gslbd, gslbctl):
 
 
 if __name__ == "__main__":
-    sys.exit(ot.main([test_format, test_counters_move, test_gateway_dies, test_http]))
+    sys.exit(ot.main([test_format, test_counters_move, test_gateway_dies, test_reload_outcome,
+                  test_http]))

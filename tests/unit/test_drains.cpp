@@ -32,9 +32,22 @@ TEST_CASE("the state file: written and read back; expired and broken lines dropp
   auto back = daemon::DrainBook::from_text(book.to_text(), 1000);
   CHECK(back.all() == book.all());
   auto later = daemon::DrainBook::from_text(book.to_text(), 6000);  // the timed one is over
-  CHECK(later.all() == std::map<std::string, int64_t>{{"127.0.0.2", 0}});
+  CHECK(later.all() == std::map<std::string, daemon::Drain>{{"127.0.0.2", {0, "", ""}}});
   auto messy = daemon::DrainBook::from_text("127.0.0.4 12x\n\n 7\n127.0.0.5 -3\n127.0.0.6 0", 0);
-  CHECK(messy.all() == std::map<std::string, int64_t>{{"127.0.0.6", 0}});
+  CHECK(messy.all() == std::map<std::string, daemon::Drain>{{"127.0.0.6", {0, "", ""}}});
+}
+
+TEST_CASE("a drain keeps who made it and why across the state file") {
+  daemon::DrainBook book;
+  book.set("127.0.0.2", 0, "alice", "kernel upgrade, \"rack 4\"");
+  book.set("127.0.0.3", 5000, "root", "");
+  CHECK(book.to_text() == "127.0.0.2 0 by=alice reason=\"kernel upgrade, \\\"rack 4\\\"\"\n"
+                          "127.0.0.3 5000 by=root\n");
+  auto back = daemon::DrainBook::from_text(book.to_text(), 1000);
+  CHECK(back.all() == book.all());
+  // An older gslbd's file: address and time only.
+  auto old = daemon::DrainBook::from_text("127.0.0.9 0\n", 0);
+  CHECK(old.all() == std::map<std::string, daemon::Drain>{{"127.0.0.9", {0, "", ""}}});
 }
 
 TEST_CASE("a follower may leave, or make another leave, from inside its own call") {
@@ -59,8 +72,27 @@ TEST_CASE("the event log keeps the last lines, stamped") {
   log.followers().add([&](const std::string& l) { streamed.push_back(l); });
   for (const char* e : {"event=a", "event=b", "event=c"}) log.emit(core::Level::debug, e);
   REQUIRE(log.recent().size() == 2);
-  CHECK(log.recent().front().ends_with(" event=b"));
-  CHECK(log.recent().back().ends_with(" event=c"));
-  CHECK(log.recent().back().size() == std::string("2026-11-28T04:50:02Z event=c").size());
+  CHECK(log.recent().front().line.ends_with(" event=b"));
+  CHECK(log.recent().back().line.ends_with(" event=c"));
+  CHECK(log.recent().back().line.size() == std::string("2026-11-28T04:50:02Z event=c").size());
   CHECK(streamed.size() == 3);
+}
+
+TEST_CASE("events as JSON: typed fields, quoted values read back, the remark as a note") {
+  daemon::EventLog log(4);
+  std::vector<std::string> streamed;
+  log.json_followers().add([&](const std::string& l) { streamed.push_back(l); });
+  log.emit(core::Level::warning,
+           "event=address-down pool=hangzhou address=127.0.0.2 probe=gw reason=\"connect \\\"x\\\" refused\" "
+           "fails=2/2 count=12 zero=0 lead=007");
+  log.emit(core::Level::err, "event=reload-failed errors=3 (the previous configuration keeps serving)");
+  REQUIRE(streamed.size() == 2);
+  const std::string& j = log.recent().front().json;
+  CHECK(j == streamed[0]);
+  CHECK(j.starts_with("{\"time\":\"20"));
+  CHECK(j.find(",\"level\":\"warning\",\"event\":\"address-down\",\"pool\":\"hangzhou\","
+               "\"address\":\"127.0.0.2\",\"probe\":\"gw\",\"reason\":\"connect \\\"x\\\" refused\","
+               "\"fails\":\"2/2\",\"count\":12,\"zero\":0,\"lead\":\"007\"}") != std::string::npos);
+  CHECK(streamed[1].ends_with(",\"level\":\"err\",\"event\":\"reload-failed\",\"errors\":3,"
+                              "\"note\":\"(the previous configuration keeps serving)\"}"));
 }
