@@ -427,7 +427,7 @@ void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dn
 }
 
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
-  c.only(t, prefix, {"name", "file", "allow_transfer", "dnssec"});
+  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "dnssec"});
   if (const toml::node* d = t.get("dnssec")) parse_dnssec(c, *d, Checker::join(prefix, "dnssec"), z.dnssec);
   z.line = int(t.source().begin.line);
   z.col = int(t.source().begin.column);
@@ -444,7 +444,24 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
   } else if (!t.get("file")) {
     c.error(t.source(), prefix, "needs a file");
   }
-  prefixes(c, t, prefix, "allow_transfer", z.allow_transfer);
+  c.strings(t, prefix, "allow_transfer", [&](const toml::node& n, const std::string& key, const std::string& v) {
+    if (v.rfind("key ", 0) == 0) {
+      z.transfer_keys.push_back(v.substr(4));
+      z.transfer_key_at.push_back(Position{int(n.source().begin.line), int(n.source().begin.column)});
+    } else if (auto p = core::Prefix::parse(v)) {
+      z.allow_transfer.push_back(*p);
+    } else {
+      c.error(n, key, "must be an address or prefix such as \"192.0.2.1\" or \"2001:db8::/32\", "
+                      "or \"key NAME\" for a TSIG key");
+    }
+  });
+  c.strings(t, prefix, "also_notify", [&](const toml::node& n, const std::string& key, const std::string& v) {
+    auto e = core::Endpoint::parse(v);
+    if (!e || e->port == 0)
+      c.error(n, key, "must be an address and port such as \"192.0.2.53:53\" or \"[2001:db8::53]:53\"");
+    else
+      z.also_notify.push_back(*e);
+  });
 }
 
 // [rrl]: BIND's response-rate-limit, with its defaults.
@@ -510,7 +527,7 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   cfg.path = path;
   cfg.server.listen = {*core::Endpoint::parse("127.0.0.1:5353")};
   c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "map", "control", "metrics", "rrl",
-                    "cookies", "limits"});
+                    "cookies", "limits", "tsig"});
   if (const toml::node* n = root.get("server")) {
     if (const toml::table* t = n->as_table())
       parse_server(c, *t, cfg.server);
@@ -534,6 +551,16 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
                   fmt::format("zone {} is declared twice", z.name));
         cfg.zones.push_back(std::move(z));
       }
+    }
+  }
+  if (const toml::node* n = root.get("tsig")) {
+    if (const toml::table* t = n->as_table()) {
+      c.only(*t, "tsig", {"key_files"});
+      c.strings(*t, "tsig", "key_files", [&](const toml::node&, const std::string&, const std::string& v) {
+        cfg.tsig_key_files.push_back(c.resolve(v));
+      });
+    } else {
+      c.error(*n, "tsig", "must be a table");
     }
   }
   if (const toml::node* n = root.get("limits")) {

@@ -83,6 +83,11 @@ struct Zone {
   std::string file;  // resolved against the config file's directory
   std::vector<core::Prefix> allow_transfer;
   Dnssec dnssec;
+  // allow_transfer entries "key NAME": a transfer signed with that TSIG key (from any address).
+  std::vector<std::string> transfer_keys;
+  std::vector<Position> transfer_key_at;
+  // Secondaries told by NOTIFY (RFC 1996) when a reload changes the zone's serial.
+  std::vector<core::Endpoint> also_notify;
   int line = 0;      // where it was declared, for messages about its file
   int col = 0;
 };
@@ -94,6 +99,8 @@ struct Config {
   Control control;
   Metrics metrics;
   Limits limits;
+  // [tsig] key_files: BIND key files (tsig-keygen output), resolved against the config's folder.
+  std::vector<std::string> tsig_key_files;
   bool unknown_is_up = true;  // [health] unknown: what an unchecked address counts as
   dns::RrlConfig rrl;         // [rrl]
   dns::CookieConfig cookies;  // [cookies]; `master` is left for the daemon to draw

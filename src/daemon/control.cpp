@@ -6,11 +6,13 @@
 
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <cstring>
 #include <ctime>
 
 #include "core/file.hpp"
 #include "core/log.hpp"
+#include "dns/axfr.hpp"
 #include "daemon/system.hpp"
 #include "dns/dnssec.hpp"
 
@@ -45,7 +47,8 @@ Control::Control(uv_loop_t* loop, std::string config_path, Loaded loaded,
       resign_timer_(loop, [this] {
         if (std::exchange(resign_retry_, false)) arm_resign_timer();
         else resign();
-      }) {}
+      }),
+      notifier_(loop, log_) {}
 
 Control::~Control() { stop(); }
 
@@ -72,6 +75,7 @@ void Control::stop() {
   drain_timer_.close();
   trim_timer_.close();
   resign_timer_.close();
+  notifier_.stop();
   log_.followers().clear();
   log_.json_followers().clear();
 }
@@ -111,10 +115,22 @@ core::Errors Control::apply(Loaded next) {
   }
   next.engine->adopt_health(*loaded_.engine);
   const bool same_table = next.table == loaded_.table;
+  std::map<std::string, uint32_t> serials;  // the zones served until now, by apex
+  for (const auto& z : loaded_.zones) serials[z->apex] = dns::zone_serial(*z);
   loaded_ = std::move(next);
   apply_drains();
   verdicts_.reloaded();
   arm_resign_timer();
+  // RFC 1996 §4.7: a zone whose serial changed (or that is new) is announced to its
+  // also_notify secondaries, which then ask for it (IXFR falls back to AXFR here). After the
+  // publish: a secondary that asks at once must get the new zone, not the old one.
+  for (const auto& z : loaded_.zones) {
+    auto was_serial = serials.find(z->apex);
+    if (was_serial != serials.end() && was_serial->second == dns::zone_serial(*z)) continue;
+    for (const auto& zc : loaded_.config.zones)
+      if (!zc.also_notify.empty() && dns::name_from_text(zc.name) == z->apex)
+        notifier_.notify(z, zc.also_notify);
+  }
   // The old snapshot goes when every worker has taken the new one: the TCP loops at once, a
   // UDP thread with its next query. Trim once the first have let go.
   trim_timer_.start(1000);

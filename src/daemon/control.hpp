@@ -18,6 +18,7 @@
 #include "daemon/dns_server.hpp"
 #include "daemon/drains.hpp"
 #include "daemon/event_log.hpp"
+#include "daemon/notify.hpp"
 #include "daemon/reloader.hpp"
 #include "daemon/server.hpp"
 #include "daemon/verdicts.hpp"
@@ -93,6 +94,7 @@ class Control {
   io::Timer resign_timer_;
   std::string resign_zone_;   // the zone the resign timer is armed for, for its event
   bool resign_retry_ = false;  // the timer's next run re-arms it (after a failed re-signing)
+  Notifier notifier_;     // NOTIFY to also_notify when a reload changes a zone's serial
 };
 
 }  // namespace gslb::daemon

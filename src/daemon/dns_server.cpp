@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -427,18 +428,29 @@ void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
   if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);
   if (outcome.transfer_zone >= 0) {
     const auto& zone = answers.table->zones()[size_t(outcome.transfer_zone)];
-    bool allowed = false;
-    for (const auto& p : zone->allow_transfer) allowed = allowed || p.contains(c.peer);
+    // A signed request (RFC 8945) is allowed by its key, from any address; an unsigned one by
+    // the address list. A bad signature is refused with NOTAUTH (§5.2) and logged.
+    const uint64_t now = uint64_t(std::time(nullptr));
+    const dns::TsigCheck tsig = dns::tsig_verify(query, zone->transfer_keys, now);
+    bool allowed = tsig.result == dns::TsigCheck::Result::ok;
+    if (tsig.result == dns::TsigCheck::Result::unsigned_query)
+      for (const auto& p : zone->allow_transfer) allowed = allowed || p.contains(c.peer);
     if (allowed) {
-      core::logf(core::Level::info, "event=axfr zone={} client={}", dns::name_to_text(zone->apex),
-                 c.peer.to_string());
+      core::logf(core::Level::info, "event=axfr zone={} client={}{}", dns::name_to_text(zone->apex),
+                 c.peer.to_string(), tsig.key ? " key=" + tsig.key->text_name : std::string());
       // The transfer reads the zone of this snapshot to its end, whatever is published meanwhile.
       c.transfer.emplace(*zone, query, scratch.q);
+      if (tsig.key) c.transfer->sign_with(*tsig.key, tsig.mac, now);
       zone->transfers.fetch_add(1, std::memory_order_relaxed);
       c.transfer_table = current.value->table;
       return;
     }
-    outcome.rcode = uint8_t(dns::Rcode::refused);
+    outcome.rcode = uint8_t(tsig.result == dns::TsigCheck::Result::unsigned_query ? dns::Rcode::refused
+                                                                                 : dns::Rcode::notauth);
+    if (tsig.result != dns::TsigCheck::Result::unsigned_query)
+      core::logf(core::Level::warning, "event=axfr-refused zone={} client={} tsig={}{}",
+                 dns::name_to_text(zone->apex), c.peer.to_string(), dns::to_string(tsig.result),
+                 tsig.key_name.empty() ? std::string() : " key=" + tsig.key_name);
     n = dns::answer_error(query, scratch.q, opt.handler, {tcp_out.data() + 2, kTcpMax},
                           outcome.rcode, true);
   }

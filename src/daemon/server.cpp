@@ -9,6 +9,7 @@
 
 #include "config/probe_config.hpp"
 #include "core/file.hpp"
+#include "core/log.hpp"
 #include "daemon/builtin.hpp"
 #include "dns/dnssec.hpp"
 #include "dns/zone.hpp"
@@ -43,8 +44,15 @@ bool same_prefixes(const std::vector<core::Prefix>& a, const std::vector<core::P
   });
 }
 
+bool same_keys(const std::vector<dns::TsigKey>& a, const std::vector<dns::TsigKey>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.name == y.name && x.algorithm == y.algorithm && x.secret == y.secret;
+  });
+}
+
 // The zone `reuse` holds for `zc`, if none of the files it was read from changed since.
 std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const config::Limits& limits,
+                                                const std::vector<dns::TsigKey>& keys,
                                                 const Reuse* reuse) {
   if (!reuse || std::tie(reuse->limits.include_depth, reuse->limits.includes,
                          reuse->limits.zone_records, reuse->limits.zone_bytes) !=
@@ -57,7 +65,7 @@ std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const co
   const std::string apex = dns::name_from_text(zc.name);
   for (const auto& z : reuse->zones) {
     if (z->apex != apex || z->file != zc.file || z->sources.empty() ||
-        !same_prefixes(z->allow_transfer, zc.allow_transfer))
+        !same_prefixes(z->allow_transfer, zc.allow_transfer) || !same_keys(z->transfer_keys, keys))
       continue;
     for (const auto& s : z->sources)
       if (!(core::stamp_of(s.path) == s)) return nullptr;
@@ -177,11 +185,47 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   out.config = std::move(*cfg);
   bool ok = true;
   const auto& lim = out.config.limits;
-  dns::LoadOptions zone_options{{lim.include_depth, lim.includes, lim.zone_records, lim.zone_bytes},
-                                options.cancel};
+  dns::LoadOptions zone_options;
+  zone_options.limits = {lim.include_depth, lim.includes, lim.zone_records, lim.zone_bytes};
+  zone_options.cancel = options.cancel;
+  // A relative $INCLUDE is looked for beside the including file and beside the config.
+  if (!path.starts_with(kBuiltinPrefix)) {
+    const auto slash = path.rfind('/');
+    zone_options.base_dir = slash == std::string::npos ? "./" : path.substr(0, slash + 1);
+  }
+  core::Errors warnings;
+  zone_options.warnings = &warnings;
   bool all_reused = options.reuse != nullptr;
+  // TSIG keys (BIND key files), by name; a zone's allow_transfer names the ones it accepts.
+  std::vector<dns::TsigKey> all_keys;
+  for (const auto& file : out.config.tsig_key_files) {
+    constexpr uint64_t kMaxKeyFile = 1 << 20;
+    auto text = core::read_regular_file(file, kMaxKeyFile);
+    if (!text) {
+      errors.push_back(core::Error{file, 0, 0, text.error().message});
+      ok = false;
+      continue;
+    }
+    const size_t before = errors.size();
+    for (auto& k : dns::parse_key_file(*text, file, errors)) all_keys.push_back(std::move(k));
+    ok = ok && errors.size() == before;
+  }
   for (const auto& zc : out.config.zones) {
-    if (auto same = unchanged_zone(zc, lim, options.reuse)) {
+    std::vector<dns::TsigKey> keys;
+    for (size_t i = 0; i < zc.transfer_keys.size(); ++i) {
+      std::string want = dns::name_from_text(zc.transfer_keys[i]);
+      dns::name_lower(want);
+      auto k = std::find_if(all_keys.begin(), all_keys.end(), [&](const auto& x) { return x.name == want; });
+      if (k == all_keys.end()) {
+        errors.push_back(core::Error{path, zc.transfer_key_at[i].line, zc.transfer_key_at[i].col,
+                                     fmt::format("zone {}: allow_transfer: no TSIG key named {} in "
+                                                 "[tsig] key_files", zc.name, zc.transfer_keys[i])});
+        ok = false;
+      } else {
+        keys.push_back(*k);
+      }
+    }
+    if (auto same = unchanged_zone(zc, lim, keys, options.reuse)) {
       out.zones.push_back(std::move(same));
       continue;
     }
@@ -198,6 +242,12 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     const size_t before = errors.size();
     auto zone = dns::load_zone(zc.name, zc.file, errors, is_builtin ? &builtin : nullptr,
                                zone_options);
+    // What BIND loads with a warning (out-of-zone data, an SOA's TTL from its MINIMUM) loads
+    // here too, and is logged.
+    for (const auto& w : warnings)
+      core::logf(core::Level::warning, "event=zone-warning zone={} where={}:{} reason=\"{}\"",
+                 zc.name, w.file, w.line, w.message);
+    warnings.clear();
     if (!zone) {
       // A zone file that cannot be opened is reported where the config names it.
       if (errors.size() == before + 1 && errors.back().line == 0 && errors.back().file == zc.file)
@@ -208,6 +258,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
       continue;
     }
     zone->allow_transfer = zc.allow_transfer;
+    zone->transfer_keys = std::move(keys);
     out.zones.push_back(std::move(zone));
   }
   const auto& gtm = out.config.gtm;

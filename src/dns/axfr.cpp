@@ -1,5 +1,7 @@
 #include "dns/axfr.hpp"
 
+#include <algorithm>
+
 #include "dns/encoder.hpp"
 
 namespace gslb::dns {
@@ -10,7 +12,16 @@ namespace {
 // covers (RFC 4034 §3), where the zone keeps one TTL for all of them.
 uint32_t record_ttl(const Node& node, const RRset& set, const Rdata& d) {
   if (set.type != rrtype::RRSIG || d.wire.size() < 2) return set.ttl;
-  const RRset* covered = node.find(get16(reinterpret_cast<const uint8_t*>(d.wire.data())));
+  auto covered_type = [](const Rdata& r) {
+    return r.wire.size() >= 2 ? get16(reinterpret_cast<const uint8_t*>(r.wire.data())) : uint16_t(0);
+  };
+  const uint16_t type = covered_type(d);
+  // RRSIGs read from a zone file are one RRset per covered type, with the TTL written there;
+  // those gslbd made are one RRset for every type, sent with each covered RRset's TTL.
+  const bool one_type = std::all_of(set.rdata.begin(), set.rdata.end(),
+                                    [&](const Rdata& r) { return covered_type(r) == type; });
+  if (one_type) return set.ttl;
+  const RRset* covered = node.find(type);
   return covered ? covered->ttl : set.ttl;
 }
 
@@ -24,17 +35,19 @@ TransferStream::TransferStream(const Zone& zone, std::span<const uint8_t> query,
     : zone_(&zone),
       question_(reinterpret_cast<const char*>(query.data()) + kHeaderSize,
                 q.question_end - kHeaderSize),
-      base_(reinterpret_cast<const char*>(q.qname_lower), q.qname_len),
+      base_(question_.substr(0, q.qname_len)),
       id_(q.id),
       node_(zone.nodes.begin()) {}
 
 bool TransferStream::next(std::string& out) {
   if (phase_ == Phase::done) return false;
-  Encoder enc(base_);
+  // Names are sent as the zone file spelled them (RFC 4343), so compressed only against the
+  // same spelling.
+  Encoder enc(base_, true);
   uint16_t count = 0;
   const RRset& soa = zone_->soa();
   auto put_soa = [&] {
-    enc.rr(zone_->apex, rrtype::SOA, soa.ttl, soa.rdata.front());
+    enc.rr(soa.owner(zone_->apex), rrtype::SOA, soa.ttl, soa.rdata.front());
     ++count;
   };
   if (phase_ == Phase::first_soa) {
@@ -59,25 +72,28 @@ bool TransferStream::next(std::string& out) {
       continue;
     }
     const Rdata& d = set.rdata[rdata_++];
-    enc.rr(node_->name, set.type, record_ttl(*node_, set, d), d);
+    enc.rr(set.owner(node_->name), set.type, record_ttl(*node_, set, d), d);
     ++count;
   }
   if (phase_ == Phase::last_soa && enc.size() <= kMessageTarget) {
     put_soa();
     phase_ = Phase::done;
   }
-  const size_t len = kHeaderSize + question_.size() + enc.bytes().size();
-  uint8_t head[2 + kHeaderSize];
-  put16(head, uint16_t(len));
-  put16(head + 2, id_);
-  put16(head + 4, 0x8400);  // QR, AA
-  put16(head + 6, 1);
-  put16(head + 8, count);
+  uint8_t head[kHeaderSize];
+  put16(head, id_);
+  put16(head + 2, 0x8400);  // QR, AA
+  put16(head + 4, 1);
+  put16(head + 6, count);
+  put16(head + 8, 0);
   put16(head + 10, 0);
-  put16(head + 12, 0);
-  out.append(reinterpret_cast<const char*>(head), sizeof head);
-  out += question_;
-  out += enc.bytes();
+  std::string message(reinterpret_cast<const char*>(head), sizeof head);
+  message += question_;
+  message += enc.bytes();
+  if (signer_) signer_->sign(message);
+  uint8_t frame[2];
+  put16(frame, uint16_t(message.size()));
+  out.append(reinterpret_cast<const char*>(frame), sizeof frame);
+  out += message;
   return true;
 }
 
@@ -91,6 +107,43 @@ std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uin
     framed.clear();
   }
   return messages;
+}
+
+namespace {
+constexpr uint16_t kOpcodeNotify = 4;
+}  // namespace
+
+uint32_t zone_serial(const Zone& zone) {
+  // SOA RDATA ends with SERIAL REFRESH RETRY EXPIRE MINIMUM, 32 bits each.
+  const std::string_view w = zone.soa().rdata.front().wire;
+  return get32(reinterpret_cast<const uint8_t*>(w.data() + w.size() - 20));
+}
+
+std::string notify_message(const Zone& zone, uint16_t id) {
+  Encoder enc(zone.apex);
+  const RRset& soa = zone.soa();
+  enc.rr({}, rrtype::SOA, soa.ttl, soa.rdata.front());
+  uint8_t head[kHeaderSize];
+  put16(head, id);
+  put16(head + 2, uint16_t(kOpcodeNotify << 11 | 0x0400));  // AA
+  put16(head + 4, 1);
+  put16(head + 6, 1);
+  put16(head + 8, 0);
+  put16(head + 10, 0);
+  std::string out(reinterpret_cast<const char*>(head), sizeof head);
+  out += zone.apex;
+  uint8_t q[4];
+  put16(q, rrtype::SOA);
+  put16(q + 2, kClassIN);
+  out.append(reinterpret_cast<const char*>(q), sizeof q);
+  out += enc.bytes();
+  return out;
+}
+
+bool is_notify_reply(std::span<const uint8_t> reply, uint16_t id) {
+  if (reply.size() < kHeaderSize) return false;
+  const uint16_t flags = get16(reply.data() + 2);
+  return get16(reply.data()) == id && (flags & 0x8000) && ((flags >> 11) & 0xF) == kOpcodeNotify;
 }
 
 }  // namespace gslb::dns

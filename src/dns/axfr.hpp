@@ -2,10 +2,12 @@
 // only for clients on the zone's allow_transfer list, so it may allocate.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "dns/tsig.hpp"
 #include "dns/wire.hpp"
 #include "dns/zone.hpp"
 
@@ -23,20 +25,32 @@ class TransferStream {
   // Appends the next message, framed with its two-byte length (RFC 1035 §4.2.2), to `out`.
   // Returns false, appending nothing, once the closing SOA has been sent.
   bool next(std::string& out);
+  // Signs every message with `key` (RFC 8945 §5.3.1), the first covering the request's MAC.
+  void sign_with(const TsigKey& key, std::string request_mac, uint64_t now) {
+    signer_.emplace(key, std::move(request_mac), now);
+  }
 
  private:
   using NodeIt = std::vector<Node>::const_iterator;
   const Zone* zone_;
   std::string question_;  // the query's question section, echoed in every message
-  std::string base_;      // compression base: the lowercased qname
+  std::string base_;      // compression base: the qname as the client spelled it
   uint16_t id_;
   enum class Phase { first_soa, records, last_soa, done } phase_ = Phase::first_soa;
   NodeIt node_;
   size_t rrset_ = 0, rdata_ = 0;
+  std::optional<TsigSigner> signer_;
 };
 
 // Every message at once (tests).
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,
                                            const Query& q);
+
+// A NOTIFY (RFC 1996 §3.7) for `zone`: opcode NOTIFY, AA, the apex SOA as question and answer.
+std::string notify_message(const Zone& zone, uint16_t id);
+// The serial in the zone's SOA.
+uint32_t zone_serial(const Zone& zone);
+// Whether `reply` answers the NOTIFY `id`: QR set, opcode NOTIFY, that ID.
+bool is_notify_reply(std::span<const uint8_t> reply, uint16_t id);
 
 }  // namespace gslb::dns

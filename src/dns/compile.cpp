@@ -115,7 +115,12 @@ class Compiler {
   Pair nodata(uint16_t zone, const Node* node, bool wildcard = false);
   Pair nxdomain(uint16_t zone);
   Pair referral(std::string_view cut);
-  Pair positive(const RRset& set, const std::string& base, uint16_t zone, uint8_t deny = 0);
+  Pair positive(const RRset& set, const std::string& base, uint16_t zone, uint8_t deny = 0) {
+    return positive({&set, 1}, base, zone, deny);
+  }
+  // One answer holding RRsets of one type: the RRSIGs at a name are one RRset per covered
+  // type (each with its TTL), answered together.
+  Pair positive(std::span<const RRset> sets, const std::string& base, uint16_t zone, uint8_t deny = 0);
   void fill_cname(Entry& e, const Info& info, const std::string& base);
   uint32_t dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
                         std::vector<Rec> chain, const std::string& owner, uint16_t zone);
@@ -171,11 +176,16 @@ Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
         continue;
       Info info{zi, &node, {}};
       // The highest delegation point between the apex (excluded) and this name (included).
-      for (std::string_view s = name; s.size() > z.apex.size(); s = name_parent(s)) {
+      // A name below a DNAME is occluded (RFC 6672 §2.4): kept in the zone and its transfers,
+      // never answered, so that the DNAME is its closest encloser.
+      bool occluded = false;
+      for (std::string_view s = name; s.size() >= z.apex.size(); s = name_parent(s)) {
         const Node* n = z.find(s);
-        if (n && n->find(rrtype::NS)) info.cut = s;
+        if (n && s.size() > z.apex.size() && n->find(rrtype::NS)) info.cut = s;
+        if (n && s.size() < name.size() && n->find(rrtype::DNAME)) occluded = true;
+        if (s.size() <= 1) break;
       }
-      names_.emplace_back(name, info);
+      if (!occluded) names_.emplace_back(name, info);
     }
   }
   auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
@@ -385,19 +395,22 @@ Compiler::Pair Compiler::both(const Spec& spec, uint16_t zone, uint8_t deny, con
 const RRset* Compiler::sigs(const RRset* set) {
   auto it = node_of_.find(set);
   if (it == node_of_.end()) return nullptr;
-  const RRset* all = it->second->find(rrtype::RRSIG);
-  if (!all) return nullptr;
-  // The loader keeps an owner's RRSIGs in the order they were signed, RRset by RRset, so
-  // those covering one type are contiguous.
+  // An owner's RRSIGs are kept one RRset per covered type (each with its own TTL), or, as
+  // signed here, in one RRset in signing order; either way those covering one type are
+  // contiguous.
   auto covers = [set](const Rdata& d) {
     return d.wire.size() >= 2 && get16(reinterpret_cast<const uint8_t*>(d.wire.data())) == set->type;
   };
-  auto first = std::find_if(all->rdata.begin(), all->rdata.end(), covers);
-  if (first == all->rdata.end()) return nullptr;
-  auto last = std::find_if_not(first, all->rdata.end(), covers);
-  return &t_->sig_sets_.emplace_back(RRset{rrtype::RRSIG, set->ttl,
-                                       all->rdata.subspan(size_t(first - all->rdata.begin()),
-                                                          size_t(last - first))});
+  for (const RRset& all : it->second->rrsets) {
+    if (all.type != rrtype::RRSIG) continue;
+    auto first = std::find_if(all.rdata.begin(), all.rdata.end(), covers);
+    if (first == all.rdata.end()) continue;
+    auto last = std::find_if_not(first, all.rdata.end(), covers);
+    return &t_->sig_sets_.emplace_back(RRset{rrtype::RRSIG, set->ttl,
+                                         all.rdata.subspan(size_t(first - all.rdata.begin()),
+                                                           size_t(last - first))});
+  }
+  return nullptr;
 }
 
 void Compiler::push_signed(std::vector<Rec>& out, const Rec& r) {
@@ -436,15 +449,30 @@ Compiler::Pair Compiler::referral(std::string_view cut) {
   return it->second;
 }
 
-Compiler::Pair Compiler::positive(const RRset& set, const std::string& base, uint16_t zone,
+Compiler::Pair Compiler::positive(std::span<const RRset> sets, const std::string& base, uint16_t zone,
                                    uint8_t deny) {
   Spec s;
   s.base = base;
-  s.answer.push_back(Rec{{}, &set, set.ttl});
   std::set<std::string> seen;
-  add_targets(set, s.optional, seen);
+  for (const RRset& set : sets) {
+    s.answer.push_back(Rec{{}, &set, set.ttl});
+    add_targets(set, s.optional, seen);
+  }
   return both(s, zone, deny);
 }
+
+namespace {
+// The node's RRsets a type at a time (several only for RRSIG, one per covered type).
+template <class F>
+void for_each_type(std::span<const RRset> sets, F f) {
+  for (size_t i = 0; i < sets.size();) {
+    size_t j = i + 1;
+    while (j < sets.size() && sets[j].type == sets[i].type) ++j;
+    f(sets.subspan(i, j - i));
+    i = j;
+  }
+}
+}  // namespace
 
 // A CNAME at the queried name: the CNAME, then the chain followed through our zones
 // (RFC 1034 §4.3.2 step 3a, RFC 6604 for the final RCODE), compiled for each type the chain
@@ -514,16 +542,18 @@ void Compiler::fill_cname(Entry& e, const Info& info, const std::string& base) {
                                                          tail.answer, final_owner, e.zone))));
   }
   if (final_node) {
-    for (const auto& set : final_node->rrsets) {
-      if (dynamic_.count(final_node->name) && (set.type == rrtype::A || set.type == rrtype::AAAA))
-        continue;
+    for_each_type(final_node->rrsets, [&](std::span<const RRset> sets) {
+      const uint16_t type = sets[0].type;
+      if (dynamic_.count(final_node->name) && (type == rrtype::A || type == rrtype::AAAA)) return;
       Spec s = tail;
       s.authority.clear();
-      s.answer.push_back(Rec{final_owner, &set, set.ttl});
       std::set<std::string> seen;
-      add_targets(set, s.optional, seen);
-      types_.push_back(slot(set.type, both(s, e.zone, deny_, found)));
-    }
+      for (const RRset& set : sets) {
+        s.answer.push_back(Rec{final_owner, &set, set.ttl});
+        add_targets(set, s.optional, seen);
+      }
+      types_.push_back(slot(type, both(s, e.zone, deny_, found)));
+    });
   }
   const Pair other = both(tail, e.zone, deny_, missing);
   e.other = other.plain;
@@ -556,9 +586,10 @@ void Compiler::fill(Entry& e, const Info& info) {
     // Health decides A and AAAA; other types still come from the zone file.
     for (uint16_t type : {rrtype::A, rrtype::AAAA})
       types_.push_back(slot(type, dynamic(dynamic_slot(std::string(node.name), type, base, {}, {}, info.zone))));
-    for (const auto& set : node.rrsets)
-      if (set.type != rrtype::A && set.type != rrtype::AAAA)
-        types_.push_back(slot(set.type, positive(set, base, info.zone)));
+    for_each_type(node.rrsets, [&](std::span<const RRset> sets) {
+      if (sets[0].type != rrtype::A && sets[0].type != rrtype::AAAA)
+        types_.push_back(slot(sets[0].type, positive(sets, base, info.zone)));
+    });
     const Pair other = nodata(info.zone, &node);
     e.other = other.plain;
     e.other_do = other.dnssec;
@@ -568,10 +599,10 @@ void Compiler::fill(Entry& e, const Info& info) {
     Spec all;
     all.base = base;
     std::set<std::string> seen;
-    for (const auto& set : node.rrsets) {
-      types_.push_back(slot(set.type, positive(set, base, info.zone, deny_)));
-      all.answer.push_back(Rec{{}, &set, set.ttl});
-    }
+    for_each_type(node.rrsets, [&](std::span<const RRset> sets) {
+      types_.push_back(slot(sets[0].type, positive(sets, base, info.zone, deny_)));
+    });
+    for (const auto& set : node.rrsets) all.answer.push_back(Rec{{}, &set, set.ttl});
     const Pair other = nodata(info.zone, &node, wild);
     e.other = other.plain;
     e.other_do = other.dnssec;
@@ -589,6 +620,18 @@ void Compiler::fill(Entry& e, const Info& info) {
   const Pair below = nxdomain(info.zone);
   e.below = below.plain;
   e.below_do = below.dnssec;
+  if (const RRset* dname = node.find(rrtype::DNAME)) {
+    // RFC 6672 §2.3: a name below is answered with the DNAME and a CNAME made per query.
+    // Its owner is the node's name (a suffix of the query name, compressed against it). With
+    // DO=1 the DNAME carries its RRSIGs; the CNAME made from it has none (§5.3.1).
+    Spec s;
+    s.base = base;
+    s.answer.push_back(Rec{std::string(node.name), dname, dname->ttl});
+    const Pair p = both(s, info.zone);
+    e.below = p.plain;
+    e.below_do = p.dnssec;
+    e.dname = dname;
+  }
 }
 
 std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel) {

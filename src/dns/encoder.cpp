@@ -10,7 +10,8 @@ namespace {
 constexpr size_t kMaxTarget = 0x3FFF - kMaxName;
 }  // namespace
 
-Encoder::Encoder(std::string_view base) : start_(kHeaderSize + base.size() + 4) {
+Encoder::Encoder(std::string_view base, bool exact_case)
+    : start_(kHeaderSize + base.size() + 4), exact_case_(exact_case) {
   size_t off = kHeaderSize;
   for (std::string_view s = base; s.size() > 1; s = name_parent(s)) {
     known_.push_back(Known{std::string(s), uint16_t(off)});
@@ -30,7 +31,7 @@ void Encoder::put32(uint32_t v) {
 
 void Encoder::name(std::string_view wire) {
   std::string lower(wire);
-  name_lower(lower);
+  if (!exact_case_) name_lower(lower);
   size_t i = 0;
   for (;;) {
     std::string_view suffix = std::string_view(lower).substr(i);

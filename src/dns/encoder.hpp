@@ -16,7 +16,9 @@ class Encoder {
  public:
   // Records are written after a header and a question whose name is `base` (lower-cased wire),
   // so the first byte written sits at offset 12 + base.size() + 4 of the message.
-  explicit Encoder(std::string_view base);
+  // With `exact_case`, a name is compressed only against one spelled the same way (zone
+  // transfers keep the zone file's case, RFC 4343); `base` is then the question as sent.
+  explicit Encoder(std::string_view base, bool exact_case = false);
 
   // One record. `owner` empty means "the question name": a pointer to offset 12 that never
   // moves, so one template can answer for every name a wildcard covers.
@@ -34,13 +36,14 @@ class Encoder {
   void put32(uint32_t v);
 
   struct Known {
-    std::string suffix;  // lower-cased wire
+    std::string suffix;  // lower-cased wire (as written with exact_case)
     uint16_t offset;     // in the message
   };
   std::vector<Known> known_;
   std::string out_;
   std::vector<uint16_t> shifts_;
   size_t start_;
+  bool exact_case_;
 };
 
 // The records of one answer, section by section, before encoding.

@@ -8,6 +8,7 @@ namespace gslb::dns {
 namespace {
 
 constexpr size_t kOptSize = 11;
+constexpr uint8_t kRcodeYxdomain = 6;  // RFC 2136 §2.2, for DNAME RFC 6672 §2.2
 constexpr size_t kCookieOptSize = 4 + kClientCookieLen + kServerCookieLen;
 constexpr uint16_t kFlagQR = 0x8000, kFlagAA = 0x0400, kFlagTC = 0x0200, kFlagRD = 0x0100,
                    kFlagCD = 0x0010, kOpcodeMask = 0x7800;
@@ -271,8 +272,19 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
                                   answers.overlay->sticky(slot, match.cls) ? sticky_key(q, opt, client) : 0,
                                   dnssec)
           : table.tmpl(ti);
-  const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | t.rcode);
-  outcome.rcode = t.rcode;
+  // RFC 6672 §2.2: below a DNAME, the CNAME it synthesises follows the DNAME (TTL the DNAME's),
+  // or YXDOMAIN when the new name would be longer than 255 bytes. `at` bytes of the query name
+  // stand before the DNAME's owner.
+  const bool dname = strip != 0 && !wildcard && e->dname;
+  size_t synth_len = 0;
+  uint8_t rcode = t.rcode;
+  if (dname) {
+    const std::string_view target = e->dname->rdata.front().wire;
+    if (at + target.size() > kMaxName) rcode = kRcodeYxdomain;
+    else synth_len = 2 + 10 + at + target.size();
+  }
+  const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | rcode);
+  outcome.rcode = rcode;
   if (map) {
     map->count(match);
     outcome.mapped = true;
@@ -287,8 +299,8 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   // (the name itself for a hit; the parent of the wildcard; the delegation point; the deepest
   // existing ancestor of a name that does not exist).
   RrlKind kind = RrlKind::answer;
-  if (t.rcode == uint8_t(Rcode::nxdomain)) kind = RrlKind::nxdomain;
-  else if (t.rcode != 0) kind = RrlKind::error;
+  if (rcode == uint8_t(Rcode::nxdomain)) kind = RrlKind::nxdomain;
+  else if (rcode != 0) kind = RrlKind::error;
   else if (t.an == 0) kind = t.aa ? RrlKind::nodata : RrlKind::referral;
   const RrlAction limited = w.limit(kind, wildcard, q.qname_lower + at, q.qname_len - at);
   if (limited == RrlAction::drop) return 0;
@@ -319,7 +331,7 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   }
 
   if (limited == RrlAction::slip ||
-      kHeaderSize + (q.question_end - kHeaderSize) + t.required_len + cover_len + opt_len > limit) {
+      kHeaderSize + (q.question_end - kHeaderSize) + t.required_len + cover_len + synth_len + opt_len > limit) {
     // Slipped (BIND's slip: TC=1 and no records, so a real client retries over TCP), or
     // RFC 2181 §9: what must be there does not fit, so send the question only, with TC.
     outcome.truncated = true;
@@ -344,6 +356,21 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     }
   }
   n += body;
+  uint16_t an = t.an;
+  if (synth_len) {
+    // Owner: the question name (offset 12); RDATA: the query name's labels above the DNAME's
+    // owner, as sent, then the DNAME's target.
+    const std::string_view target = e->dname->rdata.front().wire;
+    put16(o + n, 0xC000 | kHeaderSize);
+    put16(o + n + 2, rrtype::CNAME);
+    put16(o + n + 4, kClassIN);
+    put32(o + n + 6, e->dname->ttl);
+    put16(o + n + 10, uint16_t(at + target.size()));
+    std::memcpy(o + n + 12, query.data() + kHeaderSize, at);
+    std::memcpy(o + n + 12 + at, target.data(), target.size());
+    n += synth_len;
+    ++an;
+  }
   uint16_t ns = t.ns;
   for (int32_t c : covers) {
     if (c < 0) continue;
@@ -352,7 +379,7 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     n += blob.size();
     ns = uint16_t(ns + table.denial(e->zone).counts[size_t(c)]);
   }
-  put16(o + 6, t.an);
+  put16(o + 6, an);
   put16(o + 8, ns);
   if (q.has_edns) {
     n += put_opt(o + n, query, opt, q, 0, ck, ecs);

@@ -153,6 +153,9 @@ struct Entry {
   // the same templates in an unsigned zone.
   uint32_t other_do = kNoTemplate, any_do = kNoTemplate, below_do = kNoTemplate;
   int32_t wildcard = -1;           // else: entry of "*.<name>" that synthesises it (RFC 4592)
+  // A DNAME here (RFC 6672): `below` is then its answer, to which the query adds the CNAME it
+  // synthesises. The RRset is the zone's (which the table keeps).
+  const RRset* dname = nullptr;
   uint16_t zone = 0;               // index into AnswerTable::zones
 };
 

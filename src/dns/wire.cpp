@@ -94,17 +94,23 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
   }
   if (opcode != 0) return ParseStatus::notimp;
   if (qd != 1) return ParseStatus::formerr;
-  // A query carries no answer or authority records (NOTIFY and UPDATE are other opcodes).
-  if (an != 0 || ns != 0) return ParseStatus::formerr;
+  // A query carries no answer or authority records (NOTIFY and UPDATE are other opcodes), but
+  // for IXFR's SOA in authority (RFC 1995 §3), which is skipped: gslbd answers IXFR with the
+  // whole zone (§4 allows it).
+  if (an != 0 || (ns != 0 && !(ns == 1 && q.qtype == rrtype::IXFR))) return ParseStatus::formerr;
 
   bool badvers = false;
-  for (unsigned i = 0; i < ar; ++i) {
+  for (unsigned i = 0; i < unsigned(ns) + ar; ++i) {
     size_t name_at = off;
     off = skip_name(p, len, off);
     if (off == 0 || off + 10 > len) return ParseStatus::formerr;
     const uint16_t type = get16(p + off);
     const uint16_t rdlen = get16(p + off + 8);
     if (off + 10 + rdlen > len) return ParseStatus::formerr;
+    if (i < ns) {
+      off += 10 + rdlen;
+      continue;
+    }
     if (type == rrtype::OPT) {
       // RFC 6891 §6.1.1: one OPT at most, owned by the root.
       if (q.has_edns || p[name_at] != 0) return ParseStatus::formerr;

@@ -17,6 +17,7 @@
 #include "core/address.hpp"
 #include "core/file.hpp"
 #include "core/result.hpp"
+#include "dns/tsig.hpp"
 
 namespace gslb::dns {
 
@@ -46,6 +47,13 @@ struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
   std::span<const Rdata> rdata;  // in the zone's storage (or the caller's)
+  // The owner as the zone file spelled it when that was not all lower case (RFC 4343; the
+  // node's name is lower-cased): as many bytes as the node's name, in the zone's storage.
+  // Zone transfers send it; answers use the question's spelling.
+  const char* owner_case = nullptr;
+  std::string_view owner(std::string_view lower) const noexcept {
+    return owner_case ? std::string_view(owner_case, lower.size()) : lower;
+  }
 };
 
 // All RRsets of one owner name. An empty node is an empty non-terminal (RFC 4592 §2.2.2).
@@ -72,6 +80,7 @@ struct Zone {
   std::vector<Node> nodes;                // every owner name and every empty non-terminal,
                                           // sorted by name (byte order)
   std::vector<core::Prefix> allow_transfer;
+  std::vector<TsigKey> transfer_keys;  // a transfer signed with one of these is allowed too
   // Every file read for it (the zone file, then each $INCLUDE), as it was when read: a reload
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;
@@ -122,6 +131,11 @@ struct LoadOptions {
   // Checked between records: when set, the load stops early (with an error) so that a
   // stopping gslbd does not wait for a large zone.
   const std::atomic<bool>* cancel = nullptr;
+  // Where a relative $INCLUDE is also looked for (the config file's folder), besides the
+  // including file's; empty: only there.
+  std::string base_dir;
+  // Receives what BIND would warn about and load anyway (out-of-zone data skipped, ...).
+  core::Errors* warnings = nullptr;
 };
 
 // A record's RDATA in presentation form ("10 mail.example.test.", "\"some text\""), and type
@@ -130,7 +144,8 @@ std::string rdata_to_text(uint16_t type, std::string_view wire);
 std::string rrtype_to_text(uint16_t type);
 uint16_t rrtype_from_text(std::string_view text);
 
-// Reads a master file (with $ORIGIN, $TTL, $INCLUDE) for `apex` ("example.test.").
+// Reads a master file (with $ORIGIN, $TTL, $INCLUDE, $GENERATE) for `apex` ("example.test.")
+// as BIND reads it.
 // Appends every problem to `errors` as `file:line: reason` and returns null if there was any.
 // `text`, when given, is parsed instead of reading `path` (the built-in example zone).
 // Only regular files are read; a limit that is exceeded stops the load with an error.

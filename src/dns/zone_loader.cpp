@@ -1,17 +1,19 @@
-// Master-file loading with ldns, one record at a time, so that every error has its line.
+// Master-file loading: entries and directives read here as BIND reads them (master_text.hpp),
+// each record's RDATA parsed by ldns, every error with its file and line.
 #include <fmt/format.h>
+#include <sys/stat.h>
 
-#include <cstdio>
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
-#include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
-#include <sstream>
 
 #include "core/duration.hpp"
 #include "dns/ldns.hpp"
+#include "dns/master_text.hpp"
 #include "dns/wire.hpp"
 #include "dns/zone.hpp"
 
@@ -21,13 +23,20 @@ namespace {
 
 // RFC 1035 §3.2.1: RDLENGTH is 16 bits.
 constexpr size_t kMaxRdata = 65535;
-// ldns reads one entry into a buffer of this many characters and silently drops the rest (a
-// 102 KB TXT came out as 65016 bytes of RDATA). Longer entries are refused before that.
+// ldns parses within buffers of this many characters and silently drops the rest (a 102 KB TXT
+// came out as 65016 bytes of RDATA). Longer records in presentation form are refused before
+// they reach it; RFC 3597 data is read here and may be longer.
 constexpr size_t kMaxEntryText = 65535;
+constexpr uint16_t kSvcb = 64, kHttps = 65;
+// The private-use key (RFC 9460 §14.3.2) an alpn value passes through ldns as.
+constexpr uint16_t kAlpnStandIn = 65534;
 
-struct FileCloser {
-  void operator()(FILE* f) const noexcept { std::fclose(f); }
-};
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -75,6 +84,7 @@ struct LogRec {
   uint8_t compress_count;
   std::array<std::pair<uint16_t, uint16_t>, 2> compress;
   uint16_t target_at, target_len;
+  uint32_t spelling;  // the owner as written, if not all lower case: 1 + index into spellings_
 };
 
 ParsedRdata make_rdata(const ldns_rr* rr) {
@@ -115,7 +125,8 @@ class Loader {
  public:
   Loader(std::string apex, core::Errors& errors, const LoadOptions& options)
       : apex_(std::move(apex)), errors_(errors), limits_(options.limits), cancel_(options.cancel),
-        zone_(std::make_shared<Zone>()) {
+        warnings_(options.warnings), base_dir_(options.base_dir), zone_(std::make_shared<Zone>()) {
+    if (!base_dir_.empty() && base_dir_.back() != '/') base_dir_ += '/';
     zone_->apex = apex_;
   }
 
@@ -129,21 +140,37 @@ class Loader {
     stopped_ = true;
   }
   bool stopped() const noexcept { return stopped_; }
+  // Something BIND would load with a warning (out-of-zone data, an SOA's TTL taken from its
+  // MINIMUM): the zone loads, and the daemon logs it.
+  void warning(const std::string& file, int line, std::string msg) {
+    if (warnings_) warnings_->push_back(core::Error{file, line, 0, std::move(msg)});
+  }
 
   // Reads a file for the zone, within the byte budget; reports at `from` (the $INCLUDE line,
   // or the zone file itself at line 0).
   std::optional<std::string> open(const std::string& path, const std::string& from_file, int from_line);
 
-  void read(const std::string& path, const std::string& text, const std::string& origin_text,
-            int depth);
+  // Reads one file's entries from `origin` (absolute, as written).
+  void read(const std::string& path, const std::string& text, std::string origin, int depth);
   // Logs one record; finish() sorts, checks and packs them.
-  void add(std::string_view owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
-           const std::string& file, int line);
+  // `written` is the owner as the file spelled it (RFC 4343: kept for the transfer).
+  void add(std::string_view owner, std::string_view written, uint16_t type, uint32_t ttl,
+           const ParsedRdata& rdata, const std::string& file, int line);
   std::shared_ptr<Zone> finish(const std::string& path);
 
   std::vector<core::FileStamp> sources_;
 
  private:
+  void include(const std::string& path, int at, const std::vector<std::string>& tokens,
+               const std::string& origin, int depth);
+  void generate(const std::string& path, int at, const std::vector<std::string>& tokens,
+                const std::string& origin);
+  // One record: `tokens` from `k` are [ttl] [class] type rdata; `owner` is absolute.
+  void record(const std::string& path, int at, const std::string& owner,
+              const std::vector<std::string>& tokens, size_t k, const std::string& origin);
+  std::string include_path(const std::string& file, const std::string& from,
+                           std::string* error) const;
+
   std::string apex_;
   core::Errors& errors_;
   ZoneLimits limits_;
@@ -152,17 +179,33 @@ class Loader {
   bool stopped_ = false;
   uint32_t includes_ = 0;
   uint64_t bytes_ = 0;
-  uint32_t default_ttl_ = 3600;
+  core::Errors* warnings_;
+  std::string base_dir_;
+  uint32_t default_ttl_ = 0;
+  bool default_ttl_known_ = false;  // $TTL, or an SOA's MINIMUM standing in for it
+  bool rfc1035_ttl_ = false;        // no $TTL: default_ttl_ is the last explicit TTL
   uint64_t records_ = 0;
   std::shared_ptr<Zone> zone_;
   std::vector<std::string> files_;  // every file read, for the records' positions
   std::vector<LogRec> log_;
   std::string names_log_, wire_log_;
+  std::vector<std::string> spellings_;
   std::string_view name_of(const LogRec& r) const {
     return std::string_view(names_log_).substr(r.name_at, r.name_len);
   }
   std::string_view wire_of(const LogRec& r) const {
     return std::string_view(wire_log_).substr(r.wire_at, r.wire_len);
+  }
+  // Which RRset a record belongs to at its owner: its type, and for an RRSIG the type it
+  // covers (RFC 4034 §3.1.1), so that each covered type's signatures keep their own TTL as
+  // BIND keeps them (one RRSIG query still answers them all: compile.cpp).
+  uint16_t covered(const LogRec& r) const {
+    if (r.type != rrtype::RRSIG || r.wire_len < 2) return 0;
+    const std::string_view w = wire_of(r);
+    return uint16_t(uint8_t(w[0]) << 8 | uint8_t(w[1]));
+  }
+  bool same_set(const LogRec& a, const LogRec& b) const {
+    return a.type == b.type && covered(a) == covered(b) && name_of(a) == name_of(b);
   }
 };
 
@@ -179,9 +222,8 @@ uint64_t record_hash(std::string_view owner, uint16_t type, std::string_view wir
   return h;
 }
 
-void Loader::add(std::string_view owner, uint16_t type, uint32_t ttl, const ParsedRdata& rdata,
-                 const std::string& file, int line) {
-  if (type == rrtype::DNAME) return error(file, line, "DNAME is not supported");
+void Loader::add(std::string_view owner, std::string_view written, uint16_t type, uint32_t ttl,
+                 const ParsedRdata& rdata, const std::string& file, int line) {
   if (type == rrtype::SOA && owner != apex_) return error(file, line, "SOA record below the zone apex");
   if (type == rrtype::OPT || type == rrtype::ANY || type == rrtype::AXFR || type == rrtype::IXFR)
     return error(file, line, fmt::format("type {} cannot appear in a zone", type));
@@ -189,7 +231,11 @@ void Loader::add(std::string_view owner, uint16_t type, uint32_t ttl, const Pars
   const Rdata& m = rdata.meta;
   log_.push_back(LogRec{names_log_.size(), wire_log_.size(), uint32_t(rdata.wire.size()), ttl,
                         uint32_t(files_.size() - 1), line, type, uint8_t(owner.size()),
-                        m.compress_count, m.compress, m.target_at, m.target_len});
+                        m.compress_count, m.compress, m.target_at, m.target_len, 0});
+  if (written != owner) {
+    spellings_.emplace_back(written);
+    log_.back().spelling = uint32_t(spellings_.size());
+  }
   names_log_ += owner;
   wire_log_ += rdata.wire;
 }
@@ -215,118 +261,297 @@ std::optional<std::string> Loader::open(const std::string& path, const std::stri
   return std::move(*text);
 }
 
-void Loader::read(const std::string& path, const std::string& text,
-                  const std::string& origin_text, int depth) {
-  // Where each line starts, to find the line an entry begins on (offsets, not copies: a large
-  // zone's text is not duplicated line by line).
-  std::vector<size_t> starts{0};
-  for (size_t i = 0; i < text.size(); ++i)
-    if (text[i] == '\n' && i + 1 < text.size()) starts.push_back(i + 1);
-  auto line_text = [&](int n) -> std::string_view {
-    if (n < 1 || size_t(n) > starts.size()) return {};
-    size_t b = starts[size_t(n) - 1];
-    size_t e = text.find('\n', b);
-    return std::string_view(text).substr(b, e == std::string::npos ? std::string::npos : e - b);
-  };
-  const int nlines = text.empty() ? 0 : int(starts.size());
-  std::unique_ptr<FILE, FileCloser> fp(
-      fmemopen(const_cast<char*>(text.data()), text.size(), "r"));
-  if (!fp || text.empty()) {
-    if (text.empty()) error(path, 0, "empty zone file");
+namespace {
+
+// Whether a name as written is absolute: it ends in a dot that is not escaped.
+bool absolute(std::string_view name) {
+  if (name.empty() || name.back() != '.') return false;
+  size_t slashes = 0;
+  for (size_t i = name.size() - 1; i > 0 && name[i - 1] == '\\'; --i) ++slashes;
+  return slashes % 2 == 0;
+}
+
+// A name as written, made absolute against `origin` (RFC 1035 §5.1: "@" is the origin).
+std::string absolute_name(std::string_view name, const std::string& origin) {
+  if (name == "@") return origin;
+  if (absolute(name)) return std::string(name);
+  return origin == "." ? std::string(name) + "." : std::string(name) + "." + origin;
+}
+
+bool is_regular(const std::string& path, struct stat* st) {
+  return ::stat(path.c_str(), st) == 0 && S_ISREG(st->st_mode);
+}
+
+}  // namespace
+
+std::string Loader::include_path(const std::string& file, const std::string& from,
+                                 std::string* error) const {
+  if (file[0] == '/') return file;
+  // Relative to the including file's folder (NSD, Knot) or to the config's (BIND's
+  // `directory`): whichever holds the file; both only if they are the same file.
+  const std::string here = dir_of(from) + file;
+  if (base_dir_.empty()) return here;
+  const std::string there = base_dir_ + file;
+  struct stat a {}, b {};
+  const bool in_here = is_regular(here, &a), in_there = is_regular(there, &b);
+  if (in_here && in_there && (a.st_dev != b.st_dev || a.st_ino != b.st_ino))
+    *error = fmt::format("$INCLUDE {}: ambiguous: both {} and {} exist; write the path from one "
+                         "of them", file, here, there);
+  return in_there && !in_here ? there : here;
+}
+
+void Loader::read(const std::string& path, const std::string& text, std::string origin,
+                  int depth) {
+  if (text.empty()) {
+    error(path, 0, "empty zone file");
     return;
   }
-  ldns_rdf* origin = ldns_dname_new_frm_str(origin_text.c_str());
-  ldns_rdf* prev = nullptr;
-  int line = 0;
-  while (!stopped_ && !std::feof(fp.get())) {
+  master::EntryReader reader(text);
+  master::Entry entry;
+  std::string why;
+  std::string owner;  // the previous record's, absolute, as written
+  while (!stopped_ && reader.next(entry, why)) {
     if (cancel_ && cancel_->load(std::memory_order_relaxed)) {
-      abort(path, line, "load abandoned: gslbd is stopping");
+      abort(path, entry.line, "load abandoned: gslbd is stopping");
       break;
     }
-    int before = line;
-    ldns_rr* raw = nullptr;
-    ldns_status s = ldns_rr_new_frm_fp_l(&raw, fp.get(), &default_ttl_, &origin, &prev, &line);
-    LdnsRr rr(raw);
-    // Report the line where the entry starts: the first line after `before` that holds more
-    // than blanks or a comment.
-    int at = before + 1;
-    while (at <= nlines && at < line) {
-      auto l = line_text(at);
-      auto p = l.find_first_not_of(" \t\r");
-      if (p != std::string::npos && l[p] != ';') break;
-      ++at;
-    }
-    if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL ||
-        s == LDNS_STATUS_SYNTAX_ORIGIN)
-      continue;
-    if (const long end = std::ftell(fp.get()); at <= nlines && end > 0 &&
-                                               size_t(end) - starts[size_t(at) - 1] > kMaxEntryText) {
-      error(path, at, fmt::format("record is {} characters long; an entry may have at most {} "
-                                  "(longer ones would be cut, and a record's RDATA cannot exceed "
-                                  "{} bytes, RFC 1035 3.2.1)",
-                                  size_t(end) - starts[size_t(at) - 1], kMaxEntryText, kMaxRdata));
+    const int at = entry.line;
+    if (!why.empty()) {
+      error(path, at, why);
       continue;
     }
-    if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
-      std::istringstream dir(std::string(line_text(at)));
-      std::string keyword, file, inc_origin;
-      dir >> keyword >> file >> inc_origin;
-      if (file.empty()) {
-        error(path, at, "$INCLUDE without a file name");
-        continue;
+    const auto& t = entry.tokens;
+    if (t[0][0] == '$') {
+      if (iequals(t[0], "$TTL")) {
+        auto ttl = t.size() == 2 ? master::parse_ttl(t[1]) : std::nullopt;
+        if (!ttl) {
+          error(path, at, "$TTL needs one TTL (seconds, or units such as 1h30m)");
+          continue;
+        }
+        default_ttl_ = *ttl;
+        default_ttl_known_ = true;
+      } else if (iequals(t[0], "$ORIGIN")) {
+        if (t.size() != 2) {
+          error(path, at, "$ORIGIN needs one domain name");
+          continue;
+        }
+        // A relative $ORIGIN is relative to the current one (as BIND and NSD read it).
+        origin = absolute_name(t[1], origin);
+      } else if (iequals(t[0], "$INCLUDE")) {
+        include(path, at, t, origin, depth);
+      } else if (iequals(t[0], "$GENERATE")) {
+        generate(path, at, t, origin);
+      } else {
+        error(path, at, fmt::format("unknown directive {}", t[0]));
       }
-      if (depth >= limits_.include_depth) {
-        abort(path, at, fmt::format("$INCLUDE {}: nested more than {} deep (limits.include_depth)",
-                                    file, limits_.include_depth));
-        continue;
-      }
-      if (++includes_ > limits_.includes) {
-        abort(path, at, fmt::format("$INCLUDE {}: more than {} includes in the zone (limits.includes)",
-                                    file, limits_.includes));
-        continue;
-      }
-      std::string inc_path = file[0] == '/' ? file : dir_of(path) + file;
-      auto body = open(inc_path, path, at);
-      if (!body) continue;
-      char* cur = ldns_rdf2str(origin);
-      std::string cur_origin = cur ? cur : origin_text;
-      free(cur);
-      read(inc_path, *body, inc_origin.empty() ? cur_origin : inc_origin, depth + 1);
       continue;
     }
-    if (s != LDNS_STATUS_OK) {
-      if (std::feof(fp.get()) && !rr && at > nlines) break;
-      error(path, at, ldns_get_errorstr_by_id(s));
+    size_t k = 0;
+    if (!entry.blank_owner) {
+      owner = absolute_name(t[k++], origin);
+    } else if (owner.empty()) {
+      error(path, at, "a record without an owner name, and no previous one");
       continue;
     }
-    if (!rr) continue;
-    if (ldns_rr_get_class(rr.get()) != LDNS_RR_CLASS_IN) {
-      error(path, at, "only class IN is served");
-      continue;
-    }
-    const ldns_rdf* owner = ldns_rr_owner(rr.get());
-    std::string name(reinterpret_cast<const char*>(ldns_rdf_data(owner)), ldns_rdf_size(owner));
-    name_lower(name);
-    if (!name_is_subdomain(name, apex_)) {
-      error(path, at, fmt::format("{} is outside the zone {}", name_to_text(name),
-                                  name_to_text(apex_)));
-      continue;
-    }
-    ParsedRdata rdata = make_rdata(rr.get());
-    if (rdata.wire.size() > kMaxRdata) {
-      error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
-                                  "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
-      continue;
-    }
-    if (records_++ >= limits_.records) {
-      abort(path, at, fmt::format("more than {} records in the zone (limits.zone_records)",
-                                  limits_.records));
-      break;
-    }
-    add(name, uint16_t(ldns_rr_get_type(rr.get())), ldns_rr_ttl(rr.get()), rdata, path, at);
+    record(path, at, owner, t, k, origin);
   }
-  ldns_rdf_deep_free(origin);
-  if (prev) ldns_rdf_deep_free(prev);
+}
+
+void Loader::include(const std::string& path, int at, const std::vector<std::string>& t,
+                     const std::string& origin, int depth) {
+  // $INCLUDE file [origin] (RFC 1035 §5.1); the file name may be quoted.
+  if (t.size() < 2 || t.size() > 3) {
+    error(path, at, "$INCLUDE needs a file name and, optionally, an origin");
+    return;
+  }
+  const std::string file = master::unquote(t[1]);
+  if (file.empty()) {
+    error(path, at, "$INCLUDE without a file name");
+    return;
+  }
+  if (depth >= limits_.include_depth) {
+    abort(path, at, fmt::format("$INCLUDE {}: nested more than {} deep (limits.include_depth)",
+                                file, limits_.include_depth));
+    return;
+  }
+  if (++includes_ > limits_.includes) {
+    abort(path, at, fmt::format("$INCLUDE {}: more than {} includes in the zone (limits.includes)",
+                                file, limits_.includes));
+    return;
+  }
+  std::string why;
+  const std::string inc_path = include_path(file, path, &why);
+  if (!why.empty()) {
+    error(path, at, why);
+    return;
+  }
+  auto body = open(inc_path, path, at);
+  if (!body) return;
+  // The origin (and the owner) the included file starts from; the including file's own are
+  // unchanged after it (RFC 1035 §5.1).
+  read(inc_path, *body, t.size() == 3 ? absolute_name(t[2], origin) : origin, depth + 1);
+}
+
+void Loader::generate(const std::string& path, int at, const std::vector<std::string>& t,
+                      const std::string& origin) {
+  // $GENERATE range lhs [ttl] [class] type rhs (BIND's extension).
+  if (t.size() < 5) {
+    error(path, at, "$GENERATE needs a range, an owner, a type and data");
+    return;
+  }
+  auto range = master::parse_generate_range(t[1]);
+  if (!range) {
+    error(path, at, range.error().message);
+    return;
+  }
+  size_t k = 3;
+  std::vector<std::string> head;  // [ttl] [class] type
+  while (k < t.size() && (master::parse_ttl(t[k]) || master::parse_class(t[k])) && head.size() < 2)
+    head.push_back(t[k++]);
+  if (k + 1 >= t.size()) {
+    error(path, at, "$GENERATE needs a type and data after the owner");
+    return;
+  }
+  head.push_back(t[k++]);
+  std::string rhs;
+  for (; k < t.size(); ++k) rhs += (rhs.empty() ? "" : " ") + master::unquote(t[k]);
+  const uint64_t count = (uint64_t(range->stop) - range->start) / range->step + 1;
+  if (records_ + count > limits_.records) {
+    abort(path, at, fmt::format("$GENERATE makes {} records: more than {} records in the zone "
+                                "(limits.zone_records)", count, limits_.records));
+    return;
+  }
+  for (uint64_t i = range->start; i <= range->stop && !stopped_; i += range->step) {
+    auto owner = master::generate_substitute(t[2], int64_t(i));
+    auto data = owner ? master::generate_substitute(rhs, int64_t(i)) : owner;
+    if (!owner || !data) {
+      error(path, at, (owner ? data : owner).error().message);
+      return;
+    }
+    std::vector<std::string> tokens = head;
+    master::EntryReader split(*data);
+    master::Entry e;
+    std::string why;
+    while (split.next(e, why) && why.empty())
+      tokens.insert(tokens.end(), e.tokens.begin(), e.tokens.end());
+    if (!why.empty()) {
+      error(path, at, fmt::format("$GENERATE data {}: {}", *data, why));
+      return;
+    }
+    record(path, at, absolute_name(*owner, origin), tokens, 0, origin);
+  }
+}
+
+void Loader::record(const std::string& path, int at, const std::string& owner,
+                    const std::vector<std::string>& t, size_t k, const std::string& origin) {
+  // [ttl] [class] in either order (RFC 1035 §5.1), then the type.
+  std::optional<uint32_t> ttl;
+  std::optional<uint16_t> cls;
+  for (int n = 0; n < 2 && k < t.size(); ++n) {
+    if (!ttl && (ttl = master::parse_ttl(t[k]))) {
+      ++k;
+    } else if (!cls && (cls = master::parse_class(t[k]))) {
+      ++k;
+    }
+  }
+  if (k >= t.size()) return error(path, at, "a record without a type");
+  const std::string& type_text = t[k++];
+  const uint16_t type = uint16_t(ldns_get_rr_type_by_name(type_text.c_str()));
+  if (type == 0) return error(path, at, fmt::format("unknown type {}", type_text));
+  if (cls && *cls != 1) return error(path, at, "only class IN is served");
+  LdnsRdf owner_rdf(ldns_dname_new_frm_str(owner.c_str()));
+  if (!owner_rdf) return error(path, at, fmt::format("bad owner name {}", owner));
+  std::string name(reinterpret_cast<const char*>(ldns_rdf_data(owner_rdf.get())),
+                   ldns_rdf_size(owner_rdf.get()));
+  std::string written = name;
+  name_lower(name);
+  ldns_rr* raw = nullptr;
+  if (k < t.size() && t[k] == "\\#") {
+    // RFC 3597 §5: parsed here, strictly, and up to 65535 bytes; ldns takes the record
+    // from wire form, so a known type's RDATA is still checked against its format.
+    auto rdata = master::parse_generic_rdata(t, k + 1);
+    if (!rdata) return error(path, at, rdata.error().message);
+    std::string wire = written;
+    uint8_t fixed[10];
+    put16(fixed, type);
+    put16(fixed + 2, 1);
+    put16(fixed + 4, 0);
+    put16(fixed + 6, 0);
+    put16(fixed + 8, uint16_t(rdata->size()));
+    wire.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
+    wire += *rdata;
+    size_t pos = 0;
+    const ldns_status s = ldns_wire2rr(&raw, reinterpret_cast<const uint8_t*>(wire.data()),
+                                       wire.size(), &pos, LDNS_SECTION_ANSWER);
+    if (s != LDNS_STATUS_OK || pos != wire.size()) {
+      ldns_rr_free(raw);
+      return error(path, at, fmt::format("\\# data is not valid {} RDATA", type_text));
+    }
+  } else {
+    std::string text = owner + " 0 IN " + type_text;
+    // ldns reads an SVCB/HTTPS alpn value as one ID (RFC 9460 Appendix A.1 has two levels of
+    // escapes): gslbd encodes it and hands it to ldns as a private key, renamed back below.
+    bool alpn = false;
+    for (; k < t.size(); ++k) {
+      const std::string& tok = t[k];
+      const bool svcb = type == kSvcb || type == kHttps;
+      const size_t eq = tok.find('=');
+      if (svcb && !alpn && eq != std::string::npos &&
+          (iequals(tok.substr(0, eq), "alpn") || iequals(tok.substr(0, eq), "key1"))) {
+        auto wire = master::svcb_alpn_wire(std::string_view(tok).substr(eq + 1));
+        if (!wire) return error(path, at, wire.error().message);
+        text += fmt::format(" key{}=\"", kAlpnStandIn);
+        for (unsigned char c : *wire) text += fmt::format("\\{:03d}", c);
+        text += '"';
+        alpn = true;
+        continue;
+      }
+      (text += ' ') += tok;
+    }
+    if (text.size() > kMaxEntryText)
+      return error(path, at, fmt::format("record is {} characters long; an entry may have at most {} "
+                                         "(longer ones would be cut, and a record's RDATA cannot "
+                                         "exceed {} bytes, RFC 1035 3.2.1; RFC 3597 \\# data may be "
+                                         "longer)", text.size(), kMaxEntryText, kMaxRdata));
+    LdnsRdf origin_rdf(ldns_dname_new_frm_str(origin.c_str()));
+    const ldns_status s = ldns_rr_new_frm_str(&raw, text.c_str(), 0, origin_rdf.get(), nullptr);
+    if (s != LDNS_STATUS_OK) {
+      ldns_rr_free(raw);
+      return error(path, at, ldns_get_errorstr_by_id(s));
+    }
+  }
+  LdnsRr rr(raw);
+  // TTLs as BIND gives them (RFC 1035 §5.1, RFC 2308 §4): $TTL when set; without it the last
+  // explicit TTL; an SOA before any TTL takes its MINIMUM, which then serves as $TTL would.
+  uint32_t use = 0;
+  if (ttl) {
+    use = *ttl;
+    if (!default_ttl_known_) default_ttl_ = *ttl, rfc1035_ttl_ = true;
+  } else if (default_ttl_known_ || rfc1035_ttl_) {
+    use = default_ttl_;
+  } else if (type == rrtype::SOA && ldns_rr_rd_count(rr.get()) == 7) {
+    use = ldns_rdf2native_int32(ldns_rr_rdf(rr.get(), 6));
+    default_ttl_ = use;
+    default_ttl_known_ = true;
+    warning(path, at, "no TTL specified; using SOA MINTTL instead");
+  } else {
+    return error(path, at, "no TTL specified, and no $TTL or earlier TTL to use");
+  }
+  if (!name_is_subdomain(name, apex_)) {
+    // As BIND does: skipped, with a warning.
+    warning(path, at, fmt::format("ignoring out-of-zone data ({})", name_to_text(written)));
+    return;
+  }
+  ParsedRdata rdata = make_rdata(rr.get());
+  if ((type == kSvcb || type == kHttps) && !master::svcb_rekey(rdata.wire, kAlpnStandIn, 1))
+    return error(path, at, "SVCB/HTTPS parameters are not well formed");
+  if (rdata.wire.size() > kMaxRdata)
+    return error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
+                                       "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
+  if (records_++ >= limits_.records)
+    return abort(path, at, fmt::format("more than {} records in the zone (limits.zone_records)",
+                                       limits_.records));
+  add(name, written, type, use, rdata, path, at);
 }
 
 std::shared_ptr<Zone> Loader::finish(const std::string& path) {
@@ -343,9 +568,10 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     if (e - b > 1) {
       std::unordered_map<uint16_t, uint32_t> rank;  // type -> order of first appearance
       for (size_t i = b; i < e; ++i) rank.try_emplace(log_[order[i]].type, uint32_t(rank.size()));
-      if (rank.size() > 1)
+      if (rank.size() > 1 || log_[order[b]].type == rrtype::RRSIG)
         std::stable_sort(order.begin() + long(b), order.begin() + long(e), [&](uint32_t x, uint32_t y) {
-          return rank[log_[x].type] < rank[log_[y].type];
+          const uint32_t rx = rank[log_[x].type], ry = rank[log_[y].type];
+          return rx < ry || (rx == ry && covered(log_[x]) < covered(log_[y]));
         });
     }
     b = e;
@@ -364,15 +590,18 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     size_t types = 0;
     for (; i < order.size() && name_of(log_[order[i]]) == name;) {
       const uint16_t type = log_[order[i]].type;
-      // RFC 4035 §2.5: a CNAME may have RRSIG and NSEC records beside it.
+      const LogRec& first = log_[order[i]];
+      // RFC 4035 §2.5: a signed CNAME has its RRSIG and NSEC beside it.
       if (type != rrtype::RRSIG && type != rrtype::NSEC) ++types;
       std::vector<uint32_t> kept;
       seen.clear();
-      for (; i < order.size() && log_[order[i]].type == type && name_of(log_[order[i]]) == name; ++i) {
+      for (; i < order.size() && same_set(log_[order[i]], first); ++i) {
         const LogRec& r = log_[order[i]];
-        if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME)) {
+        if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME || type == rrtype::DNAME)) {
           error(files_[r.file], r.line, fmt::format("more than one {} record at {}",
-                                                    type == rrtype::SOA ? "SOA" : "CNAME",
+                                                    type == rrtype::SOA     ? "SOA"
+                                                    : type == rrtype::CNAME ? "CNAME"
+                                                                            : "DNAME",
                                                     name_to_text(name)));
           continue;
         }
@@ -420,7 +649,10 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
   for (const auto& n : ents) name_bytes += n.size();
   for (size_t i = 0; i < order.size(); ++i) {
     const LogRec& r = log_[order[i]];
-    if (i == 0 || r.type != log_[order[i - 1]].type || name_of(r) != name_of(log_[order[i - 1]])) ++sets;
+    if (i == 0 || !same_set(r, log_[order[i - 1]])) {
+      ++sets;
+      if (r.spelling) name_bytes += r.name_len;
+    }
     if (!keep[order[i]]) continue;
     ++rdatas;
     rdata_bytes += r.wire_len;
@@ -445,8 +677,15 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     while (i < order.size() && name_of(log_[order[i]]) == name) {
       const uint16_t type = log_[order[i]].type;
       const uint32_t ttl = log_[order[i]].ttl;  // the first's (RFC 2181 §5.2)
+      // The owner as the set's first record spelled it (as BIND keeps it, per RRset).
+      const char* spelled = nullptr;
+      if (const uint32_t sp = log_[order[i]].spelling) {
+        spelled = zone.name_bytes.data() + zone.name_bytes.size();
+        zone.name_bytes += spellings_[sp - 1];
+      }
       const size_t rdata_at = zone.rdata_store.size();
-      for (; i < order.size() && log_[order[i]].type == type && name_of(log_[order[i]]) == name; ++i) {
+      const LogRec& first = log_[order[i]];
+      for (; i < order.size() && same_set(log_[order[i]], first); ++i) {
         if (!keep[order[i]]) continue;
         const LogRec& r = log_[order[i]];
         Rdata d;
@@ -459,7 +698,8 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
         zone.rdata_store.push_back(d);
       }
       zone.rrset_store.push_back(RRset{type, ttl, std::span<const Rdata>(zone.rdata_store.data() + rdata_at,
-                                                                         zone.rdata_store.size() - rdata_at)});
+                                                                         zone.rdata_store.size() - rdata_at),
+                                       spelled});
     }
     add_node(name, sets_at);
   }

@@ -193,6 +193,35 @@ class Gslbd:
         return False
 
 
+def find_server(name):
+    """A DNS server binary from Debian's packages (nsd, knotd): on PATH or in /usr/sbin."""
+    path = shutil.which(name)
+    if path is None and os.access(f"/usr/sbin/{name}", os.X_OK):
+        path = f"/usr/sbin/{name}"
+    return path
+
+
+def nsd_config(d, port, zones_dir, zone_blocks, server_extra=""):
+    """An nsd.conf for a private NSD on 127.0.0.1:port whose state lives in `d`."""
+    return f"""server:
+  ip-address: 127.0.0.1@{port}
+  port: {port}
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "{zones_dir}"
+  database: ""
+  zonelistfile: "{d}/zone.list"
+  xfrdfile: "{d}/xfrd.state"
+  xfrdir: "{d}/xfr"
+  pidfile: "{d}/nsd.pid"
+  logfile: "{d}/nsd.log"
+{server_extra}remote-control:
+  control-enable: no
+{zone_blocks}"""
+
+
 def run_tool(args, timeout=15):
     """Runs dig/kdig; returns (exit code, stdout)."""
     r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -28,6 +28,7 @@ tcp_idle_timeout = "3s"
 name = "Example.test"
 file = "zones/example.test.zone"
 allow_transfer = ["127.0.0.1", "2001:db8::/32"]
+also_notify = ["192.0.2.53:53", "[2001:db8::53]:5300"]
 )", "etc/gslbd.toml", errors);
   REQUIRE(cfg);
   CHECK(errors.empty());
@@ -39,6 +40,38 @@ allow_transfer = ["127.0.0.1", "2001:db8::/32"]
   CHECK(cfg->zones[0].name == "Example.test.");
   CHECK(cfg->zones[0].file == "etc/zones/example.test.zone");
   CHECK(cfg->zones[0].allow_transfer.size() == 2);
+  REQUIRE(cfg->zones[0].also_notify.size() == 2);
+  CHECK(cfg->zones[0].also_notify[1].to_string() == "[2001:db8::53]:5300");
+}
+
+TEST_CASE("allow_transfer may name TSIG keys; [tsig] key_files are relative to the config") {
+  core::Errors errors;
+  auto cfg = config::parse(R"(
+[tsig]
+key_files = ["keys/xfr.key"]
+
+[[zone]]
+name = "a.test."
+file = "a"
+allow_transfer = ["192.0.2.0/24", "key xfr-key"]
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->tsig_key_files == std::vector<std::string>{"etc/keys/xfr.key"});
+  CHECK(cfg->zones[0].allow_transfer.size() == 1);
+  CHECK(cfg->zones[0].transfer_keys == std::vector<std::string>{"xfr-key"});
+  CHECK(cfg->zones[0].transfer_key_at[0].line == 8);
+}
+
+TEST_CASE("also_notify needs an address and a port") {
+  auto e = errors_of(R"([[zone]]
+name = "a.test."
+file = "a"
+also_notify = ["192.0.2.53", "192.0.2.53:0"]
+)");
+  REQUIRE(e.size() == 2);
+  CHECK(e[0] == "etc/gslbd.toml:4:16: zone[0].also_notify[0]: must be an address and port such as "
+                "\"192.0.2.53:53\" or \"[2001:db8::53]:53\"");
+  CHECK(e[1].rfind("etc/gslbd.toml:4:30: zone[0].also_notify[1]: ", 0) == 0);
 }
 
 TEST_CASE("every error is reported, each with file:line:col and key path") {

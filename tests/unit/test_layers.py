@@ -13,7 +13,8 @@ import sys
 # What an #include path starts with -> the name the README's table uses for it.
 LIBRARIES = {"uv.h": "libuv", "curl/": "libcurl", "toml++/": "TOML++", "ldns/": "ldns",
              "fmt/": "fmt", "microhttpd.h": "libmicrohttpd", "maxminddb.h": "libmaxminddb",
-             "gslb/published.hpp": "vocab", "gslb/duration.hpp": "vocab"}
+             "gslb/published.hpp": "vocab", "gslb/duration.hpp": "vocab",
+             "openssl/": "OpenSSL"}
 
 
 def read_table(readme):

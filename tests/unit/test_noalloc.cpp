@@ -1,5 +1,6 @@
 // The query path allocates nothing: every operator new in this binary is counted, and answering
-// queries of every kind (positive, negative, wildcard, referral, truncated, dynamic, malformed)
+// queries of every kind (positive, negative, wildcard, referral, DNAME, truncated, dynamic,
+// malformed)
 // must leave the count where it was.
 #include <catch2/catch.hpp>
 
@@ -80,6 +81,7 @@ alias    IN CNAME www
 *.wild   IN A   192.0.2.99
 sub      IN NS  ns.sub
 ns.sub   IN A   192.0.2.53
+dn       IN DNAME elsewhere.example.
 big      IN TXT "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 big      IN TXT "1123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 big      IN TXT "2123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
@@ -102,7 +104,7 @@ big      IN TXT "512345678901234567890123456789012345678901234567890123456789012
   std::vector<std::vector<uint8_t>> queries;
   for (const char* name : {"www.example.test.", "alias.example.test.", "nope.example.test.",
                            "x.y.wild.example.test.", "host.sub.example.test.", "big.example.test.",
-                           "example.test.", "www.example.org."})
+                           "example.test.", "www.example.org.", "a.b.dn.example.test."})
     for (auto type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_ANY,
                       LDNS_RR_TYPE_MX})
       for (bool edns : {false, true}) queries.push_back(test::make_query(name, type, {edns, 1232}));

@@ -199,3 +199,22 @@ TEST_CASE("canonical_key orders names as RFC 4034 section 6.1 does") {
   CHECK(key(a) < key(a0));
   CHECK(key(a0) < key(a1));
 }
+
+TEST_CASE("IXFR may carry the client's SOA in authority (RFC 1995 §3); other queries may not") {
+  auto query = [](uint16_t qtype) {
+    std::string m("\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00", 12);
+    const std::string apex = dns::name_from_text("example.test.");
+    m += apex;
+    m += char(qtype >> 8);
+    m += char(qtype);
+    m += std::string("\x00\x01", 2);
+    m += std::string("\xc0\x0c\x00\x06\x00\x01\x00\x00\x0e\x10\x00\x16", 12);  // SOA, RDLENGTH 22
+    m += std::string("\x00\x00", 2);                                                // MNAME ., RNAME .
+    m += std::string("\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x02\x58\x00\x01\x51\x80\x00\x00\x01\x2c", 20);
+    return std::vector<uint8_t>(m.begin(), m.end());
+  };
+  dns::Query q;
+  CHECK(parse(query(dns::rrtype::IXFR), q) == ParseStatus::ok);
+  CHECK(q.qtype == dns::rrtype::IXFR);
+  CHECK(parse(query(dns::rrtype::A), q) == ParseStatus::formerr);
+}

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "dns/table.hpp"
+#include "dns/wire.hpp"
 #include "dns/zone.hpp"
 
 using namespace gslb;
@@ -185,4 +186,28 @@ TEST_CASE("a cancelled compile returns no table; without cancelling it compiles"
   auto t = dns::compile({r.zone}, {}, &cancel);
   REQUIRE(t);
   CHECK(t->entry_count() == r.zone->nodes.size());
+}
+
+TEST_CASE("a relative $INCLUDE is found beside the including file or beside the config") {
+  Dir d;
+  fs::create_directories(d.path / "zones");
+  fs::create_directories(d.path / "common");
+  d.write("common/ns.inc", "extra IN A 10.0.0.2\n");
+  d.write("zones/local.inc", "local IN A 10.0.0.3\n");
+  const std::string zone = d.write("zones/z.zone", std::string(kHead) +
+                                                       "$INCLUDE common/ns.inc\n$INCLUDE local.inc\n");
+  dns::LoadOptions o;
+  o.base_dir = d.path.string();
+  auto r = load(zone, o);
+  REQUIRE(r.zone);
+  CHECK(r.errors.empty());
+  CHECK(r.zone->find(dns::name_from_text("extra.example.test.")));
+  CHECK(r.zone->find(dns::name_from_text("local.example.test.")));
+  // Without the config's folder only the including file's is searched.
+  CHECK_FALSE(load(zone).zone);
+  // Two different files by that name: refused rather than guessed.
+  d.write("local.inc", "other IN A 10.0.0.4\n");
+  r = load(zone, o);
+  CHECK_FALSE(r.zone);
+  CHECK(r.errors.find("z.zone:7: $INCLUDE local.inc: ambiguous") != std::string::npos);
 }

@@ -1,0 +1,377 @@
+#include "dns/master_text.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace gslb::dns::master {
+
+namespace {
+
+bool blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+char lower(char c) { return char(std::tolower(static_cast<unsigned char>(c))); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool EntryReader::next(Entry& out, std::string& error) {
+  out.tokens.clear();
+  error.clear();
+  while (at_ < text_.size()) {
+    out.line = line_;
+    out.blank_owner = blank(text_[at_]);
+    int depth = 0;
+    int depth_line = 0;
+    std::string token;
+    bool in_token = false;
+    auto end_token = [&] {
+      if (in_token) out.tokens.push_back(std::move(token));
+      token.clear();
+      in_token = false;
+    };
+    bool done = false;
+    while (!done && at_ < text_.size()) {
+      const char c = text_[at_];
+      if (c == '\n') {
+        ++line_;
+        ++at_;
+        end_token();
+        if (depth == 0) done = true;
+      } else if (blank(c)) {
+        ++at_;
+        end_token();
+      } else if (c == ';') {
+        end_token();
+        while (at_ < text_.size() && text_[at_] != '\n') ++at_;
+      } else if (c == '(') {
+        end_token();
+        if (depth++ == 0) depth_line = line_;
+        ++at_;
+      } else if (c == ')') {
+        end_token();
+        if (depth == 0) {
+          error = "')' without '('";
+          while (at_ < text_.size() && text_[at_] != '\n') ++at_;
+        } else {
+          --depth;
+        }
+        ++at_;
+      } else if (c == '"') {
+        // One token up to the closing quote; an escaped quote does not close it.
+        const int opened = line_;
+        token += c;
+        in_token = true;
+        ++at_;
+        bool closed = false;
+        while (at_ < text_.size()) {
+          const char q = text_[at_++];
+          if (q == '\n') ++line_;
+          token += q;
+          if (q == '\\' && at_ < text_.size()) {
+            if (text_[at_] == '\n') ++line_;
+            token += text_[at_++];
+          } else if (q == '"') {
+            closed = true;
+            break;
+          }
+        }
+        if (!closed) {
+          error = fmt::format("quoted text opened on line {} is not closed", opened);
+          return true;
+        }
+      } else if (c == '\\') {
+        token += c;
+        in_token = true;
+        ++at_;
+        if (at_ < text_.size() && text_[at_] != '\n') token += text_[at_++];
+      } else {
+        token += c;
+        in_token = true;
+        ++at_;
+      }
+    }
+    end_token();
+    if (depth > 0) {
+      error = fmt::format("'(' opened on line {} is not closed", depth_line);
+      return true;
+    }
+    if (!error.empty() || !out.tokens.empty()) return true;
+  }
+  return false;
+}
+
+std::optional<uint32_t> parse_ttl(std::string_view t) {
+  if (t.empty() || !std::isdigit(static_cast<unsigned char>(t[0]))) return std::nullopt;
+  uint64_t total = 0, n = 0;
+  bool digits = false;
+  for (char c : t) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      n = n * 10 + uint64_t(c - '0');
+      digits = true;
+      if (n > 0xffffffffull) return std::nullopt;
+      continue;
+    }
+    if (!digits) return std::nullopt;
+    uint64_t unit = 0;
+    switch (lower(c)) {
+      case 'w': unit = 604800; break;
+      case 'd': unit = 86400; break;
+      case 'h': unit = 3600; break;
+      case 'm': unit = 60; break;
+      case 's': unit = 1; break;
+      default: return std::nullopt;
+    }
+    total += n * unit;
+    n = 0;
+    digits = false;
+    if (total > 0xffffffffull) return std::nullopt;
+  }
+  total += n;
+  if (total > 0xffffffffull) return std::nullopt;
+  return uint32_t(total);
+}
+
+std::optional<uint16_t> parse_class(std::string_view t) {
+  if (iequals(t, "IN")) return 1;
+  if (iequals(t, "CS")) return 2;
+  if (iequals(t, "CH")) return 3;
+  if (iequals(t, "HS")) return 4;
+  if (t.size() > 5 && iequals(t.substr(0, 5), "CLASS")) {
+    unsigned v = 0;
+    auto num = t.substr(5);
+    auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+    if (ec == std::errc() && p == num.data() + num.size() && v <= 65535) return uint16_t(v);
+  }
+  return std::nullopt;
+}
+
+std::string unquote(std::string_view t) {
+  if (t.size() >= 2 && t.front() == '"' && t.back() == '"') return std::string(t.substr(1, t.size() - 2));
+  return std::string(t);
+}
+
+core::Result<std::string> parse_generic_rdata(const std::vector<std::string>& tokens, size_t from) {
+  if (from >= tokens.size())
+    return core::Error{"", 0, 0, "\\# needs the RDATA length (RFC 3597 5)"};
+  const std::string& len_text = tokens[from];
+  unsigned len = 0;
+  auto [p, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+  if (ec != std::errc() || p != len_text.data() + len_text.size() || len > 65535)
+    return core::Error{"", 0, 0, fmt::format("\\# length {} is not a number of bytes from 0 to 65535",
+                                             len_text)};
+  std::string out;
+  out.reserve(len);
+  int high = -1;
+  for (size_t i = from + 1; i < tokens.size(); ++i) {
+    for (char c : tokens[i]) {
+      const int v = hex_value(c);
+      if (v < 0)
+        return core::Error{"", 0, 0, fmt::format("\\# data {}: '{}' is not a hex digit", tokens[i], c)};
+      if (high < 0) {
+        high = v;
+      } else {
+        out += char(high << 4 | v);
+        high = -1;
+      }
+    }
+  }
+  if (high >= 0) return core::Error{"", 0, 0, "\\# data has an odd number of hex digits"};
+  if (out.size() != len)
+    return core::Error{"", 0, 0, fmt::format("\\# says {} bytes, the data has {}", len, out.size())};
+  return out;
+}
+
+core::Result<GenerateRange> parse_generate_range(std::string_view text) {
+  GenerateRange r;
+  auto bad = [&] {
+    return core::Error{"", 0, 0, fmt::format("$GENERATE range {}: expected start-stop[/step] with "
+                                             "start <= stop and step >= 1", text)};
+  };
+  const char* p = text.data();
+  const char* end = text.data() + text.size();
+  auto num = [&](uint32_t& v) {
+    auto [q, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc()) return false;
+    p = q;
+    return true;
+  };
+  if (!num(r.start) || p == end || *p++ != '-' || !num(r.stop)) return bad();
+  if (p != end && (*p++ != '/' || !num(r.step))) return bad();
+  if (p != end || r.start > r.stop || r.step == 0) return bad();
+  return r;
+}
+
+core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i) {
+  std::string out;
+  for (size_t k = 0; k < tmpl.size();) {
+    const char c = tmpl[k];
+    if (c == '\\') {
+      out += tmpl.substr(k, 2);
+      k += 2;
+      continue;
+    }
+    if (c != '$') {
+      out += c;
+      ++k;
+      continue;
+    }
+    if (k + 1 < tmpl.size() && tmpl[k + 1] == '$') {
+      out += '$';
+      k += 2;
+      continue;
+    }
+    int64_t offset = 0;
+    unsigned width = 0;
+    char base = 'd';
+    ++k;
+    if (k < tmpl.size() && tmpl[k] == '{') {
+      const size_t close = tmpl.find('}', k);
+      if (close == std::string_view::npos)
+        return core::Error{"", 0, 0, fmt::format("$GENERATE {}: '${{' without '}}'", tmpl)};
+      const std::string_view mods = tmpl.substr(k + 1, close - k - 1);
+      auto bad = [&] {
+        return core::Error{"", 0, 0, fmt::format("$GENERATE modifier ${{{}}}: expected "
+                                                 "${{offset[,width[,base]]}} with base d, o, x, "
+                                                 "X, n or N", mods)};
+      };
+      const char* p = mods.data();
+      const char* end = mods.data() + mods.size();
+      auto [q, ec] = std::from_chars(p, end, offset);
+      if (ec != std::errc()) return bad();
+      p = q;
+      if (p != end) {
+        if (*p++ != ',') return bad();
+        auto [q2, ec2] = std::from_chars(p, end, width);
+        if (ec2 != std::errc() || width > 255) return bad();
+        p = q2;
+        if (p != end) {
+          if (*p++ != ',' || p + 1 != end) return bad();
+          base = *p;
+          if (std::string_view("doxXnN").find(base) == std::string_view::npos) return bad();
+        }
+      }
+      k = close + 1;
+    }
+    const int64_t v = i + offset;
+    if (v < 0 || v > 0xffffffffll)
+      return core::Error{"", 0, 0, fmt::format("$GENERATE {}: {} + {} is out of range", tmpl, i, offset)};
+    if (base == 'n' || base == 'N') {
+      // Each hex digit followed by a dot, lowest first, padded with zero digits to `width`
+      // characters; the trailing dot stays only when exactly `width` characters end with it
+      // (named-compilezone: ${0,3,n} of 0x400 is "0.0.4", ${0,4,n} of 0xfa is "a.f.").
+      const char* digits = base == 'n' ? "0123456789abcdef" : "0123456789ABCDEF";
+      std::string nib;
+      uint64_t x = uint64_t(v);
+      do {
+        nib += digits[x & 0xf];
+        nib += '.';
+        x >>= 4;
+      } while (x != 0);
+      while (nib.size() < width) nib += width - nib.size() == 1 ? "0" : "0.";
+      const size_t keep = std::max<size_t>(width, nib.size() - 1);
+      out += nib.substr(0, std::min(keep, nib.size()));
+      continue;
+    }
+    switch (base) {
+      case 'o': out += fmt::format("{:0{}o}", v, width); break;
+      case 'x': out += fmt::format("{:0{}x}", v, width); break;
+      case 'X': out += fmt::format("{:0{}X}", v, width); break;
+      default: out += fmt::format("{:0{}d}", v, width); break;
+    }
+  }
+  return out;
+}
+
+core::Result<std::string> svcb_alpn_wire(std::string_view value) {
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+    value = value.substr(1, value.size() - 2);
+  // First level: the char-string's escapes.
+  std::string text;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '\\') {
+      text += value[i];
+      continue;
+    }
+    if (i + 3 < value.size() && std::isdigit(static_cast<unsigned char>(value[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(value[i + 2])) &&
+        std::isdigit(static_cast<unsigned char>(value[i + 3]))) {
+      const int v = (value[i + 1] - '0') * 100 + (value[i + 2] - '0') * 10 + (value[i + 3] - '0');
+      if (v > 255) return core::Error{"", 0, 0, fmt::format("alpn {}: \\{} is not a byte", value, v)};
+      text += char(v);
+      i += 3;
+    } else if (i + 1 < value.size()) {
+      text += value[++i];
+    } else {
+      return core::Error{"", 0, 0, fmt::format("alpn {}: ends in a backslash", value)};
+    }
+  }
+  // Second level: the comma-separated list.
+  std::string wire, id;
+  auto flush = [&]() -> bool {
+    if (id.empty() || id.size() > 255) return false;
+    wire += char(id.size());
+    wire += id;
+    id.clear();
+    return true;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      id += text[++i];
+    } else if (text[i] == ',') {
+      if (!flush()) return core::Error{"", 0, 0, fmt::format("alpn {}: an empty or too long ID", value)};
+    } else {
+      id += text[i];
+    }
+  }
+  if (!flush()) return core::Error{"", 0, 0, fmt::format("alpn {}: an empty or too long ID", value)};
+  return wire;
+}
+
+bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to) {
+  // SvcPriority, TargetName (uncompressed), then (key, length, value) ...
+  size_t at = 2;
+  while (at < rdata.size() && rdata[at] != 0) at += 1 + uint8_t(rdata[at]);
+  if (at >= rdata.size()) return false;
+  ++at;
+  struct Param {
+    uint16_t key;
+    std::string_view bytes;  // key, length and value
+  };
+  std::vector<Param> params;
+  const std::string copy = rdata;
+  const std::string_view all(copy);
+  for (size_t p = at; p < all.size();) {
+    if (p + 4 > all.size()) return false;
+    const uint16_t key = uint16_t(uint8_t(all[p]) << 8 | uint8_t(all[p + 1]));
+    const size_t len = size_t(uint8_t(all[p + 2]) << 8 | uint8_t(all[p + 3]));
+    if (p + 4 + len > all.size()) return false;
+    params.push_back(Param{key == from ? to : key, all.substr(p, 4 + len)});
+    p += 4 + len;
+  }
+  std::stable_sort(params.begin(), params.end(), [](const Param& a, const Param& b) { return a.key < b.key; });
+  rdata.resize(at);
+  for (const Param& p : params) {
+    rdata += char(p.key >> 8);
+    rdata += char(p.key);
+    rdata += p.bytes.substr(2);
+  }
+  return true;
+}
+
+}  // namespace gslb::dns::master

@@ -1,0 +1,72 @@
+// The text layer of RFC 1035 master files, as BIND reads them: entries split from the text
+// (comments, parentheses, quotes and escapes), TTL and class tokens, RFC 3597 generic RDATA and
+// $GENERATE's templates. Pure functions of text, used by the zone loader (zone_loader.cpp) on
+// the loader thread; nothing here knows record types beyond their names.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace gslb::dns::master {
+
+// One entry: a directive or a record, with its tokens as written (quoted tokens keep their
+// quotes and escapes stay escaped, so that the record parser sees what the file said).
+struct Entry {
+  int line = 0;              // where the entry starts (1-based)
+  bool blank_owner = false;  // the line began with a blank: the previous owner applies
+  std::vector<std::string> tokens;
+};
+
+// Splits master-file text into entries (RFC 1035 §5.1): `;` starts a comment outside quotes,
+// `(` ... `)` continues an entry over lines, `\x` escapes one character, `"..."` is one token.
+class EntryReader {
+ public:
+  explicit EntryReader(std::string_view text) : text_(text) {}
+  // The next entry with at least one token; false at the end of the text. A malformed entry
+  // (unbalanced parenthesis, unterminated quote) sets `error` and returns true.
+  bool next(Entry& out, std::string& error);
+
+ private:
+  std::string_view text_;
+  size_t at_ = 0;
+  int line_ = 1;
+};
+
+// A TTL as BIND writes it: seconds ("3600") or units ("1h30m", "2W", "1d"), case-insensitive;
+// at most 2^32-1. Nothing if the token is not a TTL.
+std::optional<uint32_t> parse_ttl(std::string_view token);
+// IN, CH, CS, HS or CLASSnnn (RFC 3597 §5), case-insensitive: the class number, else nothing.
+std::optional<uint16_t> parse_class(std::string_view token);
+// A token without its quotes (escapes kept).
+std::string unquote(std::string_view token);
+
+// RFC 3597 §5 generic RDATA, the tokens after `\#`: a length and that many bytes in hex,
+// split into any number of tokens. Strict: only hex digits, whole bytes, exactly the length
+// given, at most 65535.
+core::Result<std::string> parse_generic_rdata(const std::vector<std::string>& tokens, size_t from);
+
+// $GENERATE's range "start-stop[/step]".
+struct GenerateRange {
+  uint32_t start = 0, stop = 0, step = 1;
+};
+core::Result<GenerateRange> parse_generate_range(std::string_view text);
+// One $GENERATE template with `i` substituted as BIND does: `$` is i, `${offset,width,base}`
+// adds offset and pads to width in base d, o, x, X, n or N (nibbles, lowest first, joined by
+// dots: `${0,3,n}` of 1024 is "0.0.4"), `$$` is a literal `$`, `\x` is kept as written.
+core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i);
+
+// SVCB/HTTPS (RFC 9460 §7.1, Appendix A.1): an alpn value as written after `alpn=` (quoted or
+// not) to its wire form. The value is a char-string (`\DDD`, `\X`) holding a comma-separated
+// list in which `\,` is a comma inside an ID: `alpn="h1\,h2"` is the two IDs h1 and h2,
+// `alpn="a\\,b"` the one ID "a,b". ldns reads it as one ID with a backslash in it.
+core::Result<std::string> svcb_alpn_wire(std::string_view value);
+// In SVCB/HTTPS RDATA, gives the parameter keyed `from` the key `to`, keeping the parameters
+// in increasing key order (RFC 9460 §2.2). False if the RDATA is not well formed.
+bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to);
+
+}  // namespace gslb::dns::master

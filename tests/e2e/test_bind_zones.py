@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Zone files as BIND reads them: each case is loaded by `named-compilezone` (bind9-utils) and
+by gslbd, and gslbd's AXFR must hold exactly BIND's canonical records (owner spelling, TTL,
+type, RDATA). Cases BIND rejects must be rejected by `gslbd --check-config` too, and what BIND
+loads with a warning (out-of-zone data) loads with gslbd's `event=zone-warning`."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gslbtest as g  # noqa: E402
+
+import dns.message  # noqa: E402
+import dns.name  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rdata  # noqa: E402
+import dns.rdataclass  # noqa: E402
+import dns.rdatatype  # noqa: E402
+
+SOA = "@ IN SOA ns1 hostmaster 1 3600 600 86400 55\n@ IN NS ns1\nns1 A 192.0.2.1\n"
+
+# name -> (zone text, {included file: text}); each zone's origin is NAME.test.
+CASES = {
+    # RFC 1035/2308 TTLs without $TTL: an SOA without TTL takes its MINIMUM, which then stands
+    # in for $TTL; an explicit TTL before any default is carried to later records.
+    "ttlsoa": ("@ IN SOA ns1 h 1 2 3 4 55\n  IN NS ns1\nns1 A 192.0.2.1\nx 77 A 192.0.2.2\n"
+               "y A 192.0.2.3\n", {}),
+    "ttl1035": ("@ 100 IN SOA ns1 h 1 2 3 4 55\n  IN NS ns1\nns1 A 192.0.2.1\n"
+                "x 3 A 192.0.2.2\ny A 192.0.2.3\n$TTL 1h30m\nz A 192.0.2.4\nw 1W IN A 192.0.2.5\n",
+                {}),
+    # $ORIGIN relative to the current one, $INCLUDE with an origin, a quoted name, a comment;
+    # the includer's origin is back after the include; $TTL set inside an include stays.
+    "origin": ("$TTL 60\n" + SOA + "$ORIGIN sub\nz A 192.0.2.4\n"
+               "$INCLUDE \"inc.db\" ; a comment\n$INCLUDE inc.db other.origin.test.\n"
+               "$INCLUDE inc2.db deeper\nw A 192.0.2.5\n",
+               {"inc.db": "i A 192.0.2.9\n", "inc2.db": "$TTL 7\nj TXT \"in inc2\"\n"}),
+    # Case kept as written (RFC 4343), per RRset, in owners and RDATA.
+    "case": ("$TTL 60\n" + SOA + "Ns1 AAAA 2001:db8::1\nMiXed CNAME Target.Example.\n"
+             "lower MX 10 MAIL.case.test.\n", {}),
+    # $GENERATE with BIND's modifiers.
+    "gen": ("$TTL 60\n" + SOA +
+            "$GENERATE 1024-1026 ${0,3,n} AAAA 2001:db8::${0,4,x}\n"
+            "$GENERATE 10-11 ${0,0,N}.r TXT \"v$ \\$ $$\"\n"
+            "$GENERATE 1-2 ${0,7,n}.q CNAME x${-1,2,o}.Y\n"
+            "$GENERATE 30-31 ${0,1,X}.s PTR ${0,2,X}$\n"
+            "$GENERATE 1-5/2 a$ 300 IN A 10.0.0.$ ; comment\n", {}),
+    # RFC 3597 generic RDATA: an unknown type, a known type written generically, and a record
+    # of 48 KB (longer than any line ldns reads).
+    "generic": ("$TTL 60\n" + SOA + "u TYPE65280 \\# 6 ABCDEF 123456\nk A \\# 4 C0000205\n"
+                "e TYPE65281 \\# 0\n"
+                "big TYPE65282 \\# 49152 ( " + " ".join(["00112233445566778899AABBCCDDEEFF"] * 3072)
+                + " )\n", {}),
+    # RFC 4035 §2.5: a CNAME with its RRSIG and NSEC.
+    "signed": ("$TTL 60\n" + SOA + "a CNAME b\n"
+               "a RRSIG CNAME 8 3 60 20300101000000 20200101000000 12345 signed.test. "
+               "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n"
+               "a NSEC b.signed.test. CNAME RRSIG NSEC\nb A 192.0.2.7\n", {}),
+    # SVCB/HTTPS presentation (RFC 9460 Appendix A.1): `alpn="h1\,h2"` is two IDs.
+    "svcb": ("$TTL 60\n" + SOA + 'a SVCB 1 . alpn="h1\\,h2" port=8443\n'
+             'b HTTPS 1 svc.example. alpn=h2,h3 ipv4hint=192.0.2.1,192.0.2.2\n'
+             'c HTTPS 0 d.svcb.test.\n'
+             'd SVCB 16 foo.example.org. mandatory=alpn alpn="a\\\\,b,h2" ipv6hint=2001:db8::1 '
+             'key65333="x y"\n', {}),
+    # RRSIGs keep each covered type's TTL.
+    "rrsig": ("$TTL 60\n" + SOA + "a 100 A 192.0.2.1\na 200 TXT \"t\"\n"
+              "a 100 RRSIG A 8 3 100 20300101000000 20200101000000 12345 rrsig.test. "
+              "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n"
+              "a 200 RRSIG TXT 8 3 200 20300101000000 20200101000000 12345 rrsig.test. "
+              "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n"
+              "a 100 RRSIG A 8 3 100 20300101000000 20200101000000 54321 rrsig.test. "
+              "AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw\n", {}),
+    # DNAME (RFC 6672), with data below it that BIND keeps (and transfers) but never answers.
+    "dname": ("$TTL 60\n" + SOA + "d 30 DNAME Example.NET.\nx.d A 192.0.2.2\n", {}),
+    # Out-of-zone data: skipped with a warning, as BIND does.
+    "outside": ("$TTL 60\n" + SOA + "in A 192.0.2.8\nfoo.example. A 192.0.2.9\n", {}),
+}
+
+# Cases BIND refuses: gslbd must refuse them as well.
+REJECTED = {
+    "badhex": ("$TTL 60\n" + SOA + "x TYPE65280 \\# 6 ABCDEZ123456\n", {}),
+    "shorthex": ("$TTL 60\n" + SOA + "x TYPE65280 \\# 6 ABCDEF12\n", {}),
+    "nottl": ("@ IN NS ns1\n@ IN SOA ns1 h 1 2 3 4 55\nns1 A 192.0.2.1\n", {}),
+    "cnameplus": ("$TTL 60\n" + SOA + "a CNAME b\na TXT \"x\"\n", {}),
+    "badgen": ("$TTL 60\n" + SOA + "$GENERATE 1-2 x${0,2,q} A 10.0.0.$\n", {}),
+}
+
+
+def write_case(directory, name, case):
+    text, extra = case
+    path = os.path.join(directory, f"{name}.zone")
+    with open(path, "w") as f:
+        f.write(text)
+    for fname, body in extra.items():
+        with open(os.path.join(directory, fname), "w") as f:
+            f.write(body)
+    return path
+
+
+def bind_records(directory, name, case):
+    """named-compilezone's canonical form: (exit code, records, stderr)."""
+    path = write_case(directory, name, case)
+    r = subprocess.run(["named-compilezone", "-q", "-o", "-", f"{name}.test", path], cwd=directory,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    recs = set()
+    for line in r.stdout.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) < 5 or line.startswith(";"):
+            continue
+        owner, ttl, _cls, rtype, rdata = parts
+        rd = dns.rdata.from_text("IN", rtype, rdata, relativize=False)
+        recs.add((owner, int(ttl), rtype, rd.to_text()))
+    return r.returncode, recs, r.stderr
+
+
+def gslbd_records(port, origin):
+    q = dns.message.make_query(origin, "AXFR")
+    recs = set()
+    soas = 0
+    for m in dns.query.xfr("127.0.0.1", origin, port=port, timeout=10, relativize=False,
+                            lifetime=30):
+        for rrset in m.answer:
+            for rd in rrset:
+                if rd.rdtype == dns.rdatatype.SOA:
+                    soas += 1
+                    if soas > 1:
+                        continue
+                recs.add((rrset.name.to_text(), rrset.ttl, dns.rdatatype.to_text(rd.rdtype),
+                          rd.to_text()))
+    del q
+    return recs
+
+
+def test_same_as_bind(c, binary):
+    tmp = tempfile.mkdtemp(prefix="gslbd-bind-")
+    try:
+        want = {}
+        zones = []
+        extra = {}
+        for name, case in CASES.items():
+            code, recs, err = bind_records(tmp, name, case)
+            if not c.check(code == 0, f"{name}: named-compilezone loads it", err):
+                continue
+            want[name] = recs
+            zones.append((f"{name}.test.", case[0]))
+            extra.update(case[1])
+        with g.Gslbd(binary, zones, extra_files=extra) as srv:
+            for name, recs in want.items():
+                got = gslbd_records(srv.port, f"{name}.test.")
+                c.check(got == recs, f"{name}: gslbd's AXFR holds exactly BIND's records",
+                        f"missing {sorted(recs - got)[:4]}\nextra {sorted(got - recs)[:4]}")
+            # The RRSIGs of one name are an RRset per covered type, answered together.
+            if "rrsig" in want:
+                r = g.tcp(dns.message.make_query("a.rrsig.test.", "RRSIG"), srv.port)
+                got = sorted((rs.ttl, rd.type_covered, rd.key_tag) for rs in r.answer for rd in rs)
+                c.eq(got, [(100, 1, 12345), (100, 1, 54321), (200, 16, 12345)],
+                     "an RRSIG query answers every covered type's RRSIGs, each with its TTL")
+            # Below a DNAME: the DNAME, then the CNAME made from the query name, even where the
+            # zone holds occluded data.
+            if "dname" in want:
+                for qname in ("x.d.dname.test.", "Y.Z.d.dname.test."):
+                    r = g.udp(dns.message.make_query(qname, "A"), srv.port)
+                    got = [(rs.name.to_text().lower(), rs.ttl, dns.rdatatype.to_text(rs.rdtype),
+                            rs[0].to_text().lower()) for rs in r.answer]
+                    prefix = qname[: -len("d.dname.test.")].lower()
+                    c.eq(got, [("d.dname.test.", 30, "DNAME", "example.net."),
+                               (qname.lower(), 30, "CNAME", prefix + "example.net.")],
+                         f"{qname}: DNAME and the CNAME it synthesises")
+            log = srv.log_text()
+            c.check("event=zone-warning zone=outside.test." in log and
+                    'reason="ignoring out-of-zone data (foo.example.)"' in log,
+                    "out-of-zone data is logged as a warning", log[-2000:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_rejected_like_bind(c, binary):
+    tmp = tempfile.mkdtemp(prefix="gslbd-bind-")
+    try:
+        for name, case in REJECTED.items():
+            code, _recs, _err = bind_records(tmp, name, case)
+            c.check(code != 0, f"{name}: named-compilezone rejects it")
+            conf = os.path.join(tmp, f"{name}.toml")
+            with open(conf, "w") as f:
+                f.write(f'[server]\nlisten = ["127.0.0.1:1"]\n\n[[zone]]\nname = "{name}.test."\n'
+                        f'file = "{name}.zone"\n')
+            r = subprocess.run([binary, "--check-config", "--config", conf], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            c.check(r.returncode == 1 and f"{name}.zone:" in r.stdout,
+                    f"{name}: gslbd --check-config rejects it with the file and line", r.stdout)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    rc = g.preflight(tools=("named-compilezone",))
+    if rc is not None:
+        return rc
+    return g.run_tests([test_same_as_bind, test_rejected_like_bind], sys.argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+// The master-file text layer: entries, TTLs, classes, RFC 3597 hex and $GENERATE templates.
+// The expected strings are what named-compilezone (BIND 9.18) produced for the same input;
+// tests/e2e/test_bind_zones.py compares whole zones with it.
+#include <catch2/catch.hpp>
+
+#include "dns/master_text.hpp"
+
+using namespace gslb::dns::master;
+
+namespace {
+
+std::vector<Entry> entries(std::string_view text, std::vector<std::string>* errors = nullptr) {
+  EntryReader r(text);
+  std::vector<Entry> out;
+  Entry e;
+  std::string why;
+  while (r.next(e, why)) {
+    if (!why.empty() && errors) errors->push_back(why);
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("entries: comments, parentheses over lines, quotes and escapes") {
+  auto e = entries("; only a comment\n\n@ IN SOA ns h ( 1 ; serial\n  2 3 4 5 )\n"
+                   "  TXT \"a ; not a comment\" b\\;c \"q\\\"uote\"\nx A 1.2.3.4");
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].line == 3);
+  CHECK_FALSE(e[0].blank_owner);
+  CHECK(e[0].tokens == std::vector<std::string>{"@", "IN", "SOA", "ns", "h", "1", "2", "3", "4", "5"});
+  CHECK(e[1].line == 5);
+  CHECK(e[1].blank_owner);
+  CHECK(e[1].tokens == std::vector<std::string>{"TXT", "\"a ; not a comment\"", "b\\;c", "\"q\\\"uote\""});
+  CHECK(e[2].line == 6);
+}
+
+TEST_CASE("entries: an unclosed parenthesis or quote is an error") {
+  std::vector<std::string> errors;
+  entries("x TXT ( \"a\"\n", &errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == "'(' opened on line 1 is not closed");
+  errors.clear();
+  entries("x TXT \"a\n", &errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0] == "quoted text opened on line 1 is not closed");
+}
+
+TEST_CASE("TTLs in seconds or BIND's units; classes") {
+  CHECK(parse_ttl("3600") == 3600u);
+  CHECK(parse_ttl("1h30m") == 5400u);
+  CHECK(parse_ttl("1W2d") == 777600u);
+  CHECK(parse_ttl("4294967295") == 4294967295u);
+  CHECK_FALSE(parse_ttl("4294967296"));
+  CHECK_FALSE(parse_ttl("IN"));
+  CHECK_FALSE(parse_ttl("1x"));
+  CHECK_FALSE(parse_ttl("h1"));
+  CHECK(parse_class("in") == 1);
+  CHECK(parse_class("CLASS1") == 1);
+  CHECK(parse_class("CH") == 3);
+  CHECK_FALSE(parse_class("A"));
+  CHECK_FALSE(parse_class("CLASS"));
+}
+
+TEST_CASE("RFC 3597 generic data is strict hex of exactly the stated length") {
+  std::vector<std::string> t{"\\#", "6", "ABCDEF", "123456"};
+  auto ok = parse_generic_rdata(t, 1);
+  REQUIRE(ok);
+  CHECK(*ok == std::string("\xab\xcd\xef\x12\x34\x56", 6));
+  t = {"\\#", "6", "ABCDEZ123456"};
+  CHECK_FALSE(parse_generic_rdata(t, 1));
+  t = {"\\#", "6", "ABCDEF12"};
+  CHECK_FALSE(parse_generic_rdata(t, 1));
+  t = {"\\#", "1", "ABC"};
+  CHECK_FALSE(parse_generic_rdata(t, 1));
+  t = {"\\#", "65536"};
+  CHECK_FALSE(parse_generic_rdata(t, 1));
+  t = {"\\#", "0"};
+  CHECK(parse_generic_rdata(t, 1)->empty());
+}
+
+TEST_CASE("SVCB alpn: two levels of escapes (RFC 9460 Appendix A.1)") {
+  CHECK(svcb_alpn_wire("\"h1\\,h2\"").value() == std::string("\x02h1\x02h2"));
+  CHECK(svcb_alpn_wire("h2,h3").value() == std::string("\x02h2\x02h3"));
+  CHECK(svcb_alpn_wire("\"a\\\\,b\"").value() == std::string("\x03" "a,b"));
+  CHECK(svcb_alpn_wire("\\104\\050").value() == std::string("\x02h2"));
+  CHECK_FALSE(svcb_alpn_wire("h2,,h3"));
+  CHECK_FALSE(svcb_alpn_wire("\"\""));
+}
+
+TEST_CASE("SVCB parameters re-keyed stay in key order") {
+  // priority 1, target ".", key 3 (port 8443), key 65534 (2 bytes "h2" as an alpn list)
+  std::string rdata("\x00\x01\x00" "\x00\x03\x00\x02\x20\xfb" "\xff\xfe\x00\x03\x02h2", 3 + 6 + 7);
+  REQUIRE(svcb_rekey(rdata, 65534, 1));
+  CHECK(rdata == std::string("\x00\x01\x00" "\x00\x01\x00\x03\x02h2" "\x00\x03\x00\x02\x20\xfb", 16));
+  std::string bad("\x00\x01\x00\x00\x03\x00\x09", 7);
+  CHECK_FALSE(svcb_rekey(bad, 65534, 1));
+}
+
+TEST_CASE("$GENERATE ranges and BIND's modifiers") {
+  auto r = parse_generate_range("1-10/3");
+  REQUIRE(r);
+  CHECK((r->start == 1 && r->stop == 10 && r->step == 3));
+  CHECK_FALSE(parse_generate_range("5-1"));
+  CHECK_FALSE(parse_generate_range("1-2/0"));
+  CHECK_FALSE(parse_generate_range("1-x"));
+  auto sub = [](std::string_view t, int64_t i) { return generate_substitute(t, i).value(); };
+  CHECK(sub("host$", 7) == "host7");
+  CHECK(sub("${0,3,n}", 1024) == "0.0.4");
+  CHECK(sub("${0,4,n}", 250) == "a.f.");
+  CHECK(sub("${0,7,n}", 1) == "1.0.0.0");
+  CHECK(sub("${0,0,N}", 10) == "A");
+  CHECK(sub("x${-1,2,o}", 1) == "x00");
+  CHECK(sub("${0,2,X}$", 30) == "1E30");
+  CHECK(sub("2001:db8::${0,4,x}", 1024) == "2001:db8::0400");
+  CHECK(sub("v$ \\$ $$", 10) == "v10 \\$ $");
+  CHECK_FALSE(generate_substitute("${0,2,q}", 1));
+  CHECK_FALSE(generate_substitute("${-5}", 1));
+  CHECK_FALSE(generate_substitute("${1", 1));
+}
