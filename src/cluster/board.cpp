@@ -1,0 +1,132 @@
+#include "cluster/board.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace gslb::cluster {
+
+namespace {
+
+bool parse_uint(std::string_view s, unsigned& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+core::Result<DownWhen> DownWhen::parse(std::string_view text) {
+  if (text == "any") return DownWhen{Kind::any, 0};
+  if (text == "majority") return DownWhen{Kind::majority, 0};
+  if (text == "all") return DownWhen{Kind::all, 0};
+  unsigned n = 0;
+  if (!text.empty() && text.back() == '%') {
+    if (!parse_uint(text.substr(0, text.size() - 1), n) || n < 1 || n > 100)
+      return core::Error{"", 0, 0, "a share must be 1% to 100%"};
+    return DownWhen{Kind::share, n};
+  }
+  if (!parse_uint(text, n) || n < 1)
+    return core::Error{"", 0, 0,
+                       R"(must be "any", "majority", "all", a count ("2") or a share ("50%"))"};
+  return DownWhen{Kind::count, n};
+}
+
+std::string DownWhen::to_string() const {
+  switch (kind) {
+    case Kind::any: return "any";
+    case Kind::majority: return "majority";
+    case Kind::all: return "all";
+    case Kind::count: return std::to_string(n);
+    case Kind::share: return fmt::format("{}%", n);
+  }
+  return "?";
+}
+
+unsigned DownWhen::needed(unsigned voters) const {
+  if (voters == 0) voters = 1;
+  switch (kind) {
+    case Kind::any: return 1;
+    case Kind::majority: return voters / 2 + 1;  // more than half: 2 of 3, 3 of 4
+    case Kind::all: return voters;
+    case Kind::count: return std::min(n, voters);
+    case Kind::share: return std::max(1u, (voters * n + 99) / 100);
+  }
+  return voters;
+}
+
+std::string Tally::text() const { return fmt::format("{}/{}", down, voters); }
+
+std::vector<std::string> Board::targets_of(const std::string& node) const {
+  std::vector<std::string> out;
+  for (const auto& [target, by_node] : votes_)
+    if (by_node.count(node)) out.push_back(target);
+  return out;
+}
+
+std::vector<std::string> Board::node_up(const std::string& node) {
+  if (!live_.insert(node).second) return {};
+  return targets_of(node);
+}
+
+std::vector<std::string> Board::node_down(const std::string& node) {
+  if (node == self_ || !live_.erase(node)) return {};
+  return targets_of(node);
+}
+
+bool Board::vote(const std::string& target, const std::string& node, bool down) {
+  auto [it, fresh] = votes_[target].try_emplace(node, down);
+  if (fresh) return true;
+  if (it->second == down) return false;
+  it->second = down;
+  return true;
+}
+
+bool Board::unvote(const std::string& target, const std::string& node) {
+  auto t = votes_.find(target);
+  if (t == votes_.end() || !t->second.erase(node)) return false;
+  if (t->second.empty()) votes_.erase(t);
+  return true;
+}
+
+std::vector<std::string> Board::forget_others() {
+  std::vector<std::string> touched;
+  for (auto t = votes_.begin(); t != votes_.end();) {
+    auto& by_node = t->second;
+    const size_t before = by_node.size();
+    for (auto v = by_node.begin(); v != by_node.end();)
+      v = v->first == self_ ? std::next(v) : by_node.erase(v);
+    if (by_node.size() != before) touched.push_back(t->first);
+    t = by_node.empty() ? votes_.erase(t) : std::next(t);
+  }
+  live_ = {self_};
+  return touched;
+}
+
+Tally Board::tally(const std::string& target) const {
+  Tally t;
+  auto it = votes_.find(target);
+  if (it == votes_.end()) return t;
+  for (const auto& [node, down] : it->second) {
+    if (!live_.count(node)) continue;
+    ++t.voters;
+    t.down += down;
+  }
+  t.is_down = t.voters > 0 && t.down >= rule_.needed(t.voters);
+  return t;
+}
+
+const std::map<std::string, bool>& Board::votes(const std::string& target) const {
+  static const std::map<std::string, bool> none;
+  auto it = votes_.find(target);
+  return it == votes_.end() ? none : it->second;
+}
+
+std::vector<std::string> Board::targets() const {
+  std::vector<std::string> out;
+  for (const auto& [target, by_node] : votes_) out.push_back(target);
+  return out;
+}
+
+}  // namespace gslb::cluster

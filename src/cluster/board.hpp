@@ -1,0 +1,79 @@
+// The shared verdict of several gslbd instances (vantage points): each node's vote per target,
+// which nodes are live, and the `down_when` rule that turns the votes into "down" or not.
+// Pure (no I/O, no clock): the etcd link feeds it what the watch sees; lives on the control loop.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace gslb::cluster {
+
+// How many of the nodes that voted on a target must see it down: "any", "majority", "all", a
+// count ("2") or a share ("50%").
+struct DownWhen {
+  enum class Kind { any, majority, all, count, share };
+  Kind kind = Kind::majority;
+  unsigned n = 0;  // the count, or the share in percent
+
+  // The text above; an error message (no position: the caller adds it) otherwise.
+  static core::Result<DownWhen> parse(std::string_view text);
+  std::string to_string() const;
+  // Down votes needed out of `voters` (>= 1). A count larger than the voters asks for all of
+  // them, so a lone surviving node can still fail over: "2" with 1 voter needs 1.
+  // A share rounds up: "50%" of 3 is 2, of 4 is 2; "1%" of anything is at least 1.
+  unsigned needed(unsigned voters) const;
+};
+
+// A target's votes among the live nodes.
+struct Tally {
+  unsigned down = 0;    // live nodes voting down
+  unsigned voters = 0;  // live nodes with a vote on it
+  bool is_down = false; // what down_when makes of it; false when nobody voted
+  // "2/3": down votes over voters, as events write it.
+  std::string text() const;
+};
+
+class Board {
+ public:
+  Board(std::string self, DownWhen rule) : self_(std::move(self)), rule_(rule) { live_.insert(self_); }
+
+  const std::string& self() const noexcept { return self_; }
+  const DownWhen& rule() const noexcept { return rule_; }
+  void set_rule(DownWhen rule) noexcept { rule_ = rule; }
+
+  // A node's lease is seen (its key appeared) or gone (expired, deleted). This node is always
+  // live. Return the targets whose tally may have changed.
+  std::vector<std::string> node_up(const std::string& node);
+  std::vector<std::string> node_down(const std::string& node);
+  bool live(const std::string& node) const { return live_.count(node) != 0; }
+  const std::set<std::string>& live_nodes() const noexcept { return live_; }
+
+  // `node`'s vote on `target` (its own health verdict). Returns true when it changed.
+  bool vote(const std::string& target, const std::string& node, bool down);
+  bool unvote(const std::string& target, const std::string& node);
+
+  // Everything but this node's own votes and liveness: etcd is gone, decide alone. Returns the
+  // targets whose tally may have changed.
+  std::vector<std::string> forget_others();
+
+  Tally tally(const std::string& target) const;
+  // Every vote on `target` by node (live or not: status shows both), in node order.
+  const std::map<std::string, bool>& votes(const std::string& target) const;
+  // Every target someone voted on.
+  std::vector<std::string> targets() const;
+
+ private:
+  std::vector<std::string> targets_of(const std::string& node) const;
+
+  std::string self_;
+  DownWhen rule_;
+  std::set<std::string> live_;
+  std::map<std::string, std::map<std::string, bool>> votes_;  // target -> node -> down
+};
+
+}  // namespace gslb::cluster
