@@ -9,25 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/result.hpp"
+#include "cluster/config.hpp"
 
 namespace gslb::cluster {
-
-// How many of the nodes that voted on a target must see it down: "any", "majority", "all", a
-// count ("2") or a share ("50%").
-struct DownWhen {
-  enum class Kind { any, majority, all, count, share };
-  Kind kind = Kind::majority;
-  unsigned n = 0;  // the count, or the share in percent
-
-  // The text above; an error message (no position: the caller adds it) otherwise.
-  static core::Result<DownWhen> parse(std::string_view text);
-  std::string to_string() const;
-  // Down votes needed out of `voters` (>= 1). A count larger than the voters asks for all of
-  // them, so a lone surviving node can still fail over: "2" with 1 voter needs 1.
-  // A share rounds up: "50%" of 3 is 2, of 4 is 2; "1%" of anything is at least 1.
-  unsigned needed(unsigned voters) const;
-};
 
 // A target's votes among the live nodes.
 struct Tally {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/config.hpp"
 #include "core/address.hpp"
 #include "core/duration.hpp"
 #include "core/result.hpp"
@@ -28,6 +29,7 @@ struct Server {
   size_t tcp_max_output = 256 * 1024;   // bytes of unread answers before a client stops being read
   std::string probes_dir;               // resolved; default "probes" beside the config file
   std::string user, group;              // drop to these after binding, when started as root
+  std::optional<core::IpAddress> probe_source;  // the checks' source address; default: the kernel's choice
 };
 
 struct Control {
@@ -82,6 +84,7 @@ struct Config {
   bool unknown_is_up = true;  // [health] unknown: what an unchecked address counts as
   dns::RrlConfig rrl;         // [rrl]
   dns::CookieConfig cookies;  // [cookies]; `master` is left for the daemon to draw
+  cluster::Config cluster;    // [cluster]; off unless `etcd` is set
   std::vector<Zone> zones;
   pool::Config gtm;           // pools and dynamic names
   std::vector<Position> pool_probe_at, name_fqdn_at;  // for errors found across files
