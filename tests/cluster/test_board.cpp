@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "cluster/board.hpp"
+#include "cluster/keys.hpp"
 
 using namespace gslb::cluster;
 
@@ -103,4 +104,39 @@ TEST_CASE("unvote removes a vote; votes() lists live and expired nodes") {
   CHECK_FALSE(b.unvote("t", "c"));
   CHECK(b.tally("t").is_down);
   CHECK(b.votes("nothing").empty());
+}
+
+TEST_CASE("base64 as the etcd gateway writes it (RFC 4648 vectors)") {
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (auto [plain, coded] : vectors) {
+    CHECK(base64(plain) == coded);
+    CHECK(unbase64(coded) == std::optional<std::string>(plain));
+  }
+  CHECK(unbase64(base64(std::string("\x00\xff\x80", 3))) == std::string("\x00\xff\x80", 3));
+  CHECK_FALSE(unbase64("Zm9v!"));
+  CHECK_FALSE(unbase64("Z"));
+}
+
+TEST_CASE("the key space: nodes, votes, drains; anything else is ignored") {
+  Keys k("/gslbd/prod");
+  CHECK(k.node("hz-1") == "/gslbd/prod/nodes/hz-1");
+  CHECK(k.vote("hz-1", target_name("2001:db8::1", "gw")) == "/gslbd/prod/votes/hz-1/2001:db8::1/gw");
+  CHECK(k.all() == "/gslbd/prod/");
+  CHECK(k.all_end() == "/gslbd/prod0");
+  auto v = k.parse("/gslbd/prod/votes/hz-1/2001:db8::1/gw");
+  CHECK(v.kind == Key::Kind::vote);
+  CHECK(v.node == "hz-1");
+  CHECK(v.target == "2001:db8::1/gw");
+  auto n = k.parse(k.node("sh-2"));
+  CHECK(n.kind == Key::Kind::node);
+  CHECK(n.node == "sh-2");
+  auto d = k.parse(k.drain("127.0.0.2"));
+  CHECK(d.kind == Key::Kind::drain);
+  CHECK(d.address == "127.0.0.2");
+  for (const char* other : {"/gslbd/prodx/nodes/a", "/gslbd/prod/nodes/", "/gslbd/prod/votes/a/b",
+                            "/gslbd/prod/votes/a/b/c/d", "/gslbd/prod/votes//b/c", "/gslbd/prod",
+                            "/gslbd/prod/other/x", "/gslbd/prod/nodes/a/b"})
+    CHECK(k.parse(other).kind == Key::Kind::other);
 }
