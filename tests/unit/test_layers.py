@@ -12,7 +12,8 @@ import sys
 
 # What an #include path starts with -> the name the README's table uses for it.
 LIBRARIES = {"uv.h": "libuv", "curl/": "libcurl", "toml++/": "TOML++", "ldns/": "ldns",
-             "fmt/": "fmt", "http_parser.h": "http-parser", "maxminddb.h": "libmaxminddb"}
+             "fmt/": "fmt", "http_parser.h": "http-parser", "maxminddb.h": "libmaxminddb",
+             "nlohmann/": "nlohmann-json"}
 
 
 def read_table(readme):

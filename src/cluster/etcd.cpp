@@ -1,0 +1,433 @@
+#include "cluster/etcd.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace gslb::cluster {
+
+namespace {
+
+using json = nlohmann::json;
+
+// At most this many operations in one txn: etcd's default --max-txn-ops.
+constexpr size_t kMaxTxnOps = 128;
+constexpr uint64_t kFirstBackoffMs = 200, kMaxBackoffMs = 2000;
+
+void delete_handle(uv_handle_t* h) {
+  if (h->type == UV_POLL)
+    delete reinterpret_cast<uv_poll_t*>(h);
+  else
+    delete reinterpret_cast<uv_timer_t*>(h);
+}
+
+uv_timer_t* new_timer(uv_loop_t* loop, void* data) {
+  auto* t = new uv_timer_t;
+  uv_timer_init(loop, t);
+  t->data = data;
+  return t;
+}
+
+void close_timer(uv_timer_t*& t) {
+  if (!t) return;
+  uv_timer_stop(t);
+  uv_close(reinterpret_cast<uv_handle_t*>(t), delete_handle);
+  t = nullptr;
+}
+
+// etcd's gateway writes int64 fields as JSON strings ("revision":"12").
+int64_t as_int(const json& j) {
+  if (j.is_number_integer()) return j.get<int64_t>();
+  if (j.is_string()) {
+    try {
+      return std::stoll(j.get<std::string>());
+    } catch (...) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+std::string text_of(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return {};
+  return unbase64(it->get<std::string>()).value_or(std::string());
+}
+
+}  // namespace
+
+struct Link::Request {
+  Link* owner = nullptr;
+  uint64_t id = 0;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string body;
+  bool stream = false;
+  Body done;
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  ~Request() {
+    if (easy) {
+      curl_multi_remove_handle(owner->multi_, easy);
+      curl_easy_cleanup(easy);
+    }
+    curl_slist_free_all(headers);
+  }
+  static size_t on_write(char* data, size_t size, size_t n, void* userp) {
+    auto* r = static_cast<Request*>(userp);
+    if (r->stream) {
+      // Read after curl returns (action()): what it leads to may call into curl again.
+      r->owner->watch_buf_.append(data, size * n);
+    } else {
+      if (r->body.size() + size * n > (16u << 20)) return 0;  // no reply of ours is that large
+      r->body.append(data, size * n);
+    }
+    return size * n;
+  }
+};
+
+Link::Link(uv_loop_t* loop, Config cfg, Board& board, LinkHooks hooks)
+    : loop_(loop), cfg_(std::move(cfg)), board_(board), hooks_(std::move(hooks)), keys_(cfg_.prefix) {
+  multi_ = curl_multi_init();
+  curl_timer_ = new_timer(loop_, this);
+  retry_timer_ = new_timer(loop_, this);
+  keepalive_timer_ = new_timer(loop_, this);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+}
+
+Link::~Link() { close(); }
+
+void Link::close() {
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  cancel_requests();
+  // Cleanup calls on_socket to remove the last watchers; they must see no multi by then.
+  if (CURLM* m = std::exchange(multi_, nullptr)) curl_multi_cleanup(m);
+  close_timer(curl_timer_);
+  close_timer(retry_timer_);
+  close_timer(keepalive_timer_);
+}
+
+void Link::start() {
+  if (state_ == State::idle) connect();
+}
+
+void Link::cancel_requests() {
+  // A request's destructor takes its handle out of the multi, which may call on_socket.
+  auto all = std::move(requests_);
+  all.clear();
+}
+
+void Link::vote(const std::string& target, bool down) {
+  auto [it, fresh] = own_.try_emplace(target, down);
+  if (!fresh && it->second == down) return;
+  it->second = down;
+  board_.vote(target, board_.self(), down);
+  pending_[target] = down;
+  flush();
+  notify({target});
+}
+
+void Link::unvote(const std::string& target) {
+  if (!own_.erase(target)) return;
+  board_.unvote(target, board_.self());
+  pending_.erase(target);
+  if (state_ == State::joined)
+    post("/v3/kv/deleterange", json{{"key", base64(keys_.vote(board_.self(), target))}}.dump(),
+         [](long, const std::string&) {});
+  notify({target});
+}
+
+void Link::notify(std::vector<std::string> touched) {
+  if (touched.empty() || !hooks_.changed) return;
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  hooks_.changed(touched);
+}
+
+// Grant a lease, put the node key on it, read the prefix, then watch from what was read.
+void Link::connect() {
+  if (state_ == State::closed) return;
+  state_ = State::joining;
+  const int64_t ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg_.lease).count();
+  post("/v3/lease/grant", json{{"TTL", ttl}}.dump(), [this](long, const std::string& body) {
+    json j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.contains("ID")) return fail("lease grant: " + body.substr(0, 200));
+    lease_ = std::to_string(as_int(j["ID"]));
+    json put{{"key", base64(keys_.node(board_.self()))}, {"value", ""}, {"lease", lease_}};
+    post("/v3/kv/put", put.dump(), [this](long, const std::string&) {
+      ++writes_;
+      json range{{"key", base64(keys_.all())}, {"range_end", base64(keys_.all_end())}};
+      post("/v3/kv/range", range.dump(), [this](long, const std::string& body) {
+        json j = json::parse(body, nullptr, false);
+        if (j.is_discarded() || !j.contains("header")) return fail("range: " + body.substr(0, 200));
+        std::vector<std::string> touched = board_.forget_others();
+        for (const auto& kv : j.value("kvs", json::array()))
+          apply(text_of(kv, "key"), text_of(kv, "value"), false, touched);
+        revision_ = as_int(j["header"]["revision"]);
+        for (const auto& [t, down] : own_) touched.push_back(t);
+        on_joined(revision_);
+        notify(std::move(touched));
+      });
+    });
+  });
+}
+
+void Link::on_joined(int64_t revision) {
+  state_ = State::joined;
+  backoff_ms_ = 0;
+  degraded_logged_ = false;
+  open_watch();
+  pending_.clear();
+  for (const auto& [t, down] : own_) pending_[t] = down;
+  flush();
+  const uint64_t every = std::max<uint64_t>(
+      200, uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.lease).count() / 3));
+  uv_timer_start(keepalive_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->keepalive(); },
+                 every, every);
+  if (hooks_.event)
+    hooks_.event(core::Level::notice, "cluster-joined",
+                 {{"node", board_.self()},
+                  {"etcd", cfg_.etcd[endpoint_]},
+                  {"live", std::to_string(board_.live_nodes().size())},
+                  {"revision", std::to_string(revision)}});
+}
+
+void Link::open_watch() {
+  watch_buf_.clear();
+  json create{{"create_request",
+               {{"key", base64(keys_.all())},
+                {"range_end", base64(keys_.all_end())},
+                {"start_revision", std::to_string(revision_ + 1)}}}};
+  post("/v3/watch", create.dump(), [this](long, const std::string&) {
+    // etcd closed the stream (it restarted, or cancelled the watch): resume from where it was,
+    // or, if etcd is gone, the new request fails and the link starts over.
+    if (state_ == State::joined) open_watch();
+  }, true);
+}
+
+void Link::read_watch() {
+  // The gateway streams one JSON object per message; split on the top-level braces.
+  std::vector<std::string> touched;
+  size_t start = 0;
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < watch_buf_.size(); ++i) {
+    const char c = watch_buf_[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' && depth++ == 0) start = i;
+    else if (c == '}' && --depth == 0) {
+      json msg = json::parse(watch_buf_.substr(start, i + 1 - start), nullptr, false);
+      const json& r = msg.is_object() && msg.contains("result") ? msg["result"] : msg;
+      if (r.is_object() && r.value("canceled", false)) {
+        // Compacted past our revision, or refused: read everything again.
+        watch_buf_.clear();
+        notify(std::move(touched));
+        return fail("watch cancelled: " + r.value("cancel_reason", std::string("compacted")));
+      }
+      if (r.is_object())
+        for (const auto& ev : r.value("events", json::array())) {
+          const json& kv = ev.value("kv", json::object());
+          apply(text_of(kv, "key"), text_of(kv, "value"), ev.value("type", "PUT") == "DELETE", touched);
+          revision_ = std::max(revision_, as_int(kv.value("mod_revision", json(0))));
+        }
+      start = i + 1;
+    }
+  }
+  watch_buf_.erase(0, depth == 0 ? watch_buf_.size() : start);
+  notify(std::move(touched));
+}
+
+void Link::apply(const std::string& key, const std::string& value, bool deleted,
+                 std::vector<std::string>& touched) {
+  Key k = keys_.parse(key);
+  // This node's own votes and liveness are known here first; etcd's copy may be older.
+  if (k.node == board_.self()) return;
+  if (k.kind == Key::Kind::node) {
+    auto t = deleted ? board_.node_down(k.node) : board_.node_up(k.node);
+    touched.insert(touched.end(), t.begin(), t.end());
+  } else if (k.kind == Key::Kind::vote) {
+    const bool changed = deleted ? board_.unvote(k.target, k.node)
+                                 : board_.vote(k.target, k.node, value == "down");
+    if (changed) touched.push_back(k.target);
+  }
+}
+
+void Link::keepalive() {
+  post("/v3/lease/keepalive", json{{"ID", lease_}}.dump(), [this](long, const std::string& body) {
+    json j = json::parse(body, nullptr, false);
+    const json& r = !j.is_discarded() && j.contains("result") ? j["result"] : j;
+    // A lease etcd no longer knows comes back with no TTL: our keys are gone, join again.
+    if (!r.is_object() || as_int(r.value("TTL", json(0))) <= 0) fail("lease expired");
+  });
+}
+
+void Link::flush() {
+  if (state_ != State::joined || txn_in_flight_ || pending_.empty()) return;
+  json ops = json::array();
+  while (!pending_.empty() && ops.size() < kMaxTxnOps) {
+    auto it = pending_.begin();
+    ops.push_back({{"request_put",
+                    {{"key", base64(keys_.vote(board_.self(), it->first))},
+                     {"value", base64(it->second ? "down" : "up")},
+                     {"lease", lease_}}}});
+    pending_.erase(it);
+  }
+  const size_t n = ops.size();
+  txn_in_flight_ = true;
+  post("/v3/kv/txn", json{{"success", std::move(ops)}}.dump(), [this, n](long, const std::string&) {
+    txn_in_flight_ = false;
+    writes_ += n;
+    flush();
+  });
+}
+
+void Link::fail(const std::string& why) {
+  if (state_ == State::closed) return;
+  cancel_requests();
+  txn_in_flight_ = false;
+  uv_timer_stop(keepalive_timer_);
+  const bool was_joined = state_ == State::joined;
+  state_ = State::waiting;
+  if (was_joined || !degraded_logged_) {
+    degraded_logged_ = true;
+    if (hooks_.event)
+      hooks_.event(core::Level::warning, "cluster-degraded",
+                   {{"node", board_.self()},
+                    {"etcd", cfg_.etcd[endpoint_]},
+                    {"reason", why, true},
+                    {"action", "deciding on this node's own checks"}});
+  }
+  notify(board_.forget_others());
+  endpoint_ = (endpoint_ + 1) % cfg_.etcd.size();
+  backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, kMaxBackoffMs) : kFirstBackoffMs;
+  uv_timer_start(retry_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->connect(); },
+                 backoff_ms_, 0);
+}
+
+void Link::post(const std::string& path, const std::string& body, Body done, bool stream) {
+  if (!multi_) return;
+  auto r = std::make_unique<Request>();
+  r->owner = this;
+  r->id = next_request_++;
+  r->stream = stream;
+  r->done = std::move(done);
+  r->easy = curl_easy_init();
+  if (!r->easy) return fail("curl_easy_init failed");
+  CURL* e = r->easy;
+  const std::string url = cfg_.etcd[endpoint_] + path;
+  const long timeout_ms = std::max<long>(
+      300, long(std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.lease).count() / 3));
+  r->headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, r.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_PROXY, "");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body.c_str());
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  if (!stream) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, Request::on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r.get());
+  if (!cfg_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, cfg_.ca_file.c_str());
+  if (!cfg_.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, cfg_.cert_file.c_str());
+  if (!cfg_.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, cfg_.key_file.c_str());
+  if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+    curl_easy_cleanup(std::exchange(r->easy, nullptr));
+    return fail("curl_multi_add_handle failed");
+  }
+  requests_.emplace(r->id, std::move(r));
+}
+
+int Link::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
+  auto* self = static_cast<Link*>(userp);
+  auto* poll = static_cast<uv_poll_t*>(socketp);
+  if (what == CURL_POLL_REMOVE) {
+    if (poll) {
+      if (self->multi_) curl_multi_assign(self->multi_, s, nullptr);
+      uv_poll_stop(poll);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll), delete_handle);
+    }
+    return 0;
+  }
+  if (!poll) {
+    poll = new uv_poll_t;
+    if (uv_poll_init_socket(self->loop_, poll, s) != 0) {
+      delete poll;
+      return -1;
+    }
+    poll->data = self;
+    curl_multi_assign(self->multi_, s, poll);
+  }
+  const int events = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
+  uv_poll_start(poll, events, [](uv_poll_t* p, int status, int ev) {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(p), &fd) != 0) return;
+    // On a socket error let curl read and write, so it finds the errno itself.
+    const int flags = status < 0 ? CURL_CSELECT_IN | CURL_CSELECT_OUT
+                                 : ((ev & UV_READABLE) ? CURL_CSELECT_IN : 0) |
+                                       ((ev & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
+    static_cast<Link*>(p->data)->action(curl_socket_t(fd), flags);
+  });
+  return 0;
+}
+
+int Link::on_timer(CURLM*, long timeout_ms, void* userp) {
+  auto* self = static_cast<Link*>(userp);
+  if (!self->curl_timer_) return 0;
+  if (timeout_ms < 0) {
+    uv_timer_stop(self->curl_timer_);
+  } else {
+    // Never re-enter curl from its own callback: even 0 ms goes through the loop.
+    uv_timer_start(self->curl_timer_, [](uv_timer_t* t) {
+      static_cast<Link*>(t->data)->action(CURL_SOCKET_TIMEOUT, 0);
+    }, uint64_t(timeout_ms), 0);
+  }
+  return 0;
+}
+
+void Link::action(curl_socket_t s, int flags) {
+  if (!multi_) return;
+  int running = 0;
+  curl_multi_socket_action(multi_, s, flags, &running);
+  if (!watch_buf_.empty()) read_watch();
+  while (multi_) {
+    int left = 0;
+    CURLMsg* msg = curl_multi_info_read(multi_, &left);
+    if (!msg) return;
+    if (msg->msg != CURLMSG_DONE) continue;
+    Request* raw = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+    const CURLcode code = msg->data.result;
+    long status = 0;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+    auto node = requests_.extract(raw->id);
+    if (node.empty()) continue;
+    std::unique_ptr<Request> r = std::move(node.mapped());
+    if (code != CURLE_OK) {
+      fail(r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
+    } else if (status != 200) {
+      fail(fmt::format("HTTP {} from {}: {}", status, cfg_.etcd[endpoint_], r->body.substr(0, 200)));
+    } else {
+      Body done = std::move(r->done);
+      const std::string body = std::move(r->body);
+      r.reset();
+      done(status, body);
+    }
+  }
+}
+
+}  // namespace gslb::cluster

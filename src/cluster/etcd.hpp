@@ -1,0 +1,108 @@
+// This node's link to the deployment's etcd (v3, through its JSON gateway): keeps a lease,
+// writes this node's votes on it (batched, only when they change), and watches the prefix to
+// keep the Board current. libcurl's multi interface on the control loop's libuv: nothing here
+// blocks, and nothing here is on the query path. When etcd cannot be reached the Board keeps
+// only this node's votes (`event=cluster-degraded`) and the link retries with backoff; on
+// return it re-publishes, re-reads and watches from the revision it read (`event=cluster-joined`).
+// Owned by the daemon's control loop; not thread-safe. Handles are freed in their close
+// callbacks: run the loop after close().
+#pragma once
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/board.hpp"
+#include "cluster/config.hpp"
+#include "cluster/keys.hpp"
+#include "core/log.hpp"
+#include "core/logfmt.hpp"
+
+namespace gslb::cluster {
+
+struct LinkHooks {
+  // The tally of these targets may have changed (votes, nodes, degraded, joined).
+  std::function<void(const std::vector<std::string>& targets)> changed;
+  // A line for the log: event=KIND fields...
+  std::function<void(core::Level, std::string kind, std::vector<core::Field>)> event;
+};
+
+class Link {
+ public:
+  Link(uv_loop_t* loop, Config cfg, Board& board, LinkHooks hooks);
+  ~Link();
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // Starts joining; returns at once.
+  void start();
+  void close();
+  // This node's verdict on `target`: on the Board at once (and `changed` runs), in etcd with
+  // the next batch. The same vote again writes nothing.
+  void vote(const std::string& target, bool down);
+  // This node no longer checks `target` (a reload removed it).
+  void unvote(const std::string& target);
+
+  bool joined() const noexcept { return state_ == State::joined; }
+  // Keys written to etcd (votes and the node key), for metrics and the benchmark.
+  uint64_t writes() const noexcept { return writes_; }
+  const Board& board() const noexcept { return board_; }
+
+ private:
+  struct Request;
+  enum class State { idle, joining, joined, waiting, closed };
+  using Body = std::function<void(long status, const std::string& body)>;
+
+  void connect();
+  void fail(const std::string& why);
+  void on_joined(int64_t revision);
+  void open_watch();
+  void keepalive();
+  void flush();
+  // Applies one key-value (a put, or a delete when `deleted`) to the board.
+  void apply(const std::string& key, const std::string& value, bool deleted,
+             std::vector<std::string>& touched);
+  // Applies the whole messages in watch_buf_ and keeps the rest.
+  void read_watch();
+  void notify(std::vector<std::string> touched);
+
+  // One POST to the current endpoint; `done` gets the HTTP status and body, or fail() runs on
+  // a transport error. A `stream` request (the watch) hands its bytes to read_watch() as they come.
+  void post(const std::string& path, const std::string& json, Body done, bool stream = false);
+  static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp);
+  static int on_timer(CURLM*, long timeout_ms, void* userp);
+  void action(curl_socket_t s, int flags);
+  void cancel_requests();
+
+  uv_loop_t* loop_;
+  Config cfg_;
+  Board& board_;
+  LinkHooks hooks_;
+  Keys keys_;
+  State state_ = State::idle;
+  bool degraded_logged_ = false;
+  size_t endpoint_ = 0;
+  uint64_t backoff_ms_ = 0;
+  std::string lease_;     // the lease ID, as etcd writes it (a decimal string)
+  int64_t revision_ = 0;  // the last revision seen through range or watch
+  std::map<std::string, bool> own_;      // this node's votes
+  std::map<std::string, bool> pending_;  // not yet written
+  bool txn_in_flight_ = false;
+  std::string watch_buf_;
+  uint64_t writes_ = 0;
+
+  CURLM* multi_ = nullptr;
+  uv_timer_t* curl_timer_ = nullptr;
+  uv_timer_t* retry_timer_ = nullptr;
+  uv_timer_t* keepalive_timer_ = nullptr;
+  std::map<uint64_t, std::unique_ptr<Request>> requests_;
+  uint64_t next_request_ = 1;
+};
+
+}  // namespace gslb::cluster
