@@ -73,6 +73,7 @@ def free_port():
 def start_nginx(d):
     conf = f"""
 worker_processes 1;
+worker_rlimit_nofile 20000;
 pid {d}/nginx.pid;
 error_log {d}/nginx-error.log;
 events {{ worker_connections 16384; multi_accept on; }}
@@ -97,7 +98,7 @@ def write_gslbd(d, a, n):
     metrics = free_port()
     os.makedirs(f"{d}/probes", exist_ok=True)
     probe = [f'type = "{a.type}"', f"port = {PORT}", f'interval = "{a.interval}s"',
-             'timeout = "500ms"', "rise = 1", "fall = 1"]
+             f'timeout = "{a.timeout}"', "rise = 1", "fall = 1"]
     if a.type == "http":
         probe += ['path = "/health"', 'expect_status = ["2xx"]']
     with open(f"{d}/probes/p.toml", "w") as f:
@@ -119,10 +120,31 @@ def write_gslbd(d, a, n):
     return metrics
 
 
-def counts(metrics):
-    """Checks so far per address, from gslbd_probe_results_total."""
+def latency_buckets(text):
+    """Checks so far by latency bucket (upper bound in seconds), summed over the addresses."""
+    out = {}
+    for le, n in re.findall(r'gslbd_probe_latency_seconds_bucket\{[^}]*le="([^"]+)"\} (\d+)', text):
+        out[le] = out.get(le, 0) + int(n)
+    return out
+
+
+def median_latency(b0, b1):
+    """The bucket bound under which half the checks between two scrapes finished."""
+    total = b1.get("+Inf", 0) - b0.get("+Inf", 0)
+    for le in sorted((k for k in b1 if k != "+Inf"), key=float):
+        if b1[le] - b0.get(le, 0) >= total / 2:
+            return f"<= {float(le) * 1000:g} ms"
+    return "> 1 s"
+
+
+def scrape(metrics):
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as r:
-        text = r.read().decode()
+        return r.read().decode()
+
+
+def counts(metrics, text=None):
+    """Checks so far per address, from gslbd_probe_results_total."""
+    text = text or scrape(metrics)
     out = {}
     for ip, n in re.findall(r'gslbd_probe_results_total\{address="([^"]+)",[^}]*\} (\d+)', text):
         out[ip] = out.get(ip, 0) + int(n)
@@ -151,9 +173,11 @@ def run(a, n, nginx_pid):
         if g.poll() is not None:
             print(open(f"{d}/gslbd.log").read()[-1000:])
             return None
-        c0, g0, n0, t0 = counts(metrics), cpu_ticks(g.pid), children_ticks(nginx_pid), time.monotonic()
+        m0 = scrape(metrics)
+        c0, g0, n0, t0 = counts(metrics, m0), cpu_ticks(g.pid), children_ticks(nginx_pid), time.monotonic()
         time.sleep(a.seconds)
-        c1, g1, n1, t1 = counts(metrics), cpu_ticks(g.pid), children_ticks(nginx_pid), time.monotonic()
+        m1 = scrape(metrics)
+        c1, g1, n1, t1 = counts(metrics, m1), cpu_ticks(g.pid), children_ticks(nginx_pid), time.monotonic()
         hz = os.sysconf("SC_CLK_TCK")
         done = sum(c1.values()) - sum(c0.values())
         want = (t1 - t0) / a.interval
@@ -164,7 +188,9 @@ def run(a, n, nginx_pid):
         return (f"{a.type} checks, {n} targets every {a.interval} s: {done / (t1 - t0):.0f} checks/s, "
                 f"schedule kept for {100.0 * kept / max(1, len(c1)):.1f}% of targets, "
                 f"gslbd CPU {100.0 * (g1 - g0) / hz / (t1 - t0):.0f}% of a core, "
-                f"nginx {100.0 * (n1 - n0) / hz / (t1 - t0):.0f}%, address-down events {fails}"
+                f"nginx {100.0 * (n1 - n0) / hz / (t1 - t0):.0f}%, "
+                f"median check {median_latency(latency_buckets(m0), latency_buckets(m1))}, "
+                f"address-down events {fails}"
                 + (f" ({', '.join(reasons)})" if reasons else ""))
     finally:
         stop(g, signal.SIGTERM)
@@ -179,6 +205,7 @@ def main():
     ap.add_argument("--rates", default="2000,5000,10000")
     ap.add_argument("--interval", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--timeout", default="500ms", help="each check's timeout")
     a = ap.parse_args()
     if not shutil.which("nginx"):
         print("nginx is not installed (Debian: nginx-light)")
@@ -193,6 +220,9 @@ def main():
         for n in (int(x) * a.interval for x in a.rates.split(",")):
             line = run(a, n, nginx.pid)
             print(line or f"{n} targets: gslbd did not start", flush=True)
+        errors = open(f"{d}/nginx-error.log").read().strip().splitlines()
+        if errors:
+            print(f"nginx logged {len(errors)} errors; the last: {errors[-1]}")
     finally:
         stop(nginx, signal.SIGQUIT)
         shutil.rmtree(d, ignore_errors=True)

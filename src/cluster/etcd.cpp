@@ -16,26 +16,7 @@ using json = nlohmann::json;
 constexpr size_t kMaxTxnOps = 128;
 constexpr uint64_t kFirstBackoffMs = 200, kMaxBackoffMs = 2000;
 
-void delete_handle(uv_handle_t* h) {
-  if (h->type == UV_POLL)
-    delete reinterpret_cast<uv_poll_t*>(h);
-  else
-    delete reinterpret_cast<uv_timer_t*>(h);
-}
-
-uv_timer_t* new_timer(uv_loop_t* loop, void* data) {
-  auto* t = new uv_timer_t;
-  uv_timer_init(loop, t);
-  t->data = data;
-  return t;
-}
-
-void close_timer(uv_timer_t*& t) {
-  if (!t) return;
-  uv_timer_stop(t);
-  uv_close(reinterpret_cast<uv_handle_t*>(t), delete_handle);
-  t = nullptr;
-}
+void delete_poll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
 // etcd's gateway writes int64 fields as JSON strings ("revision":"12").
 int64_t as_int(const json& j) {
@@ -91,9 +72,10 @@ struct Link::Request {
 Link::Link(uv_loop_t* loop, Config cfg, Board& board, LinkHooks hooks)
     : loop_(loop), cfg_(std::move(cfg)), board_(board), hooks_(std::move(hooks)), keys_(cfg_.prefix) {
   multi_ = curl_multi_init();
-  curl_timer_ = new_timer(loop_, this);
-  retry_timer_ = new_timer(loop_, this);
-  keepalive_timer_ = new_timer(loop_, this);
+  // Never re-enter curl from its own timer callback: even 0 ms goes through the loop.
+  curl_timer_ = io::Timer(loop_, [this] { action(CURL_SOCKET_TIMEOUT, 0); });
+  retry_timer_ = io::Timer(loop_, [this] { connect(); });
+  keepalive_timer_ = io::Timer(loop_, [this] { keepalive(); });
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -108,9 +90,9 @@ void Link::close() {
   cancel_requests();
   // Cleanup calls on_socket to remove the last watchers; they must see no multi by then.
   if (CURLM* m = std::exchange(multi_, nullptr)) curl_multi_cleanup(m);
-  close_timer(curl_timer_);
-  close_timer(retry_timer_);
-  close_timer(keepalive_timer_);
+  curl_timer_.close();
+  retry_timer_.close();
+  keepalive_timer_.close();
 }
 
 void Link::start() {
@@ -188,8 +170,7 @@ void Link::on_joined(int64_t revision) {
   flush();
   const uint64_t every = std::max<uint64_t>(
       200, uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.lease).count() / 3));
-  uv_timer_start(keepalive_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->keepalive(); },
-                 every, every);
+  keepalive_timer_.start(every, every);
   if (hooks_.event)
     hooks_.event(core::Level::notice, "cluster-joined",
                  {{"node", board_.self()},
@@ -297,7 +278,7 @@ void Link::fail(const std::string& why) {
   if (state_ == State::closed) return;
   cancel_requests();
   txn_in_flight_ = false;
-  uv_timer_stop(keepalive_timer_);
+  keepalive_timer_.stop();
   const bool was_joined = state_ == State::joined;
   state_ = State::waiting;
   if (was_joined || !degraded_logged_) {
@@ -312,8 +293,7 @@ void Link::fail(const std::string& why) {
   notify(board_.forget_others());
   endpoint_ = (endpoint_ + 1) % cfg_.etcd.size();
   backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, kMaxBackoffMs) : kFirstBackoffMs;
-  uv_timer_start(retry_timer_, [](uv_timer_t* t) { static_cast<Link*>(t->data)->connect(); },
-                 backoff_ms_, 0);
+  retry_timer_.start(backoff_ms_);
 }
 
 void Link::post(const std::string& path, const std::string& body, Body done, bool stream) {
@@ -359,7 +339,7 @@ int Link::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp
     if (poll) {
       if (self->multi_) curl_multi_assign(self->multi_, s, nullptr);
       uv_poll_stop(poll);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll), delete_handle);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll), delete_poll);
     }
     return 0;
   }
@@ -387,15 +367,10 @@ int Link::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp
 
 int Link::on_timer(CURLM*, long timeout_ms, void* userp) {
   auto* self = static_cast<Link*>(userp);
-  if (!self->curl_timer_) return 0;
-  if (timeout_ms < 0) {
-    uv_timer_stop(self->curl_timer_);
-  } else {
-    // Never re-enter curl from its own callback: even 0 ms goes through the loop.
-    uv_timer_start(self->curl_timer_, [](uv_timer_t* t) {
-      static_cast<Link*>(t->data)->action(CURL_SOCKET_TIMEOUT, 0);
-    }, uint64_t(timeout_ms), 0);
-  }
+  if (timeout_ms < 0)
+    self->curl_timer_.stop();
+  else
+    self->curl_timer_.start(uint64_t(timeout_ms));
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "cluster/keys.hpp"
 #include "core/log.hpp"
 #include "core/logfmt.hpp"
+#include "io/handle.hpp"
 
 namespace gslb::cluster {
 
@@ -98,9 +99,7 @@ class Link {
   uint64_t writes_ = 0;
 
   CURLM* multi_ = nullptr;
-  uv_timer_t* curl_timer_ = nullptr;
-  uv_timer_t* retry_timer_ = nullptr;
-  uv_timer_t* keepalive_timer_ = nullptr;
+  io::Timer curl_timer_, retry_timer_, keepalive_timer_;
   std::map<uint64_t, std::unique_ptr<Request>> requests_;
   uint64_t next_request_ = 1;
 };

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "core/log.hpp"
+#include "daemon/commands.hpp"
 
 namespace gslb::daemon {
 
@@ -43,8 +44,8 @@ class CtlConn final : public Client {
 
   void closed() override {
     *alive_ = false;
-    if (follower_) control_.unfollow(follower_);
-    if (verdict_follower_) control_.unfollow_verdicts(verdict_follower_);
+    if (follower_) control_.events().followers().remove(follower_);
+    if (verdict_follower_) control_.verdicts().unfollow(verdict_follower_);
     server_.forget(this);
   }
 
@@ -70,25 +71,25 @@ class CtlConn final : public Client {
     if (follow && args[0] == "verdicts") {
       // The snapshot, then changes: a client dropped here reconnects and starts over.
       disarm();
-      std::string snapshot = "0\n" + control_.verdict_snapshot();
+      std::string snapshot = "0\n" + control_.verdicts().snapshot();
       allow_output(snapshot.size());
       if (!send(std::move(snapshot), false)) return;
-      verdict_follower_ = control_.follow_verdicts([this](const std::string& l) { send(l, false); });
+      verdict_follower_ = control_.verdicts().follow([this](const std::string& l) { send(l, false); });
       return;
     }
     if (follow) {
       // A follower may stay for days: no deadline, but its unread output is bounded.
       disarm();
       std::string backlog = "0\n";
-      for (const auto& e : control_.events()) backlog += e + "\n";
+      for (const auto& e : control_.events().recent()) backlog += e + "\n";
       if (!send(std::move(backlog), false)) return;
-      follower_ = control_.follow([this](const std::string& l) { send(l + "\n", false); });
+      follower_ = control_.events().followers().add([this](const std::string& l) { send(l + "\n", false); });
       return;
     }
     // reload and check-config reply when their load ends, on a later loop turn: no deadline
     // meanwhile (loads are bounded by [limits] and cancelled on stop); the reply re-arms it.
     disarm();
-    control_.command(args, [this, alive = alive_](const Control::Reply& r) {
+    run_command(control_, args, [this, alive = alive_](const Reply& r) {
       if (*alive) send(fmt::format("{}\n{}", r.status, r.body), true);
     });
   }

@@ -12,6 +12,7 @@
 
 #include "core/log.hpp"
 #include "daemon/control.hpp"
+#include "io/handle.hpp"
 #include "daemon/ctl_server.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/system.hpp"
@@ -172,34 +173,26 @@ int run(int argc, char** argv) {
              GSLBD_VERSION, control.loaded().zones.size(), control.loaded().config.gtm.names.size(),
              control.loaded().engine->targets().size(), where, nworkers);
 
-  uv_signal_t sigterm, sigint, sighup;
-  loop->data = &control;
-  auto stop = [](uv_signal_t* s, int signum) {
-    core::logf(core::Level::notice, "event=stopping signal={}", strsignal(signum));
-    daemon::notify_systemd("STOPPING=1");
-    uv_stop(s->loop);
+  auto stop = [loop](int signum) {
+    return [loop, signum] {
+      core::logf(core::Level::notice, "event=stopping signal={}", strsignal(signum));
+      daemon::notify_systemd("STOPPING=1");
+      uv_stop(loop);
+    };
   };
-  uv_signal_init(loop, &sigterm);
-  uv_signal_init(loop, &sigint);
-  uv_signal_init(loop, &sighup);
-  uv_signal_start(&sigterm, stop, SIGTERM);
-  uv_signal_start(&sigint, stop, SIGINT);
-  uv_signal_start(
-      &sighup,
-      [](uv_signal_t* s, int) {
-        // The load runs on its own thread; the loop goes on probing and answering meanwhile.
-        daemon::notify_systemd("RELOADING=1");
-        static_cast<daemon::Control*>(s->loop->data)->reload(
-            [](const core::Errors&) { daemon::notify_systemd("READY=1"); });
-      },
-      SIGHUP);
+  io::Signal sigterm(loop, SIGTERM, stop(SIGTERM)), sigint(loop, SIGINT, stop(SIGINT));
+  io::Signal sighup(loop, SIGHUP, [&control] {
+    // The load runs on its own thread; the loop goes on probing and answering meanwhile.
+    daemon::notify_systemd("RELOADING=1");
+    control.reload([](const core::Errors&) { daemon::notify_systemd("READY=1"); });
+  });
   uv_run(loop, UV_RUN_DEFAULT);
   // SIGTERM: workers stop accepting, answer what is queued, then close; the checks stop.
   for (auto& w : workers) w->stop();
   control.stop();
   ctl.close();
   metrics.close();
-  for (auto* h : {&sigterm, &sigint, &sighup}) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+  for (auto* h : {&sigterm, &sigint, &sighup}) h->close();
   uv_run(loop, UV_RUN_DEFAULT);
   workers.clear();
   uv_loop_close(loop);

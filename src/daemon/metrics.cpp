@@ -223,13 +223,13 @@ std::string MetricsServer::render() const {
   for (size_t i = 0; i < dns::kCookieResults; ++i)
     o += fmt::format("gslbd_cookies_total{{result=\"{}\"}} {}\n", dns::cookie_result_name(i), cookies[i]);
   family("gslbd_answer_compilations_total", "counter", "Dynamic answer sets compiled and published to the workers.");
-  o += fmt::format("gslbd_answer_compilations_total {}\n", control_.overlay_builds());
+  o += fmt::format("gslbd_answer_compilations_total {}\n", control_.verdicts().overlay_builds());
 
   family("gslbd_probe_local_errors_total", "counter",
          "Checks that failed on gslbd's side (no descriptor, no memory), by reason; health ignores them.");
   o += fmt::format("gslbd_probe_local_errors_total {}\n", [this] {
     uint64_t n = 0;
-    for (const auto& [reason, count] : control_.probe_local_errors()) n += count;
+    for (const auto& [reason, count] : control_.verdicts().probe_local_errors()) n += count;
     return n;
   }());
   const std::pair<const char*, const ListenerStats*> listeners[] = {{"control", &control_.control_stats},
@@ -255,13 +255,13 @@ std::string MetricsServer::render() const {
                        label(cfg.pools[p].addresses[a].ip.to_string()), label(cfg.pools[p].probe),
                        e.target(e.target_of(p, a)).usable(control_.loaded().config.unknown_is_up) ? 1 : 0);
   family("gslbd_probe_latency_seconds", "histogram", "Health-check latency by address.");
-  for (const auto& [id, st] : control_.target_stats()) {
+  for (const auto& [id, st] : control_.verdicts().target_stats()) {
     const auto& h = st.latency;
     std::string lbl = fmt::format("address={},probe={}", label(st.key.ip.to_string()), label(st.key.probe));
     uint64_t cum = 0;
-    for (size_t b = 0; b < Control::kLatencyBounds.size(); ++b) {
+    for (size_t b = 0; b < Verdicts::kLatencyBounds.size(); ++b) {
       cum += h.buckets[b];
-      o += fmt::format("gslbd_probe_latency_seconds_bucket{{{},le=\"{}\"}} {}\n", lbl, Control::kLatencyBounds[b], cum);
+      o += fmt::format("gslbd_probe_latency_seconds_bucket{{{},le=\"{}\"}} {}\n", lbl, Verdicts::kLatencyBounds[b], cum);
     }
     o += fmt::format("gslbd_probe_latency_seconds_bucket{{{},le=\"+Inf\"}} {}\n", lbl, h.count);
     o += fmt::format("gslbd_probe_latency_seconds_sum{{{}}} {:.6f}\ngslbd_probe_latency_seconds_count{{{}}} {}\n", lbl, h.sum, lbl, h.count);
@@ -269,24 +269,24 @@ std::string MetricsServer::render() const {
   family("gslbd_publish_lag_seconds", "histogram",
          "From a verdict that changed the answers to the publish that carried it to the workers.");
   {
-    const auto& h = control_.publish_lag();
+    const auto& h = control_.verdicts().publish_lag();
     uint64_t cum = 0;
-    for (size_t b = 0; b < Control::kLatencyBounds.size(); ++b) {
+    for (size_t b = 0; b < Verdicts::kLatencyBounds.size(); ++b) {
       cum += h.buckets[b];
-      o += fmt::format("gslbd_publish_lag_seconds_bucket{{le=\"{}\"}} {}\n", Control::kLatencyBounds[b], cum);
+      o += fmt::format("gslbd_publish_lag_seconds_bucket{{le=\"{}\"}} {}\n", Verdicts::kLatencyBounds[b], cum);
     }
     o += fmt::format("gslbd_publish_lag_seconds_bucket{{le=\"+Inf\"}} {}\n", h.count);
     o += fmt::format("gslbd_publish_lag_seconds_sum {:.6f}\ngslbd_publish_lag_seconds_count {}\n", h.sum, h.count);
   }
   family("gslbd_probe_results_total", "counter", "Health-check results by address and reason (\"ok\" for passes).");
-  for (const auto& [id, st] : control_.target_stats())
+  for (const auto& [id, st] : control_.verdicts().target_stats())
     for (const auto& [reason, n] : st.results)
       o += fmt::format("gslbd_probe_results_total{{address={},probe={},result={}}} {}\n",
                        label(st.key.ip.to_string()), label(st.key.probe), label(reason), n);
   family("gslbd_failovers_total", "counter", "Failovers (and all-down events) per dynamic name.");
   for (const auto& n : cfg.names) {
-    auto it = control_.failovers().find(n.fqdn);
-    o += fmt::format("gslbd_failovers_total{{name={}}} {}\n", label(n.fqdn), it == control_.failovers().end() ? 0 : it->second);
+    auto it = control_.verdicts().failovers().find(n.fqdn);
+    o += fmt::format("gslbd_failovers_total{{name={}}} {}\n", label(n.fqdn), it == control_.verdicts().failovers().end() ? 0 : it->second);
   }
   family("gslbd_name_pool", "gauge", "1 for each pool a dynamic name answers from now.");
   for (size_t i = 0; i < cfg.names.size(); ++i)

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,12 @@
 #include <thread>
 
 namespace gslb::daemon {
+
+void return_free_memory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 void notify_systemd(const std::string& state) {
   const char* path = std::getenv("NOTIFY_SOCKET");

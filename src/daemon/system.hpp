@@ -22,6 +22,11 @@ core::Result<Identity> lookup_identity(const std::string& user, const std::strin
 // When running as root: setgroups/setgid/setuid to `id`. Irreversible.
 core::Result<bool> drop_privileges(const Identity& id);
 
+// Gives freed heap back to the kernel. A reload frees a whole configuration (and the loader
+// thread's scratch) at once, but glibc keeps freed pages in its arenas: without this the RSS
+// after a reload of a 1M-record zone stayed at the reload's peak.
+void return_free_memory();
+
 // DNS worker threads the config asks for (server.workers, 0 = one per core).
 unsigned worker_count(const config::Server& server);
 

@@ -25,9 +25,7 @@ Scheduler::Scheduler(uv_loop_t* loop, Callback cb)
       plan_([this](uint64_t n) {
         return n <= 1 ? 0 : std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_);
       }),
-      timer_(new uv_timer_t) {
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
+      timer_(loop, [this] { on_timer(); }) {
 }
 
 Scheduler::~Scheduler() { close(); }
@@ -67,7 +65,7 @@ void Scheduler::start_entry(Target target) {
 
 void Scheduler::stop(Entry& e) {
   if (e.check) {
-    if (e.target.spec->type == Type::tcp)
+    if (e.target.spec->type != Type::https)
       tcp_->cancel(e.check);
     else
       http_->cancel(e.check);
@@ -81,9 +79,7 @@ void Scheduler::close() {
   closed_ = true;
   for (auto& [id, e] : entries_) stop(e);
   entries_.clear();
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  timer_ = nullptr;
+  timer_.close();
   http_->close();
   tcp_->close();
 }
@@ -92,12 +88,11 @@ void Scheduler::arm() {
   if (closed_) return;
   const auto due = plan_.next_due();
   if (!due) {
-    uv_timer_stop(timer_);
+    timer_.stop();
     return;
   }
   const uint64_t now = uv_now(loop_);
-  uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<Scheduler*>(t->data)->on_timer(); },
-                 *due > now ? *due - now : 0, 0);
+  timer_.start(*due > now ? *due - now : 0);
 }
 
 void Scheduler::on_timer() {
@@ -114,7 +109,7 @@ void Scheduler::run(Entry& e) {
   const uint64_t serial = e.serial;
   Done done = [this, id, serial](const Result& r) { finished(id, serial, r); };
   const Spec& spec = *e.target.spec;
-  auto started = spec.type == Type::tcp ? tcp_->start(e.target.address, spec, std::move(done))
+  auto started = spec.type != Type::https ? tcp_->start(e.target.address, spec, std::move(done))
                                         : http_->start(e.target.address, spec, std::move(done));
   if (started) {
     e.check = *started;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/address.hpp"
+#include "io/handle.hpp"
 #include "probe/plan.hpp"
 #include "probe/runner.hpp"
 #include "probe/spec.hpp"
@@ -78,7 +79,7 @@ class Scheduler {
   std::unordered_map<uint32_t, Entry> entries_;
   std::minstd_rand rng_;
   Plan plan_;
-  uv_timer_t* timer_ = nullptr;  // freed in its close callback
+  io::Timer timer_;
   uint64_t next_serial_ = 1;
   bool closed_ = false;
 };

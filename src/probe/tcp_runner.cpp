@@ -3,7 +3,18 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include <optional>
+
+#include "probe/http_exchange.hpp"
+
 namespace gslb::probe {
+
+// A plain-HTTP check's exchange on the connection: the request, then the response as it arrives.
+struct TcpRunner::Http {
+  std::string request;
+  HttpResponse response;
+  uv_write_t write{};
+};
 
 struct TcpRunner::Check {
   TcpRunner* owner = nullptr;  // null once finished or cancelled: late callbacks then do nothing
@@ -18,6 +29,7 @@ struct TcpRunner::Check {
   uint64_t start_ns = 0;
   core::Duration timeout{};
   Done done;
+  std::unique_ptr<Http> http;  // null: a TCP connect check
 };
 
 core::Result<CheckId> TcpRunner::start(const core::IpAddress& address, const Spec& spec,
@@ -29,6 +41,8 @@ core::Result<CheckId> TcpRunner::start(const core::IpAddress& address, const Spe
   c->timeout = spec.timeout;
   c->done = std::move(done);
   c->start_ns = uv_hrtime();
+  if (spec.type == Type::http)
+    c->http = std::make_unique<Http>(Http{http_request(address, spec), HttpResponse(spec), {}});
   if (int r = uv_tcp_init(loop_, &c->tcp); r != 0)
     return core::Error{"", 0, 0, fmt::format("uv_tcp_init: {}", uv_strerror(r))};
   c->tcp.data = c;
@@ -55,7 +69,33 @@ core::Result<CheckId> TcpRunner::start(const core::IpAddress& address, const Spe
 void TcpRunner::on_connect(uv_connect_t* req, int status) {
   auto* c = static_cast<Check*>(req->data);
   if (!c->owner) return;  // UV_ECANCELED from our own uv_close
-  c->owner->finish(c, status == 0 ? Result{true, "connected", {}} : socket_failure(status));
+  if (status != 0) return c->owner->finish(c, socket_failure(status));
+  if (!c->http) return c->owner->finish(c, Result{true, "connected", {}});
+  // The request fits the socket buffer of a fresh connection; the response may come in pieces.
+  uv_buf_t buf = uv_buf_init(c->http->request.data(), unsigned(c->http->request.size()));
+  c->http->write.data = c;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&c->tcp);
+  int r = uv_write(&c->http->write, stream, &buf, 1, [](uv_write_t* w, int st) {
+    auto* c = static_cast<Check*>(w->data);
+    if (c->owner && st != 0 && st != UV_ECANCELED) c->owner->finish(c, socket_failure(st));
+  });
+  if (r == 0) r = uv_read_start(stream, on_alloc, on_read);
+  if (r != 0) c->owner->finish(c, socket_failure(r));
+}
+
+void TcpRunner::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  // Every read is handled before the next is allocated: one buffer serves every check.
+  auto* self = static_cast<Check*>(handle->data)->owner;
+  *buf = self ? uv_buf_init(self->read_buf_.data(), unsigned(self->read_buf_.size())) : uv_buf_init(nullptr, 0);
+}
+
+void TcpRunner::on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
+  auto* c = static_cast<Check*>(stream->data);
+  if (!c->owner || n == 0) return;
+  if (n == UV_EOF) return c->owner->finish(c, c->http->response.end());
+  if (n < 0) return c->owner->finish(c, socket_failure(int(n)));
+  if (auto verdict = c->http->response.feed(std::string_view(buf->base, size_t(n))))
+    c->owner->finish(c, std::move(*verdict));
 }
 
 void TcpRunner::on_timer(uv_timer_t* timer) {

@@ -1,7 +1,10 @@
-// TCP connect checks on a libuv loop: a check passes when the three-way handshake completes
-// within spec.timeout. Nothing is sent; the connection is closed at once.
+// TCP and plain-HTTP checks on a libuv loop. A TCP check passes when the three-way handshake
+// completes within spec.timeout; nothing is sent, and the connection is closed at once. An HTTP
+// check then sends the spec's request and reads the response only as far as its verdict needs
+// (http_exchange.hpp), all within spec.timeout.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <unordered_map>
 
@@ -33,15 +36,19 @@ class TcpRunner {
 
  private:
   struct Check;
+  struct Http;
   static void on_connect(uv_connect_t* req, int status);
   static void on_timer(uv_timer_t* timer);
   static void on_close(uv_handle_t* handle);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf);
   // Detaches `c` from the runner and closes its handles; it is freed once both have closed.
   void release(Check* c);
   void finish(Check* c, Result result);
 
   uv_loop_t* loop_;
   CheckId next_id_ = 1;
+  std::array<char, 16 * 1024> read_buf_;
   std::unordered_map<CheckId, Check*> checks_;
 };
 

@@ -1,5 +1,5 @@
 // gslb-route-follow's pure half: the v1 stream lines as gslbd writes them (src/daemon/control.cpp,
-// Control::verdict_line), folded per address, applied to a real cluster. No sockets.
+// Verdicts::line), folded per address, applied to a real cluster. No sockets.
 #include <catch2/catch.hpp>
 #include <gslb/follow.hpp>
 

@@ -46,8 +46,9 @@ inline gslb::probe::Spec http_spec(uint16_t port, const std::string& path = "/")
   return s;
 }
 
-// Runs one check of `spec` against `ip` to its verdict (bounded by the spec's timeout plus 5 s).
-inline gslb::probe::Result check_once(const gslb::probe::Spec& spec, const std::string& ip = "127.0.0.1") {
+// Runs one check of `spec` against `ip` to its verdict (bounded by the spec's timeout plus 5 s)
+// through the runner gslbd uses for its type, or through libcurl when `curl` is set.
+inline gslb::probe::Result run_once(const gslb::probe::Spec& spec, const std::string& ip, bool curl) {
   using namespace gslb;
   std::optional<probe::Result> out;
   {
@@ -58,8 +59,8 @@ inline gslb::probe::Result check_once(const gslb::probe::Spec& spec, const std::
       auto address = core::IpAddress::parse(ip);
       REQUIRE(address);
       auto done = [&](const probe::Result& r) { out = r; };
-      auto id = spec.type == probe::Type::tcp ? tcp.start(*address, spec, done)
-                                              : http.start(*address, spec, done);
+      auto id = spec.type == probe::Type::https || curl ? http.start(*address, spec, done)
+                                                        : tcp.start(*address, spec, done);
       REQUIRE(id);
       CHECK_FALSE(out);  // never reported from inside start()
       const uint64_t deadline = uv_hrtime() + uint64_t(spec.timeout.count()) + 5'000'000'000ull;
@@ -70,6 +71,20 @@ inline gslb::probe::Result check_once(const gslb::probe::Spec& spec, const std::
   }
   REQUIRE(out);
   return *out;
+}
+
+// One check as gslbd runs it. A plain-HTTP check also runs through libcurl, which must reach the
+// same verdict for the same reason: our HTTP exchange is held to curl's reading of the reply.
+inline gslb::probe::Result check_once(const gslb::probe::Spec& spec, const std::string& ip = "127.0.0.1") {
+  gslb::probe::Result r = run_once(spec, ip, false);
+  if (spec.type == gslb::probe::Type::http) {
+    const gslb::probe::Result by_curl = run_once(spec, ip, true);
+    INFO("ours: " << r.reason << ", curl: " << by_curl.reason);
+    CHECK(r.ok == by_curl.ok);
+    CHECK(r.reason == by_curl.reason);
+    CHECK(r.local == by_curl.local);
+  }
+  return r;
 }
 
 }  // namespace probe_test

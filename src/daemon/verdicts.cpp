@@ -1,0 +1,229 @@
+#include "daemon/verdicts.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "daemon/report.hpp"
+#include "dns/overlay.hpp"
+
+namespace gslb::daemon {
+
+namespace {
+
+// Verdicts this close together make one publish: long enough to gather the results that one
+// loop turn and its neighbours deliver in a burst, short beside any check interval.
+constexpr uint64_t kCoalesceMs = 2;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string rfc3339(int64_t ms) {
+  const std::time_t t = std::time_t(ms / 1000);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return stamp;
+}
+
+// A target's verdict as the stream names it: a drain hides the probe state.
+std::string verdict_state(const health::Target& t) {
+  return t.drained() ? "drained" : health::to_string(t.state());
+}
+
+}  // namespace
+
+void Verdicts::Histogram::observe(double secs) {
+  for (size_t b = 0; b < kLatencyBounds.size(); ++b)
+    if (secs <= kLatencyBounds[b]) {
+      ++buckets[b];
+      break;
+    }
+  sum += secs;
+  ++count;
+}
+
+Verdicts::Verdicts(uv_loop_t* loop, const Loaded& loaded,
+                   std::vector<std::unique_ptr<Worker>>& workers, EventLog& log)
+    : loop_(loop), loaded_(loaded), workers_(workers), log_(log),
+      ready_timer_(loop, [this] {
+        if (ready_) std::exchange(ready_, nullptr)();
+      }),
+      publish_timer_(loop, [this] { publish(); }) {}
+
+Verdicts::~Verdicts() { stop(); }
+
+void Verdicts::start(std::function<void()> ready) {
+  publish();
+  scheduler_ = std::make_unique<probe::Scheduler>(
+      loop_, [this](uint32_t id, const probe::Result& r) { return on_result(id, r); });
+  schedule_targets();
+
+  ready_ = std::move(ready);
+  first_result_.assign(loaded_.engine->targets().size(), false);
+  if (first_result_.empty()) {
+    std::exchange(ready_, nullptr)();
+    return;
+  }
+  core::Duration longest{};
+  for (const auto& [name, spec] : loaded_.probes) longest = std::max(longest, spec->timeout);
+  ready_timer_.start(uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(longest).count() + 200));
+}
+
+void Verdicts::stop() {
+  if (scheduler_) scheduler_->close();
+  ready_timer_.close();
+  publish_timer_.close();
+  followers_.clear();
+}
+
+void Verdicts::reloaded() {
+  publish();
+  if (scheduler_) schedule_targets();
+  // Targets may have come or gone: verdict followers start over from a fresh snapshot.
+  streamed_.clear();
+  for (size_t i = 0; i < loaded_.engine->targets().size(); ++i)
+    streamed_[loaded_.engine->targets()[i]] = verdict_state(loaded_.engine->target(i));
+  if (!followers_.empty()) followers_.tell(snapshot());
+}
+
+void Verdicts::schedule_targets() {
+  std::vector<probe::Target> targets;
+  target_index_.clear();
+  const auto& keys = loaded_.engine->targets();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto [it, fresh] = ids_.try_emplace(keys[i], next_id_);
+    if (fresh) ++next_id_;
+    target_index_[it->second] = i;
+    targets.push_back(probe::Target{it->second, keys[i].ip, loaded_.probes.at(keys[i].probe)});
+  }
+  scheduler_->set_targets(std::move(targets));
+}
+
+bool Verdicts::on_result(uint32_t id, const probe::Result& r) {
+  auto it = target_index_.find(id);
+  if (it == target_index_.end()) return false;
+  const size_t target = it->second;
+  const pool::TargetKey& key = loaded_.engine->targets()[target];
+  if (r.local) {
+    // Our own shortage (no descriptor, no memory) says nothing about the gateway: its state
+    // stays, and the scheduler tries again at the normal interval. A shortage hits every target
+    // at once, so one line per burst, not one per target.
+    const uint64_t n = ++local_errors_[r.reason];
+    if (uint64_t burst = local_error_log_.hit(uint64_t(now_ms())))
+      emit(core::Level::err, fmt::format("event=probe-error kind=local address={} probe={} reason=\"{}\" "
+                                         "count={} total={} (not a verdict: health unchanged)",
+                                         key.ip.to_string(), key.probe, r.reason, burst, n));
+    return false;
+  }
+  TargetStats& st = target_stats_[id];
+  if (st.results.empty()) st.key = key;
+  const std::string_view reason = r.ok ? std::string_view("ok") : std::string_view(r.reason);
+  auto seen = std::find_if(st.results.begin(), st.results.end(),
+                           [&](const auto& e) { return e.first == reason; });
+  if (seen == st.results.end()) seen = st.results.insert(st.results.end(), {std::string(reason), 0});
+  ++seen->second;
+  st.latency.observe(std::chrono::duration<double>(r.latency).count());
+  std::vector<pool::Event> events;
+  const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
+                                              std::chrono::steady_clock::now(), events);
+  if (changed) schedule_publish();
+  for (auto& e : events) emit(e);
+  if (ready_ && target < first_result_.size()) {
+    first_result_[target] = true;
+    if (std::all_of(first_result_.begin(), first_result_.end(), [](bool b) { return b; }))
+      std::exchange(ready_, nullptr)();
+  }
+  return loaded_.engine->pending(target);
+}
+
+void Verdicts::schedule_publish() {
+  unpublished_.push_back(std::chrono::steady_clock::now());
+  if (!publish_timer_.active()) publish_timer_.start(kCoalesceMs);
+}
+
+void Verdicts::publish() {
+  publish_timer_.stop();
+  const pool::Engine& engine = *loaded_.engine;
+  auto lookup = [&engine](std::string_view name, uint16_t qtype) { return engine.answer(name, qtype); };
+  const auto changes = loaded_.engine->take_changes();
+  bool send = true;
+  if (changes.all || !overlay_ || overlay_->table() != loaded_.table.get()) {
+    overlay_ = dns::Overlay::build(*loaded_.table, lookup);
+  } else if (!changes.names.empty()) {
+    overlay_ = dns::Overlay::update(*overlay_, *loaded_.table, lookup, changes.names);
+  } else {
+    send = !unpublished_.empty();  // nothing changed since the last publish: nothing to send
+  }
+  if (send) {
+    ++overlay_builds_;
+    for (auto& w : workers_) w->publish(Snapshot{loaded_.table, overlay_});
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& at : unpublished_) publish_lag_.observe(std::chrono::duration<double>(now - at).count());
+  unpublished_.clear();
+  for (const auto& e : std::exchange(held_events_, {})) emit(e);
+}
+
+void Verdicts::emit(const pool::Event& e) {
+  // Whoever reads an event may query at once: while a publish is pending, its events wait for
+  // it, so the answers have changed before the line that says so appears.
+  if (publish_timer_.active()) {
+    held_events_.push_back(e);
+    return;
+  }
+  log_.emit(e.level, e.text());
+  if (!e.failover.empty()) ++failovers_[e.failover];
+  // The verdict stream follows the same events, so its lines too come after their publish.
+  if (e.kind == "address-up" || e.kind == "address-down" || e.kind == "drain" || e.kind == "undrain")
+    if (const std::string* addr = e.field("address"))
+      if (auto ip = core::IpAddress::parse(*addr)) stream(*ip, e.field("probe"));
+}
+
+std::string Verdicts::line(size_t id, int64_t at_ms) const {
+  const pool::TargetKey& key = loaded_.engine->targets()[id];
+  const health::Target& t = loaded_.engine->target(id);
+  const std::string reason = t.drained() ? std::string("drained by the operator") : t.reason();
+  return fmt::format(R"({{"v":1,"type":"state","address":{},"probe":{},"state":"{}","reason":{},"time":"{}"}})",
+                     json_string(key.ip.to_string()), json_string(key.probe), verdict_state(t),
+                     json_string(reason), rfc3339(at_ms)) + "\n";
+}
+
+std::string Verdicts::snapshot() const {
+  // Each line carries when its state began: the steady-clock `since` moved onto the wall clock.
+  const auto mono = std::chrono::steady_clock::now();
+  const int64_t wall = now_ms();
+  std::string out;
+  for (size_t i = 0; i < loaded_.engine->targets().size(); ++i) {
+    const auto since = loaded_.engine->target(i).since();
+    const int64_t ago = since == health::MonoTime{} || since > mono
+                            ? 0 : std::chrono::duration_cast<std::chrono::milliseconds>(mono - since).count();
+    out += line(i, wall - ago);
+  }
+  return out + "{\"v\":1,\"type\":\"synced\"}\n";
+}
+
+void Verdicts::stream(const core::IpAddress& ip, const std::string* probe) {
+  if (followers_.empty()) {
+    // Nobody listens: no work per event. What was last streamed is forgotten, so the first
+    // change a new follower sees after its snapshot is never taken for a repeat.
+    streamed_.clear();
+    return;
+  }
+  const auto& keys = loaded_.engine->targets();
+  std::string text;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!(keys[i].ip == ip) || (probe && keys[i].probe != *probe)) continue;
+    std::string state = verdict_state(loaded_.engine->target(i));
+    auto [it, fresh] = streamed_.try_emplace(keys[i], state);
+    if (!fresh && it->second == state) continue;
+    it->second = std::move(state);
+    text += line(i, now_ms());
+  }
+  if (!text.empty()) followers_.tell(text);
+}
+
+}  // namespace gslb::daemon
