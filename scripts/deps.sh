@@ -5,10 +5,11 @@
 set -euo pipefail
 
 pkgs=(g++ meson ninja-build pkg-config python3 libldns-dev libuv1-dev libcurl4-openssl-dev
-      libtomlplusplus-dev libfmt-dev catch2 libhttp-parser-dev dnsutils curl ca-certificates)
+      libtomlplusplus-dev libfmt-dev catch2 libhttp-parser-dev nlohmann-json3-dev dnsutils curl
+      ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(knot-dnsutils nsd python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf
-         iproute2 rsyslog openssl scdoc)
+         iproute2 rsyslog openssl scdoc etcd-server)
 fi
 
 missing=()

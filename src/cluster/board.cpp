@@ -56,14 +56,16 @@ std::vector<std::string> Board::forget_others() {
 
 Tally Board::tally(const std::string& target) const {
   Tally t;
+  t.voters = unsigned(live_.size());
   auto it = votes_.find(target);
   if (it == votes_.end()) return t;
   for (const auto& [node, down] : it->second) {
     if (!live_.count(node)) continue;
-    ++t.voters;
+    ++t.voted;
     t.down += down;
   }
-  t.is_down = t.voters > 0 && t.down >= rule_.needed(t.voters);
+  t.voters = unsigned(live_.size());
+  t.is_down = t.voted > 0 && t.down >= rule_.needed(t.voters);
   return t;
 }
 

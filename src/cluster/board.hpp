@@ -13,12 +13,15 @@
 
 namespace gslb::cluster {
 
-// A target's votes among the live nodes.
+// A target's votes among the live nodes. A live node that has not voted on the target (it
+// has not checked it yet) accuses nothing: it counts as a vote for up. Without that, the first
+// node to check a target after a start would decide alone for everyone.
 struct Tally {
   unsigned down = 0;    // live nodes voting down
-  unsigned voters = 0;  // live nodes with a vote on it
+  unsigned voted = 0;   // live nodes with a vote on it
+  unsigned voters = 0;  // live nodes
   bool is_down = false; // what down_when makes of it; false when nobody voted
-  // "2/3": down votes over voters, as events write it.
+  // "2/3": down votes over live nodes, as events write it.
   std::string text() const;
 };
 

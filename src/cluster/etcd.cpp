@@ -14,7 +14,7 @@ using json = nlohmann::json;
 
 // At most this many operations in one txn: etcd's default --max-txn-ops.
 constexpr size_t kMaxTxnOps = 128;
-constexpr uint64_t kFirstBackoffMs = 200, kMaxBackoffMs = 2000;
+constexpr uint64_t kFirstBackoffMs = 200, kMaxBackoffMs = 1000;
 
 void delete_poll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 

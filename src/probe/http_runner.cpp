@@ -241,6 +241,10 @@ core::Result<CheckId> HttpRunner::start(const core::IpAddress& address, const Sp
   curl_easy_setopt(e, CURLOPT_WRITEDATA, c.get());
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, Check::on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c.get());
+  if (source_ && source_->family == address.family) {
+    const std::string from = "host!" + source_->to_string();
+    curl_easy_setopt(e, CURLOPT_INTERFACE, from.c_str());  // curl copies the string
+  }
   if (spec.method == Method::head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (c->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to.get());
   if (c->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers.get());

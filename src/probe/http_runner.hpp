@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "core/address.hpp"
@@ -29,6 +30,8 @@ class HttpRunner {
   // Starts a request to address:spec.port for spec.path with Host/SNI spec.host (the address
   // itself when empty). `done` runs later on the loop, never inside start().
   core::Result<CheckId> start(const core::IpAddress& address, const Spec& spec, Done done);
+  // Checks of targets in this address's family leave from it (CURLOPT_INTERFACE).
+  void set_source(std::optional<core::IpAddress> source) { source_ = source; }
   // Stops a check without calling its `done`. Unknown ids (already finished) are ignored.
   void cancel(CheckId id);
   // Cancels every check and releases curl and the handles.
@@ -52,6 +55,7 @@ class HttpRunner {
   void close_poll(uv_poll_t* poll);
 
   uv_loop_t* loop_;
+  std::optional<core::IpAddress> source_;
   std::unique_ptr<CURLM, MultiDeleter> multi_;
   uv_timer_t* timer_ = nullptr;
   // Every live socket watcher with the events curl asked for: libuv stops a watcher when the

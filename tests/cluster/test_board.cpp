@@ -39,7 +39,8 @@ TEST_CASE("majority of three: one node alone does not take an address down") {
   b.node_up("b");
   b.node_up("c");
   CHECK_FALSE(b.tally("t").is_down);  // nobody voted: no shared verdict
-  CHECK(b.tally("t").voters == 0);
+  CHECK(b.tally("t").voted == 0);
+  CHECK(b.tally("t").voters == 3);
   CHECK(b.vote("t", "a", false));
   CHECK(b.vote("t", "b", false));
   CHECK(b.vote("t", "c", true));
@@ -49,6 +50,19 @@ TEST_CASE("majority of three: one node alone does not take an address down") {
   CHECK(b.vote("t", "b", true));
   CHECK(b.tally("t").is_down);
   CHECK(b.tally("t").text() == "2/3");
+}
+
+TEST_CASE("a live node that has not voted yet counts as up: the first to check does not decide") {
+  Board b("a", rule("majority"));
+  b.vote("t", "a", true);
+  CHECK(b.tally("t").is_down);  // alone
+  b.node_up("b");
+  b.node_up("c");
+  CHECK(b.tally("t").text() == "1/3");
+  CHECK(b.tally("t").voted == 1);
+  CHECK_FALSE(b.tally("t").is_down);
+  b.vote("t", "b", true);
+  CHECK(b.tally("t").is_down);
 }
 
 TEST_CASE("a node whose lease expired is not counted; its return counts it again") {
@@ -83,7 +97,7 @@ TEST_CASE("etcd gone: only this node's own votes remain") {
   auto touched = b.forget_others();
   CHECK(touched == std::vector<std::string>{"t1", "t2"});
   CHECK_FALSE(b.tally("t1").is_down);
-  CHECK(b.tally("t1").voters == 0);
+  CHECK(b.tally("t1").voted == 0);
   CHECK(b.tally("t2").text() == "0/1");
   CHECK(b.live_nodes() == std::set<std::string>{"a"});
   CHECK(b.targets() == std::vector<std::string>{"t2", "t3"});
@@ -102,6 +116,8 @@ TEST_CASE("unvote removes a vote; votes() lists live and expired nodes") {
   CHECK(b.votes("t").size() == 3);
   CHECK(b.unvote("t", "c"));
   CHECK_FALSE(b.unvote("t", "c"));
+  CHECK_FALSE(b.tally("t").is_down);  // c is live and accuses nothing
+  b.node_down("c");
   CHECK(b.tally("t").is_down);
   CHECK(b.votes("nothing").empty());
 }
