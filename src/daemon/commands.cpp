@@ -92,7 +92,14 @@ Reply run_command(Control& control, const std::vector<std::string>& args) {
   const std::string& cmd = a.empty() ? args[0] : a[0];
   const pool::Engine& engine = *control.loaded().engine;
   const auto now = std::chrono::steady_clock::now();
-  if (cmd == "status") return {0, json ? status_json(engine, now) : status_text(engine, now)};
+  if (cmd == "status") {
+    const cluster::Link* link = control.verdicts().cluster();
+    if (!link) return {0, json ? status_json(engine, now) : status_text(engine, now)};
+    if (!json) return {0, status_text(engine, now) + cluster_text(*link, engine)};
+    std::string body = status_json(engine, now);  // {...}\n: the cluster goes in as a member
+    body.resize(body.rfind('}'));
+    return {0, body + ",\"cluster\":" + cluster_json(*link, engine) + "}\n"};
+  }
   if (cmd == "explain") return explain_name(control, a, json);
   if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain");
   if (cmd == "verdicts") return {0, control.verdicts().snapshot()};

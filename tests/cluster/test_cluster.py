@@ -6,7 +6,9 @@
 """
 
 import contextlib
+import json
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -54,6 +56,21 @@ def test_gateway_dies_all_drop_it(c, binary):
             e = n.wait_event("address-down", address="127.0.0.2", timeout=2)
             c.check(e and e.get("votes", "").endswith("/3") and int(e["votes"].split("/")[0]) >= 2,
                     f"{n.node}: address-down with votes=k/3, k >= 2", e and e["_line"])
+        # gslbctl status shows every node's vote.
+        ctl = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(binary))), "ctl", "gslbctl")
+        sock = os.path.join(nodes[1].dir, "ctl.sock")
+
+        def status(*extra):
+            return subprocess.run([ctl, "--socket", sock, *extra, "status"], capture_output=True,
+                                  text=True, timeout=5).stdout
+        text, _ = ct.poll_until(lambda: "n1=down n2=down n3=down" in status() and status(), 3)
+        c.check(text and "cluster: node n2, joined, down_when majority, live 3 (n1 n2 n3)" in text,
+                "status: the cluster line", text)
+        c.check(text and any(l.split()[:4] == ["127.0.0.2", "gw", "down", "3/3"] for l in text.splitlines()),
+                "status: 127.0.0.2 down 3/3", text)
+        doc = json.loads(status("--json"))
+        row = [t for t in doc["cluster"]["targets"] if t["address"] == "127.0.0.3"]
+        c.eq(row and row[0]["votes"], {"n1": "up", "n2": "up", "n3": "up"}, "status --json: votes by node")
 
 
 def test_one_source_refused_nothing_fails_over(c, binary):
