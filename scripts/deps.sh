@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what gslbd needs from Debian's archive, only what is missing.
 #   scripts/deps.sh          build + run
+#   scripts/deps.sh --cluster   also etcd (scripts/demo.sh cluster)
 #   scripts/deps.sh --test   also what the test suite uses (dig, kdig, NSD, clang's libFuzzer, ...)
 set -euo pipefail
 
 pkgs=(g++ meson ninja-build pkg-config python3 libldns-dev libuv1-dev libcurl4-openssl-dev
       libtomlplusplus-dev libfmt-dev catch2 libhttp-parser-dev nlohmann-json3-dev dnsutils curl
       ca-certificates)
+if [[ "${1:-}" == "--cluster" ]]; then
+  pkgs+=(etcd-server)
+fi
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(knot-dnsutils nsd python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf
          iproute2 rsyslog openssl scdoc etcd-server)
