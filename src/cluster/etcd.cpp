@@ -14,7 +14,7 @@ using json = nlohmann::json;
 
 // At most this many operations in one txn: etcd's default --max-txn-ops.
 constexpr size_t kMaxTxnOps = 128;
-constexpr uint64_t kFirstBackoffMs = 200, kMaxBackoffMs = 1000;
+constexpr uint64_t kFirstBackoffMs = 200, kMaxBackoffMs = 1000, kQuietRetryMs = 100;
 
 void delete_poll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
@@ -125,7 +125,15 @@ void Link::unvote(const std::string& target) {
   notify({target});
 }
 
+void Link::set_drain(const std::string& address, std::optional<int64_t> until) {
+  if (until) drains_[address] = *until;
+  else drains_.erase(address);
+  pending_drains_[address] = until;
+  flush();
+}
+
 void Link::notify(std::vector<std::string> touched) {
+  if (std::exchange(drains_changed_, false) && hooks_.drains) hooks_.drains(drains_);
   if (touched.empty() || !hooks_.changed) return;
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
@@ -149,8 +157,14 @@ void Link::connect() {
         json j = json::parse(body, nullptr, false);
         if (j.is_discarded() || !j.contains("header")) return fail("range: " + body.substr(0, 200));
         std::vector<std::string> touched = board_.forget_others();
+        // etcd's drains, with this node's changes made while it was away on top.
+        drains_.clear();
         for (const auto& kv : j.value("kvs", json::array()))
           apply(text_of(kv, "key"), text_of(kv, "value"), false, touched);
+        for (const auto& [address, until] : pending_drains_)
+          if (until) drains_[address] = *until;
+          else drains_.erase(address);
+        drains_changed_ = true;  // on every join: etcd holds the deployment's drains
         revision_ = as_int(j["header"]["revision"]);
         for (const auto& [t, down] : own_) touched.push_back(t);
         on_joined(revision_);
@@ -163,6 +177,7 @@ void Link::connect() {
 void Link::on_joined(int64_t revision) {
   state_ = State::joined;
   backoff_ms_ = 0;
+  failures_in_row_ = 0;
   degraded_logged_ = false;
   open_watch();
   pending_.clear();
@@ -238,6 +253,18 @@ void Link::apply(const std::string& key, const std::string& value, bool deleted,
   if (k.kind == Key::Kind::node) {
     auto t = deleted ? board_.node_down(k.node) : board_.node_up(k.node);
     touched.insert(touched.end(), t.begin(), t.end());
+  } else if (k.kind == Key::Kind::drain) {
+    int64_t until = 0;
+    try {
+      until = deleted ? 0 : std::stoll(value);
+    } catch (...) {
+      return;  // not ours: ignore
+    }
+    auto it = drains_.find(k.address);
+    const bool same = deleted ? it == drains_.end() : it != drains_.end() && it->second == until;
+    if (deleted) drains_.erase(k.address);
+    else drains_[k.address] = until;
+    drains_changed_ |= !same;
   } else if (k.kind == Key::Kind::vote) {
     const bool changed = deleted ? board_.unvote(k.target, k.node)
                                  : board_.vote(k.target, k.node, value == "down");
@@ -255,8 +282,19 @@ void Link::keepalive() {
 }
 
 void Link::flush() {
-  if (state_ != State::joined || txn_in_flight_ || pending_.empty()) return;
+  if (state_ != State::joined || txn_in_flight_ || (pending_.empty() && pending_drains_.empty())) return;
   json ops = json::array();
+  // Drains have no lease: they outlive the node that set them, with their own end.
+  while (!pending_drains_.empty() && ops.size() < kMaxTxnOps) {
+    auto it = pending_drains_.begin();
+    const std::string key = base64(keys_.drain(it->first));
+    if (it->second)
+      ops.push_back({{"request_put", {{"key", key}, {"value", base64(std::to_string(*it->second))}}}});
+    else
+      ops.push_back({{"request_delete_range", {{"key", key}}}});
+    inflight_drains_.insert(*it);
+    pending_drains_.erase(it);
+  }
   while (!pending_.empty() && ops.size() < kMaxTxnOps) {
     auto it = pending_.begin();
     ops.push_back({{"request_put",
@@ -269,6 +307,7 @@ void Link::flush() {
   txn_in_flight_ = true;
   post("/v3/kv/txn", json{{"success", std::move(ops)}}.dump(), [this, n](long, const std::string&) {
     txn_in_flight_ = false;
+    inflight_drains_.clear();
     writes_ += n;
     flush();
   });
@@ -278,20 +317,35 @@ void Link::fail(const std::string& why) {
   if (state_ == State::closed) return;
   cancel_requests();
   txn_in_flight_ = false;
+  // A drain change whose txn may not have landed is written again on return (votes are all
+  // re-published then anyway); a newer change of the same address wins.
+  pending_drains_.merge(inflight_drains_);
+  inflight_drains_.clear();
   keepalive_timer_.stop();
   const bool was_joined = state_ == State::joined;
   state_ = State::waiting;
+  const std::string& failed = cfg_.etcd[endpoint_];
+  endpoint_ = (endpoint_ + 1) % cfg_.etcd.size();
+  // One endpoint gone (a member died, a leader election) is not etcd gone: for half a lease
+  // (the votes on it are still alive) try the others every 100 ms, keeping what the board
+  // knows; only then decide alone. The first failure of a single endpoint counts the same.
+  const uint64_t now = uv_now(loop_);
+  if (failures_in_row_++ == 0)
+    quiet_until_ = now + uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.lease).count() / 2);
+  if (now < quiet_until_) {
+    retry_timer_.start(failures_in_row_ == 1 ? 0 : kQuietRetryMs);
+    return;
+  }
   if (was_joined || !degraded_logged_) {
     degraded_logged_ = true;
     if (hooks_.event)
       hooks_.event(core::Level::warning, "cluster-degraded",
                    {{"node", board_.self()},
-                    {"etcd", cfg_.etcd[endpoint_]},
+                    {"etcd", failed},
                     {"reason", why, true},
                     {"action", "deciding on this node's own checks"}});
   }
   notify(board_.forget_others());
-  endpoint_ = (endpoint_ + 1) % cfg_.etcd.size();
   backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, kMaxBackoffMs) : kFirstBackoffMs;
   retry_timer_.start(backoff_ms_);
 }

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct LinkHooks {
   std::function<void(const std::vector<std::string>& targets)> changed;
   // A line for the log: event=KIND fields...
   std::function<void(core::Level, std::string kind, std::vector<core::Field>)> event;
+  // The deployment's drains changed: every drained address with its end (ms since the epoch,
+  // 0 = until undrained), as etcd holds them plus this node's changes not yet written.
+  std::function<void(const std::map<std::string, int64_t>& drains)> drains;
 };
 
 class Link {
@@ -49,6 +53,11 @@ class Link {
   void vote(const std::string& target, bool down);
   // This node no longer checks `target` (a reload removed it).
   void unvote(const std::string& target);
+  // Drains `address` everywhere until `until` (ms since the epoch, 0: until undrained), or
+  // undrains it (none). Written with the next batch, or when etcd is back; `drains` does not
+  // run for the node's own change.
+  void set_drain(const std::string& address, std::optional<int64_t> until);
+  const std::map<std::string, int64_t>& drains() const noexcept { return drains_; }
 
   bool joined() const noexcept { return state_ == State::joined; }
   // Keys written to etcd (votes and the node key), for metrics and the benchmark.
@@ -89,11 +98,17 @@ class Link {
   State state_ = State::idle;
   bool degraded_logged_ = false;
   size_t endpoint_ = 0;
+  size_t failures_in_row_ = 0;  // since the last join
+  uint64_t quiet_until_ = 0;    // loop time (ms) until which a failure is retried quietly
   uint64_t backoff_ms_ = 0;
   std::string lease_;     // the lease ID, as etcd writes it (a decimal string)
   int64_t revision_ = 0;  // the last revision seen through range or watch
   std::map<std::string, bool> own_;      // this node's votes
   std::map<std::string, bool> pending_;  // not yet written
+  std::map<std::string, int64_t> drains_;  // the deployment's drains, by address
+  std::map<std::string, std::optional<int64_t>> pending_drains_;  // not yet written; none: delete
+  std::map<std::string, std::optional<int64_t>> inflight_drains_;  // in the txn under way
+  bool drains_changed_ = false;
   bool txn_in_flight_ = false;
   std::string watch_buf_;
   uint64_t writes_ = 0;

@@ -65,6 +65,9 @@ void Verdicts::start(std::function<void()> ready) {
     hooks.event = [this](core::Level level, std::string kind, std::vector<core::Field> fields) {
       emit(pool::Event(level, std::move(kind), std::move(fields)));
     };
+    hooks.drains = [this](const std::map<std::string, int64_t>& d) {
+      if (on_cluster_drains) on_cluster_drains(d);
+    };
     link_ = std::make_unique<cluster::Link>(loop_, cc, *board_, std::move(hooks));
     cluster_reindex();
     link_->start();

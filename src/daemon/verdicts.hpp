@@ -85,6 +85,9 @@ class Verdicts {
   // Cluster mode ([cluster] etcd set, read at start): this node's link and the votes it sees;
   // null otherwise.
   const cluster::Link* cluster() const noexcept { return link_.get(); }
+  cluster::Link* cluster() noexcept { return link_.get(); }
+  // Where the deployment's drains go when they change (set before start()).
+  std::function<void(const std::map<std::string, int64_t>&)> on_cluster_drains;
 
  private:
   // The tallies of these targets ("ADDRESS/PROBE") may have changed: give the engine their
