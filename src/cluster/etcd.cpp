@@ -333,6 +333,9 @@ void Link::fail(const std::string& why) {
   if (failures_in_row_++ == 0)
     quiet_until_ = now + uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.lease).count() / 2);
   if (now < quiet_until_) {
+    if (hooks_.event && failures_in_row_ == 1)
+      hooks_.event(core::Level::info, "cluster-retry",
+                   {{"node", board_.self()}, {"etcd", failed}, {"reason", why, true}});
     retry_timer_.start(failures_in_row_ == 1 ? 0 : kQuietRetryMs);
     return;
   }
@@ -361,8 +364,10 @@ void Link::post(const std::string& path, const std::string& body, Body done, boo
   if (!r->easy) return fail("curl_easy_init failed");
   CURL* e = r->easy;
   const std::string url = cfg_.etcd[endpoint_] + path;
+  // Half a lease: an answer later than that leaves too little of the lease to act on, and a
+  // loaded etcd (fsync on a busy disk) takes hundreds of milliseconds now and then.
   const long timeout_ms = std::max<long>(
-      300, long(std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.lease).count() / 3));
+      1000, long(std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.lease).count() / 2));
   r->headers = curl_slist_append(nullptr, "Content-Type: application/json");
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, r.get());
