@@ -18,6 +18,7 @@ Uses the cluster tests' harness (tests/cluster/clustertest.py) for etcd and the 
 Needs Debian's etcd-server and python3-dnspython.
 """
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -38,6 +39,21 @@ from clustertest import healthtest  # noqa: E402
 
 HTTP_PROBE = 'type = "http"\nport = {port}\npath = "/health"\ninterval = "1s"\ntimeout = "500ms"\nrise = 2\nfall = 2\n'
 TCP_PROBE = 'type = "tcp"\nport = {port}\ninterval = "1s"\ntimeout = "500ms"\nrise = 2\nfall = 2\n'
+
+
+@contextlib.contextmanager
+def three_nodes(binary, etcd, port, probe, customize=None):
+    """n1..n3 checking from 127.0.0.11..13 with `probe` (a template with {port}), lease 3s."""
+    prefix = "/gslbd/bench-" + uuid.uuid4().hex[:8]
+    with contextlib.ExitStack() as stack:
+        nodes = []
+        for i in range(3):
+            n = ct.Node(binary, f"n{i + 1}", f"127.0.0.1{i + 1}", etcd.endpoints, port, prefix, lease="3s")
+            n.probes = {"gw": probe.format(port=port)}
+            if customize:
+                customize(n)
+            nodes.append(stack.enter_context(n))
+        yield nodes
 
 
 def kill_and_time(nodes, gw, majority=1):
@@ -80,24 +96,13 @@ def detection(binary, runs):
                 one.node = "single"
                 single.append(kill_and_time([one], gw)[0])
                 gw.stop()
-        with ct.Etcd(1) as etcd:
-            prefix = "/gslbd/bench-" + uuid.uuid4().hex[:8]
-            nodes = []
-            try:
-                for i in range(3):
-                    n = ct.Node(binary, f"n{i + 1}", f"127.0.0.1{i + 1}", etcd.endpoints, port, prefix,
-                                lease="3s")
-                    n.probes = {"gw": HTTP_PROBE.format(port=port)}
-                    nodes.append(n.__enter__())
-                for _ in range(runs):
-                    gw = gws.add("127.0.0.2", port)
-                    if not ct.all_answer(nodes, {"127.0.0.2"}, timeout=10):
-                        print("cluster did not come back to 127.0.0.2", file=sys.stderr)
-                    cluster.append(kill_and_time(nodes, gw, majority=2))
-                    gw.stop()
-            finally:
-                for n in nodes:
-                    n.__exit__(None, None, None)
+        with ct.Etcd(1) as etcd, three_nodes(binary, etcd, port, HTTP_PROBE) as nodes:
+            for _ in range(runs):
+                gw = gws.add("127.0.0.2", port)
+                if not ct.all_answer(nodes, {"127.0.0.2"}, timeout=10):
+                    print("cluster did not come back to 127.0.0.2", file=sys.stderr)
+                cluster.append(kill_and_time(nodes, gw, majority=2))
+                gw.stop()
     return single, cluster
 
 
@@ -153,47 +158,36 @@ def writes(node):
 def etcd_writes(binary, targets, seconds):
     addrs = [f"127.2.{i // 250}.{i % 250 + 1}" for i in range(targets)]
     half = targets // 2
-    port = gslbtest_port = ct.gslbtest.candidate_port()
-    listeners = Listeners(addrs, gslbtest_port)
+    port = ct.gslbtest.candidate_port()
+    listeners = Listeners(addrs, port)
     body_pools = ('[[pool]]\nname = "a"\nprobe = "gw"\naddresses = [' +
                   ", ".join(f'{{ ip = "{a}" }}' for a in addrs[:half]) + ']\n'
                   '[[pool]]\nname = "b"\nprobe = "gw"\naddresses = [' +
                   ", ".join(f'{{ ip = "{a}" }}' for a in addrs[half:]) + ']\n')
     out = {}
     try:
-        with ct.Etcd(1) as etcd:
-            prefix = "/gslbd/bench-" + uuid.uuid4().hex[:8]
-            nodes = []
-            try:
-                for i in range(3):
-                    n = ct.Node(binary, f"n{i + 1}", f"127.0.0.1{i + 1}", etcd.endpoints, port, prefix,
-                                lease="3s")
-                    n.probes = {"gw": TCP_PROBE.format(port=port)}
-                    n.metrics_port = ct.gslbtest.free_port()
-                    base = n.config_text
+        def with_pools_and_metrics(n):
+            n.metrics_port = ct.gslbtest.free_port()
+            base = n.config_text
 
-                    def text(body=None, base=base, mp=n.metrics_port):
-                        t = base(body)
-                        t = re.sub(r'\[\[pool\]\].*?(?=\[\[name\]\])', lambda _: body_pools, t, flags=re.S)
-                        return t + f'\n[metrics]\nlisten = "127.0.0.1:{mp}"\n'
-                    n.config_text = text
-                    nodes.append(n.__enter__())
-                time.sleep(5)  # every target checked and voted a few times over
-                w0 = [writes(n) for n in nodes]
-                time.sleep(seconds)
-                w1 = [writes(n) for n in nodes]
-                out["steady"] = (sum(w1) - sum(w0)) / seconds
-                listeners.close(addrs[:half])  # the region dies
-                time.sleep(seconds)
-                w2 = [writes(n) for n in nodes]
-                out["outage"] = (sum(w2) - sum(w1)) / seconds
-                out["outage_keys"] = sum(w2) - sum(w1)
-                out["per_node"] = [b - a for a, b in zip(w1, w2)]
-                out["events"] = [f"{n.node}: {e['_line']}" for n in nodes
-                                 for e in n.events() if e["event"].startswith("cluster-")]
-            finally:
-                for n in nodes:
-                    n.__exit__(None, None, None)
+            def text(body=None):
+                t = re.sub(r'\[\[pool\]\].*?(?=\[\[name\]\])', lambda _: body_pools, base(body), flags=re.S)
+                return t + f'\n[metrics]\nlisten = "127.0.0.1:{n.metrics_port}"\n'
+            n.config_text = text
+        with ct.Etcd(1) as etcd, three_nodes(binary, etcd, port, TCP_PROBE, with_pools_and_metrics) as nodes:
+            time.sleep(5)  # every target checked and voted a few times over
+            w0 = [writes(n) for n in nodes]
+            time.sleep(seconds)
+            w1 = [writes(n) for n in nodes]
+            out["steady"] = (sum(w1) - sum(w0)) / seconds
+            listeners.close(addrs[:half])  # the region dies
+            time.sleep(seconds)
+            w2 = [writes(n) for n in nodes]
+            out["outage"] = (sum(w2) - sum(w1)) / seconds
+            out["outage_keys"] = sum(w2) - sum(w1)
+            out["per_node"] = [b - a for a, b in zip(w1, w2)]
+            out["events"] = [f"{n.node}: {e['_line']}" for n in nodes
+                             for e in n.events() if e["event"].startswith("cluster-")]
     finally:
         listeners.stop()
     return out
