@@ -16,7 +16,6 @@ using json = nlohmann::json;
 constexpr size_t kMaxTxnOps = 128;
 constexpr uint64_t kFirstBackoffMs = 200, kMaxBackoffMs = 1000, kQuietRetryMs = 100;
 
-void delete_poll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
 // etcd's gateway writes int64 fields as JSON strings ("revision":"12").
 int64_t as_int(const json& j) {
@@ -51,7 +50,7 @@ struct Link::Request {
 
   ~Request() {
     if (easy) {
-      curl_multi_remove_handle(owner->multi_, easy);
+      owner->multi_.remove(easy);
       curl_easy_cleanup(easy);
     }
     curl_slist_free_all(headers);
@@ -70,16 +69,13 @@ struct Link::Request {
 };
 
 Link::Link(uv_loop_t* loop, Config cfg, Board& board, LinkHooks hooks)
-    : loop_(loop), cfg_(std::move(cfg)), board_(board), hooks_(std::move(hooks)), keys_(cfg_.prefix) {
-  multi_ = curl_multi_init();
-  // Never re-enter curl from its own timer callback: even 0 ms goes through the loop.
-  curl_timer_ = io::Timer(loop_, [this] { action(CURL_SOCKET_TIMEOUT, 0); });
+    : loop_(loop), cfg_(std::move(cfg)), board_(board), hooks_(std::move(hooks)), keys_(cfg_.prefix),
+      multi_(loop, [this](CURL* easy, CURLcode code) { finished(easy, code); }) {
+  multi_.after_action = [this] {
+    if (!watch_buf_.empty()) read_watch();
+  };
   retry_timer_ = io::Timer(loop_, [this] { connect(); });
   keepalive_timer_ = io::Timer(loop_, [this] { keepalive(); });
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
 }
 
 Link::~Link() { close(); }
@@ -88,9 +84,7 @@ void Link::close() {
   if (state_ == State::closed) return;
   state_ = State::closed;
   cancel_requests();
-  // Cleanup calls on_socket to remove the last watchers; they must see no multi by then.
-  if (CURLM* m = std::exchange(multi_, nullptr)) curl_multi_cleanup(m);
-  curl_timer_.close();
+  multi_.close();
   retry_timer_.close();
   keepalive_timer_.close();
 }
@@ -384,83 +378,30 @@ void Link::post(const std::string& path, const std::string& body, Body done, boo
   if (!cfg_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, cfg_.ca_file.c_str());
   if (!cfg_.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, cfg_.cert_file.c_str());
   if (!cfg_.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, cfg_.key_file.c_str());
-  if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+  if (multi_.add(e) != CURLM_OK) {
     curl_easy_cleanup(std::exchange(r->easy, nullptr));
     return fail("curl_multi_add_handle failed");
   }
   requests_.emplace(r->id, std::move(r));
 }
 
-int Link::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
-  auto* self = static_cast<Link*>(userp);
-  auto* poll = static_cast<uv_poll_t*>(socketp);
-  if (what == CURL_POLL_REMOVE) {
-    if (poll) {
-      if (self->multi_) curl_multi_assign(self->multi_, s, nullptr);
-      uv_poll_stop(poll);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll), delete_poll);
-    }
-    return 0;
-  }
-  if (!poll) {
-    poll = new uv_poll_t;
-    if (uv_poll_init_socket(self->loop_, poll, s) != 0) {
-      delete poll;
-      return -1;
-    }
-    poll->data = self;
-    curl_multi_assign(self->multi_, s, poll);
-  }
-  const int events = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
-  uv_poll_start(poll, events, [](uv_poll_t* p, int status, int ev) {
-    uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(p), &fd) != 0) return;
-    // On a socket error let curl read and write, so it finds the errno itself.
-    const int flags = status < 0 ? CURL_CSELECT_IN | CURL_CSELECT_OUT
-                                 : ((ev & UV_READABLE) ? CURL_CSELECT_IN : 0) |
-                                       ((ev & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
-    static_cast<Link*>(p->data)->action(curl_socket_t(fd), flags);
-  });
-  return 0;
-}
-
-int Link::on_timer(CURLM*, long timeout_ms, void* userp) {
-  auto* self = static_cast<Link*>(userp);
-  if (timeout_ms < 0)
-    self->curl_timer_.stop();
-  else
-    self->curl_timer_.start(uint64_t(timeout_ms));
-  return 0;
-}
-
-void Link::action(curl_socket_t s, int flags) {
-  if (!multi_) return;
-  int running = 0;
-  curl_multi_socket_action(multi_, s, flags, &running);
-  if (!watch_buf_.empty()) read_watch();
-  while (multi_) {
-    int left = 0;
-    CURLMsg* msg = curl_multi_info_read(multi_, &left);
-    if (!msg) return;
-    if (msg->msg != CURLMSG_DONE) continue;
-    Request* raw = nullptr;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
-    const CURLcode code = msg->data.result;
-    long status = 0;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-    auto node = requests_.extract(raw->id);
-    if (node.empty()) continue;
-    std::unique_ptr<Request> r = std::move(node.mapped());
-    if (code != CURLE_OK) {
-      fail(r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
-    } else if (status != 200) {
-      fail(fmt::format("HTTP {} from {}: {}", status, cfg_.etcd[endpoint_], r->body.substr(0, 200)));
-    } else {
-      Body done = std::move(r->done);
-      const std::string body = std::move(r->body);
-      r.reset();
-      done(status, body);
-    }
+void Link::finished(CURL* easy, CURLcode code) {
+  Request* raw = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  auto node = requests_.extract(raw->id);
+  if (node.empty()) return;
+  std::unique_ptr<Request> r = std::move(node.mapped());
+  if (code != CURLE_OK) {
+    fail(r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
+  } else if (status != 200) {
+    fail(fmt::format("HTTP {} from {}: {}", status, cfg_.etcd[endpoint_], r->body.substr(0, 200)));
+  } else {
+    Body done = std::move(r->done);
+    const std::string body = std::move(r->body);
+    r.reset();
+    done(status, body);
   }
 }
 

@@ -24,6 +24,7 @@
 #include "cluster/keys.hpp"
 #include "core/log.hpp"
 #include "core/logfmt.hpp"
+#include "io/curl_multi.hpp"
 #include "io/handle.hpp"
 
 namespace gslb::cluster {
@@ -85,9 +86,8 @@ class Link {
   // One POST to the current endpoint; `done` gets the HTTP status and body, or fail() runs on
   // a transport error. A `stream` request (the watch) hands its bytes to read_watch() as they come.
   void post(const std::string& path, const std::string& json, Body done, bool stream = false);
-  static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp);
-  static int on_timer(CURLM*, long timeout_ms, void* userp);
-  void action(curl_socket_t s, int flags);
+  // A finished request: its `done`, or fail() on a transport or HTTP error.
+  void finished(CURL* easy, CURLcode code);
   void cancel_requests();
 
   uv_loop_t* loop_;
@@ -113,8 +113,8 @@ class Link {
   std::string watch_buf_;
   uint64_t writes_ = 0;
 
-  CURLM* multi_ = nullptr;
-  io::Timer curl_timer_, retry_timer_, keepalive_timer_;
+  io::CurlMulti multi_;
+  io::Timer retry_timer_, keepalive_timer_;
   std::map<uint64_t, std::unique_ptr<Request>> requests_;
   uint64_t next_request_ = 1;
 };
