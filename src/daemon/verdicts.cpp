@@ -30,8 +30,12 @@ std::string rfc3339(int64_t ms) {
 }
 
 // A target's verdict as the stream names it: a drain hides the probe state.
-std::string verdict_state(const health::Target& t) {
-  return t.drained() ? "drained" : health::to_string(t.state());
+// In cluster mode the state is the shared verdict (what answers follow), not this node's vote.
+std::string verdict_state(const pool::Engine& e, size_t id) {
+  const health::Target& t = e.target(id);
+  if (t.drained()) return "drained";
+  if (e.clustered()) return e.shared(id) ? (*e.shared(id) ? "down" : "up") : "unknown";
+  return health::to_string(t.state());
 }
 
 }  // namespace
@@ -105,7 +109,7 @@ void Verdicts::reloaded() {
   // Targets may have come or gone: verdict followers start over from a fresh snapshot.
   streamed_.clear();
   for (size_t i = 0; i < loaded_.engine->targets().size(); ++i)
-    streamed_[loaded_.engine->targets()[i]] = verdict_state(loaded_.engine->target(i));
+    streamed_[loaded_.engine->targets()[i]] = verdict_state(*loaded_.engine, i);
   if (!followers_.empty()) followers_.tell(snapshot());
 }
 
@@ -246,7 +250,7 @@ std::string Verdicts::line(size_t id, int64_t at_ms) const {
   const health::Target& t = loaded_.engine->target(id);
   const std::string reason = t.drained() ? std::string("drained by the operator") : t.reason();
   return fmt::format(R"({{"v":1,"type":"state","address":{},"probe":{},"state":"{}","reason":{},"time":"{}"}})",
-                     json_string(key.ip.to_string()), json_string(key.probe), verdict_state(t),
+                     json_string(key.ip.to_string()), json_string(key.probe), verdict_state(*loaded_.engine, id),
                      json_string(reason), rfc3339(at_ms)) + "\n";
 }
 
@@ -275,7 +279,7 @@ void Verdicts::stream(const core::IpAddress& ip, const std::string* probe) {
   std::string text;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!(keys[i].ip == ip) || (probe && keys[i].probe != *probe)) continue;
-    std::string state = verdict_state(loaded_.engine->target(i));
+    std::string state = verdict_state(*loaded_.engine, i);
     auto [it, fresh] = streamed_.try_emplace(keys[i], state);
     if (!fresh && it->second == state) continue;
     it->second = std::move(state);

@@ -92,6 +92,11 @@ def test_one_source_refused_nothing_fails_over(c, binary):
         no_unanswered(c, q, "one source refused")
         for n, count in zip(nodes, before):
             c.eq(n.events("failover")[count:], [], f"{n.node}: no failover")
+        # The verdict stream gives what answers follow: n1's own vote is down, the verdict up.
+        out = subprocess.run([CTL(binary), "--socket", os.path.join(nodes[0].dir, "ctl.sock"), "verdicts"],
+                             capture_output=True, text=True, timeout=5).stdout
+        states = {d["address"]: d["state"] for d in map(json.loads, out.splitlines()) if d["type"] == "state"}
+        c.eq(states.get("127.0.0.2"), "up", "n1's verdict stream: 127.0.0.2 up by the cluster")
 
 
 def test_node_whose_checks_all_fail(c, binary):
