@@ -34,6 +34,7 @@ declare -A expect=(
   [libgslb-route0]="./usr/lib/*/libgslb-route.so.0 ./usr/lib/*/libgslb-route.so.0.*
            ./usr/lib/*/libgslb-route-follow.so.0 ./usr/lib/*/libgslb-route-follow.so.0.*"
   [libgslb-route-dev]="./usr/include/gslb/route.hpp ./usr/include/gslb/route.h
+           ./usr/include/gslb/published.hpp ./usr/include/gslb/duration.hpp
            ./usr/lib/*/libgslb-route.so ./usr/lib/*/libgslb-route.a
            ./usr/lib/*/pkgconfig/gslb-route.pc
            ./usr/include/gslb/follow.hpp ./usr/include/gslb/follow.h

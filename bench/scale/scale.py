@@ -3,6 +3,10 @@
 
   bench/scale/scale.py [--servers gslbd,gdnsd] [--gslbd build-release/src/daemon/gslbd]
                        [--names 10000] [--pairs 1000] [--flappers 500] [--duration 20]
+                       [--interval 1]
+
+The stable gateways are one nginx (Debian's nginx-light) when it is installed, else a Python
+accept loop (which falls behind past a few thousand connects a second).
 
 Topology (the same for both servers): P pool pairs of one address each. Pair p is a primary
 address A(2p) and a backup A(2p+1) (127.1.x.y); name n{i}.scale.test. fails over from pair
@@ -11,7 +15,7 @@ pairs >= F to one listener on 0.0.0.0:19000 that accepts and closes; the primari
 < F (the "flappers", one region) to a listener of their own on A(2p):19001, which this script
 closes to kill them.
 
-Each server runs with its fastest settings: gslbd checks every 1 s with a 500 ms timeout,
+Each server runs with its fastest settings: gslbd checks every 1 s (--interval) with a 500 ms timeout,
 rise 1, fall 1; gdnsd (metafo DYNA over tcp_connect) every 2 s with a 1 s timeout (its
 minimum), up/ok/down_thresh 1.
 
@@ -82,6 +86,47 @@ class Listener:
             self.sock = None
 
 
+class NginxListener:
+    """The stable gateways at tens of thousands of connects a second: nginx (Debian's nginx-light)
+    accepting on 0.0.0.0. A Python accept loop fell behind there, its backlog overflowed, and
+    the dropped SYNs turned into timeouts, verdicts and publishes that the servers were then
+    measured on."""
+
+    def __init__(self, port):
+        self.port, self.proc, self.dir = port, None, None
+
+    def up(self):
+        self.dir = tempfile.mkdtemp(prefix="scale-nginx-")
+        d = self.dir
+        with open(f"{d}/nginx.conf", "w") as f:
+            f.write(f"""worker_processes 1;
+worker_rlimit_nofile 20000;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 16384; multi_accept on; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{ listen 0.0.0.0:{self.port} backlog=8192; return 444; }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-c", f"{d}/nginx.conf", "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        time.sleep(0.5)
+
+    def down(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def cpu_ticks(pid):
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return int(f[11]) + int(f[12])
@@ -117,16 +162,21 @@ class Gslbd:
         self.binary = os.path.abspath(binary)
 
     def setup(self, d, a, port):
+        self.dir = d
         self.metrics = free_port()
         os.makedirs(f"{d}/probes")
         for probe, p in (("stable", STABLE_PORT), ("flappy", FLAP_PORT)):
             with open(f"{d}/probes/{probe}.toml", "w") as f:
-                f.write(f'type = "tcp"\nport = {p}\ninterval = "1s"\ntimeout = "500ms"\n'
+                f.write(f'type = "tcp"\nport = {p}\ninterval = "{a.interval}s"\ntimeout = "500ms"\n'
                         "rise = 1\nfall = 1\n")
         with open(f"{d}/scale.test.zone", "w") as f:
             f.write("\n".join(ZONE_HEAD) + "\n")
-        # Few DNS/TCP connections: the descriptors go to the probes (one per target).
+        # Few DNS/TCP connections: the descriptors go to the probes (one per target, or as many
+        # as fit when the targets outnumber them).
+        targets = 2 * a.pairs
+        fit = resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 300
         cfg = ["[server]", f'listen = ["127.0.0.1:{port}"]', "workers = 1", "tcp_max_connections = 64",
+               *([f"max_checks_in_flight = {fit}"] if targets > fit else []),
                "[log]", 'targets = ["stderr"]',
                "[control]", 'socket = "ctl.sock"', 'state_file = ""',
                "[metrics]", f'listen = "127.0.0.1:{self.metrics}"',
@@ -149,6 +199,17 @@ class Gslbd:
     def verdicts_in(self, a):
         seen = set(re.findall(r'gslbd_probe_results_total\{address="([^"]+)"', self.metrics_text()))
         return len(seen) >= 2 * a.pairs
+
+    def status_seconds(self):
+        """How long `gslbctl status` takes (the control socket, as gslbctl speaks it)."""
+        t = time.monotonic()
+        with socket.socket(socket.AF_UNIX) as c:
+            c.settimeout(10)
+            c.connect(f"{self.dir}/ctl.sock")
+            c.sendall(b"status\n")
+            while c.recv(65536):
+                pass
+        return time.monotonic() - t
 
     def publish_lag(self):
         """The bucket bound below which 99% (and all) of the verdict-to-publish lags fall."""
@@ -202,7 +263,7 @@ class Gdnsd:
 def run(server, a):
     d = tempfile.mkdtemp(prefix=f"scale-{server.name}-")
     port = free_port()
-    stable = Listener("0.0.0.0", STABLE_PORT)
+    stable = NginxListener(STABLE_PORT) if shutil.which("nginx") else Listener("0.0.0.0", STABLE_PORT)
     stable.up()
     flappers = [Listener(addr(2 * p), FLAP_PORT) for p in range(a.flappers)]
     for f in flappers:
@@ -282,6 +343,10 @@ def measure(server, a, proc, port, flappers, t_start, d):
     th = threading.Thread(target=flap)
     th.start()
     c0, w0 = cpu_ticks(proc.pid), time.monotonic()
+    status = []  # gslbctl status while the flapping goes on: the loop must stay responsive
+    while th.is_alive() and hasattr(server, "status_seconds"):
+        status.append(server.status_seconds())
+        time.sleep(2)
     th.join()
     cpu = 100.0 * (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - w0)
     rss1 = rss_mb(proc.pid)
@@ -299,7 +364,8 @@ def measure(server, a, proc, port, flappers, t_start, d):
             f"outage: last of {len(sample)} names moved after {outage * 1000:.0f} ms "
             f"({'all moved' if not left else f'{len(left)} never did'}), {lag}; "
             f"flapping {a.flappers - 1} every 1 s: CPU {cpu:.1f}% of a core, "
-            f"RSS {rss0} -> {rss1} MB; SIGTERM to exit {term:.2f} s")
+            f"RSS {rss0} -> {rss1} MB; SIGTERM to exit {term:.2f} s"
+            + (f"; gslbctl status at most {max(status) * 1000:.0f} ms" if status else ""))
 
 
 def main():
@@ -311,6 +377,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=1000)
     ap.add_argument("--flappers", type=int, default=500)
     ap.add_argument("--duration", type=float, default=20)
+    ap.add_argument("--interval", type=int, default=1,
+                    help="gslbd's check interval in seconds (gdnsd's is 2, its minimum)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs")
     a = ap.parse_args()
     if not (1 <= a.flappers <= a.pairs and a.names >= a.pairs and 2 * a.pairs < 250 * 250):

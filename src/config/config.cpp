@@ -18,7 +18,7 @@ namespace {
 void parse_server(Checker& c, const toml::table& t, Server& s) {
   c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
                        "tcp_frame_timeout", "tcp_max_connections_per_source", "tcp_max_output",
-                       "probes_dir", "user", "group", "probe_source"});
+                       "max_checks_in_flight", "probes_dir", "user", "group", "probe_source"});
   if (const std::string* v = c.string(t, "server", "probe_source")) {
     s.probe_source = core::IpAddress::parse(*v);
     if (!s.probe_source)
@@ -53,6 +53,8 @@ void parse_server(Checker& c, const toml::table& t, Server& s) {
   // At least one maximal answer (65535 bytes and its length), so any query can be answered.
   if (auto m = c.integer(t, "server", "tcp_max_output", 65537, 64 << 20))
     s.tcp_max_output = size_t(*m);
+  if (auto m = c.integer(t, "server", "max_checks_in_flight", 0, 1000000))
+    s.max_checks_in_flight = unsigned(*m);
 }
 
 // A size: an integer of bytes, or a string with a binary suffix ("64K", "512M", "1G").

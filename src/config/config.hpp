@@ -27,6 +27,9 @@ struct Server {
   unsigned tcp_max_connections = 1024;  // per worker
   unsigned tcp_max_connections_per_source = 256;  // per client address (IPv6: /64); 0 = no cap
   size_t tcp_max_output = 256 * 1024;   // bytes of unread answers before a client stops being read
+  // Checks that may hold a socket at once; 0: one per probe target (every target can be checked
+  // at once). Set it when the targets outnumber the descriptors (see DescriptorBudget).
+  unsigned max_checks_in_flight = 0;
   std::string probes_dir;               // resolved; default "probes" beside the config file
   std::string user, group;              // drop to these after binding, when started as root
   std::optional<core::IpAddress> probe_source;  // the checks' source address; default: the kernel's choice

@@ -13,8 +13,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <gslb/published.hpp>
+
 #include "core/log.hpp"
-#include "core/published.hpp"
 #include "dns/axfr.hpp"
 #include "dns/table.hpp"
 
@@ -85,8 +86,8 @@ struct Worker::Impl {
   uv_async_t wake{};
   std::mutex mu;
   bool stopping = false;                            // guarded by mu
-  core::Published<Snapshot> published;              // what every thread of this worker reads
-  core::Published<Snapshot>::Reader current;        // the TCP loop's copy
+  gslb::Published<Snapshot> published;              // what every thread of this worker reads
+  gslb::Published<Snapshot>::Reader current;        // the TCP loop's copy
   dns::Answers answers;                             // views of `current`
   std::vector<uv_tcp_t*> listeners;
   std::vector<int> udp_fds, tcp_fds;
@@ -332,7 +333,7 @@ void Worker::Impl::serve_udp(Udp& u) {
   dns::Guard guard(opt.guard, st.guard, true, [](std::string_view line) {
     core::log(core::Level::notice, line);
   });
-  core::Published<Snapshot>::Reader cur;
+  gslb::Published<Snapshot>::Reader cur;
   dns::Answers answers;
   bool draining = false;
   for (;;) {

@@ -16,6 +16,7 @@ namespace {
 core::Result<unsigned> fits_descriptors(const Loaded& next, const config::Config& running_limits) {
   config::Config running = next.config;
   running.server = running_limits.server;
+  running.server.max_checks_in_flight = next.config.server.max_checks_in_flight;  // applies on reload
   running.control = running_limits.control;
   running.metrics = running_limits.metrics;
   return check_descriptors(running, next.engine->targets().size());

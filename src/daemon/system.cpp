@@ -100,7 +100,10 @@ DescriptorBudget descriptor_budget(const config::Config& cfg, size_t probe_targe
   b.listeners = uint64_t(b.workers) * (2 * cfg.server.listen.size() + kPerWorkerLoop);
   b.control = cfg.control.socket.empty() ? 0 : cfg.control.max_connections + 1;
   b.metrics = cfg.metrics.listen ? cfg.metrics.max_connections + 1 : 0;
-  b.probes = probe_targets;
+  // No target has two checks in flight (the plan never overlaps them), so one per target is a
+  // ceiling; max_checks_in_flight lowers it, and the scheduler holds to that.
+  b.probes = cfg.server.max_checks_in_flight ? std::min<uint64_t>(probe_targets, cfg.server.max_checks_in_flight)
+                                             : probe_targets;
   b.reserve = kReserve;
   return b;
 }
@@ -130,16 +133,17 @@ core::Result<unsigned> check_descriptors(const config::Config& cfg, size_t probe
   else if (b.metrics > b.probes)
     fix = "lower metrics.max_connections";
   else
-    fix = "split the probe targets over more gslbd instances";
+    fix = fmt::format("lower server.max_checks_in_flight to at most {}, or split the probe targets over more "
+                      "gslbd instances", limit > b.total() - b.probes ? limit - (b.total() - b.probes) : 0);
   return core::Error{cfg.path, 0, 0, fmt::format(
       "file descriptors: the configuration can hold {} open at once but RLIMIT_NOFILE is {} "
       "(soft, raised to the hard limit): DNS TCP {} (server.workers {} x server.tcp_max_connections {}), "
       "DNS sockets and loops {}, control socket {} (control.max_connections {} + 1), "
-      "metrics {} (metrics.max_connections {} + 1), probes {} (one per target), reserve {}; "
+      "metrics {} (metrics.max_connections {} + 1), probes {} ({}), reserve {}; "
       "{}, or raise the limit (LimitNOFILE= in the systemd unit, ulimit -n)",
       b.total(), limit, b.dns_tcp, b.workers, cfg.server.tcp_max_connections, b.listeners,
       b.control, cfg.control.max_connections, b.metrics, cfg.metrics.max_connections, b.probes,
-      b.reserve, fix)};
+      cfg.server.max_checks_in_flight ? "server.max_checks_in_flight" : "one per target", b.reserve, fix)};
 }
 
 }  // namespace gslb::daemon

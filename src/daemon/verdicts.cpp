@@ -115,21 +115,22 @@ void Verdicts::reloaded() {
 
 void Verdicts::schedule_targets() {
   std::vector<probe::Target> targets;
-  target_index_.clear();
+  target_index_.assign(next_id_, kNoTarget);
   const auto& keys = loaded_.engine->targets();
   for (size_t i = 0; i < keys.size(); ++i) {
     auto [it, fresh] = ids_.try_emplace(keys[i], next_id_);
     if (fresh) ++next_id_;
+    if (it->second >= target_index_.size()) target_index_.resize(it->second + 1, kNoTarget);
     target_index_[it->second] = i;
     targets.push_back(probe::Target{it->second, keys[i].ip, loaded_.probes.at(keys[i].probe)});
   }
+  scheduler_->set_max_in_flight(loaded_.config.server.max_checks_in_flight);
   scheduler_->set_targets(std::move(targets));
 }
 
 bool Verdicts::on_result(uint32_t id, const probe::Result& r) {
-  auto it = target_index_.find(id);
-  if (it == target_index_.end()) return false;
-  const size_t target = it->second;
+  if (id >= target_index_.size() || target_index_[id] == kNoTarget) return false;
+  const size_t target = target_index_[id];
   const pool::TargetKey& key = loaded_.engine->targets()[target];
   if (r.local) {
     // Our own shortage (no descriptor, no memory) says nothing about the gateway: its state
@@ -142,7 +143,9 @@ bool Verdicts::on_result(uint32_t id, const probe::Result& r) {
                                          key.ip.to_string(), key.probe, r.reason, burst, n));
     return false;
   }
-  TargetStats& st = target_stats_[id];
+  if (id >= stats_by_id_.size()) stats_by_id_.resize(id + 1, nullptr);
+  if (!stats_by_id_[id]) stats_by_id_[id] = &target_stats_[id];
+  TargetStats& st = *stats_by_id_[id];
   if (st.results.empty()) st.key = key;
   const std::string_view reason = r.ok ? std::string_view("ok") : std::string_view(r.reason);
   auto seen = std::find_if(st.results.begin(), st.results.end(),

@@ -114,7 +114,10 @@ class Verdicts {
   std::unique_ptr<probe::Scheduler> scheduler_;
   // Scheduler ids stay with a target across reloads, so its schedule and health carry over.
   std::map<pool::TargetKey, uint32_t> ids_;
-  std::map<uint32_t, size_t> target_index_;  // scheduler id -> engine target
+  // Scheduler id -> engine target (kNoTarget: gone). Ids are dense: a vector, not a tree, on
+  // the path of every result.
+  static constexpr size_t kNoTarget = ~size_t{0};
+  std::vector<size_t> target_index_;
   uint32_t next_id_ = 1;
 
   std::function<void()> ready_;
@@ -134,6 +137,7 @@ class Verdicts {
   uint64_t overlay_builds_ = 0;
   std::map<std::string, uint64_t> failovers_;     // by name
   std::map<uint32_t, TargetStats> target_stats_;  // by scheduler id
+  std::vector<TargetStats*> stats_by_id_;         // the same entries (map nodes stay put)
   Histogram publish_lag_;
   std::map<std::string, uint64_t> local_errors_;
   Burst local_error_log_;

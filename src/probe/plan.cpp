@@ -19,10 +19,11 @@ void Plan::push(uint32_t id, Slot& s) {
   heap_.emplace(s.due, id, s.gen);
 }
 
-void Plan::add(uint32_t id, uint64_t interval_ms, uint64_t now) {
+void Plan::add(uint32_t id, uint64_t interval_ms, uint64_t now, size_t batch) {
   Slot& s = slots_[id];
   s = Slot{};
-  s.grid = s.due = now + random_(startup_window_ms(interval_ms) + 1);
+  const uint64_t spread = std::min<uint64_t>(interval_ms, uint64_t(batch) * 1000 / kStartsPerSecond);
+  s.grid = s.due = now + random_(std::max(startup_window_ms(interval_ms), spread) + 1);
   push(id, s);
 }
 

@@ -23,7 +23,11 @@ class Plan {
 
   // A new target, first checked within min(interval / 10, 100 ms) of `now`: at once for an
   // operator, yet a thousand targets do not open a thousand connections in one millisecond.
-  void add(uint32_t id, uint64_t interval_ms, uint64_t now);
+  // `batch` targets added together spread wider, so that they start at most kStartsPerSecond
+  // a second (never wider than the interval): the grid keeps the phase each target starts
+  // on, so 20,000 targets started in 100 ms would burst at 200,000 connects a second forever.
+  static constexpr uint64_t kStartsPerSecond = 10'000;
+  void add(uint32_t id, uint64_t interval_ms, uint64_t now, size_t batch = 1);
   void remove(uint32_t id);
   bool contains(uint32_t id) const { return slots_.count(id) != 0; }
 

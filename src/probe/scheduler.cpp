@@ -1,5 +1,7 @@
 #include "probe/scheduler.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "core/log.hpp"
@@ -39,13 +41,17 @@ void Scheduler::set_targets(std::vector<Target> targets) {
   if (closed_) return;
   std::unordered_map<uint32_t, Entry> kept;
   std::vector<Target> fresh;
+  std::unordered_map<uint32_t, size_t> fresh_at;  // id -> its place in `fresh`
   for (Target& t : targets) {
     if (!t.spec) continue;
     if (auto k = kept.find(t.id); k != kept.end()) {  // repeated id: the later one wins
       stop(k->second);
       kept.erase(k);
     }
-    std::erase_if(fresh, [&](const Target& f) { return f.id == t.id; });
+    if (auto f = fresh_at.find(t.id); f != fresh_at.end()) {
+      fresh[f->second].spec = nullptr;  // dropped below
+      fresh_at.erase(f);
+    }
     auto it = entries_.find(t.id);
     if (it != entries_.end() && it->second.target.address == t.address &&
         (it->second.target.spec == t.spec || *it->second.target.spec == *t.spec)) {
@@ -53,18 +59,20 @@ void Scheduler::set_targets(std::vector<Target> targets) {
       kept.emplace(t.id, std::move(it->second));
       entries_.erase(it);
     } else {
+      fresh_at[t.id] = fresh.size();
       fresh.push_back(std::move(t));
     }
   }
+  std::erase_if(fresh, [](const Target& f) { return !f.spec; });
   for (auto& [id, e] : entries_) stop(e);
   entries_ = std::move(kept);
-  for (Target& t : fresh) start_entry(std::move(t));
+  for (Target& t : fresh) start_entry(std::move(t), fresh.size());
   arm();
 }
 
-void Scheduler::start_entry(Target target) {
+void Scheduler::start_entry(Target target, size_t batch) {
   const uint32_t id = target.id;
-  plan_.add(id, to_ms(target.spec->interval), uv_now(loop_));
+  plan_.add(id, to_ms(target.spec->interval), uv_now(loop_), batch);
   entries_[id] = Entry{std::move(target), next_serial_++, 0};
 }
 
@@ -114,6 +122,10 @@ void Scheduler::run(Entry& e) {
   const uint64_t serial = e.serial;
   Done done = [this, id, serial](const Result& r) { finished(id, serial, r); };
   const Spec& spec = *e.target.spec;
+  if (max_in_flight_ && tcp_->in_flight() + http_->in_flight() >= max_in_flight_) {
+    finished(id, serial, Result{false, fmt::format("{} checks in flight (server.max_checks_in_flight)", max_in_flight_), {}, true});
+    return;
+  }
   auto started = spec.type != Type::https ? tcp_->start(e.target.address, spec, std::move(done))
                                         : http_->start(e.target.address, spec, std::move(done));
   if (started) {

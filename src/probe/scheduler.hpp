@@ -62,6 +62,10 @@ class Scheduler {
   void close();
 
   size_t size() const noexcept { return entries_.size(); }
+  // At most `n` checks hold a socket at once (0: no cap). A check due while the cap is reached
+  // is reported as gslbd's own failure (Result::local), not a verdict, and runs again at its
+  // next interval.
+  void set_max_in_flight(size_t n) noexcept { max_in_flight_ = n; }
 
  private:
   struct Entry {
@@ -69,7 +73,7 @@ class Scheduler {
     uint64_t serial = 0;  // tells a replaced entry from its successor under the same id
     CheckId check = 0;    // the in-flight check, 0 when none
   };
-  void start_entry(Target target);
+  void start_entry(Target target, size_t batch);
   void stop(Entry& e);
   void run(Entry& e);
   void finished(uint32_t id, uint64_t serial, const Result& result);
@@ -85,6 +89,7 @@ class Scheduler {
   Plan plan_;
   io::Timer timer_;
   uint64_t next_serial_ = 1;
+  size_t max_in_flight_ = 0;
   bool closed_ = false;
 };
 

@@ -130,18 +130,17 @@ ClusterImpl::ClusterImpl(ClusterConfig config, ClusterOptions options)
 
 ClusterImpl::~ClusterImpl() = default;
 
-// A per-thread cache of the last snapshot seen, so a pick costs one atomic load of the
-// generation instead of an atomic shared_ptr copy (a lock plus two refcount writes on a line
-// every thread shares). A collision between clusters in a slot only costs a reload.
+// A per-thread reader of the published snapshot, so a pick costs one atomic load of the
+// generation instead of a shared_ptr copy (a lock plus two refcount writes on a line every
+// thread shares). A collision between clusters in a slot only costs a reload.
 const Snapshot& ClusterImpl::snapshot(ThreadState& ts) const {
-  uint64_t gen = generation_.load(std::memory_order_acquire);
   SnapshotSlot& slot = ts.snapshots[uid_ & 7];
-  if (slot.uid != uid_ || slot.generation != gen || !slot.snapshot) {
-    slot.snapshot = snapshot_.load(std::memory_order_acquire);
+  if (slot.uid != uid_) {
     slot.uid = uid_;
-    slot.generation = gen;
+    slot.reader = {};
   }
-  return *slot.snapshot;
+  snapshot_.refresh(slot.reader);
+  return *slot.reader.value;
 }
 
 const View* ClusterImpl::find_view(const Snapshot& snap, const Client& client) const {
@@ -387,7 +386,7 @@ void ClusterImpl::tick() {
 
 void ClusterImpl::rebuild_locked(TimePoint now, Events& events) {
   auto next = std::make_shared<Snapshot>();
-  std::shared_ptr<const Snapshot> previous = snapshot_.load(std::memory_order_acquire);
+  std::shared_ptr<const Snapshot> previous = snapshot_.current();
   for (size_t c = 0; c < clients_.size(); ++c) {
     next->views.push_back(build_view(clients_[c], members_, config_, now));
     const View& now_view = *next->views.back();
@@ -405,8 +404,7 @@ void ClusterImpl::rebuild_locked(TimePoint now, Events& events) {
       events.push_back(std::move(e));
     }
   }
-  snapshot_.store(std::move(next), std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_release);
+  snapshot_.publish(std::move(next));
   rebuilds_.fetch_add(1, std::memory_order_relaxed);
 }
 

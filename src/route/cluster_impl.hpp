@@ -100,8 +100,7 @@ class ClusterImpl {
   std::vector<Client> clients_;
   TimePoint next_interval_{0};
   TimePoint next_warm_refresh_{0};
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
-  std::atomic<uint64_t> generation_{0};
+  Published<Snapshot> snapshot_;  // what every picking thread reads (<gslb/published.hpp>)
   std::atomic<int64_t> next_deadline_{INT64_MAX};
 
   std::mutex events_mu_;

@@ -13,26 +13,11 @@
 
 #include "gslb/route/config.hpp"
 
+#include <gslb/duration.hpp>
+
 namespace gslb::route {
 
 namespace {
-
-// "250ms", "1s", "5m", "1h"; capped at a day, like gslbd's durations.
-std::optional<Duration> parse_duration(std::string_view text) {
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || end == text.data()) return std::nullopt;
-  std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
-  constexpr uint64_t kDayMs = 86400ULL * 1000;
-  uint64_t ms;
-  if (unit == "ms") ms = n;
-  else if (unit == "s") ms = n > kDayMs ? kDayMs + 1 : n * 1000;
-  else if (unit == "m") ms = n > kDayMs ? kDayMs + 1 : n * 60 * 1000;
-  else if (unit == "h") ms = n > kDayMs ? kDayMs + 1 : n * 3600 * 1000;
-  else return std::nullopt;
-  if (ms > kDayMs) return std::nullopt;
-  return std::chrono::milliseconds(ms);
-}
 
 struct Position {
   int line = 0;

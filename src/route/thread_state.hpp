@@ -6,14 +6,17 @@
 #include <cstdint>
 #include <memory>
 
+#include <gslb/published.hpp>
+
 namespace gslb::route::detail {
+
+using gslb::Published;
 
 struct Snapshot;
 
 struct SnapshotSlot {
   uint64_t uid = 0;
-  uint64_t generation = 0;
-  std::shared_ptr<const Snapshot> snapshot;
+  Published<Snapshot>::Reader reader;
 };
 
 struct RoundRobinSlot {

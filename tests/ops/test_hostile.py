@@ -371,6 +371,12 @@ def test_reload_over_budget(c, gslbd, gslbctl):
         c.check("RLIMIT_NOFILE is 256" in r.stderr, "reload says why", r.stderr)
         c.check(srv.wait_event("reload-failed", timeout=2) is not None, "event=reload-failed")
         c.eq(srv.answers(), {"127.0.0.2", "127.0.0.4"}, "the previous configuration keeps serving")
+        # With a cap on the checks in flight, the same targets fit: the budget counts the cap.
+        srv.server_extra = FITS + "\nmax_checks_in_flight = 8"
+        srv.write_config()
+        r = srv.ctl("reload")
+        c.check(r.returncode == 0, "with server.max_checks_in_flight = 8 the reload is accepted", r.stderr)
+        c.eq(srv.answers(), {"127.0.0.2", "127.0.0.4"}, "and the old addresses still answer")
 
 
 def test_drain_unwritable(c, gslbd, gslbctl):

@@ -52,6 +52,24 @@ TEST_CASE("first checks: every target within min(interval / 10, 100 ms) of being
   CHECK(last >= 50);  // spread over the window, not all in the first millisecond
 }
 
+TEST_CASE("many targets added together start at most 10,000 a second, never wider than the interval") {
+  Sim s;
+  const uint64_t t0 = s.now;
+  for (uint32_t id = 1; id <= 5000; ++id) s.plan.add(id, 1000, t0, 5000);
+  s.run_until(t0 + 1000, 1000);
+  REQUIRE(s.started.size() == 5000);
+  std::vector<int> per_100ms(10);
+  for (auto& [id, at] : s.started) {
+    REQUIRE(at.front() - t0 <= 500);  // 5,000 at 10,000 a second: half a second
+    ++per_100ms[std::min<uint64_t>(9, (at.front() - t0) / 100)];
+  }
+  for (int b = 0; b < 5; ++b) CHECK(per_100ms[b] < 1300);  // about 1,000 each, no burst
+  Sim t;
+  for (uint32_t id = 1; id <= 40000; ++id) t.plan.add(id, 1000, t.now, 40000);
+  t.run_until(t.now + 1001, 40000);
+  CHECK(t.started.size() == 40000);  // capped at the interval
+}
+
 TEST_CASE("the grid holds: each interval within 5% of its setting, no drift over 100 checks") {
   Sim s;
   const uint64_t t0 = s.now;

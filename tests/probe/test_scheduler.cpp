@@ -198,3 +198,36 @@ TEST_CASE("destroying the scheduler mid-check leaves nothing behind") {
   }
   CHECK(calls == 1);  // the TCP connect completed; the HTTP request never got an answer
 }
+
+TEST_CASE("max_in_flight: checks past the cap are gslbd's own failures, never verdicts") {
+  probe_test::Mute mute;  // accepts and never replies: every HTTP check holds its socket
+  probe_test::Loop loop;
+  std::vector<Seen> seen;
+  probe::Scheduler scheduler(loop.get(), [&](uint32_t id, const probe::Result& r) {
+    seen.push_back({id, Clock::now(), r});
+    return false;
+  });
+  scheduler.set_max_in_flight(2);
+  probe::Spec h = probe_test::http_spec(mute.port());
+  h.interval = 10s;
+  h.timeout = 300ms;
+  auto spec = spec_of(h);
+  std::vector<probe::Target> targets;
+  for (uint32_t id = 1; id <= 5; ++id) targets.push_back(target(id, spec));
+  scheduler.set_targets(std::move(targets));
+  loop.run_for(1500);  // the start-up spread (a quarter of the interval at most) and the timeouts
+  scheduler.close();
+  int local = 0, timeouts = 0;
+  for (const auto& s : seen) {
+    if (s.result.local) {
+      ++local;
+      CHECK(s.result.reason == "2 checks in flight (server.max_checks_in_flight)");
+    } else {
+      ++timeouts;
+      CHECK(s.result.reason == "timeout after 300ms");
+    }
+  }
+  CHECK(timeouts >= 2);
+  CHECK(local >= 1);
+  CHECK(local + timeouts == int(seen.size()));
+}

@@ -13,6 +13,7 @@ import sys
 # What an #include path starts with -> the name the README's table uses for it.
 LIBRARIES = {"uv.h": "libuv", "curl/": "libcurl", "toml++/": "TOML++", "ldns/": "ldns",
              "fmt/": "fmt", "http_parser.h": "http-parser", "maxminddb.h": "libmaxminddb",
+             "gslb/published.hpp": "vocab", "gslb/duration.hpp": "vocab",
              "nlohmann/": "nlohmann-json"}
 
 

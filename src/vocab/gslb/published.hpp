@@ -1,7 +1,8 @@
 // One immutable value handed from a writer to many reader threads: the writer publishes a new
 // shared_ptr, each reader keeps its own copy and refreshes it when the generation moved. A read
 // that finds nothing new costs one atomic load; a refresh takes a short lock to copy the
-// pointer. The DNS workers' UDP threads and TCP loops read their snapshots through it.
+// pointer. The DNS workers' UDP threads and TCP loops read their snapshots through it, and so
+// does every picking thread of a gslb::route cluster: std only, installed with the library.
 #pragma once
 
 #include <atomic>
@@ -9,7 +10,7 @@
 #include <memory>
 #include <mutex>
 
-namespace gslb::core {
+namespace gslb {
 
 template <class T>
 class Published {
@@ -25,6 +26,12 @@ class Published {
     std::lock_guard lock(mu_);
     value_ = std::move(value);
     generation_.fetch_add(1, std::memory_order_release);
+  }
+
+  // The value last published (the writer's view, e.g. to build the next one from it).
+  std::shared_ptr<const T> current() const {
+    std::lock_guard lock(mu_);
+    return value_;
   }
 
   // Brings `r` up to date; true when its value changed. The old value is released here, by
@@ -43,4 +50,4 @@ class Published {
   std::atomic<uint64_t> generation_{0};
 };
 
-}  // namespace gslb::core
+}  // namespace gslb
