@@ -18,6 +18,7 @@ struct DownWhen {
   enum class Kind { any, majority, all, count, share };
   Kind kind = Kind::majority;
   unsigned n = 0;  // the count, or the share in percent
+  bool operator==(const DownWhen&) const = default;
 
   // The text above; an error message (no position: the caller adds it) otherwise.
   static core::Result<DownWhen> parse(std::string_view text);
@@ -36,6 +37,7 @@ struct Config {
   core::Duration lease = std::chrono::seconds(3);  // whole seconds (etcd's TTL unit)
   std::string ca_file, cert_file, key_file;        // for https endpoints
   bool enabled() const noexcept { return !etcd.empty(); }
+  bool operator==(const Config&) const = default;
 };
 
 }  // namespace gslb::cluster

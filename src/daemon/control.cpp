@@ -96,6 +96,7 @@ core::Errors Control::apply(Loaded next) {
   differs(was.log.syslog != now.log.syslog || was.log.stderr_ != now.log.stderr_, "log.targets");
   differs(!(was.rrl == now.rrl), "rrl");
   differs(!(was.cookies == now.cookies), "cookies");
+  differs(!(was.cluster == now.cluster), "cluster");
   if (!restart.empty()) {
     log_.emit(core::Level::warning, fmt::format("event=restart-needed keys={} (changed in the file; the "
                                            "running values stay until gslbd restarts)", restart));

@@ -175,6 +175,13 @@ def test_drains_are_cluster_wide(c, binary):
             c.check(back and back - t >= 1.5, "and back everywhere when it ends",
                     f"after {back and back - t:.2f}s")
         no_unanswered(c, q, "drains")
+        # [cluster] is read at start: a reload that changes it says a restart is needed.
+        nodes[0].params["down_when"] = "all"
+        nodes[0].write_config()
+        nodes[0].hup()
+        e = nodes[0].wait_event("restart-needed", timeout=5)
+        c.check(e and "cluster" in e.get("keys", ""), "reload with a new [cluster]: restart-needed",
+                e and e["_line"])
 
 
 def test_etcd_member_killed(c, binary):
