@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs what gslbd needs from Debian's archive, only what is missing.
 #   scripts/deps.sh          build + run
+#   scripts/deps.sh --cluster   also etcd (scripts/demo.sh cluster)
 #   scripts/deps.sh --test   also what the test suite uses (dig, kdig, NSD, clang's libFuzzer, ...)
 set -euo pipefail
 
 pkgs=(g++ meson ninja-build pkg-config python3 libldns-dev libssl-dev libuv1-dev libcurl4-openssl-dev
-      libtomlplusplus-dev libfmt-dev catch2 libmicrohttpd-dev libmaxminddb-dev dnsutils curl
-      ca-certificates)
+      libtomlplusplus-dev libfmt-dev catch2 libmicrohttpd-dev libmaxminddb-dev nlohmann-json3-dev
+      dnsutils curl ca-certificates)
+if [[ "${1:-}" == "--cluster" ]]; then
+  pkgs+=(etcd-server)
+fi
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(knot-dnsutils nsd knot gdnsd python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf
-         iproute2 rsyslog openssl scdoc prometheus unbound bind9-utils libmaxmind-db-writer-perl)
+         iproute2 rsyslog openssl scdoc prometheus unbound bind9-utils libmaxmind-db-writer-perl
+         etcd-server)
 fi
 
 missing=()

@@ -20,8 +20,13 @@ namespace {
 void parse_server(Checker& c, const toml::table& t, Server& s) {
   c.only(t, "server", {"listen", "workers", "edns_size", "tcp_idle_timeout", "tcp_max_connections",
                        "tcp_frame_timeout", "tcp_max_connections_per_source", "tcp_max_output",
-                       "max_checks_in_flight", "probes_dir", "user", "group", "ecs"});
+                       "max_checks_in_flight", "probes_dir", "user", "group", "ecs", "probe_source"});
   if (auto e = c.boolean(t, "server", "ecs")) s.ecs = *e;
+  if (const std::string* v = c.string(t, "server", "probe_source")) {
+    s.probe_source = core::IpAddress::parse(*v);
+    if (!s.probe_source)
+      c.error(*t.get("probe_source"), "server.probe_source", "must be an IPv4 or IPv6 address such as \"192.0.2.1\"");
+  }
   if (const std::string* u = c.string(t, "server", "user")) s.user = *u;
   if (const std::string* g = c.string(t, "server", "group")) s.group = *g;
   // The drop exists to leave root: to user root it would change nothing, and to group root
@@ -80,6 +85,51 @@ std::optional<uint64_t> byte_size(Checker& c, const toml::table& t, const std::s
     return std::nullopt;
   }
   return v;
+}
+
+// [cluster]: several gslbd sharing verdicts through etcd.
+void parse_cluster(Checker& c, const toml::table& t, cluster::Config& cl) {
+  c.only(t, "cluster", {"etcd", "node", "prefix", "down_when", "lease", "ca_file", "cert_file", "key_file"});
+  c.strings(t, "cluster", "etcd", [&](const toml::node& n, const std::string& key, const std::string& v) {
+    const bool tls = v.rfind("https://", 0) == 0;
+    if ((v.rfind("http://", 0) != 0 && !tls) || v.size() <= (tls ? 8u : 7u))
+      c.error(n, key, "must be an http:// or https:// URL such as \"http://127.0.0.1:2379\"");
+    else
+      cl.etcd.push_back(v.back() == '/' ? v.substr(0, v.size() - 1) : v);
+  });
+  const toml::node* etcd = t.get("etcd");
+  if (etcd && cl.etcd.empty() && etcd->as_array() && etcd->as_array()->empty())
+    c.error(*etcd, "cluster.etcd", "must name at least one endpoint");
+  // The node's name is part of etcd keys and of event lines: no '/', no spaces.
+  if (const std::string* v = c.string(t, "cluster", "node")) {
+    const bool good = !v->empty() && v->size() <= 64 &&
+                      std::all_of(v->begin(), v->end(), [](char ch) {
+                        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+                      });
+    if (good) cl.node = *v;
+    else c.error(*t.get("node"), "cluster.node", "must be 1-64 letters, digits, '-', '_' or '.'");
+  } else if (etcd) {
+    c.error(t.source(), "cluster.node", "is required: this instance's name, unique in the deployment");
+  }
+  if (const std::string* v = c.string(t, "cluster", "prefix")) {
+    std::string p = *v;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    if (p.size() < 2 || p.front() != '/' || p.find(' ') != std::string::npos)
+      c.error(*t.get("prefix"), "cluster.prefix", "must be a key path such as \"/gslbd/prod\"");
+    else cl.prefix = p;
+  }
+  if (const std::string* v = c.string(t, "cluster", "down_when")) {
+    auto r = cluster::DownWhen::parse(*v);
+    if (r) cl.down_when = *r;
+    else c.error(*t.get("down_when"), "cluster.down_when", r.error().message);
+  }
+  if (auto d = c.duration(t, "cluster", "lease")) {
+    if (*d < std::chrono::seconds(1) || *d > std::chrono::hours(1) || *d % std::chrono::seconds(1) != core::Duration(0))
+      c.error(*t.get("lease"), "cluster.lease", "must be whole seconds, 1s..1h (etcd leases count seconds)");
+    else cl.lease = *d;
+  }
+  for (auto [k, field] : {std::pair{"ca_file", &cl.ca_file}, {"cert_file", &cl.cert_file}, {"key_file", &cl.key_file}})
+    if (const std::string* v = c.string(t, "cluster", k)) *field = c.resolve(*v);
 }
 
 // [limits]: what one zone may make the loader read.
@@ -527,7 +577,7 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   cfg.path = path;
   cfg.server.listen = {*core::Endpoint::parse("127.0.0.1:5353")};
   c.only(root, "", {"server", "zone", "log", "health", "pool", "name", "map", "control", "metrics", "rrl",
-                    "cookies", "limits", "tsig"});
+                    "cookies", "limits", "tsig", "cluster"});
   if (const toml::node* n = root.get("server")) {
     if (const toml::table* t = n->as_table())
       parse_server(c, *t, cfg.server);
@@ -622,6 +672,10 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   if (const toml::node* n = root.get("rrl")) {
     if (const toml::table* t = n->as_table()) parse_rrl(c, *t, cfg.rrl);
     else c.error(*n, "rrl", "must be a table");
+  }
+  if (const toml::node* n = root.get("cluster")) {
+    if (const toml::table* t = n->as_table()) parse_cluster(c, *t, cfg.cluster);
+    else c.error(*n, "cluster", "must be a table");
   }
   if (const toml::node* n = root.get("cookies")) {
     if (const toml::table* t = n->as_table()) parse_cookies(c, *t, cfg.cookies);

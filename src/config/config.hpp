@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/config.hpp"
 #include "core/address.hpp"
 #include "core/duration.hpp"
 #include "core/result.hpp"
@@ -32,6 +33,7 @@ struct Server {
   std::string probes_dir;               // resolved; default "probes" beside the config file
   std::string user, group;              // drop to these after binding, when started as root
   bool ecs = true;                      // EDNS Client Subnet (RFC 7871) for mapped names
+  std::optional<core::IpAddress> probe_source;  // the checks' source address; default: the kernel's choice
 };
 
 struct Control {
@@ -104,6 +106,7 @@ struct Config {
   bool unknown_is_up = true;  // [health] unknown: what an unchecked address counts as
   dns::RrlConfig rrl;         // [rrl]
   dns::CookieConfig cookies;  // [cookies]; `master` is left for the daemon to draw
+  cluster::Config cluster;    // [cluster]; off unless `etcd` is set
   std::vector<Zone> zones;
   pool::Config gtm;           // pools and dynamic names
   std::vector<Position> pool_probe_at, name_fqdn_at;  // for errors found across files

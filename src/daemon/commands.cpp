@@ -121,8 +121,15 @@ Reply run_command(Control& control, const std::vector<std::string>& args, const 
   const std::string& cmd = a.empty() ? args[0] : a[0];
   const pool::Engine& engine = *control.loaded().engine;
   const auto now = std::chrono::steady_clock::now();
-  if (cmd == "status")
-    return {0, json ? status_json(engine, now, control.drains()) : status_text(engine, now, control.drains())};
+  if (cmd == "status") {
+    const cluster::Link* link = control.verdicts().cluster();
+    const DrainBook& drains = control.drains();
+    if (!link) return {0, json ? status_json(engine, now, drains) : status_text(engine, now, drains)};
+    if (!json) return {0, status_text(engine, now, drains) + cluster_text(*link, engine)};
+    std::string body = status_json(engine, now, drains);  // {...}\n: the cluster goes in as a member
+    body.resize(body.rfind('}'));
+    return {0, body + ",\"cluster\":" + cluster_json(*link, engine) + "}\n"};
+  }
   if (cmd == "explain") return explain_name(control, a, json);
   if (cmd == "ds") return ds(control, a);
   if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain", user);

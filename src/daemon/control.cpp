@@ -64,6 +64,7 @@ void Control::start(std::function<void()> ready) {
                  path, text.error().message);
   }
   apply_drains();
+  verdicts_.on_cluster_drains = [this](const std::map<std::string, int64_t>& d) { sync_drains(d); };
   verdicts_.start(std::move(ready));
   arm_drain_timer();
   arm_resign_timer();
@@ -108,6 +109,7 @@ core::Errors Control::apply(Loaded next) {
   differs(was.log.syslog != now.log.syslog || was.log.stderr_ != now.log.stderr_, "log.targets");
   differs(!(was.rrl == now.rrl), "rrl");
   differs(!(was.cookies == now.cookies), "cookies");
+  differs(!(was.cluster == now.cluster), "cluster");
   if (!restart.empty()) {
     log_.emit(core::Level::warning, fmt::format("event=restart-needed keys={} (changed in the file; the "
                                            "running values stay until gslbd restarts)", restart));
@@ -194,8 +196,11 @@ void Control::arm_drain_timer() {
 
 void Control::expire_drains() {
   std::vector<pool::Event> events;
-  for (const auto& ip : drains_.take_expired(now_ms()))
+  for (const auto& ip : drains_.take_expired(now_ms())) {
     if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, false, events);
+    // Every node's timer ends it; deleting the key twice is harmless.
+    if (auto* link = verdicts_.cluster()) link->set_drain(ip, std::nullopt);
+  }
   for (auto e : events) {
     if (e.kind == "undrain") e.fields.push_back({"reason", "drain expired", true});
     verdicts_.emit(e);
@@ -226,6 +231,8 @@ core::Result<Control::Drained> Control::drain(const std::string& what, bool on,
     loaded_.engine->set_drained(ip, on, events);
     if (on) drains_.set(ip.to_string(), until, by, reason);
     else drains_.remove(ip.to_string());
+    if (auto* link = verdicts_.cluster())
+      link->set_drain(ip.to_string(), on ? std::optional<int64_t>(until) : std::nullopt);
   }
   for (auto e : events) {
     if (lasting && e.kind == "drain") e.fields.push_back({"for", lasting->as_typed});
@@ -278,6 +285,35 @@ void Control::resign() {
     resign_retry_ = true;
     resign_timer_.start(60'000);
   });
+}
+
+void Control::sync_drains(const std::map<std::string, int64_t>& remote) {
+  std::vector<pool::Event> events;
+  const int64_t now = now_ms();
+  const auto mine = drains_.all();  // a copy: the book changes below
+  for (const auto& [ip, until] : mine)
+    if (!remote.count(ip)) {
+      drains_.remove(ip);
+      if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, false, events);
+    }
+  for (const auto& [ip, until] : remote) {
+    if (until != 0 && until <= now) {
+      // Over while no node was there to end it: end it now.
+      if (auto* link = verdicts_.cluster()) link->set_drain(ip, std::nullopt);
+      continue;
+    }
+    auto it = mine.find(ip);
+    if (it != mine.end() && it->second == until) continue;
+    drains_.set(ip, until);
+    if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, true, events);
+  }
+  for (auto e : events) {
+    e.fields.push_back({"by", "cluster"});
+    verdicts_.emit(e);
+  }
+  save_drains();
+  arm_drain_timer();
+  verdicts_.publish();
 }
 
 }  // namespace gslb::daemon

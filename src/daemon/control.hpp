@@ -53,7 +53,8 @@ class Control {
   EventLog& events() noexcept { return log_; }
 
   // Drains ADDRESS, or every address of POOL (on = false: undrains), for `lasting` or until
-  // undrained, and saves the drains to control.state_file.
+  // undrained, and saves the drains to control.state_file. In cluster mode the drain is also
+  // written under the deployment's prefix, so every node takes the address out.
   struct DrainFor {
     std::chrono::milliseconds duration;
     std::string as_typed;  // shown in the event ("for=10m")
@@ -81,6 +82,9 @@ class Control {
   // a re-signing that fails is tried again a minute later.
   void arm_resign_timer();
   void resign();
+  // Cluster mode: the deployment's drains (address -> end, 0 = none) as etcd holds them.
+  // Applies what differs from this node's book.
+  void sync_drains(const std::map<std::string, int64_t>& remote);
 
   uv_loop_t* loop_;
   std::string config_path_;

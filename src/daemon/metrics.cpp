@@ -446,7 +446,7 @@ std::string MetricsServer::render() const {
     for (size_t a = 0; a < cfg.pools[p].addresses.size(); ++a)
       o += fmt::format("gslbd_address_up{{pool={},address={},probe={}}} {}\n", label(cfg.pools[p].name),
                        label(cfg.pools[p].addresses[a].ip.to_string()), label(cfg.pools[p].probe),
-                       e.target(e.target_of(p, a)).usable(control_.loaded().config.unknown_is_up) ? 1 : 0);
+                       e.usable(e.target_of(p, a)) ? 1 : 0);
   family("gslbd_address_drained", "gauge",
          "1 while the address is drained by the operator (gslbctl drain): out of the answers "
          "whatever its checks say, unlike a dead one (gslbd_address_up 0, drained 0).");
@@ -460,6 +460,22 @@ std::string MetricsServer::render() const {
   for (const auto& [id, st] : control_.verdicts().target_stats())
     o += fmt::format("gslbd_probe_last_check_timestamp_seconds{{address={},probe={}}} {:.3f}\n",
                      label(st.key.ip.to_string()), label(st.key.probe), st.last_check);
+  if (const cluster::Link* link = control_.verdicts().cluster()) {
+    const cluster::Board& b = link->board();
+    family("gslbd_cluster_joined", "gauge", "1 while this node is joined to etcd, 0 while it decides alone.");
+    o += fmt::format("gslbd_cluster_joined {}\n", link->joined() ? 1 : 0);
+    family("gslbd_cluster_live_nodes", "gauge", "Nodes whose lease is live, this one included.");
+    o += fmt::format("gslbd_cluster_live_nodes {}\n", b.live_nodes().size());
+    family("gslbd_cluster_votes", "gauge", "Live nodes voting each way on a target.");
+    for (const auto& key : e.targets()) {
+      const cluster::Tally t = b.tally(cluster::target_name(key.ip.to_string(), key.probe));
+      const std::string lbl = fmt::format("address={},probe={}", label(key.ip.to_string()), label(key.probe));
+      o += fmt::format("gslbd_cluster_votes{{{},vote=\"down\"}} {}\n", lbl, t.down);
+      o += fmt::format("gslbd_cluster_votes{{{},vote=\"up\"}} {}\n", lbl, t.voted - t.down);
+    }
+    family("gslbd_cluster_writes_total", "counter", "Keys this node wrote to etcd (its votes and its node key).");
+    o += fmt::format("gslbd_cluster_writes_total {}\n", link->writes());
+  }
   family("gslbd_probe_latency_seconds", "histogram", "Health-check latency by address.");
   for (const auto& [id, st] : control_.verdicts().target_stats())
     histogram<double>(o, "gslbd_probe_latency_seconds",

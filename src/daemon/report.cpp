@@ -207,6 +207,61 @@ std::string status_json(const pool::Engine& e, health::MonoTime now, const Drain
   return out + "]}\n";
 }
 
+namespace {
+
+// "n1=down n2=up n3=-": every live node's vote on `name` ("-": none yet), in node order.
+std::string votes_by_node(const cluster::Board& b, const std::string& name) {
+  std::string out;
+  const auto& votes = b.votes(name);
+  for (const std::string& node : b.live_nodes()) {
+    auto v = votes.find(node);
+    out += fmt::format("{}{}={}", out.empty() ? "" : " ", node, v == votes.end() ? "-" : v->second ? "down" : "up");
+  }
+  return out;
+}
+
+std::string shared_state(const pool::Engine& e, size_t id) {
+  const auto& s = e.shared(id);
+  return s ? (*s ? "down" : "up") : "unknown";
+}
+
+}  // namespace
+
+std::string cluster_text(const cluster::Link& link, const pool::Engine& e) {
+  const cluster::Board& b = link.board();
+  std::string live;
+  for (const auto& n : b.live_nodes()) live += (live.empty() ? "" : " ") + n;
+  std::string out = fmt::format("\ncluster: node {}, {}, down_when {}, live {} ({})\n", b.self(),
+                                link.joined() ? "joined" : "degraded (deciding alone)",
+                                b.rule().to_string(), b.live_nodes().size(), live);
+  out += fmt::format("{:<26} {:<16} {:<8} {:<6} {}\n", "ADDRESS", "PROBE", "SHARED", "DOWN", "VOTES");
+  for (size_t i = 0; i < e.targets().size(); ++i) {
+    const std::string name = cluster::target_name(e.targets()[i].ip.to_string(), e.targets()[i].probe);
+    out += fmt::format("{:<26} {:<16} {:<8} {:<6} {}\n", e.targets()[i].ip.to_string(),
+                       e.targets()[i].probe, shared_state(e, i), b.tally(name).text(), votes_by_node(b, name));
+  }
+  return out;
+}
+
+std::string cluster_json(const cluster::Link& link, const pool::Engine& e) {
+  const cluster::Board& b = link.board();
+  std::string live;
+  for (const auto& n : b.live_nodes()) live += (live.empty() ? "" : ",") + json_string(n);
+  std::string out = fmt::format(R"({{"node":{},"joined":{},"down_when":{},"live":[{}],"targets":[)",
+                                json_string(b.self()), link.joined() ? "true" : "false",
+                                json_string(b.rule().to_string()), live);
+  for (size_t i = 0; i < e.targets().size(); ++i) {
+    const std::string name = cluster::target_name(e.targets()[i].ip.to_string(), e.targets()[i].probe);
+    std::string votes;
+    for (const auto& [node, down] : b.votes(name))
+      if (b.live(node)) votes += fmt::format("{}{}:\"{}\"", votes.empty() ? "" : ",", json_string(node), down ? "down" : "up");
+    out += fmt::format(R"({}{{"address":{},"probe":{},"shared":"{}","down":"{}","votes":{{{}}}}})", i ? "," : "",
+                       json_string(e.targets()[i].ip.to_string()), json_string(e.targets()[i].probe),
+                       shared_state(e, i), b.tally(name).text(), votes);
+  }
+  return out + "]}";
+}
+
 std::optional<std::string> explain(const pool::Engine& e, const std::string& fqdn_in,
                                    uint16_t qtype, const ExplainClient& client, bool json) {
   std::string fqdn = fqdn_in.empty() || fqdn_in.back() == '.' ? fqdn_in : fqdn_in + ".";

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/etcd.hpp"
 #include "core/address.hpp"
 #include "daemon/drains.hpp"
 #include "dns/zone.hpp"
@@ -23,6 +24,10 @@ struct ExplainClient {
   std::optional<core::IpAddress> address;
   std::optional<core::Prefix> ecs;
 };
+// Cluster mode: this node, its link, the live nodes and every target's votes per node.
+// Text for `gslbctl status`; JSON as the value of status_json's "cluster" member.
+std::string cluster_text(const cluster::Link& link, const pool::Engine& engine);
+std::string cluster_json(const cluster::Link& link, const pool::Engine& engine);
 
 // Which pools were considered for `fqdn`, which addresses were skipped and why, and the answer a
 // client gets now; for a name with a map, the client's rule, region order and ECS scope (the

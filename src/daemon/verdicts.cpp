@@ -31,8 +31,12 @@ std::string rfc3339(int64_t ms) {
 }
 
 // A target's verdict as the stream names it: a drain hides the probe state.
-std::string verdict_state(const health::Target& t) {
-  return t.drained() ? "drained" : health::to_string(t.state());
+// In cluster mode the state is the shared verdict (what answers follow), not this node's vote.
+std::string verdict_state(const pool::Engine& e, size_t id) {
+  const health::Target& t = e.target(id);
+  if (t.drained()) return "drained";
+  if (e.clustered()) return e.shared(id) ? (*e.shared(id) ? "down" : "up") : "unknown";
+  return health::to_string(t.state());
 }
 
 }  // namespace
@@ -58,9 +62,25 @@ Verdicts::Verdicts(uv_loop_t* loop, const Loaded& loaded,
 Verdicts::~Verdicts() { stop(); }
 
 void Verdicts::start(std::function<void()> ready) {
+  if (const cluster::Config& cc = loaded_.config.cluster; cc.enabled()) {
+    loaded_.engine->set_clustered(true);
+    board_ = std::make_unique<cluster::Board>(cc.node, cc.down_when);
+    cluster::LinkHooks hooks;
+    hooks.changed = [this](const std::vector<std::string>& t) { cluster_changed(t); };
+    hooks.event = [this](core::Level level, std::string kind, std::vector<core::Field> fields) {
+      emit(pool::Event(level, std::move(kind), std::move(fields)));
+    };
+    hooks.drains = [this](const std::map<std::string, int64_t>& d) {
+      if (on_cluster_drains) on_cluster_drains(d);
+    };
+    link_ = std::make_unique<cluster::Link>(loop_, cc, *board_, std::move(hooks));
+    cluster_reindex();
+    link_->start();
+  }
   publish();
   scheduler_ = std::make_unique<probe::Scheduler>(
       loop_, [this](uint32_t id, const probe::Result& r) { return on_result(id, r); });
+  scheduler_->set_source(loaded_.config.server.probe_source);
   schedule_targets();
 
   ready_ = std::move(ready);
@@ -75,6 +95,7 @@ void Verdicts::start(std::function<void()> ready) {
 }
 
 void Verdicts::stop() {
+  if (link_) link_->close();
   if (scheduler_) scheduler_->close();
   ready_timer_.close();
   publish_timer_.close();
@@ -82,12 +103,14 @@ void Verdicts::stop() {
 }
 
 void Verdicts::reloaded() {
+  if (link_) cluster_reindex();
   publish();
+  if (scheduler_) scheduler_->set_source(loaded_.config.server.probe_source);
   if (scheduler_) schedule_targets();
   // Targets may have come or gone: verdict followers start over from a fresh snapshot.
   streamed_.clear();
   for (size_t i = 0; i < loaded_.engine->targets().size(); ++i)
-    streamed_[loaded_.engine->targets()[i]] = verdict_state(loaded_.engine->target(i));
+    streamed_[loaded_.engine->targets()[i]] = verdict_state(*loaded_.engine, i);
   if (!followers_.empty()) followers_.tell(snapshot());
 }
 
@@ -133,10 +156,12 @@ bool Verdicts::on_result(uint32_t id, const probe::Result& r) {
   st.latency.observe(std::chrono::duration<double>(r.latency).count());
   st.last_check = core::unix_now();
   std::vector<pool::Event> events;
+  const health::State before = loaded_.engine->target(target).state();
   const bool changed = loaded_.engine->record(target, r.ok, r.reason, r.latency,
                                               std::chrono::steady_clock::now(), events);
   if (changed) schedule_publish();
   for (auto& e : events) emit(e);
+  if (link_ && loaded_.engine->target(target).state() != before) cluster_vote(target);
   if (ready_ && target < first_result_.size()) {
     first_result_[target] = true;
     if (std::all_of(first_result_.begin(), first_result_.end(), [](bool b) { return b; }))
@@ -188,12 +213,49 @@ void Verdicts::emit(const pool::Event& e) {
       if (auto ip = core::IpAddress::parse(*addr)) stream(*ip, e.field("probe"));
 }
 
+void Verdicts::cluster_vote(size_t id) {
+  const pool::TargetKey& key = loaded_.engine->targets()[id];
+  const health::State st = loaded_.engine->target(id).state();
+  if (st != health::State::unknown)
+    link_->vote(cluster::target_name(key.ip.to_string(), key.probe), st == health::State::down);
+}
+
+void Verdicts::cluster_reindex() {
+  std::map<std::string, size_t> next;
+  const auto& keys = loaded_.engine->targets();
+  for (size_t i = 0; i < keys.size(); ++i)
+    next.emplace(cluster::target_name(keys[i].ip.to_string(), keys[i].probe), i);
+  for (const auto& [name, id] : cluster_targets_)
+    if (!next.count(name)) link_->unvote(name);
+  cluster_targets_ = std::move(next);
+  std::vector<std::string> all;
+  for (const auto& [name, id] : cluster_targets_) {
+    cluster_vote(id);
+    all.push_back(name);
+  }
+  cluster_changed(all);
+}
+
+void Verdicts::cluster_changed(const std::vector<std::string>& targets) {
+  std::vector<pool::Event> events;
+  bool changed = false;
+  for (const std::string& name : targets) {
+    auto it = cluster_targets_.find(name);
+    if (it == cluster_targets_.end()) continue;  // another node's target, not in our config
+    const cluster::Tally t = board_->tally(name);
+    changed |= loaded_.engine->set_shared(
+        it->second, t.voted ? std::optional<bool>(t.is_down) : std::nullopt, t.text(), events);
+  }
+  if (changed) schedule_publish();
+  for (auto& e : events) emit(e);
+}
+
 std::string Verdicts::line(size_t id, int64_t at_ms) const {
   const pool::TargetKey& key = loaded_.engine->targets()[id];
   const health::Target& t = loaded_.engine->target(id);
   const std::string reason = t.drained() ? std::string("drained by the operator") : t.reason();
   return fmt::format(R"({{"v":1,"type":"state","address":{},"probe":{},"state":"{}","reason":{},"time":"{}"}})",
-                     json_string(key.ip.to_string()), json_string(key.probe), verdict_state(t),
+                     json_string(key.ip.to_string()), json_string(key.probe), verdict_state(*loaded_.engine, id),
                      json_string(reason), rfc3339(at_ms)) + "\n";
 }
 
@@ -222,7 +284,7 @@ void Verdicts::stream(const core::IpAddress& ip, const std::string* probe) {
   std::string text;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!(keys[i].ip == ip) || (probe && keys[i].probe != *probe)) continue;
-    std::string state = verdict_state(loaded_.engine->target(i));
+    std::string state = verdict_state(*loaded_.engine, i);
     auto [it, fresh] = streamed_.try_emplace(keys[i], state);
     if (!fresh && it->second == state) continue;
     it->second = std::move(state);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "cluster/board.hpp"
+#include "cluster/etcd.hpp"
 #include "daemon/client.hpp"
 #include "daemon/dns_server.hpp"
 #include "daemon/event_log.hpp"
@@ -81,7 +83,22 @@ class Verdicts {
   uint64_t overlay_builds() const noexcept { return overlay_builds_; }
   const std::map<std::string, uint64_t>& failovers() const noexcept { return failovers_; }
 
+  // Cluster mode ([cluster] etcd set, read at start): this node's link and the votes it sees;
+  // null otherwise.
+  const cluster::Link* cluster() const noexcept { return link_.get(); }
+  cluster::Link* cluster() noexcept { return link_.get(); }
+  // Where the deployment's drains go when they change (set before start()).
+  std::function<void(const std::map<std::string, int64_t>&)> on_cluster_drains;
+
  private:
+  // The tallies of these targets ("ADDRESS/PROBE") may have changed: give the engine their
+  // shared verdicts, publish and log what that changes.
+  void cluster_changed(const std::vector<std::string>& targets);
+  // This node's vote on engine target `id`, from its own health (none while unknown).
+  void cluster_vote(size_t id);
+  // Maps names to engine targets again after a load; withdraws votes on targets that went.
+  void cluster_reindex();
+
   bool on_result(uint32_t id, const probe::Result& r);
   void schedule_targets();
   // One verdict line for target `id`; `at_ms` is the wall-clock time (ms) it reports.
@@ -125,6 +142,10 @@ class Verdicts {
   Histogram publish_lag_;
   std::map<std::string, uint64_t> local_errors_;
   Burst local_error_log_;
+
+  std::unique_ptr<cluster::Board> board_;
+  std::unique_ptr<cluster::Link> link_;
+  std::map<std::string, size_t> cluster_targets_;  // "ADDRESS/PROBE" -> engine target
 };
 
 }  // namespace gslb::daemon

@@ -40,6 +40,7 @@ Engine::Engine(Config cfg, const std::map<std::string, health::Thresholds>& thre
     }
   }
   uses_.resize(keys_.size());
+  shared_.resize(keys_.size());
   for (size_t p = 0; p < target_of_.size(); ++p)
     for (size_t a = 0; a < target_of_[p].size(); ++a) uses_[target_of_[p][a]].emplace_back(p, a);
   names_of_pool_.resize(cfg_.pools.size());
@@ -63,7 +64,9 @@ void Engine::adopt_health(const Engine& old) {
         const health::Thresholds t = health_[i].thresholds();
         health_[i] = old.health_[j];
         health_[i].set_thresholds(t);
+        shared_[i] = old.shared_[j];
       }
+  clustered_ = old.clustered_;
   evaluate_all();
 }
 
@@ -73,7 +76,7 @@ std::string Engine::describe(size_t p) const {
 }
 
 void Engine::evaluate_all() {
-  auto usable = [this](size_t p, size_t a) { return health_[target_of_[p][a]].usable(unknown_is_up_); };
+  auto usable = [this](size_t p, size_t a) { return this->usable(target_of_[p][a]); };
   pools_ = pool_status(cfg_, usable);
   active_.assign(cfg_.names.size(), {});
   answers_.assign(cfg_.names.size(), {});
@@ -84,7 +87,7 @@ void Engine::evaluate_all() {
 // Only what a change of `pools` can reach: their statuses, then every name that uses one of
 // them (a name's answer lists the usable addresses, so it changes even when the pool stays up).
 void Engine::evaluate(std::vector<size_t> pools, std::vector<Event>& events) {
-  auto usable = [this](size_t p, size_t a) { return health_[target_of_[p][a]].usable(unknown_is_up_); };
+  auto usable = [this](size_t p, size_t a) { return this->usable(target_of_[p][a]); };
   std::sort(pools.begin(), pools.end());
   pools.erase(std::unique(pools.begin(), pools.end()), pools.end());
   std::vector<size_t> names;
@@ -109,7 +112,7 @@ void Engine::evaluate(std::vector<size_t> pools, std::vector<Event>& events) {
 }
 
 void Engine::update_name(size_t i, std::vector<Event>* events) {
-  auto usable = [this](size_t p, size_t a) { return health_[target_of_[p][a]].usable(unknown_is_up_); };
+  auto usable = [this](size_t p, size_t a) { return this->usable(target_of_[p][a]); };
   const Name& n = cfg_.names[i];
   auto now = active_pools(n, pools_);
   if (events && now != active_[i]) {
@@ -169,13 +172,45 @@ void Engine::update_name(size_t i, std::vector<Event>* events) {
   }
 }
 
+bool Engine::usable(size_t id) const {
+  const health::Target& t = health_[id];
+  if (!clustered_) return t.usable(unknown_is_up_);
+  if (t.drained()) return false;
+  return shared_[id] ? !*shared_[id] : unknown_is_up_;
+}
+
+void Engine::set_clustered(bool on) {
+  if (clustered_ == on) return;
+  clustered_ = on;
+  evaluate_all();
+}
+
+// The address-up/down lines of target `id`, one per pool that holds it, ending in `last`.
+void Engine::address_events(size_t id, bool up, const core::Field& last,
+                            std::vector<Event>& events) const {
+  const TargetKey& key = keys_[id];
+  for (const auto& [p, a] : uses_[id])
+    events.emplace_back(up ? core::Level::notice : core::Level::warning,
+                        up ? "address-up" : "address-down",
+                        std::vector<core::Field>{{"pool", cfg_.pools[p].name},
+                                                 {"address", key.ip.to_string()},
+                                                 {"probe", key.probe},
+                                                 {"reason", health_[id].reason(), true},
+                                                 last});
+}
+
+std::vector<size_t> Engine::pools_of(size_t id) const {
+  std::vector<size_t> pools;
+  for (const auto& [p, a] : uses_[id]) pools.push_back(p);
+  return pools;
+}
+
 bool Engine::record(size_t id, bool ok, std::string reason, core::Duration latency,
                     health::MonoTime now, std::vector<Event>& events) {
   health::Target& t = health_[id];
-  const bool was = t.usable(unknown_is_up_);
+  const bool was = usable(id);
   auto change = t.record(ok, std::move(reason), latency, now);
   if (!change) return false;
-  const TargetKey& key = keys_[id];
   const bool up = change->to == health::State::up;
   // The first result decides at once; later changes needed rise/fall results in a row.
   const core::Field count =
@@ -184,19 +219,31 @@ bool Engine::record(size_t id, bool ok, std::string reason, core::Duration laten
           : core::Field{up ? "passes" : "fails",
                         fmt::format("{}/{}", up ? t.passes() : t.fails(),
                                     up ? t.thresholds().rise : t.thresholds().fall)};
-  std::vector<size_t> pools;
-  for (const auto& [p, a] : uses_[id]) {
-    pools.push_back(p);
-    events.emplace_back(up ? core::Level::notice : core::Level::warning,
-                        up ? "address-up" : "address-down",
-                        std::vector<core::Field>{{"pool", cfg_.pools[p].name},
-                                                 {"address", key.ip.to_string()},
-                                                 {"probe", key.probe},
+  if (clustered_) {
+    // Only this node's vote changed; the shared verdict (set_shared) moves the answers.
+    events.emplace_back(core::Level::info, "vote",
+                        std::vector<core::Field>{{"address", keys_[id].ip.to_string()},
+                                                 {"probe", keys_[id].probe},
+                                                 {"vote", up ? "up" : "down"},
                                                  {"reason", t.reason(), true},
                                                  count});
+    return false;
   }
-  if (t.usable(unknown_is_up_) == was) return false;
-  evaluate(std::move(pools), events);
+  address_events(id, up, count, events);
+  if (usable(id) == was) return false;
+  evaluate(pools_of(id), events);
+  return true;
+}
+
+bool Engine::set_shared(size_t id, std::optional<bool> down, const std::string& votes,
+                        std::vector<Event>& events) {
+  const bool was = usable(id);
+  const std::optional<bool> before = std::exchange(shared_[id], down);
+  if (!clustered_) return false;
+  // As without a cluster, the first verdict is an event even when it confirms the guess.
+  if (down && down != before) address_events(id, !*down, core::Field{"votes", votes}, events);
+  if (usable(id) == was) return false;
+  evaluate(pools_of(id), events);
   return true;
 }
 
@@ -209,7 +256,7 @@ size_t Engine::set_drained(const core::IpAddress& ip, bool drained, std::vector<
     events.emplace_back(core::Level::notice, drained ? "drain" : "undrain",
                         std::vector<core::Field>{{"address", ip.to_string()},
                                                  {"probe", keys_[id].probe}});
-    for (const auto& [p, a] : uses_[id]) pools.push_back(p);
+    for (size_t p : pools_of(id)) pools.push_back(p);
     ++n;
   }
   if (n) evaluate(std::move(pools), events);

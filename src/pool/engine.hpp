@@ -5,6 +5,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,6 +50,7 @@ class Engine {
          bool unknown_is_up);
 
   // Takes over the health of targets that `old` also had, with the same thresholds (reload).
+  // Takes over the shared verdicts and cluster mode too.
   void adopt_health(const Engine& old);
 
   const Config& config() const noexcept { return cfg_; }
@@ -63,6 +65,22 @@ class Engine {
   // A probe result for target `id`. Appends events; returns true when the answers changed.
   bool record(size_t id, bool ok, std::string reason, core::Duration latency,
               health::MonoTime now, std::vector<Event>& events);
+
+  // Cluster mode (several gslbd, one verdict; src/cluster): a target's own health (target(id),
+  // fed by record()) is only this node's vote, and answers follow the shared verdict given by
+  // set_shared(). record() then logs `event=vote` instead of address-up/down and never changes
+  // the answers; the caller compares target(id).state() before and after to publish the vote.
+  void set_clustered(bool on);
+  bool clustered() const noexcept { return clustered_; }
+  // The shared verdict on target `id` (down or not, with the votes as "2/3"), or none when
+  // nobody has voted yet (then `[health] unknown` decides). Appends address-up/down events with
+  // `votes=` when what answers may use changes; returns true when the answers changed.
+  bool set_shared(size_t id, std::optional<bool> down, const std::string& votes,
+                  std::vector<Event>& events);
+  const std::optional<bool>& shared(size_t id) const { return shared_[id]; }
+  // May answers use target `id` now: not drained, and up by its own health or, clustered, by
+  // the shared verdict.
+  bool usable(size_t id) const;
 
   // Drain (maintenance) or undrain every target with this address; returns how many.
   size_t set_drained(const core::IpAddress& ip, bool drained, std::vector<Event>& events);
@@ -88,9 +106,13 @@ class Engine {
   void evaluate(std::vector<size_t> pools, std::vector<Event>& events);
   void update_name(size_t name, std::vector<Event>* events);
   std::string describe(size_t pool) const;
+  void address_events(size_t id, bool up, const core::Field& last, std::vector<Event>& events) const;
+  std::vector<size_t> pools_of(size_t id) const;
 
   Config cfg_;
   bool unknown_is_up_;
+  bool clustered_ = false;
+  std::vector<std::optional<bool>> shared_;  // [target] -> shared "down", clustered only
   std::vector<TargetKey> keys_;
   std::vector<health::Target> health_;
   std::vector<std::vector<size_t>> target_of_;  // [pool][address] -> target id

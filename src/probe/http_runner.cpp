@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <mutex>
 
 namespace gslb::probe {
 
@@ -18,13 +17,6 @@ struct EasyDeleter {
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
-
-void delete_handle(uv_handle_t* h) {
-  if (h->type == UV_POLL)
-    delete reinterpret_cast<uv_poll_t*>(h);
-  else
-    delete reinterpret_cast<uv_timer_t*>(h);
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -80,7 +72,7 @@ struct HttpRunner::Check {
 
   ~Check() {
     // curl requires an easy handle to leave its multi before curl_easy_cleanup.
-    if (easy && owner && owner->multi_) curl_multi_remove_handle(owner->multi_.get(), easy.get());
+    if (easy && owner) owner->multi_.remove(easy.get());
   }
 
   static size_t on_write(char* data, size_t size, size_t n, void* userp) {
@@ -161,22 +153,8 @@ struct HttpRunner::Check {
   }
 };
 
-HttpRunner::HttpRunner(uv_loop_t* loop) : loop_(loop) {
-  // curl_global_init is not safe to race with other threads' curl use; doing it once here,
-  // before the first handle, is enough for a daemon whose only curl user is this runner.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  multi_.reset(curl_multi_init());
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-  if (multi_) {
-    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
-  }
-}
+HttpRunner::HttpRunner(uv_loop_t* loop)
+    : loop_(loop), multi_(loop, [this](CURL* easy, CURLcode code) { finished(easy, code); }) {}
 
 core::Result<CheckId> HttpRunner::start(const core::IpAddress& address, const Spec& spec,
                                         Done done) {
@@ -241,6 +219,10 @@ core::Result<CheckId> HttpRunner::start(const core::IpAddress& address, const Sp
   curl_easy_setopt(e, CURLOPT_WRITEDATA, c.get());
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, Check::on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c.get());
+  if (source_ && source_->family == address.family) {
+    const std::string from = "host!" + source_->to_string();
+    curl_easy_setopt(e, CURLOPT_INTERFACE, from.c_str());  // curl copies the string
+  }
   if (spec.method == Method::head) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (c->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to.get());
   if (c->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers.get());
@@ -251,7 +233,7 @@ core::Result<CheckId> HttpRunner::start(const core::IpAddress& address, const Sp
   }
 
   c->start_ns = uv_hrtime();
-  if (CURLMcode m = curl_multi_add_handle(multi_.get(), e); m != CURLM_OK)
+  if (CURLMcode m = multi_.add(e); m != CURLM_OK)
     return fail(fmt::format("curl_multi_add_handle: {}", curl_multi_strerror(m)));
   // From here the handle is in the multi, so ~Check must remove it.
   c->owner = this;
@@ -266,111 +248,18 @@ void HttpRunner::cancel(CheckId id) { checks_.erase(id); }
 
 void HttpRunner::close() {
   checks_.clear();
-  // Cleanup may still call on_socket (REMOVE) and on_curl_timer; both see timer_ and polls_.
-  multi_.reset();
-  for (auto& [p, events] : polls_) {
-    uv_poll_stop(p);
-    uv_close(reinterpret_cast<uv_handle_t*>(p), delete_handle);
-  }
-  polls_.clear();
-  if (timer_) {
-    uv_timer_stop(timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), delete_handle);
-    timer_ = nullptr;
-  }
+  multi_.close();
 }
 
-int HttpRunner::on_socket(CURL*, curl_socket_t s, int what, void* userp, void* socketp) {
-  auto* self = static_cast<HttpRunner*>(userp);
-  auto* poll = static_cast<uv_poll_t*>(socketp);
-  if (what == CURL_POLL_REMOVE) {
-    // curl calls this before it closes the socket, so the watcher leaves epoll first.
-    if (poll) {
-      if (self->multi_) curl_multi_assign(self->multi_.get(), s, nullptr);
-      self->close_poll(poll);
-    }
-    return 0;
-  }
-  if (!poll) {
-    poll = new uv_poll_t;
-    if (uv_poll_init_socket(self->loop_, poll, s) != 0) {
-      delete poll;
-      return -1;
-    }
-    poll->data = self;
-    curl_multi_assign(self->multi_.get(), s, poll);
-  }
-  int events = 0;
-  if (what & CURL_POLL_IN) events |= UV_READABLE;
-  if (what & CURL_POLL_OUT) events |= UV_WRITABLE;
-  self->polls_[poll] = events;
-  uv_poll_start(poll, events, on_poll);
-  return 0;
-}
-
-void HttpRunner::close_poll(uv_poll_t* poll) {
-  if (polls_.erase(poll) == 0) return;
-  uv_poll_stop(poll);
-  uv_close(reinterpret_cast<uv_handle_t*>(poll), delete_handle);
-}
-
-int HttpRunner::on_curl_timer(CURLM*, long timeout_ms, void* userp) {
-  auto* self = static_cast<HttpRunner*>(userp);
-  if (!self->timer_) return 0;
-  // curl must not be re-entered from here, so even a 0 ms timeout goes through the loop.
-  if (timeout_ms < 0)
-    uv_timer_stop(self->timer_);
-  else
-    uv_timer_start(self->timer_, on_uv_timer, uint64_t(timeout_ms), 0);
-  return 0;
-}
-
-void HttpRunner::on_poll(uv_poll_t* poll, int status, int events) {
-  auto* self = static_cast<HttpRunner*>(poll->data);
-  uv_os_fd_t fd;
-  if (uv_fileno(reinterpret_cast<uv_handle_t*>(poll), &fd) != 0) return;
-  if (status < 0) {
-    // libuv reports a socket error (a RST, say) as UV_EBADF and stops the watcher. Telling curl
-    // CURL_CSELECT_ERR would give "select/poll returned error"; letting it read and write
-    // instead surfaces the real errno ("connection reset").
-    self->socket_action(curl_socket_t(fd), CURL_CSELECT_IN | CURL_CSELECT_OUT);
-    if (auto it = self->polls_.find(poll); it != self->polls_.end())
-      uv_poll_start(poll, it->second, on_poll);
-    return;
-  }
-  int flags = 0;
-  if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-  if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-  self->socket_action(curl_socket_t(fd), flags);
-}
-
-void HttpRunner::on_uv_timer(uv_timer_t* timer) {
-  static_cast<HttpRunner*>(timer->data)->socket_action(CURL_SOCKET_TIMEOUT, 0);
-}
-
-void HttpRunner::socket_action(curl_socket_t s, int flags) {
-  if (!multi_) return;
-  int running = 0;
-  curl_multi_socket_action(multi_.get(), s, flags, &running);
-  drain();
-}
-
-void HttpRunner::drain() {
-  while (multi_) {
-    int left = 0;
-    CURLMsg* msg = curl_multi_info_read(multi_.get(), &left);
-    if (!msg) return;
-    if (msg->msg != CURLMSG_DONE) continue;
-    Check* raw = nullptr;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
-    const CURLcode code = msg->data.result;  // msg dies with the handle
-    auto node = checks_.extract(raw->id);
-    Result result = raw->verdict(code);
-    result.latency = std::chrono::nanoseconds(uv_hrtime() - raw->start_ns);
-    Done done = std::move(raw->done);
-    node.mapped().reset();
-    done(result);
-  }
+void HttpRunner::finished(CURL* easy, CURLcode code) {
+  Check* raw = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
+  auto node = checks_.extract(raw->id);
+  Result result = raw->verdict(code);
+  result.latency = std::chrono::nanoseconds(uv_hrtime() - raw->start_ns);
+  Done done = std::move(raw->done);
+  node.mapped().reset();
+  done(result);
 }
 
 }  // namespace gslb::probe

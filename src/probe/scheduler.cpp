@@ -32,6 +32,11 @@ Scheduler::Scheduler(uv_loop_t* loop, Callback cb)
 
 Scheduler::~Scheduler() { close(); }
 
+void Scheduler::set_source(std::optional<core::IpAddress> source) {
+  http_->set_source(source);
+  tcp_->set_source(source);
+}
+
 void Scheduler::set_targets(std::vector<Target> targets) {
   if (closed_) return;
   std::unordered_map<uint32_t, Entry> kept;

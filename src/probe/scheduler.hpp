@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -54,6 +55,9 @@ class Scheduler {
   // new one. Ids must be unique; a repeated id replaces the earlier entry. Targets without a
   // spec are ignored.
   void set_targets(std::vector<Target> targets);
+  // The source address of every check ([server] probe_source), for targets of its family;
+  // none: the kernel chooses. Applies to checks started from now on.
+  void set_source(std::optional<core::IpAddress> source);
   // Stops everything and closes every handle; the loop then runs dry. Idempotent.
   void close();
 

@@ -56,7 +56,13 @@ core::Result<CheckId> TcpRunner::start(const core::IpAddress& address, const Spe
   sockaddr_storage sa{};
   core::Endpoint{address, spec.port}.to_sockaddr(sa);
   c->req.data = c;
-  int r = uv_tcp_connect(&c->req, &c->tcp, reinterpret_cast<const sockaddr*>(&sa), on_connect);
+  int r = 0;
+  if (source_ && source_->family == address.family) {
+    sockaddr_storage from{};
+    core::Endpoint{*source_, 0}.to_sockaddr(from);
+    r = uv_tcp_bind(&c->tcp, reinterpret_cast<const sockaddr*>(&from), 0);
+  }
+  if (r == 0) r = uv_tcp_connect(&c->req, &c->tcp, reinterpret_cast<const sockaddr*>(&sa), on_connect);
   uint64_t ms = uint64_t(std::chrono::ceil<std::chrono::milliseconds>(spec.timeout).count());
   if (r != 0) {
     c->early_error = r;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include <uv.h>
@@ -28,6 +29,8 @@ class TcpRunner {
 
   // Starts connecting to address:spec.port. `done` runs later on the loop, never inside start().
   core::Result<CheckId> start(const core::IpAddress& address, const Spec& spec, Done done);
+  // Checks of targets in this address's family leave from it (bound before connecting).
+  void set_source(std::optional<core::IpAddress> source) { source_ = source; }
   // Stops a check without calling its `done`. Unknown ids (already finished) are ignored.
   void cancel(CheckId id);
   // Cancels every check.
@@ -47,6 +50,7 @@ class TcpRunner {
   void finish(Check* c, Result result);
 
   uv_loop_t* loop_;
+  std::optional<core::IpAddress> source_;
   CheckId next_id_ = 1;
   std::array<char, 16 * 1024> read_buf_;
   std::unordered_map<CheckId, Check*> checks_;

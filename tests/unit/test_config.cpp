@@ -445,4 +445,52 @@ geo = [{ location = "CN-31", regions = ["cn-shanghai"] }]
 )");
   REQUIRE(e.size() == 1);
   CHECK(e[0].rfind("etc/gslbd.toml:19:9: map[0].geoip: cannot read etc/missing.mmdb: ", 0) == 0);
+
+TEST_CASE("[cluster] and probe_source: the issue's keys, defaults, and errors with positions") {
+  core::Errors errors;
+  auto cfg = config::parse(R"(
+[server]
+probe_source = "127.0.0.1"
+[cluster]
+etcd = ["http://127.0.0.1:2379", "https://10.0.0.2:2379/"]
+node = "hz-1"
+prefix = "/gslbd/prod/"
+down_when = "50%"
+lease = "3s"
+ca_file = "ca.pem"
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->server.probe_source->to_string() == "127.0.0.1");
+  const auto& cl = cfg->cluster;
+  CHECK(cl.enabled());
+  CHECK(cl.etcd == std::vector<std::string>{"http://127.0.0.1:2379", "https://10.0.0.2:2379"});
+  CHECK(cl.node == "hz-1");
+  CHECK(cl.prefix == "/gslbd/prod");
+  CHECK(cl.down_when.kind == cluster::DownWhen::Kind::share);
+  CHECK(cl.down_when.n == 50);
+  CHECK(cl.lease == std::chrono::seconds(3));
+  CHECK(cl.ca_file == "etc/ca.pem");
+
+  auto plain = config::parse("", "etc/gslbd.toml", errors);
+  REQUIRE(plain);
+  CHECK_FALSE(plain->cluster.enabled());
+  CHECK_FALSE(plain->server.probe_source);
+  CHECK(plain->cluster.down_when.kind == cluster::DownWhen::Kind::majority);
+
+  CHECK(errors_of(R"([cluster]
+etcd = ["127.0.0.1:2379"]
+down_when = "most"
+lease = "1500ms"
+colour = 1
+)") == std::vector<std::string>{
+            "etc/gslbd.toml:1:1: cluster.node: is required: this instance's name, unique in the deployment",
+            "etc/gslbd.toml:2:9: cluster.etcd[0]: must be an http:// or https:// URL such as \"http://127.0.0.1:2379\"",
+            "etc/gslbd.toml:3:13: cluster.down_when: must be \"any\", \"majority\", \"all\", a count (\"2\") or a share (\"50%\")",
+            "etc/gslbd.toml:4:9: cluster.lease: must be whole seconds, 1s..1h (etcd leases count seconds)",
+            "etc/gslbd.toml:5:1: cluster.colour: unknown key"});
+  CHECK(errors_of("[cluster]\netcd = [\"http://e:2379\"]\nnode = \"hz 1\"\nprefix = \"gslbd\"\n[server]\nprobe_source = \"here\"\n") ==
+        std::vector<std::string>{
+            "etc/gslbd.toml:3:8: cluster.node: must be 1-64 letters, digits, '-', '_' or '.'",
+            "etc/gslbd.toml:4:10: cluster.prefix: must be a key path such as \"/gslbd/prod\"",
+            "etc/gslbd.toml:6:16: server.probe_source: must be an IPv4 or IPv6 address such as \"192.0.2.1\""});
 }

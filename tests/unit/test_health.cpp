@@ -374,4 +374,61 @@ TEST_CASE("a mapped weighted name: a rule's weights split that source's answers"
   for (const auto& alt : def.alternatives)
     (alt.addresses.front().to_string().rfind("192.0.2.", 0) == 0 ? hz : sh) += alt.weight;
   CHECK(hz == 9 * sh);  // the name's own 90/10
+
+TEST_CASE("clustered: this node's result is a vote; the shared verdict moves the answers") {
+  pool::Engine e(two_regions(), {{"http", {1, 1}}}, true);
+  e.set_clustered(true);
+  std::vector<pool::Event> ev;
+  const size_t t10 = id_of(e, "192.0.2.10"), t11 = id_of(e, "192.0.2.11");
+  // This node sees .10 fail: a vote, not a verdict.
+  CHECK_FALSE(e.record(t10, false, "connect refused", 0ms, t0, ev));
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].text() == "event=vote address=192.0.2.10 probe=http vote=down "
+                      "reason=\"connect refused\" first-check=yes");
+  CHECK(e.target(t10).state() == State::down);
+  CHECK(e.usable(t10));
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.10", "192.0.2.11"});
+  // The others see it up: still answered.
+  ev.clear();
+  CHECK_FALSE(e.set_shared(t10, false, "1/3", ev));
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].text() == "event=address-up pool=hangzhou address=192.0.2.10 probe=http "
+                      "reason=\"connect refused\" votes=1/3");
+  CHECK_FALSE(e.set_shared(t10, false, "1/3", ev));  // no change, no event
+  CHECK(ev.size() == 1);
+  // A majority sees it down: it leaves the answers, with the votes in the event.
+  ev.clear();
+  CHECK(e.set_shared(t10, true, "2/3", ev));
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.11"});
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].text() == "event=address-down pool=hangzhou address=192.0.2.10 probe=http "
+                      "reason=\"connect refused\" votes=2/3");
+  // The second hangzhou address down everywhere: failover, as without a cluster.
+  ev.clear();
+  CHECK(e.set_shared(t11, true, "3/3", ev));
+  CHECK(addresses(e) == std::vector<std::string>{"198.51.100.10"});
+  REQUIRE(ev.size() == 3);
+  CHECK(ev[2].kind == "failover");
+  // A drain still wins over a shared "up".
+  ev.clear();
+  e.set_shared(t10, false, "0/3", ev);
+  CHECK(addresses(e) == std::vector<std::string>{"192.0.2.10"});
+  e.set_drained(ip("192.0.2.10"), true, ev);
+  CHECK_FALSE(e.usable(t10));
+  // Leaving cluster mode: this node's own health decides again (.10 is down here).
+  e.set_drained(ip("192.0.2.10"), false, ev);
+  e.set_clustered(false);
+  CHECK_FALSE(e.usable(t10));
+}
+
+TEST_CASE("clustered: shared verdicts carry over a reload") {
+  pool::Engine a(two_regions(), {{"http", {1, 1}}}, true);
+  a.set_clustered(true);
+  std::vector<pool::Event> ev;
+  a.set_shared(id_of(a, "192.0.2.10"), true, "2/2", ev);
+  pool::Engine b(two_regions(), {{"http", {1, 1}}}, true);
+  b.adopt_health(a);
+  CHECK(b.clustered());
+  CHECK(b.shared(id_of(b, "192.0.2.10")) == std::optional<bool>(true));
+  CHECK(addresses(b) == std::vector<std::string>{"192.0.2.11"});
 }

@@ -14,7 +14,7 @@ import sys
 LIBRARIES = {"uv.h": "libuv", "curl/": "libcurl", "toml++/": "TOML++", "ldns/": "ldns",
              "fmt/": "fmt", "microhttpd.h": "libmicrohttpd", "maxminddb.h": "libmaxminddb",
              "gslb/published.hpp": "vocab", "gslb/duration.hpp": "vocab",
-             "openssl/": "OpenSSL"}
+             "openssl/": "OpenSSL", "nlohmann/": "nlohmann-json"}
 
 
 def read_table(readme):
