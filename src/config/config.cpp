@@ -158,7 +158,28 @@ const char* bad_text(std::string_view v, bool identifier) {
 
 void parse_pool(Checker& c, const toml::table& t, const std::string& prefix, pool::Pool& p,
                 Position& probe_at) {
-  c.only(t, prefix, {"name", "region", "probe", "min_healthy", "addresses"});
+  c.only(t, prefix, {"name", "region", "probe", "min_healthy", "addresses", "location"});
+  if (const toml::node* l = t.get("location")) {
+    // { lat = 31.23, lon = 121.47 }: degrees, for maps that order regions by distance.
+    const std::string k = Checker::join(prefix, "location");
+    const toml::table* lt = l->as_table();
+    auto degrees = [&](const char* key, double limit) -> std::optional<double> {
+      const toml::node* v = lt ? lt->get(key) : nullptr;
+      const std::optional<double> d = v ? v->value<double>() : std::nullopt;
+      if (!d || *d < -limit || *d > limit) {
+        c.error(v ? *v : *l, Checker::join(k, key), fmt::format("must be a number of degrees, -{0}..{0}", limit));
+        return std::nullopt;
+      }
+      return d;
+    };
+    if (!lt) {
+      c.error(*l, k, "must be { lat = 31.23, lon = 121.47 }");
+    } else {
+      c.only(*lt, k, {"lat", "lon"});
+      const auto lat = degrees("lat", 90), lon = degrees("lon", 180);
+      if (lat && lon) p.location = std::make_pair(*lat, *lon);
+    }
+  }
   if (const std::string* v = c.string(t, prefix, "name")) p.name = *v;
   if (p.name.empty()) c.error(t.source(), Checker::join(prefix, "name"), "needs a non-empty name");
   else if (const char* why = bad_text(p.name, true)) c.error(*t.get("name"), Checker::join(prefix, "name"), why);
@@ -237,13 +258,25 @@ void parse_order(Checker& c, const toml::table& t, const std::string& prefix, st
 
 // `[[map]]`: nets are checked as prefixes with no host bits, each listed once.
 void parse_map(Checker& c, const toml::table& t, const std::string& prefix,
-               const std::unordered_set<std::string>& regions, geo::MapConfig& m) {
-  // `nearest` (regions by distance) is not built yet: say so, rather than "unknown key", so an
-  // operator knows the map would not do what the file asks.
-  if (const toml::node* n = t.get("nearest"))
-    c.error(*n, Checker::join(prefix, "nearest"), "ordering by distance is not supported by this gslbd yet; list locations in geo");
+               const std::unordered_set<std::string>& regions, const std::vector<pool::Pool>& pools,
+               geo::MapConfig& m) {
   c.only(t, prefix, {"name", "default", "nets", "geoip", "geo", "nearest"});
   if (const std::string* g = c.string(t, prefix, "geoip")) m.geoip = c.resolve(*g);
+  if (auto n = c.boolean(t, prefix, "nearest")) {
+    m.nearest = *n;
+    const std::string k = Checker::join(prefix, "nearest");
+    if (m.nearest && m.geoip.empty())
+      c.error(*t.get("nearest"), k, "needs geoip = \"PATH\" (a MaxMind City DB) for the clients' coordinates");
+    for (const pool::Pool& p : pools)
+      if (p.location && std::none_of(m.places.begin(), m.places.end(),
+                                     [&](const geo::MapConfig::Place& pl) { return pl.region == p.region; }))
+        m.places.push_back({p.region, p.location->first, p.location->second});
+    if (m.nearest && m.places.empty())
+      c.error(*t.get("nearest"), k, "no pool has a location = { lat = .., lon = .. } to measure from");
+    if (m.nearest && m.places.size() > geo::Map::kMaxPlaces)
+      c.error(*t.get("nearest"), k, fmt::format("at most {} regions with a location (found {})",
+                                                geo::Map::kMaxPlaces, m.places.size()));
+  }
   if (const toml::node* g = t.get("geo")) {
     const std::string key = Checker::join(prefix, "geo");
     const toml::array* ga = g->as_array();
@@ -710,7 +743,7 @@ std::optional<Config> parse(std::string_view text, const std::string& path, core
   tables("map", [&](const toml::table& t, const std::string& prefix) {
     geo::MapConfig m;
     const size_t errors_before = errors.size();
-    parse_map(c, t, prefix, regions, m);
+    parse_map(c, t, prefix, regions, cfg.gtm.pools, m);
     if (!m.name.empty() && maps.count(m.name))
       c.error(*t.get("name"), prefix + ".name", fmt::format("map {} is declared twice", m.name));
     else if (errors.size() == errors_before) {

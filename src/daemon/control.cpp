@@ -303,8 +303,10 @@ void Control::sync_drains(const std::map<std::string, int64_t>& remote) {
       continue;
     }
     auto it = mine.find(ip);
-    if (it != mine.end() && it->second == until) continue;
-    drains_.set(ip, until);
+    if (it != mine.end() && it->second.until == until) continue;
+    // etcd holds each drain's end; who made it and why stay with the node it was made on.
+    drains_.set(ip, until, it != mine.end() ? it->second.by : "cluster",
+                it != mine.end() ? it->second.reason : std::string());
     if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, true, events);
   }
   for (auto e : events) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace gslb::geo {
@@ -44,6 +45,17 @@ Map::Map(MapConfig cfg) : cfg_(std::move(cfg)) {
     insert(is_v4 ? v4 : v6, rule.net.address.bytes.data(), rule.net.length, int32_t(r));
   }
   for (const GeoRule& g : cfg_.geo) class_of_.push_back(class_for(g.order));
+  if (cfg_.nearest && !cfg_.places.empty() && cfg_.places.size() <= kMaxPlaces) {
+    // Every order the places can come in, prebuilt: a lookup then only sorts a handful of
+    // distances and ranks the result.
+    std::vector<size_t> perm(cfg_.places.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    do {
+      Order o;
+      for (size_t i : perm) o.regions.push_back(cfg_.places[i].region);
+      nearest_class_.push_back(class_for(o));
+    } while (std::next_permutation(perm.begin(), perm.end()));
+  }
   pack(v4, 0, v4_);
   pack(v6, 0, v6_);
   v4_.shrink_to_fit();
@@ -126,9 +138,54 @@ void Map::geo_lookup(const uint8_t* bytes, bool v4, unsigned bits, Match& m) con
       best = int(i);
     }
   }
-  if (best < 0) return;
-  m.rule = uint32_t(cfg_.nets.size() + size_t(best));
-  m.cls = class_of_[m.rule];
+  if (best >= 0) {
+    m.rule = uint32_t(cfg_.nets.size() + size_t(best));
+    m.cls = class_of_[m.rule];
+    return;
+  }
+  if (nearest_class_.empty()) return;
+  static const char* const kLat[] = {"location", "latitude", nullptr};
+  static const char* const kLon[] = {"location", "longitude", nullptr};
+  double lat_lon[2];
+  const char* const* paths[2] = {kLat, kLon};
+  for (int i = 0; i < 2; ++i) {
+    MMDB_entry_data_s d{};
+    if (MMDB_aget_value(&r.entry, &d, paths[i]) != MMDB_SUCCESS || !d.has_data ||
+        d.type != MMDB_DATA_TYPE_DOUBLE)
+      return;  // no coordinates: the default
+    lat_lon[i] = d.double_value;
+  }
+  m.rule = uint32_t(cfg_.nets.size() + cfg_.geo.size());
+  m.cls = nearest_class(lat_lon);
+}
+
+uint16_t Map::nearest_class(const double* lat_lon) const noexcept {
+  // The central angle to each place (the spherical law of cosines, clamped): ordering needs no
+  // more than that, and no allocation.
+  constexpr double kRad = 3.14159265358979323846 / 180;
+  const size_t n = cfg_.places.size();
+  double dist[kMaxPlaces];
+  size_t order[kMaxPlaces];
+  const double lat = lat_lon[0] * kRad, lon = lat_lon[1] * kRad;
+  for (size_t i = 0; i < n; ++i) {
+    const double plat = cfg_.places[i].lat * kRad, plon = cfg_.places[i].lon * kRad;
+    const double c = std::sin(lat) * std::sin(plat) + std::cos(lat) * std::cos(plat) * std::cos(lon - plon);
+    dist[i] = std::acos(std::clamp(c, -1.0, 1.0));
+    order[i] = i;
+  }
+  // Insertion sort, stable: equally distant places keep their config order.
+  for (size_t i = 1; i < n; ++i)
+    for (size_t j = i; j > 0 && dist[order[j]] < dist[order[j - 1]]; --j) std::swap(order[j], order[j - 1]);
+  // The rank of `order` among the permutations in lexicographic order.
+  size_t rank = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size_t smaller = 0;
+    for (size_t j = i + 1; j < n; ++j) smaller += order[j] < order[i];
+    size_t fact = 1;
+    for (size_t k = 2; k < n - i; ++k) fact *= k;
+    rank += smaller * fact;
+  }
+  return nearest_class_[rank];
 }
 
 void Map::insert(std::vector<Node>& trie, const uint8_t* bytes, unsigned len, int32_t rule) {
@@ -234,6 +291,7 @@ Match Map::lookup(const core::IpAddress& a, unsigned bits) const noexcept {
 
 std::string Map::rule_text(uint32_t rule) const {
   if (rule == Match::kDefault || rule >= rule_count()) return "default";
+  if (rule >= cfg_.nets.size() + cfg_.geo.size()) return "nearest";
   if (rule >= cfg_.nets.size()) return cfg_.geo[rule - cfg_.nets.size()].location;
   const core::Prefix& p = cfg_.nets[rule].net;
   return p.address.to_string() + "/" + std::to_string(p.length);

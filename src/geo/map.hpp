@@ -44,6 +44,14 @@ struct MapConfig {
   std::vector<Rule> nets;
   std::string geoip;            // a MaxMind DB (GeoIP2/GeoLite2 City or Country); "" = none
   std::vector<GeoRule> geo;     // used when no net matches
+  // `nearest`: a client no rule matches gets the regions by distance from its coordinates (the
+  // DB's location) to each region's (from its pools' `location`), nearest first.
+  struct Place {
+    std::string region;
+    double lat = 0, lon = 0;
+  };
+  bool nearest = false;
+  std::vector<Place> places;
 };
 
 // The result of one lookup. `rule` indexes MapConfig::nets, then MapConfig::geo (rule
@@ -82,8 +90,11 @@ class Map {
   uint64_t counted(uint32_t rule) const noexcept {
     return counters_[rule == Match::kDefault ? rule_count() : rule].load(std::memory_order_relaxed);
   }
-  size_t rule_count() const noexcept { return cfg_.nets.size() + cfg_.geo.size(); }
-  // "198.51.100.0/24", "JP" or "default".
+  // Every rule: nets, then geo, then "nearest" (when on).
+  size_t rule_count() const noexcept { return cfg_.nets.size() + cfg_.geo.size() + (cfg_.nearest ? 1 : 0); }
+  // At most this many located regions (their orders are prebuilt: 720 at 6).
+  static constexpr size_t kMaxPlaces = 6;
+  // "198.51.100.0/24", "JP", "nearest" or "default".
   std::string rule_text(uint32_t rule) const;
   // Bytes held by the tries and the rules, for the README's memory figure.
   size_t memory_bytes() const noexcept;
@@ -118,6 +129,10 @@ class Map {
   std::unique_ptr<Mmdb> mmdb_;
   std::vector<Order> classes_;
   std::vector<uint16_t> class_of_;  // per rule
+  // `nearest`: the class of each order of cfg_.places, by the order's rank among the
+  // permutations in lexicographic order (its Lehmer code).
+  std::vector<uint16_t> nearest_class_;
+  uint16_t nearest_class(const double* lat_lon) const noexcept;
   std::vector<Packed> v4_, v6_;
   std::unique_ptr<std::atomic<uint64_t>[]> counters_;
 };

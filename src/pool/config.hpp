@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct Pool {
   std::string probe;   // name of a probes/*.toml definition
   std::vector<Address> addresses;
   unsigned min_healthy = 1;  // below it the whole pool counts as down
+  // Where the pool's region is (`location = { lat = .., lon = .. }`), for maps with `nearest`.
+  std::optional<std::pair<double, double>> location;
 };
 
 enum class Mode { failover, weighted };

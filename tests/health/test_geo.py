@@ -258,5 +258,80 @@ def test_geoip(c, binary):
         shutil.rmtree(d, ignore_errors=True)
 
 
+NEAREST_BODY = """
+[[pool]]
+name = "hangzhou"
+region = "cn-hangzhou"
+probe = "gw"
+addresses = [{{ ip = "127.0.0.2", weight = 1 }}]
+location = {{ lat = 30.27, lon = 120.16 }}
+
+[[pool]]
+name = "shanghai"
+region = "cn-shanghai"
+probe = "gw"
+addresses = [{{ ip = "127.0.0.3", weight = 1 }}]
+location = {{ lat = 31.23, lon = 121.47 }}
+
+[[map]]
+name = "near"
+default = ["cn-hangzhou", "cn-shanghai"]
+geoip = "{db}"
+geo = [{{ location = "JP", regions = ["cn-shanghai", "cn-hangzhou"] }}]
+nearest = true
+
+[[name]]
+fqdn = "www.example.test."
+ttl = 10
+mode = "failover"
+pools = ["hangzhou", "shanghai"]
+map = "near"
+"""
+
+
+def test_nearest(c, binary):
+    """nearest = true: clients no rule matches get the regions by distance from the DB's
+    coordinates to each pool's location; health still decides within that order."""
+    if subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        print("  skipped: libmaxmind-db-writer-perl is not installed (scripts/deps.sh --test)")
+        return
+    d = tempfile.mkdtemp(prefix="gslbd-nearest-")
+    try:
+        db = os.path.join(d, "test.mmdb")
+        # Suzhou is nearer Shanghai, Ningbo nearer Hangzhou; Tokyo has a geo rule; the
+        # Dutch network has no coordinates.
+        subprocess.run(["perl", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "make_geoip_db.pl"), db,
+                        "198.18.0.0/16=AS,CN@31.30,120.62", "198.19.0.0/16=AS,CN@29.87,121.54",
+                        "192.0.2.0/24=AS,JP@35.68,139.69", "100.64.0.0/16=EU,NL"],
+                       check=True, timeout=60)
+        port = ht.gateway_port(["127.0.0.2", "127.0.0.3"])
+        probes = {"gw": ht.probe_toml(port, "200ms", "200ms", RISE, FALL)}
+        with ht.Gateways() as gws:
+            gws.add("127.0.0.2", port)
+            sh = gws.add("127.0.0.3", port)
+            with ht.Server(binary, NEAREST_BODY.format(db=db), probes, zone=ZONE) as srv:
+                _, t = ht.poll_until(
+                    lambda: ecs_query(srv.port, "www.example.test.", "198.18.0.0/24")[0] == SH, 3.0)
+                c.check(t is not None, "Suzhou's clients: shanghai, the nearer region", srv.log_text())
+                check_ecs(c, srv.port, "www.example.test.", "198.18.0.0/24", SH, 16,
+                          "nearest: shanghai first, the DB network's scope")
+                check_ecs(c, srv.port, "www.example.test.", "198.19.7.0/24", HZ, 16,
+                          "Ningbo's clients: hangzhou first")
+                check_ecs(c, srv.port, "www.example.test.", "192.0.2.0/24", SH, 24,
+                          "a geo rule (JP) comes before nearest")
+                check_ecs(c, srv.port, "www.example.test.", "100.64.1.0/24", HZ, 16,
+                          "no coordinates: the default")
+                sh.kill()
+                _, t = ht.poll_until(
+                    lambda: ecs_query(srv.port, "www.example.test.", "198.18.0.0/24")[0] == HZ,
+                    DOWN_BOUND + 2.0, step=0.01)
+                c.check(t is not None, "shanghai down: its nearest clients fail over to hangzhou",
+                        srv.log_text())
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    sys.exit(ht.run_tests([test_geo, test_geoip], sys.argv[1]))
+    sys.exit(ht.run_tests([test_geo, test_geoip, test_nearest], sys.argv[1]))

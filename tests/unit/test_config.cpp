@@ -430,8 +430,8 @@ geo = [{ location = "JP", regions = ["cn-shanghai"] }]
   INFO(all);
   REQUIRE(e.size() == 3);
   CHECK(e[0].rfind("etc/gslbd.toml:20:69: map[0].geo[1].location: must be a continent", 0) == 0);
-  CHECK(e[1] == "etc/gslbd.toml:21:11: map[0].nearest: ordering by distance is not supported by "
-                "this gslbd yet; list locations in geo");
+  CHECK(e[1] == "etc/gslbd.toml:21:11: map[0].nearest: no pool has a location = { lat = .., lon = .. } "
+                "to measure from");
   CHECK(e[2] == "etc/gslbd.toml:26:7: map[1].geo: needs geoip = \"PATH\" (a MaxMind DB) to locate clients");
 }
 
@@ -445,6 +445,7 @@ geo = [{ location = "CN-31", regions = ["cn-shanghai"] }]
 )");
   REQUIRE(e.size() == 1);
   CHECK(e[0].rfind("etc/gslbd.toml:19:9: map[0].geoip: cannot read etc/missing.mmdb: ", 0) == 0);
+}
 
 TEST_CASE("[cluster] and probe_source: the issue's keys, defaults, and errors with positions") {
   core::Errors errors;
@@ -493,4 +494,30 @@ colour = 1
             "etc/gslbd.toml:3:8: cluster.node: must be 1-64 letters, digits, '-', '_' or '.'",
             "etc/gslbd.toml:4:10: cluster.prefix: must be a key path such as \"/gslbd/prod\"",
             "etc/gslbd.toml:6:16: server.probe_source: must be an IPv4 or IPv6 address such as \"192.0.2.1\""});
+}
+
+TEST_CASE("[[pool]] location: degrees, checked with their position") {
+  auto e = errors_of(R"([server]
+listen = ["127.0.0.1:5353"]
+
+[[pool]]
+name = "a"
+region = "r"
+probe = "gw"
+addresses = ["127.0.0.2"]
+location = { lat = 95.0, lon = 10 }
+
+[[pool]]
+name = "b"
+region = "s"
+probe = "gw"
+addresses = ["127.0.0.3"]
+location = "Shanghai"
+)");
+  std::string all;
+  for (const auto& s : e) all += s + "\n";
+  INFO(all);
+  REQUIRE(e.size() == 2);
+  CHECK(e[0] == "etc/gslbd.toml:9:20: pool[0].location.lat: must be a number of degrees, -90..90");
+  CHECK(e[1] == "etc/gslbd.toml:16:12: pool[1].location: must be { lat = 31.23, lon = 121.47 }");
 }

@@ -374,6 +374,7 @@ TEST_CASE("a mapped weighted name: a rule's weights split that source's answers"
   for (const auto& alt : def.alternatives)
     (alt.addresses.front().to_string().rfind("192.0.2.", 0) == 0 ? hz : sh) += alt.weight;
   CHECK(hz == 9 * sh);  // the name's own 90/10
+}
 
 TEST_CASE("clustered: this node's result is a vote; the shared verdict moves the answers") {
   pool::Engine e(two_regions(), {{"http", {1, 1}}}, true);
