@@ -25,7 +25,10 @@ bool v4_mapped(const core::IpAddress& a) noexcept {
 // The open DB, read-only after MMDB_open and safe to look up from every worker at once.
 struct Map::Mmdb {
   MMDB_s db{};
-  ~Mmdb() { MMDB_close(&db); }
+  bool open = false;  // a failed MMDB_open cleans up after itself: nothing to close then
+  ~Mmdb() {
+    if (open) MMDB_close(&db);
+  }
 };
 
 uint16_t Map::class_for(const Order& o) {
@@ -66,8 +69,8 @@ Map::Map(MapConfig cfg) : cfg_(std::move(cfg)) {
     const int st = MMDB_open(cfg_.geoip.c_str(), MMDB_MODE_MMAP, &m->db);
     if (st != MMDB_SUCCESS) {
       error_ = MMDB_strerror(st);
-      m.release();  // MMDB_open cleaned up after itself; nothing to close
     } else {
+      m->open = true;
       mmdb_ = std::move(m);
     }
   }
