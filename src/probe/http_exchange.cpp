@@ -85,7 +85,7 @@ std::optional<Result> HttpResponse::parse_head() {
     return Result{false, "bad HTTP reply", {}};
   if (status < 200 && status != 101) return std::nullopt;  // interim: stay in Stage::head
   status_ = status;
-  const bool expected = std::any_of(expect_status_->begin(), expect_status_->end(),
+  const bool expected = std::any_of(expect_status_.begin(), expect_status_.end(),
                                     [&](const StatusRange& r) { return status >= r.lo && status <= r.hi; });
   if (!expected) return Result{false, fmt::format("HTTP {}", status), {}};
   if (expect_body_.empty()) return passed();

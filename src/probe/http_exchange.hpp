@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/address.hpp"
 #include "probe/spec.hpp"
@@ -32,8 +33,9 @@ class HttpResponse {
  public:
   static constexpr size_t kMaxHead = 16 * 1024;
 
+  // Copies what it needs of `spec`: a reload may replace the spec while the check is in flight.
   explicit HttpResponse(const Spec& spec)
-      : expect_status_(&spec.expect_status), expect_body_(spec.expect_body),
+      : expect_status_(spec.expect_status), expect_body_(spec.expect_body),
         head_request_(spec.method == Method::head) {}
 
   // Feeds received bytes; returns the verdict once it is known (then feed no more).
@@ -51,8 +53,8 @@ class HttpResponse {
   Result passed() const;
   Result mismatch() const { return {false, "body mismatch", {}}; }
 
-  const std::vector<StatusRange>* expect_status_;
-  std::string_view expect_body_;
+  std::vector<StatusRange> expect_status_;
+  std::string expect_body_;
   bool head_request_;
   Stage stage_ = Stage::head;
   std::string head_;       // the response head so far

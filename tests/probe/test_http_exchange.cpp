@@ -2,6 +2,7 @@
 // in pieces, including the framings and failures that a real server rarely produces on cue.
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <string>
 
 #include "probe/http_exchange.hpp"
@@ -109,4 +110,15 @@ TEST_CASE("only the first 64 KiB of a body are searched") {
   const std::string head = "HTTP/1.1 200 OK\r\n\r\n";
   CHECK(reason(s, head + std::string(probe::kMaxBody - 6, 'a') + "needle") == "ok HTTP 200");
   CHECK(reason(s, head + std::string(probe::kMaxBody - 5, 'a') + "needle", false) == "fail body mismatch");
+}
+
+TEST_CASE("the response outlives its spec: a reload may replace the spec while a check is in flight") {
+  auto spec = std::make_unique<probe::Spec>(spec_with("ok"));
+  spec->expect_status = {{200, 200}};
+  probe::HttpResponse r(*spec);
+  spec.reset();  // under ASan, reading the spec from here on is a use after free
+  auto v = r.feed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  REQUIRE(v);
+  CHECK(v->ok);
+  CHECK(v->reason == "HTTP 200");
 }
