@@ -12,21 +12,12 @@
 
 #include "core/file.hpp"
 #include "core/log.hpp"
+#include "core/wall_time.hpp"
 #include "dns/axfr.hpp"
 #include "daemon/system.hpp"
 #include "dns/dnssec.hpp"
 
 namespace gslb::daemon {
-
-namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Control::Control(uv_loop_t* loop, std::string config_path, Loaded loaded,
                  std::vector<std::unique_ptr<Worker>>& workers)
@@ -58,7 +49,7 @@ void Control::start(std::function<void()> ready) {
     // The loader's reader: a regular file of bounded size (a missing file means no drains).
     constexpr uint64_t kMaxStateFile = 16 << 20;
     if (auto text = core::read_regular_file(path, kMaxStateFile))
-      drains_ = DrainBook::from_text(*text, now_ms());
+      drains_ = DrainBook::from_text(*text, core::wall_ms());
     else if (::access(path.c_str(), F_OK) == 0)
       core::logf(core::Level::warning, "event=state-not-read file={} reason=\"{}\" (no drains restored)",
                  path, text.error().message);
@@ -191,12 +182,12 @@ std::optional<std::string> Control::save_drains() {
 void Control::arm_drain_timer() {
   const auto next = drains_.next_expiry();
   if (!next) drain_timer_.stop();
-  else drain_timer_.start(uint64_t(std::max<int64_t>(0, *next - now_ms())));
+  else drain_timer_.start(uint64_t(std::max<int64_t>(0, *next - core::wall_ms())));
 }
 
 void Control::expire_drains() {
   std::vector<pool::Event> events;
-  for (const auto& ip : drains_.take_expired(now_ms())) {
+  for (const auto& ip : drains_.take_expired(core::wall_ms())) {
     if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, false, events);
     // Every node's timer ends it; deleting the key twice is harmless.
     if (auto* link = verdicts_.cluster()) link->set_drain(ip, std::nullopt);
@@ -213,7 +204,7 @@ void Control::expire_drains() {
 core::Result<Control::Drained> Control::drain(const std::string& what, bool on,
                                               const std::optional<DrainFor>& lasting,
                                               const std::string& by, const std::string& reason) {
-  const int64_t until = lasting ? now_ms() + lasting->duration.count() : 0;
+  const int64_t until = lasting ? core::wall_ms() + lasting->duration.count() : 0;
   std::vector<core::IpAddress> ips;
   if (auto ip = core::IpAddress::parse(what)) {
     bool known = false;
@@ -289,7 +280,7 @@ void Control::resign() {
 
 void Control::sync_drains(const std::map<std::string, int64_t>& remote) {
   std::vector<pool::Event> events;
-  const int64_t now = now_ms();
+  const int64_t now = core::wall_ms();
   const auto mine = drains_.all();  // a copy: the book changes below
   for (const auto& [ip, until] : mine)
     if (!remote.count(ip)) {

@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-#include <ctime>
 #include <vector>
 
 #include "core/logfmt.hpp"
+#include "core/wall_time.hpp"
 
 namespace gslb::daemon {
 
@@ -28,9 +27,7 @@ void Followers::tell(const std::string& text) const {
 
 void EventLog::emit(core::Level level, const std::string& text) {
   core::log(level, text);
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  const std::string stamp = core::rfc3339(core::wall_ms());
   std::string rest;
   auto fields = core::parse_logfmt(text, &rest);
   if (!rest.empty()) fields.push_back({"note", rest, true});

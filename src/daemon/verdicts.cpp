@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <ctime>
 
 #include "core/duration.hpp"
+#include "core/wall_time.hpp"
 #include "daemon/report.hpp"
 #include "dns/overlay.hpp"
 
@@ -16,19 +16,6 @@ namespace {
 // Verdicts this close together make one publish: long enough to gather the results that one
 // loop turn and its neighbours deliver in a burst, short beside any check interval.
 constexpr uint64_t kCoalesceMs = 2;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339(int64_t ms) {
-  const std::time_t t = std::time_t(ms / 1000);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return stamp;
-}
 
 // A target's verdict as the stream names it: a drain hides the probe state.
 // In cluster mode the state is the shared verdict (what answers follow), not this node's vote.
@@ -138,7 +125,7 @@ bool Verdicts::on_result(uint32_t id, const probe::Result& r) {
     // stays, and the scheduler tries again at the normal interval. A shortage hits every target
     // at once, so one line per burst, not one per target.
     const uint64_t n = ++local_errors_[r.reason];
-    if (uint64_t burst = local_error_log_.hit(uint64_t(now_ms())))
+    if (uint64_t burst = local_error_log_.hit(uint64_t(core::wall_ms())))
       emit(core::Level::err, fmt::format("event=probe-error kind=local address={} probe={} reason=\"{}\" "
                                          "count={} total={} (not a verdict: health unchanged)",
                                          key.ip.to_string(), key.probe, r.reason, burst, n));
@@ -256,13 +243,13 @@ std::string Verdicts::line(size_t id, int64_t at_ms) const {
   const std::string reason = t.drained() ? std::string("drained by the operator") : t.reason();
   return fmt::format(R"({{"v":1,"type":"state","address":{},"probe":{},"state":"{}","reason":{},"time":"{}"}})",
                      json_string(key.ip.to_string()), json_string(key.probe), verdict_state(*loaded_.engine, id),
-                     json_string(reason), rfc3339(at_ms)) + "\n";
+                     json_string(reason), core::rfc3339(at_ms)) + "\n";
 }
 
 std::string Verdicts::snapshot() const {
   // Each line carries when its state began: the steady-clock `since` moved onto the wall clock.
   const auto mono = std::chrono::steady_clock::now();
-  const int64_t wall = now_ms();
+  const int64_t wall = core::wall_ms();
   std::string out;
   for (size_t i = 0; i < loaded_.engine->targets().size(); ++i) {
     const auto since = loaded_.engine->target(i).since();
@@ -288,7 +275,7 @@ void Verdicts::stream(const core::IpAddress& ip, const std::string* probe) {
     auto [it, fresh] = streamed_.try_emplace(keys[i], state);
     if (!fresh && it->second == state) continue;
     it->second = std::move(state);
-    text += line(i, now_ms());
+    text += line(i, core::wall_ms());
   }
   if (!text.empty()) followers_.tell(text);
 }
