@@ -510,7 +510,7 @@ void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dn
 }
 
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
-  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "dnssec"});
+  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "ixfr_history", "dnssec"});
   if (const toml::node* d = t.get("dnssec")) parse_dnssec(c, *d, Checker::join(prefix, "dnssec"), z.dnssec);
   z.line = int(t.source().begin.line);
   z.col = int(t.source().begin.column);
@@ -545,6 +545,7 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
     else
       z.also_notify.push_back(*e);
   });
+  if (auto v = c.integer(t, prefix, "ixfr_history", 0, 1000)) z.ixfr_history = unsigned(*v);
 }
 
 // [rrl]: BIND's response-rate-limit, with its defaults.

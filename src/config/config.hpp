@@ -90,6 +90,8 @@ struct Zone {
   std::vector<Position> transfer_key_at;
   // Secondaries told by NOTIFY (RFC 1996) when a reload changes the zone's serial.
   std::vector<core::Endpoint> also_notify;
+  // Versions kept for IXFR (RFC 1995): the differences to the last this many; 0: none (AXFR).
+  unsigned ixfr_history = 16;
   int line = 0;      // where it was declared, for messages about its file
   int col = 0;
 };

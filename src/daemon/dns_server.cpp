@@ -15,10 +15,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fmt/format.h>
+
 #include <gslb/published.hpp>
 
 #include "core/log.hpp"
 #include "dns/axfr.hpp"
+#include "dns/ixfr.hpp"
 #include "dns/table.hpp"
 
 namespace gslb::daemon {
@@ -70,6 +73,79 @@ void observe(WorkerStats& st, Transport t, std::chrono::steady_clock::duration t
   auto& sh = st.size[size_t(t)];
   bump(sh.bucket[z]);
   bump(sh.sum, bytes);
+}
+
+// A zone transfer that a client asked for: AXFR or IXFR over TCP, IXFR over UDP. A signed
+// request (RFC 8945) is allowed by its key, from any address; an unsigned one by the zone's
+// address list. Whoever is allowed gets a plan and a log line; a bad signature gets NOTAUTH
+// (§5.2) and a log line, anyone else REFUSED.
+struct TransferGrant {
+  bool allowed = false;
+  uint8_t rcode = 0;  // when refused
+  dns::TsigCheck tsig;
+  dns::IxfrPlan plan;  // AXFR, unless an IXFR finds the client's version
+  uint64_t now = 0;
+
+  // The answer's stream for `plan`, signed when the request was.
+  dns::TransferStream stream(const dns::Zone& zone, std::span<const uint8_t> query,
+                             const dns::Query& q, const dns::IxfrPlan& p) const {
+    dns::TransferStream s(dns::ixfr_source(zone, p), query, q);
+    if (tsig.key) s.sign_with(*tsig.key, tsig.mac, now);
+    return s;
+  }
+};
+
+TransferGrant grant_transfer(const dns::Zone& zone, std::span<const uint8_t> query,
+                             const dns::Query& q, const core::IpAddress& peer, bool udp) {
+  TransferGrant g;
+  g.now = uint64_t(std::time(nullptr));
+  g.tsig = dns::tsig_verify(query, zone.transfer_keys, g.now);
+  const bool is_unsigned = g.tsig.result == dns::TsigCheck::Result::unsigned_query;
+  g.allowed = g.tsig.result == dns::TsigCheck::Result::ok;
+  if (is_unsigned)
+    for (const auto& p : zone.allow_transfer) g.allowed = g.allowed || p.contains(peer);
+  const std::string zone_name = dns::name_to_text(zone.apex);
+  if (!g.allowed) {
+    g.rcode = uint8_t(is_unsigned ? dns::Rcode::refused : dns::Rcode::notauth);
+    if (!is_unsigned)
+      core::logf(core::Level::warning, "event=axfr-refused zone={} client={} tsig={}{}", zone_name,
+                 peer.to_string(), dns::to_string(g.tsig.result),
+                 g.tsig.key_name.empty() ? std::string() : " key=" + g.tsig.key_name);
+    return g;
+  }
+  const bool ixfr = q.qtype == dns::rrtype::IXFR && q.has_ixfr_serial;
+  if (ixfr) g.plan = dns::plan_ixfr(zone, q.ixfr_serial);
+  const std::string key = g.tsig.key ? " key=" + g.tsig.key->text_name : std::string();
+  const char* transport = udp ? " transport=udp" : "";
+  if (g.plan.kind == dns::IxfrPlan::Kind::axfr)
+    core::logf(core::Level::info, "event=axfr zone={} client={}{}{}{}", zone_name, peer.to_string(),
+               ixfr ? fmt::format(" ixfr-from={}", q.ixfr_serial) : std::string(), key, transport);
+  else
+    core::logf(core::Level::info, "event=ixfr zone={} client={} from={} to={}{}{}", zone_name,
+               peer.to_string(), q.ixfr_serial, zone.serial(), key, transport);
+  zone.transfers.fetch_add(1, std::memory_order_relaxed);
+  return g;
+}
+
+// IXFR over UDP (RFC 1995 §2): the whole answer when it fits the client's buffer, else the
+// current SOA alone, so that the client asks again over TCP. Refusals as over TCP.
+size_t answer_udp_ixfr(const dns::Zone& zone, std::span<const uint8_t> query, const dns::Query& q,
+                       const core::IpAddress& peer, const dns::HandlerOptions& opt,
+                       std::span<uint8_t> out, dns::Outcome& outcome) {
+  const TransferGrant g = grant_transfer(zone, query, q, peer, true);
+  if (g.allowed) {
+    // The client's buffer (512 bytes without EDNS, RFC 6891 §6.2.5), within what we send.
+    const size_t asked = q.has_edns ? std::max<size_t>(q.edns_size, 512) : 512;
+    const size_t limit = std::min({asked, size_t(opt.edns_size), out.size()});
+    auto m = g.stream(zone, query, q, g.plan).whole(limit);
+    if (!m) m = g.stream(zone, query, q, {dns::IxfrPlan::Kind::up_to_date, 0}).whole(limit);
+    if (m) {
+      std::memcpy(out.data(), m->data(), m->size());
+      return m->size();
+    }
+  }
+  outcome.rcode = g.allowed ? uint8_t(dns::Rcode::servfail) : g.rcode;
+  return dns::answer_error(query, q, opt, out, outcome.rcode, true);
 }
 
 }  // namespace
@@ -385,8 +461,12 @@ void Worker::Impl::serve_udp(Udp& u) {
       const core::IpAddress peer = peer_address(b.addr[i]);
       const dns::Client client{false, &peer, &guard, now};
       const auto began = std::chrono::steady_clock::now();
-      const size_t len = dns::answer(answers, opt.handler, {b.in_buf[i], b.in[i].msg_len},
-                                     {b.out_buf[m], kUdpBuffer}, client, local, outcome);
+      size_t len = dns::answer(answers, opt.handler, {b.in_buf[i], b.in[i].msg_len},
+                               {b.out_buf[m], kUdpBuffer}, client, local, outcome);
+      if (outcome.transfer_zone >= 0)
+        len = answer_udp_ixfr(*answers.table->zones()[size_t(outcome.transfer_zone)],
+                              {b.in_buf[i], b.in[i].msg_len}, local.q, peer, opt.handler,
+                              {b.out_buf[m], kUdpBuffer}, outcome);
       bump(st.udp_queries);
       if (local.q.has_question) bump(st.qtype[qtype_bucket(local.q.qtype)]);
       if (len == 0) {
@@ -428,29 +508,14 @@ void Worker::Impl::answer_frame(Conn& c, std::span<const uint8_t> query) {
   if (scratch.q.has_question) bump(st.qtype[qtype_bucket(scratch.q.qtype)]);
   if (outcome.transfer_zone >= 0) {
     const auto& zone = answers.table->zones()[size_t(outcome.transfer_zone)];
-    // A signed request (RFC 8945) is allowed by its key, from any address; an unsigned one by
-    // the address list. A bad signature is refused with NOTAUTH (§5.2) and logged.
-    const uint64_t now = uint64_t(std::time(nullptr));
-    const dns::TsigCheck tsig = dns::tsig_verify(query, zone->transfer_keys, now);
-    bool allowed = tsig.result == dns::TsigCheck::Result::ok;
-    if (tsig.result == dns::TsigCheck::Result::unsigned_query)
-      for (const auto& p : zone->allow_transfer) allowed = allowed || p.contains(c.peer);
-    if (allowed) {
-      core::logf(core::Level::info, "event=axfr zone={} client={}{}", dns::name_to_text(zone->apex),
-                 c.peer.to_string(), tsig.key ? " key=" + tsig.key->text_name : std::string());
+    const TransferGrant g = grant_transfer(*zone, query, scratch.q, c.peer, false);
+    if (g.allowed) {
       // The transfer reads the zone of this snapshot to its end, whatever is published meanwhile.
-      c.transfer.emplace(*zone, query, scratch.q);
-      if (tsig.key) c.transfer->sign_with(*tsig.key, tsig.mac, now);
-      zone->transfers.fetch_add(1, std::memory_order_relaxed);
+      c.transfer.emplace(g.stream(*zone, query, scratch.q, g.plan));
       c.transfer_table = current.value->table;
       return;
     }
-    outcome.rcode = uint8_t(tsig.result == dns::TsigCheck::Result::unsigned_query ? dns::Rcode::refused
-                                                                                 : dns::Rcode::notauth);
-    if (tsig.result != dns::TsigCheck::Result::unsigned_query)
-      core::logf(core::Level::warning, "event=axfr-refused zone={} client={} tsig={}{}",
-                 dns::name_to_text(zone->apex), c.peer.to_string(), dns::to_string(tsig.result),
-                 tsig.key_name.empty() ? std::string() : " key=" + tsig.key_name);
+    outcome.rcode = g.rcode;
     n = dns::answer_error(query, scratch.q, opt.handler, {tcp_out.data() + 2, kTcpMax},
                           outcome.rcode, true);
   }

@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "daemon/builtin.hpp"
 #include "dns/dnssec.hpp"
+#include "dns/ixfr.hpp"
 #include "dns/zone.hpp"
 
 namespace gslb::daemon {
@@ -123,7 +124,8 @@ void presign(const dns::Signer& signer, const pool::Config& gtm, const std::stri
 
 // Signs every zone that has a `dnssec` table, replacing it in `out.zones` (which holds the
 // config's zones in order). The NSEC chain covers the dynamic names inside each zone too.
-bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std::string& path,
+bool sign_zones(Loaded& out, std::vector<std::shared_ptr<dns::Zone>>& built,
+                const std::vector<std::string>& dynamic, const std::string& path,
                 const LoadOptions& options, core::Errors& errors) {
   const auto& gtm = out.config.gtm;
   const uint32_t now = options.now ? options.now : uint32_t(std::time(nullptr));
@@ -162,9 +164,86 @@ bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std:
       continue;
     }
     presign(*signed_zone->signer, gtm, zone.apex, dynamic);
+    built[zi] = signed_zone;
     out.zones[zi] = std::move(signed_zone);
   }
   return ok;
+}
+
+// The version of zone `apex` serving now, if a reload is loading the next one.
+std::shared_ptr<const dns::Zone> previous_version(const Reuse* reuse, const std::string& apex) {
+  if (!reuse) return nullptr;
+  for (const auto& z : reuse->zones)
+    if (z->apex == apex) return z;
+  return nullptr;
+}
+
+// The serial policy, for a zone read again while `old` serves (Knot's "increment"): a
+// secondary must see a new serial whenever what it transfers changes, and the same serial when
+// nothing did, so that the journal never holds two contents under one serial.
+// - The file's serial is newer than the one served (RFC 1982): it is served.
+// - Otherwise, if the content differs (the serial was not raised, or went back), the served
+//   serial + 1 is, with a warning (BIND serves such a change under the old serial, and
+//   secondaries never see it).
+// - Otherwise (same content), the served serial stays.
+// A signed zone cannot be compared before it is signed, and signing covers the SOA: it is
+// signed with served + 1 (unless the file's is newer), and version_zone() below keeps the
+// previous version when only the signatures differ and they are not due yet.
+struct NextVersion {
+  std::optional<dns::Delta> delta;  // an unsigned zone's difference (new SOA filled in later)
+  bool resigned = false;  // a signed zone given served + 1 in case more than signatures changed
+};
+
+NextVersion apply_serial_policy(const config::Zone& zc, const dns::Zone& old, dns::Zone& zone) {
+  const uint32_t served = old.serial(), file = zone.serial();
+  if (dns::serial_lt(served, file)) return {};
+  if (zc.dnssec.enabled) {
+    zone.set_serial(served + 1);
+    return {std::nullopt, true};
+  }
+  dns::Delta d = dns::diff_zones(old, zone);
+  zone.set_serial(served);
+  d.new_soa = dns::OwnedRecord::of(dns::soa_record(zone));
+  if (d.deleted.empty() && d.added.empty() && d.old_soa.rdata == d.new_soa.rdata &&
+      d.old_soa.ttl == d.new_soa.ttl)
+    return {std::move(d), false};
+  zone.set_serial(served + 1);
+  core::logf(core::Level::warning,
+             "event=zone-serial-kept zone={} file-serial={} served={} serial={} reason=\"the zone "
+             "changed but its serial was not raised; serving serial {} so that secondaries follow\"",
+             zc.name, file, served, served + 1, served + 1);
+  return {std::move(d), false};
+}
+
+// Gives a newly read zone its place after `old`: the journal IXFR answers from, or `old`
+// itself when a signed zone was only signed again before its signatures were due. Returns the
+// version to serve.
+std::shared_ptr<const dns::Zone> version_zone(const config::Zone& zc,
+                                              const std::shared_ptr<const dns::Zone>& old,
+                                              const std::shared_ptr<dns::Zone>& zone,
+                                              NextVersion next, uint32_t now) {
+  std::optional<dns::Delta>& delta = next.delta;
+  if (!delta) delta = dns::diff_zones(*old, *zone);
+  delta->new_soa = dns::OwnedRecord::of(dns::soa_record(*zone));
+  if (next.resigned && dns::only_signatures_differ(*delta) &&
+      same_prefixes(old->allow_transfer, zone->allow_transfer) &&
+      same_keys(old->transfer_keys, zone->transfer_keys)) {
+    // Signed again with nothing else changed: the signatures serving now stay until they are
+    // due (the re-signing timer), so that the serial only moves when secondaries need it to.
+    const uint32_t expires = dns::earliest_expiration(*old);
+    if (expires == 0 || int64_t(expires) - int64_t(zc.dnssec.refresh) > int64_t(now)) return old;
+  }
+  if (delta->from() == delta->to()) {
+    zone->journal = old->journal;  // the same version, read again
+    return zone;
+  }
+  if (zc.ixfr_history == 0) return zone;
+  // The journal holds at most twice the zone (BIND's max-journal-size default since 9.12).
+  const size_t zone_bytes = dns::transfer_bytes(*zone);
+  zone->journal = dns::Journal::extend(old->journal.get(),
+                                       std::make_shared<const dns::Delta>(std::move(*delta)),
+                                       zc.ixfr_history, 2 * zone_bytes);
+  return zone;
 }
 
 }  // namespace
@@ -196,6 +275,10 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   core::Errors warnings;
   zone_options.warnings = &warnings;
   bool all_reused = options.reuse != nullptr;
+  // Per zone of the config, in order: the zone read now (null when the serving one is taken
+  // over), and its difference from the serving version when the serial policy computed it.
+  std::vector<std::shared_ptr<dns::Zone>> built;
+  std::vector<NextVersion> deltas;
   // TSIG keys (BIND key files), by name; a zone's allow_transfer names the ones it accepts.
   std::vector<dns::TsigKey> all_keys;
   for (const auto& file : out.config.tsig_key_files) {
@@ -227,6 +310,8 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     }
     if (auto same = unchanged_zone(zc, lim, keys, options.reuse)) {
       out.zones.push_back(std::move(same));
+      built.emplace_back();
+      deltas.emplace_back();
       continue;
     }
     all_reused = false;
@@ -259,6 +344,9 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     }
     zone->allow_transfer = zc.allow_transfer;
     zone->transfer_keys = std::move(keys);
+    const auto old = previous_version(options.reuse, zone->apex);
+    deltas.push_back(old ? apply_serial_policy(zc, *old, *zone) : NextVersion{});
+    built.push_back(zone);
     out.zones.push_back(std::move(zone));
   }
   const auto& gtm = out.config.gtm;
@@ -293,8 +381,14 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     }
     dynamic.push_back(std::move(wire));
   }
-  if (ok && !sign_zones(out, dynamic, path, options, errors)) ok = false;
+  if (ok && !sign_zones(out, built, dynamic, path, options, errors)) ok = false;
   if (!ok) return std::nullopt;
+  const uint32_t now = options.now ? options.now : uint32_t(std::time(nullptr));
+  for (size_t zi = 0; zi < out.zones.size(); ++zi) {
+    if (!built[zi]) continue;
+    if (auto old = previous_version(options.reuse, built[zi]->apex))
+      out.zones[zi] = version_zone(out.config.zones[zi], old, built[zi], std::move(deltas[zi]), now);
+  }
   std::map<std::string, health::Thresholds> thresholds;
   for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};
   out.engine = std::make_unique<pool::Engine>(gtm, thresholds, out.config.unknown_is_up);

@@ -31,34 +31,11 @@ namespace {
 constexpr size_t kMessageTarget = 16 * 1024;
 }  // namespace
 
-TransferStream::TransferStream(const Zone& zone, std::span<const uint8_t> query, const Query& q)
-    : zone_(&zone),
-      question_(reinterpret_cast<const char*>(query.data()) + kHeaderSize,
-                q.question_end - kHeaderSize),
-      base_(question_.substr(0, q.qname_len)),
-      id_(q.id),
-      node_(zone.nodes.begin()) {}
+const Zone& transfer_source(const Zone& zone) { return zone; }
 
-bool TransferStream::next(std::string& out) {
-  if (phase_ == Phase::done) return false;
-  // Names are sent as the zone file spelled them (RFC 4343), so compressed only against the
-  // same spelling.
-  Encoder enc(base_, true);
-  uint16_t count = 0;
-  const RRset& soa = zone_->soa();
-  auto put_soa = [&] {
-    enc.rr(soa.owner(zone_->apex), rrtype::SOA, soa.ttl, soa.rdata.front());
-    ++count;
-  };
-  if (phase_ == Phase::first_soa) {
-    put_soa();
-    phase_ = Phase::records;
-  }
-  while (phase_ == Phase::records && enc.size() <= kMessageTarget) {
-    if (node_ == zone_->nodes.end()) {
-      phase_ = Phase::last_soa;
-      break;
-    }
+bool ZoneRecords::next(TransferRecord& r) {
+  for (;;) {
+    if (node_ == zone_->nodes.end()) return false;
     const auto& rrsets = node_->rrsets;
     if (rrset_ >= rrsets.size()) {
       ++node_;
@@ -72,13 +49,66 @@ bool TransferStream::next(std::string& out) {
       continue;
     }
     const Rdata& d = set.rdata[rdata_++];
-    enc.rr(set.owner(node_->name), set.type, record_ttl(*node_, set, d), d);
+    r = TransferRecord{set.owner(node_->name), set.type, record_ttl(*node_, set, d), d};
+    return true;
+  }
+}
+
+TransferRecord soa_record(const Zone& zone) {
+  const RRset& soa = zone.soa();
+  return TransferRecord{soa.owner(zone.apex), rrtype::SOA, soa.ttl, soa.rdata.front()};
+}
+
+TransferStream::Source axfr_source(const Zone& zone) {
+  enum class Phase { first_soa, records, last_soa, done };
+  return [&zone, phase = Phase::first_soa, records = ZoneRecords(zone)](TransferRecord& r) mutable {
+    switch (phase) {
+      case Phase::first_soa:
+        phase = Phase::records;
+        r = soa_record(zone);
+        return true;
+      case Phase::records:
+        if (records.next(r)) return true;
+        phase = Phase::last_soa;
+        [[fallthrough]];
+      case Phase::last_soa:
+        phase = Phase::done;
+        r = soa_record(zone);
+        return true;
+      case Phase::done:
+        break;
+    }
+    return false;
+  };
+}
+
+TransferStream::TransferStream(Source source, std::span<const uint8_t> query, const Query& q)
+    : source_(std::move(source)),
+      question_(reinterpret_cast<const char*>(query.data()) + kHeaderSize,
+                q.question_end - kHeaderSize),
+      base_(question_.substr(0, q.qname_len)),
+      id_(q.id) {}
+
+TransferStream::TransferStream(const Zone& zone, std::span<const uint8_t> query, const Query& q)
+    : TransferStream(axfr_source(transfer_source(zone)), query, q) {}
+
+std::string TransferStream::message(size_t target) {
+  // Names are sent as the zone file spelled them (RFC 4343), so compressed only against the
+  // same spelling.
+  Encoder enc(base_, true);
+  uint16_t count = 0;
+  const size_t fixed = kHeaderSize + question_.size();
+  TransferRecord r;
+  while (!done_ && fixed + enc.size() <= target) {
+    if (!source_(r)) {
+      done_ = true;
+      break;
+    }
+    enc.rr(r.owner, r.type, r.ttl, r.rdata);
     ++count;
   }
-  if (phase_ == Phase::last_soa && enc.size() <= kMessageTarget) {
-    put_soa();
-    phase_ = Phase::done;
-  }
+  // The source may have ended exactly at the previous message's end: nothing more to send.
+  if (count == 0 && done_) return {};
   uint8_t head[kHeaderSize];
   put16(head, id_);
   put16(head + 2, 0x8400);  // QR, AA
@@ -90,11 +120,30 @@ bool TransferStream::next(std::string& out) {
   message += question_;
   message += enc.bytes();
   if (signer_) signer_->sign(message);
+  return message;
+}
+
+bool TransferStream::next(std::string& out) {
+  if (done_) return false;
+  std::string m = message(kMessageTarget);
+  if (m.empty()) return false;
   uint8_t frame[2];
-  put16(frame, uint16_t(message.size()));
+  put16(frame, uint16_t(m.size()));
   out.append(reinterpret_cast<const char*>(frame), sizeof frame);
-  out += message;
+  out += m;
   return true;
+}
+
+std::optional<std::string> TransferStream::whole(size_t limit) {
+  std::string m = message(limit);
+  // One record past the limit is how message() stops: the answer did not fit.
+  if (!done_) {
+    TransferRecord r;
+    done_ = !source_(r);
+    if (!done_) return std::nullopt;
+  }
+  if (m.size() > limit) return std::nullopt;
+  return m;
 }
 
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,

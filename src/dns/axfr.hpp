@@ -2,6 +2,7 @@
 // only for clients on the zone's allow_transfer list, so it may allocate.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,34 +14,73 @@
 
 namespace gslb::dns {
 
-// The whole zone as DNS messages answering one AXFR query: SOA, every other record (glue
-// included), SOA again, packed into messages of at most about 16 KiB. Produced one message at
-// a time, so a connection holds one message per transfer, not the zone: the caller asks for
-// the next one when its output has drained. The zone must outlive the stream (the caller
-// keeps the snapshot that holds it).
+// The zone whose records a secondary receives for `zone`: what AXFR streams and what IXFR
+// diffs between two versions. Today the zone itself (dynamic names are not transferred).
+const Zone& transfer_source(const Zone& zone);
+
+// One record as a transfer sends it: the owner as the zone file spelled it, and the TTL each
+// RRSIG carries (that of the RRset it covers). Views into the zone (or a journal delta).
+struct TransferRecord {
+  std::string_view owner;
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  Rdata rdata;
+};
+
+// Every record of a zone but its SOA, in the zone's order (names in byte order, then RRsets
+// and RDATA as stored). The zone must outlive the cursor.
+class ZoneRecords {
+ public:
+  explicit ZoneRecords(const Zone& zone) : zone_(&zone), node_(zone.nodes.begin()) {}
+  // Fills `r` with the next record; false at the end.
+  bool next(TransferRecord& r);
+
+ private:
+  const Zone* zone_;
+  std::vector<Node>::const_iterator node_;
+  size_t rrset_ = 0, rdata_ = 0;
+};
+
+// The apex SOA of `zone` as a transfer sends it.
+TransferRecord soa_record(const Zone& zone);
+
+// The records of one transfer answer (RFC 5936 AXFR, RFC 1995 IXFR) as DNS messages, packed
+// into messages of at most about 16 KiB. Produced one message at a time, so a connection holds
+// one message per transfer, not the zone: the caller asks for the next one when its output has
+// drained. What the records are is the source's business: it yields them one by one and says
+// when there are no more; whatever it reads must outlive the stream (the caller keeps the
+// snapshot that holds the zone and its journal).
 class TransferStream {
  public:
+  using Source = std::function<bool(TransferRecord&)>;
+  TransferStream(Source source, std::span<const uint8_t> query, const Query& q);
+  // AXFR: SOA, every other record (glue included), SOA again.
   TransferStream(const Zone& zone, std::span<const uint8_t> query, const Query& q);
 
   // Appends the next message, framed with its two-byte length (RFC 1035 §4.2.2), to `out`.
-  // Returns false, appending nothing, once the closing SOA has been sent.
+  // Returns false, appending nothing, once the last record has been sent.
   bool next(std::string& out);
+  // The whole answer as one unframed message (signed if asked) if it fits in `limit` bytes;
+  // nullopt if not (UDP, where the answer must be one message). Consumes the stream.
+  std::optional<std::string> whole(size_t limit);
   // Signs every message with `key` (RFC 8945 §5.3.1), the first covering the request's MAC.
   void sign_with(const TsigKey& key, std::string request_mac, uint64_t now) {
     signer_.emplace(key, std::move(request_mac), now);
   }
 
  private:
-  using NodeIt = std::vector<Node>::const_iterator;
-  const Zone* zone_;
+  // One message, unframed and signed: records while it holds at most `target` bytes.
+  std::string message(size_t target);
+  Source source_;
   std::string question_;  // the query's question section, echoed in every message
   std::string base_;      // compression base: the qname as the client spelled it
   uint16_t id_;
-  enum class Phase { first_soa, records, last_soa, done } phase_ = Phase::first_soa;
-  NodeIt node_;
-  size_t rrset_ = 0, rdata_ = 0;
+  bool done_ = false;
   std::optional<TsigSigner> signer_;
 };
+
+// The AXFR sequence of `zone` as a source: SOA, every other record, SOA.
+TransferStream::Source axfr_source(const Zone& zone);
 
 // Every message at once (tests).
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,

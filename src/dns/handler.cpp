@@ -244,11 +244,12 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   if (!e) return w.error(uint16_t(Rcode::refused));
   if (q.qtype == rrtype::AXFR || q.qtype == rrtype::IXFR) {
     const bool apex = strip == 0 && table.zones()[e->zone]->apex.size() == q.qname_len;
-    if (client.tcp && apex) {
+    // IXFR over UDP too (RFC 1995 §2): the caller checks the ACL and answers in one message.
+    if (apex && (client.tcp || q.qtype == rrtype::IXFR)) {
       outcome.transfer_zone = e->zone;
       return 0;
     }
-    // Over UDP, or for a name that is not a zone apex: no transfer (RFC 5936 §4.2 says TCP).
+    // AXFR over UDP, or a name that is not a zone apex: no transfer (RFC 5936 §4.2 says TCP).
     return w.error(uint16_t(apex ? Rcode::notimp : Rcode::notauth));
   }
   uint32_t ti;

@@ -26,7 +26,8 @@ struct HandlerOptions {
 struct Outcome {
   uint8_t rcode = 0;
   bool truncated = false;
-  // AXFR/IXFR over TCP for a zone's apex: the caller checks the ACL and streams the zone.
+  // AXFR/IXFR over TCP, or IXFR over UDP, for a zone's apex: the caller checks the ACL and
+  // streams the zone (UDP: answers in one message). Nothing was written.
   int32_t transfer_zone = -1;
   RrlAction rrl = RrlAction::send;  // drop: nothing was sent; slip: a TC=1 reply was
   // A mapped name's answer: the rule that chose it (geo::Match::kDefault for the default).

@@ -55,6 +55,8 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
   q.ecs_at = 0;
   q.ecs_len = 0;
   q.ecs_malformed = false;
+  q.has_ixfr_serial = false;
+  q.ixfr_serial = 0;
   if (len < kHeaderSize) return ParseStatus::drop;
   q.id = get16(p);
   q.flags = get16(p + 2);
@@ -95,8 +97,7 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
   if (opcode != 0) return ParseStatus::notimp;
   if (qd != 1) return ParseStatus::formerr;
   // A query carries no answer or authority records (NOTIFY and UPDATE are other opcodes), but
-  // for IXFR's SOA in authority (RFC 1995 §3), which is skipped: gslbd answers IXFR with the
-  // whole zone (§4 allows it).
+  // for IXFR's SOA in authority (RFC 1995 §3): its serial says which version the client has.
   if (an != 0 || (ns != 0 && !(ns == 1 && q.qtype == rrtype::IXFR))) return ParseStatus::formerr;
 
   bool badvers = false;
@@ -108,6 +109,11 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
     const uint16_t rdlen = get16(p + off + 8);
     if (off + 10 + rdlen > len) return ParseStatus::formerr;
     if (i < ns) {
+      // SOA RDATA ends with SERIAL and four more 32-bit fields, whatever its names' form.
+      if (type == rrtype::SOA && rdlen >= 22) {
+        q.has_ixfr_serial = true;
+        q.ixfr_serial = get32(p + off + 10 + rdlen - 20);
+      }
       off += 10 + rdlen;
       continue;
     }

@@ -84,6 +84,9 @@ struct Query {
   uint8_t ecs_source = 0;
   uint8_t ecs_address[16] = {};
   bool ecs_malformed = false;
+  // IXFR (RFC 1995 §3): the SERIAL of the SOA the client holds, sent in authority.
+  bool has_ixfr_serial = false;
+  uint32_t ixfr_serial = 0;
 };
 
 // Decodes header, question and additional section (for OPT). Every byte of the packet must be

@@ -41,7 +41,8 @@ struct Rdata {
   bool operator==(const Rdata& o) const { return wire == o.wire; }
 };
 
-class Signer;  // dns/dnssec.hpp
+class Signer;   // dns/dnssec.hpp
+struct Journal;  // dns/ixfr.hpp
 
 struct RRset {
   uint16_t type = 0;
@@ -90,6 +91,9 @@ struct Zone {
   mutable std::atomic<uint64_t> transfers{0};
   // Set on a signed zone (dns/dnssec.hpp): signs the dynamic answers made in it.
   std::shared_ptr<const Signer> signer;
+  // The differences from earlier versions that IXFR answers from (dns/ixfr.hpp); null: none.
+  // Set by the loader before the zone is shared.
+  std::shared_ptr<const Journal> journal;
 
   // The node named `name` (lower-cased wire), or null.
   const Node* find(std::string_view name) const noexcept {
@@ -106,6 +110,16 @@ struct Zone {
     if (r.wire.size() < at + 4) return 0;
     const auto* b = reinterpret_cast<const uint8_t*>(r.wire.data()) + at;
     return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+  }
+  // Makes the SOA's SERIAL `serial`: gslbd's serial policy (daemon/server.cpp), applied by the
+  // loader before the zone is signed and shared.
+  void set_serial(uint32_t serial) noexcept {
+    const std::string_view w = soa().rdata[0].wire;
+    if (w.size() < 20 || w.data() < rdata_bytes.data() ||
+        w.data() + w.size() > rdata_bytes.data() + rdata_bytes.size())
+      return;
+    char* b = rdata_bytes.data() + (w.data() - rdata_bytes.data()) + w.size() - 20;
+    for (int i = 0; i < 4; ++i) b[i] = char(serial >> (24 - 8 * i));
   }
   // Static records, the SOA and every other.
   size_t records() const noexcept { return rdata_store.size(); }

@@ -74,6 +74,17 @@ inline Answered ask(const dns::AnswerTable& t, const std::string& name, ldns_rr_
   return ask(t, make_query(name, type, o), o.tcp);
 }
 
+// A record as one line of text, "www.example.test. 60 IN A 192.0.2.10" (spaces, no tabs).
+inline std::string rr_line(const ldns_rr* rr) {
+  char* str = ldns_rr2str(rr);
+  std::string line(str);
+  free(str);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  for (auto& c : line)
+    if (c == '\t') c = ' ';
+  return line;
+}
+
 // "www.example.test. 60 IN A 192.0.2.10" lines of one section, sorted, owner lower-cased.
 inline std::vector<std::string> section(const Answered& a, ldns_pkt_section s) {
   std::vector<std::string> lines;
@@ -81,13 +92,7 @@ inline std::vector<std::string> section(const Answered& a, ldns_pkt_section s) {
   for (size_t i = 0; list && i < ldns_rr_list_rr_count(list); ++i) {
     ldns_rr* rr = ldns_rr_list_rr(list, i);
     ldns_dname2canonical(ldns_rr_owner(rr));
-    char* str = ldns_rr2str(rr);
-    std::string line(str);
-    free(str);
-    while (!line.empty() && line.back() == '\n') line.pop_back();
-    for (auto& c : line)
-      if (c == '\t') c = ' ';
-    lines.push_back(line);
+    lines.push_back(rr_line(rr));
   }
   ldns_rr_list_deep_free(list);
   std::sort(lines.begin(), lines.end());

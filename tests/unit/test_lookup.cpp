@@ -222,12 +222,20 @@ TEST_CASE_METHOD(Fixture, "ANY: one RRset over UDP (RFC 8482), the whole node ov
   CHECK(section(tcp, LDNS_SECTION_ANSWER).size() == 4);  // SOA, 2 NS, MX
 }
 
-TEST_CASE_METHOD(Fixture, "AXFR and IXFR: over TCP the caller streams; over UDP NOTIMP") {
+TEST_CASE_METHOD(Fixture, "AXFR and IXFR: over TCP the caller streams; IXFR over UDP too, AXFR NOTIMP") {
   auto udp = ask(*table, "example.test.", LDNS_RR_TYPE_AXFR);
   CHECK(rcode(udp) == LDNS_RCODE_NOTIMPL);
+  CHECK(udp.outcome.transfer_zone == -1);
   auto tcp = ask(*table, "example.test.", LDNS_RR_TYPE_AXFR, {false, 0, true, true});
   CHECK(tcp.wire.empty());
   CHECK(tcp.outcome.transfer_zone == 0);
+  // RFC 1995 §2: IXFR may come over UDP; the caller answers it in one message.
+  auto ixfr = ask(*table, "example.test.", LDNS_RR_TYPE_IXFR);
+  CHECK(ixfr.wire.empty());
+  CHECK(ixfr.outcome.transfer_zone == 0);
+  // Below the apex: not a zone, over either transport.
+  auto below = ask(*table, "www.example.test.", LDNS_RR_TYPE_IXFR);
+  CHECK(rcode(below) == LDNS_RCODE_NOTAUTH);
 }
 
 TEST_CASE("zone errors carry file:line and stop the load") {

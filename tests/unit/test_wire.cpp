@@ -216,5 +216,8 @@ TEST_CASE("IXFR may carry the client's SOA in authority (RFC 1995 §3); other qu
   dns::Query q;
   CHECK(parse(query(dns::rrtype::IXFR), q) == ParseStatus::ok);
   CHECK(q.qtype == dns::rrtype::IXFR);
+  CHECK(q.has_ixfr_serial);
+  CHECK(q.ixfr_serial == 1);
   CHECK(parse(query(dns::rrtype::A), q) == ParseStatus::formerr);
+  CHECK_FALSE(q.has_ixfr_serial);
 }
