@@ -238,11 +238,14 @@ std::shared_ptr<const dns::Zone> version_zone(const config::Zone& zc,
     return zone;
   }
   if (zc.ixfr_history == 0) return zone;
-  // The journal holds at most twice the zone (BIND's max-journal-size default since 9.12).
-  const size_t zone_bytes = dns::transfer_bytes(*zone);
+  // The journal holds at most twice the zone (BIND's max-journal-size default since 9.12), so
+  // that its memory follows the zone's; a small zone may keep 64 KiB of history whatever its
+  // size (two SOAs per delta already make a one-record change bigger than a tiny zone).
+  constexpr size_t kJournalFloor = 64 << 10;
+  const size_t cap = std::max(2 * dns::transfer_bytes(*zone), kJournalFloor);
   zone->journal = dns::Journal::extend(old->journal.get(),
                                        std::make_shared<const dns::Delta>(std::move(*delta)),
-                                       zc.ixfr_history, 2 * zone_bytes);
+                                       zc.ixfr_history, cap);
   return zone;
 }
 

@@ -2,6 +2,8 @@
 // the response back with ldns. ldns is the independent reference for the wire format.
 #pragma once
 
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +74,25 @@ inline Answered ask(const dns::AnswerTable& t, const std::vector<uint8_t>& query
 inline Answered ask(const dns::AnswerTable& t, const std::string& name, ldns_rr_type type,
                     const QueryOpts& o = {}) {
   return ask(t, make_query(name, type, o), o.tcp);
+}
+
+// A CSK (ECDSA P-256, flags 257) for `apex` made with ldns and written as the two files gslbd
+// reads, `dir`/K<apex>+013+00001.key and .private; returns that base name.
+inline std::string write_test_key(const std::string& dir, const char* apex = "example.test.") {
+  ldns_key* key = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+  if (!key) return {};
+  ldns_key_set_flags(key, 257);
+  ldns_key_set_pubkey_owner(key, ldns_dname_new_frm_str(apex));
+  const std::string base = dir + "/K" + apex + "+013+00001";
+  dns::LdnsRr rr(ldns_key2rr(key));
+  char* pub = ldns_rr2str(rr.get());
+  char* priv = ldns_key2str(key);
+  std::ofstream(base + ".key") << pub;
+  std::ofstream(base + ".private") << priv;
+  free(pub);   // NOLINT: ldns allocates with malloc
+  free(priv);  // NOLINT
+  ldns_key_deep_free(key);
+  return base;
 }
 
 // A record as one line of text, "www.example.test. 60 IN A 192.0.2.10" (spaces, no tabs).

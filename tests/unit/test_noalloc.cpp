@@ -120,21 +120,8 @@ TEST_CASE("signed answers with DO=1 allocate nothing") {
   // A CSK made with ldns and written as the two files gslbd reads.
   char dir[] = "/tmp/gslbd-noalloc-XXXXXX";
   REQUIRE(mkdtemp(dir));
-  ldns_key* key = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
-  REQUIRE(key);
-  ldns_key_set_flags(key, 257);
-  ldns_key_set_pubkey_owner(key, ldns_dname_new_frm_str("example.test."));
-  const std::string base = std::string(dir) + "/Kexample.test.+013+00001";
-  {
-    dns::LdnsRr rr(ldns_key2rr(key));
-    char* pub = ldns_rr2str(rr.get());
-    char* priv = ldns_key2str(key);
-    std::ofstream(base + ".key") << pub;
-    std::ofstream(base + ".private") << priv;
-    free(pub);   // NOLINT: ldns allocates with malloc
-    free(priv);  // NOLINT
-  }
-  ldns_key_deep_free(key);
+  const std::string base = test::write_test_key(dir);
+  REQUIRE(!base.empty());
   auto zone = test::zone_from_text("example.test.", R"($ORIGIN example.test.
 $TTL 3600
 @        IN SOA ns1 hostmaster 1 3600 600 86400 300
