@@ -119,7 +119,7 @@ TransferGrant grant_transfer(const dns::Zone& zone, std::span<const uint8_t> que
   const char* transport = udp ? " transport=udp" : "";
   if (g.plan.kind == dns::IxfrPlan::Kind::axfr)
     core::logf(core::Level::info, "event=axfr zone={} client={}{}{}{}", zone_name, peer.to_string(),
-               ixfr ? fmt::format(" ixfr-from={}", q.ixfr_serial) : std::string(), key, transport);
+               key, transport, ixfr ? fmt::format(" ixfr-from={}", q.ixfr_serial) : std::string());
   else
     core::logf(core::Level::info, "event=ixfr zone={} client={} from={} to={}{}{}", zone_name,
                peer.to_string(), q.ixfr_serial, zone.serial(), key, transport);

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """gslbd as a primary that standard secondaries follow: Debian's NSD and Knot, on loopback,
 each without and with TSIG, transfer the zone at start; a reload of gslbd that bumps the serial
-sends NOTIFY (RFC 1996) to the zone's also_notify, the secondary asks for the zone again (Knot,
-and NSD with a key, by IXFR) and serves the new record. The SOA refresh is an hour, so only the
-NOTIFY explains the secondary catching up; the time it took is printed (a figure, not an
-assertion). dig -y checks signed transfers and refusals; a missing key is a config error."""
+sends NOTIFY (RFC 1996) to the zone's also_notify, the secondary asks by IXFR (RFC 1995) and
+gets the difference from gslbd's journal (its log line `event=ixfr ... from=1 to=2` proves it),
+then a deleted record is followed the same way. The SOA refresh is an hour, so only the NOTIFY
+explains the secondary catching up; the time it took is printed (a figure, not an assertion).
+Knot, back after gslbd's history moved past its serial, gets the zone in AXFR form. kdig and
+dig check the exact IXFR sequence over TCP and UDP; dig -y checks signed transfers and
+refusals; a missing key is a config error."""
 
 import base64
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,15 +37,15 @@ ns1  IN A   127.0.0.1
 
 
 def nsd_conf(d, port, primary_port, key=None):
-    """NSD as a secondary of gslbd; with `key` (name, secret) the transfers are TSIG-signed and
-    NSD asks by IXFR first (gslbd answers with the whole zone, RFC 1995 §4), else by AXFR."""
+    """NSD as a secondary of gslbd; with `key` (name, secret) the transfers are TSIG-signed. NSD
+    asks by IXFR once it holds the zone."""
     key_block = (f'key:\n  name: "{key[0]}"\n  algorithm: hmac-sha256\n  secret: "{key[1]}"\n'
                  if key else "")
     return key_block + g.nsd_config(d, port, d, f"""zone:
   name: "sec.test."
   zonefile: "sec.test.zone"
   allow-notify: 127.0.0.1 NOKEY
-  request-xfr: {"" if key else "AXFR "}127.0.0.1@{primary_port} {key[0] if key else "NOKEY"}
+  request-xfr: 127.0.0.1@{primary_port} {key[0] if key else "NOKEY"}
 """, "  verbosity: 2\n")
 
 
@@ -107,6 +111,34 @@ def wait(pred, timeout):
     return False
 
 
+def start_secondary(kind, server, tmp, sec_port, primary_port, key=None):
+    """NSD or Knot as a secondary of gslbd on `sec_port`, its state in `tmp`."""
+    conf = os.path.join(tmp, f"{kind}.conf")
+    with open(conf, "w") as f:
+        f.write((nsd_conf if kind == "nsd" else knot_conf)(tmp, sec_port, primary_port, key))
+    args = [server, "-d", "-c", conf] if kind == "nsd" else [server, "-c", conf]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(tmp, "server.stderr"), "a"),
+                            stdin=subprocess.DEVNULL, cwd=tmp)
+
+
+def ixfr_logged(log, frm, to, key=None):
+    """Whether gslbd logged an IXFR answered from its journal, frm to `to`."""
+    pattern = rf"event=ixfr zone=sec\.test\. client=127\.0\.0\.1 from={frm} to={to}"
+    if key:
+        pattern += rf" key={re.escape(key[0])}\.?"
+    return re.search(pattern + r"(\s|$)", log) is not None
+
+
+def answers(port, name, rtype="A"):
+    """The addresses `name` has at the server on `port`; None when it does not answer."""
+    try:
+        r = g.udp(dns.message.make_query(name, rtype), port, timeout=0.5)
+    except Exception:  # noqa: BLE001 - not answering yet
+        return None
+    return sorted(rr.address for rrset in r.answer for rr in rrset if hasattr(rr, "address"))
+
+
 def follows(c, binary, server, key=None, kind="nsd"):
     sec_port = g.free_port()
     who = "NSD" if kind == "nsd" else "Knot"
@@ -126,13 +158,7 @@ def follows(c, binary, server, key=None, kind="nsd"):
             allow = ("192.0.2.0/24", f"key {key[0]}")
         with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))], zone_extra=extra,
                      server_extra=server_extra, extra_files=files, allow_transfer=allow) as srv:
-            conf = os.path.join(tmp, f"{kind}.conf")
-            with open(conf, "w") as f:
-                f.write((nsd_conf if kind == "nsd" else knot_conf)(tmp, sec_port, srv.port, key))
-            args = [server, "-d", "-c", conf] if kind == "nsd" else [server, "-c", conf]
-            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                    stderr=open(os.path.join(tmp, "server.stderr"), "w"),
-                                    stdin=subprocess.DEVNULL, cwd=tmp)
+            proc = start_secondary(kind, server, tmp, sec_port, srv.port, key)
             if not c.check(wait(lambda: soa_serial(sec_port) == 1, 15),
                            f"{who} transfers the zone from gslbd at start (serial 1)",
                            open(os.path.join(tmp, sec_log)).read()[-2000:]
@@ -145,13 +171,7 @@ def follows(c, binary, server, key=None, kind="nsd"):
             start = time.monotonic()
             srv.proc.send_signal(signal.SIGHUP)
 
-            def has_new():
-                try:
-                    r = g.udp(dns.message.make_query("new.sec.test.", "A"), sec_port, timeout=0.5)
-                except Exception:  # noqa: BLE001
-                    return False
-                return bool(r.answer) and r.answer[0][0].address == "192.0.2.77"
-            followed = wait(has_new, 10)
+            followed = wait(lambda: answers(sec_port, "new.sec.test.") == ["192.0.2.77"], 10)
             took = time.monotonic() - start
             c.check(followed, f"after the reload {who} serves the new record (NOTIFY, then a transfer)",
                     srv.log_text()[-2000:])
@@ -172,6 +192,20 @@ def follows(c, binary, server, key=None, kind="nsd"):
             wait(lambda: srv.log_text().count("event=reloaded") >= 2, 10)
             time.sleep(0.3)
             c.eq(srv.log_text().count("event=notify-sent"), 1, "an unchanged serial is not announced")
+            c.check(ixfr_logged(log, 1, 2, key),
+                    f"{who} got serial 2 by IXFR from gslbd's journal (event=ixfr from=1 to=2)",
+                    log[-2000:])
+            # A record deleted (and another added): followed by IXFR too.
+            with open(zone_file, "w") as f:
+                f.write(ZONE.format(serial=3, extra="newer  IN A   192.0.2.78\n"))
+            srv.proc.send_signal(signal.SIGHUP)
+            c.check(wait(lambda: answers(sec_port, "newer.sec.test.") == ["192.0.2.78"] and
+                         answers(sec_port, "new.sec.test.") == [], 10),
+                    f"{who} drops the deleted record and serves the added one",
+                    srv.log_text()[-2000:])
+            c.eq(soa_serial(sec_port), 3, f"{who} has serial 3")
+            c.check(ixfr_logged(srv.log_text(), 2, 3, key), f"{who} got serial 3 by IXFR",
+                    srv.log_text()[-2000:])
             if key:
                 c.check(f"event=axfr zone=sec.test. client=127.0.0.1 key={key[0]}" in log,
                         "the transfers were signed with the key", log[-2000:])
@@ -243,6 +277,118 @@ def test_tsig_with_dig(c, binary, nsd):
                 in log, "the unknown key is logged", log[-1500:])
 
 
+def test_out_of_history_gets_axfr(c, binary, nsd):
+    """ixfr_history = 1: Knot, stopped at serial 1 while gslbd goes to 2 and then 3, asks by IXFR
+    from 1 when it is back; the journal only reaches back to 2, so gslbd answers in AXFR form
+    (logged `event=axfr ... ixfr-from=1`) and Knot serves serial 3."""
+    if not KNOTD:
+        return
+    sec_port = g.free_port()
+    tmp = tempfile.mkdtemp(prefix="gslbd-secondary-")
+    proc = None
+    try:
+        with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra="a IN A 192.0.2.1\n"))],
+                     zone_extra={"sec.test.": "ixfr_history = 1"},
+                     server_extra='\n[log]\ntargets = ["stderr"]') as srv:
+            proc = start_secondary("knot", KNOTD, tmp, sec_port, srv.port)
+            if not c.check(wait(lambda: soa_serial(sec_port) == 1, 15), "Knot starts at serial 1"):
+                return
+            g.stop_process(proc, "knot")
+            zone_file = os.path.join(srv.dir, "zones", "sec.test.zone")
+            for n, serial in enumerate((2, 3), start=2):
+                with open(zone_file, "w") as f:
+                    f.write(ZONE.format(serial=serial, extra=f"a IN A 192.0.2.{serial}\n"))
+                srv.proc.send_signal(signal.SIGHUP)
+                wait(lambda: srv.log_text().count("event=reloaded") >= n - 1 and
+                     soa_serial(srv.port) == serial, 10)
+            c.eq(soa_serial(srv.port), 3, "gslbd serves serial 3")
+            proc = start_secondary("knot", KNOTD, tmp, sec_port, srv.port)
+            conf = os.path.join(tmp, "knot.conf")
+            wait(lambda: soa_serial(sec_port) is not None, 10)
+            if soa_serial(sec_port) != 3:
+                # Knot keeps its refresh timer across restarts: ask it to look now.
+                g.run_tool(["knotc", "-c", conf, "zone-refresh", "sec.test."])
+            c.check(wait(lambda: soa_serial(sec_port) == 3, 10) and
+                    answers(sec_port, "a.sec.test.") == ["192.0.2.3"],
+                    "Knot, back at serial 1, catches up to serial 3", srv.log_text()[-2000:])
+            log = srv.log_text()
+            c.check("event=axfr zone=sec.test. client=127.0.0.1 ixfr-from=1" in log,
+                    "its IXFR from 1, beyond the history, got the zone in AXFR form", log[-2000:])
+            c.check(not ixfr_logged(log, 1, 3), "and no incremental answer from 1", log[-2000:])
+    finally:
+        g.stop_process(proc, "knot")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def records(out):
+    """The records of dig's or kdig's text output, in order, as "name TYPE rdata"."""
+    recs = []
+    for line in out.splitlines():
+        if not line.strip() or line.startswith(";"):
+            continue
+        parts = line.split()
+        if len(parts) >= 5 and parts[2] == "IN":
+            recs.append(" ".join([parts[0], parts[3]] + parts[4:]))
+    return recs
+
+
+def test_ixfr_sequence(c, binary, nsd):
+    """The exact IXFR answer (RFC 1995 §4): kdig over TCP from each serial of the history, dig
+    over UDP the same in one message (§2), the SOA alone when it does not fit, and the zone in
+    AXFR form from a serial no history holds."""
+    def soa(n):
+        return f"sec.test. SOA ns1.sec.test. hostmaster.sec.test. {n} 3600 600 86400 300"
+
+    def a(name, i):
+        return f"{name}.sec.test. A 192.0.2.{i}"
+    versions = {1: "a IN A 192.0.2.1\nb IN A 192.0.2.2\n", 2: "b IN A 192.0.2.2\nc IN A 192.0.2.3\n",
+                3: "c IN A 192.0.2.3\nd IN A 192.0.2.4\n"}
+    with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=versions[1]))],
+                 server_extra='\n[log]\ntargets = ["stderr"]') as srv:
+        zone_file = os.path.join(srv.dir, "zones", "sec.test.zone")
+
+        def reload_to(serial, extra):
+            with open(zone_file, "w") as f:
+                f.write(ZONE.format(serial=serial, extra=extra))
+            srv.proc.send_signal(signal.SIGHUP)
+            return c.check(wait(lambda: soa_serial(srv.port) == serial, 10), f"gslbd serves serial {serial}",
+                           srv.log_text()[-1500:])
+        if not (reload_to(2, versions[2]) and reload_to(3, versions[3])):
+            return
+        code, out = g.kdig(srv.port, "sec.test.", "IXFR=1", tcp=True)
+        c.eq(records(out), [soa(3), soa(1), a("a", 1), soa(2), a("c", 3), soa(2), a("b", 2), soa(3),
+                            a("d", 4), soa(3)], "kdig IXFR=1: current SOA, each delta, current SOA")
+        code, out = g.kdig(srv.port, "sec.test.", "IXFR=2", tcp=True)
+        c.eq(records(out), [soa(3), soa(2), a("b", 2), soa(3), a("d", 4), soa(3)], "kdig IXFR=2: the last delta")
+        code, out = g.kdig(srv.port, "sec.test.", "IXFR=3", tcp=True)
+        c.eq(records(out), [soa(3)], "kdig IXFR=3 (up to date): the SOA alone")
+        log = srv.log_text()
+        c.check(ixfr_logged(log, 1, 3) and ixfr_logged(log, 2, 3), "each logged as event=ixfr", log[-1500:])
+        # UDP: the same answer in one message.
+        code, out = g.dig(srv.port, "sec.test.", "ixfr=2", "+notcp")
+        c.eq(records(out), [soa(3), soa(2), a("b", 2), soa(3), a("d", 4), soa(3)],
+             "dig +notcp ixfr=2: the whole sequence over UDP")
+        c.check("transport=udp" in srv.log_text(), "logged with transport=udp", srv.log_text()[-1500:])
+        # A version whose difference does not fit a UDP message: the SOA alone there (the
+        # client retries over TCP), everything over TCP.
+        big = "".join(f"t{i} IN TXT \"{'x' * 200}\"\n" for i in range(40))
+        if not reload_to(4, versions[3] + big):
+            return
+        code, out = g.dig(srv.port, "sec.test.", "ixfr=3", "+notcp", "+ignore")
+        c.eq(records(out), [soa(4)], "dig +notcp ixfr=3 (too big for UDP): the SOA alone")
+        code, out = g.kdig(srv.port, "sec.test.", "IXFR=3", tcp=True)
+        recs = records(out)
+        c.check(len(recs) == 4 + 40 and recs[0] == soa(4) and recs[-1] == soa(4),
+                "kdig IXFR=3 over TCP: the 40 added records", out[-1500:])
+        # A serial no history holds: the zone in AXFR form, SOA first and last.
+        code, out = g.kdig(srv.port, "sec.test.", "IXFR=0", tcp=True)
+        recs = records(out)
+        c.check(len(recs) == 2 + 2 + 2 + 40 and recs[0] == soa(4) and recs[-1] == soa(4) and
+                a("d", 4) in recs, "kdig IXFR=0: the whole zone in AXFR form", out[-1500:])
+        c.check("event=axfr zone=sec.test. client=127.0.0.1 ixfr-from=0" in srv.log_text(),
+                "logged as event=axfr with ixfr-from", srv.log_text()[-1500:])
+
+
 def test_unknown_key_is_a_config_error(c, binary, nsd):
     """A zone naming a key that no key file holds: --check-config says where."""
     name, secret, text = tsig_keygen("real-key")
@@ -277,8 +423,8 @@ def main():
     if not KNOTD:
         print("note: knotd (Debian's knot) is not installed: the Knot secondary tests do not run")
     return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_knot_follows_notify,
-                        test_knot_follows_with_tsig, test_tsig_with_dig,
-                        test_unknown_key_is_a_config_error], sys.argv[1], nsd)
+                        test_knot_follows_with_tsig, test_tsig_with_dig, test_out_of_history_gets_axfr,
+                        test_ixfr_sequence, test_unknown_key_is_a_config_error], sys.argv[1], nsd)
 
 
 if __name__ == "__main__":
