@@ -115,7 +115,7 @@ core::Errors Control::apply(Loaded next) {
   verdicts_.reloaded();
   arm_resign_timer();
   // RFC 1996 §4.7: a zone whose serial changed (or that is new) is announced to its
-  // also_notify secondaries, which then ask for it (IXFR falls back to AXFR here). After the
+  // also_notify secondaries, which then ask for it (by IXFR, from the new zone's journal). After the
   // publish: a secondary that asks at once must get the new zone, not the old one.
   for (const auto& z : loaded_.zones) {
     auto was_serial = serials.find(z->apex);

@@ -7,6 +7,7 @@ NXDOMAIN, NODATA, wildcard and empty-non-terminal answers secure (AD)."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -161,21 +162,45 @@ def rrsig_expiration(srv, qtype, name):
     return None
 
 
+def soa_serial(srv):
+    _, out = g.dig(srv.port, "+short", "SOA", ORIGIN)
+    f = out.split()
+    return int(f[2]) if len(f) >= 7 and f[2].isdigit() else None
+
+
 def test_resign_before_expiry(c, binary):
     """validity 1h, refresh 3590s: the signatures are due ten seconds after signing, and gslbd
-    signs the zone again by itself; answers stay signed and valid meanwhile."""
+    signs the zone again by itself; answers stay signed and valid meanwhile. A reload before
+    then changes nothing, serial included; the re-signing gives the zone a new serial, so that
+    secondaries fetch the new signatures, by IXFR from the old one."""
     keydir = tempfile.mkdtemp(prefix="gslbd-keys-")
     try:
         bases = keygen(keydir, "ldns")
         with signed_server(binary, bases, keydir, validity="1h", extra=', refresh = "3590s"') as srv:
             first = rrsig_expiration(srv, "A", "www." + ORIGIN)
             c.check(first is not None, "resign: www A is signed", str(first))
+            serial = soa_serial(srv)
+            c.check(serial is not None, "resign: the SOA answers", str(serial))
+            srv.proc.send_signal(signal.SIGHUP)
+            time.sleep(1)
+            c.eq((soa_serial(srv), rrsig_expiration(srv, "A", "www." + ORIGIN)), (serial, first),
+                 "resign: a reload that changes nothing keeps the serial and the signatures")
             later, deadline = first, time.monotonic() + 30
             while later == first and time.monotonic() < deadline:
                 time.sleep(0.5)
                 later = rrsig_expiration(srv, "A", "www." + ORIGIN)
             c.check(later is not None and first is not None and later > first,
                     "resign: the RRSIG's expiration moves forward without a reload", f"{first} -> {later}")
+            now_serial = soa_serial(srv)
+            c.check(serial is not None and now_serial is not None and now_serial > serial,
+                    "resign: the serial moves forward with the signatures", f"{serial} -> {now_serial}")
+            if serial is not None:
+                _, out = g.kdig(srv.port, ORIGIN, f"IXFR={serial}", tcp=True)
+                recs = [l.split() for l in out.splitlines() if l.strip() and not l.startswith(";")]
+                types = [r[3] for r in recs if len(r) > 4]
+                c.check(types[:2] == ["SOA", "SOA"] and types[-1] == "SOA" and "RRSIG" in types and
+                        "A" not in types, "resign: IXFR from the old serial: the signatures only",
+                        out[-1500:])
             verify_axfr(c, srv, "resign", csk=True)
     finally:
         shutil.rmtree(keydir, ignore_errors=True)

@@ -347,11 +347,12 @@ def test_ixfr_sequence(c, binary, nsd):
                  server_extra='\n[log]\ntargets = ["stderr"]') as srv:
         zone_file = os.path.join(srv.dir, "zones", "sec.test.zone")
 
-        def reload_to(serial, extra):
+        def reload_to(serial, extra, served=None):
+            served = served or serial
             with open(zone_file, "w") as f:
                 f.write(ZONE.format(serial=serial, extra=extra))
             srv.proc.send_signal(signal.SIGHUP)
-            return c.check(wait(lambda: soa_serial(srv.port) == serial, 10), f"gslbd serves serial {serial}",
+            return c.check(wait(lambda: soa_serial(srv.port) == served, 10), f"gslbd serves serial {served}",
                            srv.log_text()[-1500:])
         if not (reload_to(2, versions[2]) and reload_to(3, versions[3])):
             return
@@ -387,6 +388,14 @@ def test_ixfr_sequence(c, binary, nsd):
                 a("d", 4) in recs, "kdig IXFR=0: the whole zone in AXFR form", out[-1500:])
         c.check("event=axfr zone=sec.test. client=127.0.0.1 ixfr-from=0" in srv.log_text(),
                 "logged as event=axfr with ixfr-from", srv.log_text()[-1500:])
+        # Changed but the file's serial was not raised: served as 5 so that secondaries
+        # follow, with a warning.
+        if not reload_to(4, versions[3] + big + "e IN A 192.0.2.5\n", served=5):
+            return
+        c.check("event=zone-serial-kept zone=sec.test. file-serial=4 served=4 serial=5" in srv.log_text(),
+                "the unchanged serial is logged", srv.log_text()[-1500:])
+        code, out = g.kdig(srv.port, "sec.test.", "IXFR=4", tcp=True)
+        c.eq(records(out), [soa(5), soa(4), soa(5), a("e", 5), soa(5)], "kdig IXFR=4: the added record")
 
 
 def test_unknown_key_is_a_config_error(c, binary, nsd):
