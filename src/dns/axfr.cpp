@@ -54,6 +54,13 @@ bool ZoneRecords::next(TransferRecord& r) {
   }
 }
 
+void node_records(const Node& node, std::vector<TransferRecord>& out) {
+  for (const RRset& set : node.rrsets)
+    if (set.type != rrtype::SOA)
+      for (const Rdata& d : set.rdata)
+        out.push_back(TransferRecord{set.owner(node.name), set.type, record_ttl(node, set, d), d});
+}
+
 TransferRecord soa_record(const Zone& zone) {
   const RRset& soa = zone.soa();
   return TransferRecord{soa.owner(zone.apex), rrtype::SOA, soa.ttl, soa.rdata.front()};

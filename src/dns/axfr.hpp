@@ -41,6 +41,9 @@ class ZoneRecords {
   size_t rrset_ = 0, rdata_ = 0;
 };
 
+// Appends the records of one node of a zone to `out`, as ZoneRecords yields them (SOA aside).
+void node_records(const Node& node, std::vector<TransferRecord>& out);
+
 // The apex SOA of `zone` as a transfer sends it.
 TransferRecord soa_record(const Zone& zone);
 

@@ -16,13 +16,12 @@ uint32_t soa_serial(std::string_view rdata) {
 // A total order on records, byte for byte: what makes two records "the same" in a delta.
 auto key(const TransferRecord& r) { return std::tie(r.owner, r.type, r.ttl, r.rdata.wire); }
 
-std::vector<TransferRecord> sorted_records(const Zone& zone) {
-  std::vector<TransferRecord> out;
-  out.reserve(zone.records());
-  ZoneRecords records(zone);
-  for (TransferRecord r; records.next(r);) out.push_back(r);
+// The records of `node` (null: none) in key order, into `out`.
+void sorted_records(const Node* node, std::vector<TransferRecord>& out) {
+  out.clear();
+  if (!node) return;
+  node_records(*node, out);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return key(a) < key(b); });
-  return out;
 }
 
 // An RRSIG's RDATA without what signing again changes: the expiration and inception (bytes
@@ -70,18 +69,27 @@ Delta diff_zones(const Zone& old_zone, const Zone& new_zone) {
   Delta d;
   d.old_soa = OwnedRecord::of(soa_record(was));
   d.new_soa = OwnedRecord::of(soa_record(now));
-  const auto a = sorted_records(was), b = sorted_records(now);
-  // A merge of the two sorted lists: what only the old one holds was deleted, what only the
-  // new one holds was added.
-  size_t i = 0, j = 0;
-  while (i < a.size() || j < b.size()) {
-    if (j == b.size() || (i < a.size() && key(a[i]) < key(b[j]))) {
-      d.deleted.push_back(OwnedRecord::of(a[i++]));
-    } else if (i == a.size() || key(b[j]) < key(a[i])) {
-      d.added.push_back(OwnedRecord::of(b[j++]));
-    } else {
-      ++i;
-      ++j;
+  // Both zones' nodes are sorted by name: walked side by side, a node at a time, so that
+  // only one node's records are held (and sorted) at once, whatever the zone's size. Within
+  // a node, a merge of the two sorted lists: what only the old one holds was deleted, what only
+  // the new one holds was added.
+  std::vector<TransferRecord> a, b;
+  auto x = was.nodes.begin(), y = now.nodes.begin();
+  while (x != was.nodes.end() || y != now.nodes.end()) {
+    const bool take_x = y == now.nodes.end() || (x != was.nodes.end() && x->name <= y->name);
+    const bool take_y = x == was.nodes.end() || (y != now.nodes.end() && y->name <= x->name);
+    sorted_records(take_x ? &*x++ : nullptr, a);
+    sorted_records(take_y ? &*y++ : nullptr, b);
+    size_t i = 0, j = 0;
+    while (i < a.size() || j < b.size()) {
+      if (j == b.size() || (i < a.size() && key(a[i]) < key(b[j]))) {
+        d.deleted.push_back(OwnedRecord::of(a[i++]));
+      } else if (i == a.size() || key(b[j]) < key(a[i])) {
+        d.added.push_back(OwnedRecord::of(b[j++]));
+      } else {
+        ++i;
+        ++j;
+      }
     }
   }
   return d;
