@@ -74,6 +74,22 @@ also_notify = ["192.0.2.53", "192.0.2.53:0"]
   CHECK(e[1].rfind("etc/gslbd.toml:4:30: zone[0].also_notify[1]: ", 0) == 0);
 }
 
+TEST_CASE("ixfr_history: versions kept for IXFR, 16 unless set, 0..1000") {
+  core::Errors errors;
+  auto cfg = config::parse("[[zone]]\nname = \"a.test.\"\nfile = \"a\"\n\n[[zone]]\nname = \"b.test.\"\n"
+                           "file = \"b\"\nixfr_history = 0\n", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->zones[0].ixfr_history == 16);
+  CHECK(cfg->zones[1].ixfr_history == 0);
+  auto e = errors_of(R"([[zone]]
+name = "a.test."
+file = "a"
+ixfr_history = 1001
+)");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "etc/gslbd.toml:4:16: zone[0].ixfr_history: must be an integer 0..1000");
+}
+
 TEST_CASE("every error is reported, each with file:line:col and key path") {
   auto e = errors_of(R"([server]
 listen = ["127.0.0.1", "[::1]:53"]
