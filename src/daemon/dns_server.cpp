@@ -137,8 +137,13 @@ size_t answer_udp_ixfr(const dns::Zone& zone, std::span<const uint8_t> query, co
     // The client's buffer (512 bytes without EDNS, RFC 6891 §6.2.5), within what we send.
     const size_t asked = q.has_edns ? std::max<size_t>(q.edns_size, 512) : 512;
     const size_t limit = std::min({asked, size_t(opt.edns_size), out.size()});
-    auto m = g.stream(zone, query, q, g.plan).whole(limit);
-    if (!m) m = g.stream(zone, query, q, {dns::IxfrPlan::Kind::up_to_date, 0}).whole(limit);
+    auto whole = [&](const dns::IxfrPlan& plan) {
+      dns::TransferStream s = g.stream(zone, query, q, plan);
+      if (q.has_edns) s.add_opt(opt.edns_size, q.edns_do);
+      return s.whole(limit);
+    };
+    auto m = whole(g.plan);
+    if (!m) m = whole({dns::IxfrPlan::Kind::up_to_date, 0});
     if (m) {
       std::memcpy(out.data(), m->data(), m->size());
       return m->size();

@@ -122,12 +122,22 @@ std::string TransferStream::message(size_t target) {
   put16(head + 4, 1);
   put16(head + 6, count);
   put16(head + 8, 0);
-  put16(head + 10, 0);
+  put16(head + 10, opt_.empty() ? 0 : 1);
   std::string message(reinterpret_cast<const char*>(head), sizeof head);
   message += question_;
   message += enc.bytes();
+  message += opt_;
   if (signer_) signer_->sign(message);
   return message;
+}
+
+void TransferStream::add_opt(uint16_t payload, bool dnssec_ok) {
+  // Owner the root, TYPE OPT, CLASS our payload size, TTL: extended RCODE 0, version 0, DO.
+  uint8_t o[11] = {0};
+  put16(o + 1, rrtype::OPT);
+  put16(o + 3, payload);
+  o[7] = dnssec_ok ? 0x80 : 0;
+  opt_.assign(reinterpret_cast<const char*>(o), sizeof o);
 }
 
 bool TransferStream::next(std::string& out) {

@@ -66,6 +66,9 @@ class TransferStream {
   // The whole answer as one unframed message (signed if asked) if it fits in `limit` bytes;
   // nullopt if not (UDP, where the answer must be one message). Consumes the stream.
   std::optional<std::string> whole(size_t limit);
+  // Adds an OPT record (RFC 6891 §7: a response to a query with OPT has one) advertising
+  // `payload` with the query's DO bit, before any TSIG. For a one-message answer (UDP).
+  void add_opt(uint16_t payload, bool dnssec_ok);
   // Signs every message with `key` (RFC 8945 §5.3.1), the first covering the request's MAC.
   void sign_with(const TsigKey& key, std::string request_mac, uint64_t now) {
     signer_.emplace(key, std::move(request_mac), now);
@@ -78,6 +81,7 @@ class TransferStream {
   std::string question_;  // the query's question section, echoed in every message
   std::string base_;      // compression base: the qname as the client spelled it
   uint16_t id_;
+  std::string opt_;  // an OPT record for the additional section, or empty
   bool done_ = false;
   std::optional<TsigSigner> signer_;
 };

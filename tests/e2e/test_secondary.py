@@ -249,9 +249,10 @@ def test_tsig_with_dig(c, binary, nsd):
                 "TSIG" in out, "signed AXFR: the zone, signed, and dig verifies it", out[-1500:])
         # IXFR from the serial gslbd serves: the SOA alone (RFC 1995 §2), signed; from an
         # older one that no history holds: the whole zone (AXFR form, §4), signed.
-        def ixfr(serial):
+        def ixfr(serial, *extra):
             code, out = g.run_tool(["dig", "@127.0.0.1", "-p", str(srv.port), "+time=3", "+tries=1",
-                                    "sec.test.", f"ixfr={serial}", "-y", f"hmac-sha256:{name}:{secret}"])
+                                    "sec.test.", f"ixfr={serial}", "-y", f"hmac-sha256:{name}:{secret}",
+                                    *extra])
             return out, [l for l in out.splitlines() if not l.startswith(";") and "\tSOA\t" in l]
         out, soas = ixfr(1)
         c.check(len(soas) == 1 and "ns1.sec.test.\tA" not in out.replace(" ", "\t") and
@@ -261,6 +262,10 @@ def test_tsig_with_dig(c, binary, nsd):
         c.check(len(soas) == 2 and "ns1.sec.test.\t" in out.replace(" ", "\t") and
                 "tsig verify failure" not in out.lower(),
                 "IXFR from a serial no history holds: the whole zone (AXFR form)", out[-1500:])
+        # Over UDP, signed too (the TSIG after our OPT, which it covers), and dig verifies it.
+        out, soas = ixfr(0, "+notcp")
+        c.check(len(soas) == 2 and "TSIG" in out and "tsig verify failure" not in out.lower() and
+                "(UDP)" in out, "signed IXFR over UDP: one message, dig verifies its TSIG", out[-1500:])
         code, out = axfr("-y", f"hmac-sha256:{name}:{other}")
         c.check("SOA" not in "".join(l for l in out.splitlines() if not l.startswith(";")),
                 "a wrong secret gets no zone", out[-800:])

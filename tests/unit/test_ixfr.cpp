@@ -288,6 +288,18 @@ TEST_CASE("a large IXFR answer is split into messages of about 16 KiB; UDP takes
   REQUIRE(one);
   CHECK(one->size() <= 512);
   CHECK(answer_records({*one}) == answer_records(ixfr_answer(*h.v3, small)));
+  // With the OPT a query with EDNS gets back (RFC 6891 §7): our size and the DO bit.
+  dns::TransferStream with_opt(dns::ixfr_source(*h.v3, dns::plan_ixfr(*h.v3, 2)), small, q);
+  with_opt.add_opt(1232, true);
+  auto opt = with_opt.whole(512);
+  REQUIRE(opt);
+  ldns_pkt* p = nullptr;
+  REQUIRE(ldns_wire2pkt(&p, reinterpret_cast<const uint8_t*>(opt->data()), opt->size()) == LDNS_STATUS_OK);
+  dns::LdnsPkt pkt(p);
+  CHECK(ldns_pkt_edns(p));
+  CHECK(ldns_pkt_edns_udp_size(p) == 1232);
+  CHECK(ldns_pkt_edns_do(p));
+  CHECK(answer_records({*opt}) == answer_records({*one}));
 }
 
 TEST_CASE("the AXFR stream goes through the same source: SOA, every record, SOA") {
