@@ -178,6 +178,16 @@ std::shared_ptr<const dns::Zone> previous_version(const Reuse* reuse, const std:
   return nullptr;
 }
 
+// Whether the zone serving now was signed as `zc` asks: same keys, validity and refresh.
+bool same_signing(const Reuse* reuse, const config::Zone& zc) {
+  if (!reuse) return false;
+  for (const auto& was : reuse->zone_configs)
+    if (dns::name_from_text(was.name) == dns::name_from_text(zc.name))
+      return was.dnssec.enabled && was.dnssec.keys == zc.dnssec.keys &&
+             was.dnssec.validity == zc.dnssec.validity && was.dnssec.refresh == zc.dnssec.refresh;
+  return false;
+}
+
 // The serial policy, for a zone read again while `old` serves (Knot's "increment"): a
 // secondary must see a new serial whenever what it transfers changes, and the same serial when
 // nothing did, so that the journal never holds two contents under one serial.
@@ -191,7 +201,9 @@ std::shared_ptr<const dns::Zone> previous_version(const Reuse* reuse, const std:
 // previous version when only the signatures differ and they are not due yet.
 struct NextVersion {
   std::optional<dns::Delta> delta;  // an unsigned zone's difference (new SOA filled in later)
-  bool resigned = false;  // a signed zone given served + 1 in case more than signatures changed
+  // A signed zone given served + 1 in case more than signatures changed: if only they did, and
+  // the serving ones are not due, the serving version stays.
+  bool resigned = false;
 };
 
 NextVersion apply_serial_policy(const config::Zone& zc, const dns::Zone& old, dns::Zone& zone) {
@@ -349,6 +361,9 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     zone->transfer_keys = std::move(keys);
     const auto old = previous_version(options.reuse, zone->apex);
     deltas.push_back(old ? apply_serial_policy(zc, *old, *zone) : NextVersion{});
+    // Signed otherwise than the serving version was (keys, validity, refresh): that version's
+    // signatures cannot stand in for the new ones.
+    if (old && !same_signing(options.reuse, zc)) deltas.back().resigned = false;
     built.push_back(zone);
     out.zones.push_back(std::move(zone));
   }

@@ -36,7 +36,10 @@ struct Reuse {
   std::shared_ptr<const dns::AnswerTable> table;
   std::vector<std::string> dynamic;
   config::Limits limits;
-  static Reuse of(const Loaded& l) { return Reuse{l.zones, l.table, l.dynamic, l.config.limits}; }
+  std::vector<config::Zone> zone_configs;  // what `zones` were loaded with
+  static Reuse of(const Loaded& l) {
+    return Reuse{l.zones, l.table, l.dynamic, l.config.limits, l.config.zones};
+  }
 };
 
 struct LoadOptions {

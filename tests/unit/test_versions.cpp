@@ -152,4 +152,11 @@ TEST_CASE("a signed zone: the same signatures until they are due, then a new ser
   auto v4 = s.load(&v3, due + 60);
   CHECK(zone_of(v4).serial() == 3);
   CHECK_FALSE(dns::only_signatures_differ(*zone_of(v4).journal->deltas.back()));
+
+  // Another validity: signed anew at once (serial 4), not when the old signatures are due.
+  s.config("dnssec = { keys = [\"" + key + "\"], validity = \"10d\", refresh = \"5d\" }\n");
+  auto v5 = s.load(&v4, due + 120);
+  CHECK(&zone_of(v5) != &zone_of(v4));
+  CHECK(zone_of(v5).serial() == 4);
+  CHECK(dns::earliest_expiration(zone_of(v5)) < dns::earliest_expiration(zone_of(v4)));
 }
