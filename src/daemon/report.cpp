@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <ctime>
+#include <optional>
 
 #include "core/logfmt.hpp"
+#include "dns/ixfr.hpp"
 #include "dns/wire.hpp"
 
 namespace gslb::daemon {
@@ -90,6 +92,13 @@ std::string stamp(double unix_seconds) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time_t(unix_seconds)));
 }
 
+// The serial IXFR can start from (the oldest version the journal reaches back to), if any,
+// and how many versions it holds.
+std::pair<std::optional<uint32_t>, size_t> ixfr_history(const dns::Zone& z) {
+  if (!z.journal || z.journal->deltas.empty()) return {std::nullopt, 0};
+  return {z.journal->deltas.front()->from(), z.journal->deltas.size()};
+}
+
 std::vector<std::string> acl(const dns::Zone& z) {
   std::vector<std::string> out;
   for (const auto& p : z.allow_transfer) out.push_back(fmt::format("{}/{}", p.address.to_string(), p.length));
@@ -107,6 +116,9 @@ std::string zones_text(const std::vector<std::shared_ptr<const dns::Zone>>& zone
                        z->records(), stamp(z->loaded_at), z->transfers.load(std::memory_order_relaxed),
                        allowed.empty() ? "refused to all" : "allowed to " + join(allowed, ", "));
     out += fmt::format("  file {}\n", z->file);
+    const auto [from, versions] = ixfr_history(*z);
+    out += from ? fmt::format("  ixfr from serial {} ({} version{})\n", *from, versions, versions == 1 ? "" : "s")
+                : std::string("  ixfr: no history yet (AXFR form)\n");
   }
   return out;
 }
@@ -115,11 +127,13 @@ std::string zones_json(const std::vector<std::shared_ptr<const dns::Zone>>& zone
   std::string out = "{\"zones\":[";
   for (size_t i = 0; i < zones.size(); ++i) {
     const dns::Zone& z = *zones[i];
+    const auto [from, versions] = ixfr_history(z);
     out += fmt::format("{}{{\"zone\":{},\"serial\":{},\"records\":{},\"loaded\":{},\"file\":{},"
-                       "\"transfers\":{},\"allow_transfer\":{}}}",
+                       "\"transfers\":{},\"allow_transfer\":{},\"ixfr_from\":{},\"ixfr_versions\":{}}}",
                        i ? "," : "", json_string(dns::name_to_text(z.apex)), z.serial(), z.records(),
                        json_string(stamp(z.loaded_at)), json_string(z.file),
-                       z.transfers.load(std::memory_order_relaxed), json_list(acl(z)));
+                       z.transfers.load(std::memory_order_relaxed), json_list(acl(z)),
+                       from ? std::to_string(*from) : std::string("null"), versions);
   }
   return out + "]}\n";
 }

@@ -569,6 +569,21 @@ def test_zones(c, gslbd, gslbctl):
             c.check(re.search(r"^example\.test\.\s+2026112201\s+\d+\s+\d{4}-\d\d-\d\dT[\d:]+Z\s+"
                               r"\d+ served; allowed to 127\.0\.0\.0/8$", r.stdout, re.M),
                     "zones: serial, records, loaded, transfers", r.stdout)
+            c.eq((z.get("ixfr_from", "absent"), z.get("ixfr_versions")), (None, 0),
+                 "zones --json: no IXFR history before a change")
+            # A record more under a new serial: one version of history, from the old serial.
+            path = os.path.join(srv.dir, "example.test.zone")
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace("2026112201", "2026112202") + "ixfr-added IN A 192.0.2.200\n")
+            c.eq(srv.ctl("reload").returncode, 0, "reload with a changed zone")
+            z = json.loads(srv.ctl("zones", "--json").stdout)["zones"][0]
+            c.eq((z.get("serial"), z.get("ixfr_from"), z.get("ixfr_versions")), (2026112202, 2026112201, 1),
+                 "zones --json: IXFR from the previous serial")
+            r = srv.ctl("zones")
+            c.check("  ixfr from serial 2026112201 (1 version)" in r.stdout, "zones: the IXFR history",
+                    r.stdout)
 
 
 def test_unreachable_and_socket_mode(c, gslbd, gslbctl):
