@@ -243,9 +243,19 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   }
   if (!e) return w.error(uint16_t(Rcode::refused));
   if (q.qtype == rrtype::AXFR || q.qtype == rrtype::IXFR) {
-    const bool apex = strip == 0 && table.zones()[e->zone]->apex.size() == q.qname_len;
-    // IXFR over UDP too (RFC 1995 §2): the caller checks the ACL and answers in one message.
-    if (apex && (client.tcp || q.qtype == rrtype::IXFR)) {
+    const Zone& zone = *table.zones()[e->zone];
+    const bool apex = strip == 0 && zone.apex.size() == q.qname_len;
+    if (apex && client.tcp) {
+      outcome.transfer_zone = e->zone;
+      return 0;
+    }
+    // IXFR over UDP too (RFC 1995 §2), for a signed query (the caller checks the signature)
+    // or an address on the list; the caller answers in one message. Anyone else is refused
+    // here, rate limited as any error: UDP sources can be forged.
+    if (apex && q.qtype == rrtype::IXFR) {
+      bool listed = false;
+      for (const auto& p : zone.allow_transfer) listed = listed || (client.address && p.contains(*client.address));
+      if (!q.has_tsig && !listed) return w.error(uint16_t(Rcode::refused));
       outcome.transfer_zone = e->zone;
       return 0;
     }

@@ -57,6 +57,7 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
   q.ecs_malformed = false;
   q.has_ixfr_serial = false;
   q.ixfr_serial = 0;
+  q.has_tsig = false;
   if (len < kHeaderSize) return ParseStatus::drop;
   q.id = get16(p);
   q.flags = get16(p + 2);
@@ -117,6 +118,7 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& q) noexcept {
       off += 10 + rdlen;
       continue;
     }
+    if (type == rrtype::TSIG) q.has_tsig = true;
     if (type == rrtype::OPT) {
       // RFC 6891 §6.1.1: one OPT at most, owned by the root.
       if (q.has_edns || p[name_at] != 0) return ParseStatus::formerr;

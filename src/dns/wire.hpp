@@ -15,7 +15,7 @@ namespace rrtype {
 inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15,
                           TXT = 16, AAAA = 28, SRV = 33, DNAME = 39, OPT = 41, DS = 43,
                           RRSIG = 46, NSEC = 47, DNSKEY = 48, CDS = 59, CDNSKEY = 60,
-                          IXFR = 251, AXFR = 252, MAILB = 253, MAILA = 254, ANY = 255;
+                          TSIG = 250, IXFR = 251, AXFR = 252, MAILB = 253, MAILA = 254, ANY = 255;
 }
 inline constexpr uint16_t kClassIN = 1;
 
@@ -87,6 +87,8 @@ struct Query {
   // IXFR (RFC 1995 §3): the SERIAL of the SOA the client holds, sent in authority.
   bool has_ixfr_serial = false;
   uint32_t ixfr_serial = 0;
+  // A TSIG record (RFC 8945) in the additional section; whoever needs it checks it.
+  bool has_tsig = false;
 };
 
 // Decodes header, question and additional section (for OPT). Every byte of the packet must be

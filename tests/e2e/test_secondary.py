@@ -266,6 +266,9 @@ def test_tsig_with_dig(c, binary, nsd):
         out, soas = ixfr(0, "+notcp")
         c.check(len(soas) == 2 and "TSIG" in out and "tsig verify failure" not in out.lower() and
                 "(UDP)" in out, "signed IXFR over UDP: one message, dig verifies its TSIG", out[-1500:])
+        r = g.udp(dns.message.make_query("sec.test.", "IXFR"), srv.port)
+        c.eq((dns.rcode.to_text(r.rcode()), len(r.answer)), ("REFUSED", 0),
+             "unsigned IXFR over UDP, not on the list: REFUSED")
         code, out = axfr("-y", f"hmac-sha256:{name}:{other}")
         c.check("SOA" not in "".join(l for l in out.splitlines() if not l.startswith(";")),
                 "a wrong secret gets no zone", out[-800:])

@@ -229,13 +229,48 @@ TEST_CASE_METHOD(Fixture, "AXFR and IXFR: over TCP the caller streams; IXFR over
   auto tcp = ask(*table, "example.test.", LDNS_RR_TYPE_AXFR, {false, 0, true, true});
   CHECK(tcp.wire.empty());
   CHECK(tcp.outcome.transfer_zone == 0);
-  // RFC 1995 §2: IXFR may come over UDP; the caller answers it in one message.
-  auto ixfr = ask(*table, "example.test.", LDNS_RR_TYPE_IXFR);
-  CHECK(ixfr.wire.empty());
-  CHECK(ixfr.outcome.transfer_zone == 0);
   // Below the apex: not a zone, over either transport.
   auto below = ask(*table, "www.example.test.", LDNS_RR_TYPE_IXFR);
   CHECK(rcode(below) == LDNS_RCODE_NOTAUTH);
+}
+
+TEST_CASE("IXFR over UDP: the caller answers a listed or signed client; the handler refuses the rest") {
+  core::Errors errors;
+  const std::string text = kZone;
+  auto z = dns::load_zone("example.test.", "test.zone", errors, &text);
+  REQUIRE(z);
+  z->allow_transfer = {*core::Prefix::parse("127.0.0.0/8")};
+  auto table = dns::compile({z});
+  auto outcome_for = [&](const std::vector<uint8_t>& query, const char* from) {
+    const auto address = *core::IpAddress::parse(from);
+    std::vector<uint8_t> out(4096);
+    dns::Scratch scratch;
+    dns::Client client;
+    client.address = &address;
+    test::Answered a;
+    const size_t n = dns::answer({table.get(), nullptr}, dns::HandlerOptions{}, query, out, client, scratch,
+                                 a.outcome);
+    out.resize(n);
+    a.wire = out;
+    return a;
+  };
+  const auto query = test::make_query("example.test.", LDNS_RR_TYPE_IXFR);
+  // Listed: RFC 1995 §2 lets IXFR come over UDP; the caller answers it in one message.
+  auto listed = outcome_for(query, "127.0.0.1");
+  CHECK(listed.wire.empty());
+  CHECK(listed.outcome.transfer_zone == 0);
+  // Not listed and unsigned: REFUSED here, through rate limiting like any error.
+  auto stranger = outcome_for(query, "192.0.2.9");
+  CHECK(stranger.outcome.transfer_zone == -1);
+  REQUIRE(stranger.wire.size() >= 12);
+  CHECK((stranger.wire[3] & 0xF) == uint8_t(dns::Rcode::refused));
+  // Signed (a TSIG record last): the caller checks the key, whatever the address.
+  std::string signed_query(query.begin(), query.end());
+  dns::TsigKey key{dns::name_from_text("k."), dns::name_from_text("hmac-sha256."), "secret", "k"};
+  dns::TsigSigner(key, "", 1'800'000'000).sign(signed_query);
+  auto with_key = outcome_for(std::vector<uint8_t>(signed_query.begin(), signed_query.end()), "192.0.2.9");
+  CHECK(with_key.wire.empty());
+  CHECK(with_key.outcome.transfer_zone == 0);
 }
 
 TEST_CASE("zone errors carry file:line and stop the load") {
