@@ -204,27 +204,32 @@ struct NextVersion {
   // A signed zone given served + 1 in case more than signatures changed: if only they did, and
   // the serving ones are not due, the serving version stays.
   bool resigned = false;
+  uint32_t file_serial = 0;  // what the zone file says
 };
+
+void warn_serial_kept(const config::Zone& zc, uint32_t file, uint32_t served) {
+  core::logf(core::Level::warning,
+             "event=zone-serial-kept zone={} file-serial={} served={} serial={} reason=\"the zone "
+             "changed but its serial was not raised; serving serial {} so that secondaries follow\"",
+             zc.name, file, served, served + 1, served + 1);
+}
 
 NextVersion apply_serial_policy(const config::Zone& zc, const dns::Zone& old, dns::Zone& zone) {
   const uint32_t served = old.serial(), file = zone.serial();
   if (dns::serial_lt(served, file)) return {};
   if (zc.dnssec.enabled) {
     zone.set_serial(served + 1);
-    return {std::nullopt, true};
+    return {std::nullopt, true, file};
   }
   dns::Delta d = dns::diff_zones(old, zone);
   zone.set_serial(served);
   d.new_soa = dns::OwnedRecord::of(dns::soa_record(zone));
   if (d.deleted.empty() && d.added.empty() && d.old_soa.rdata == d.new_soa.rdata &&
       d.old_soa.ttl == d.new_soa.ttl)
-    return {std::move(d), false};
+    return {std::move(d), false, file};
   zone.set_serial(served + 1);
-  core::logf(core::Level::warning,
-             "event=zone-serial-kept zone={} file-serial={} served={} serial={} reason=\"the zone "
-             "changed but its serial was not raised; serving serial {} so that secondaries follow\"",
-             zc.name, file, served, served + 1, served + 1);
-  return {std::move(d), false};
+  warn_serial_kept(zc, file, served);
+  return {std::move(d), false, file};
 }
 
 // Gives a newly read zone its place after `old`: the journal IXFR answers from, or `old`
@@ -237,13 +242,25 @@ std::shared_ptr<const dns::Zone> version_zone(const config::Zone& zc,
   std::optional<dns::Delta>& delta = next.delta;
   if (!delta) delta = dns::diff_zones(*old, *zone);
   delta->new_soa = dns::OwnedRecord::of(dns::soa_record(*zone));
-  if (next.resigned && dns::only_signatures_differ(*delta) &&
-      same_prefixes(old->allow_transfer, zone->allow_transfer) &&
-      same_keys(old->transfer_keys, zone->transfer_keys)) {
+  if (next.resigned && dns::only_signatures_differ(*delta)) {
     // Signed again with nothing else changed: the signatures serving now stay until they are
     // due (the re-signing timer), so that the serial only moves when secondaries need it to.
     const uint32_t expires = dns::earliest_expiration(*old);
-    if (expires == 0 || int64_t(expires) - int64_t(zc.dnssec.refresh) > int64_t(now)) return old;
+    if (same_prefixes(old->allow_transfer, zone->allow_transfer) &&
+        same_keys(old->transfer_keys, zone->transfer_keys) &&
+        (expires == 0 || int64_t(expires) - int64_t(zc.dnssec.refresh) > int64_t(now)))
+      return old;
+  } else if (next.resigned) {
+    // Warned about when the file's records changed, not for what signing makes (a key rollover
+    // changes DNSKEY and the signatures without the file).
+    auto from_file = [](const std::vector<dns::OwnedRecord>& rs) {
+      return std::any_of(rs.begin(), rs.end(), [](const dns::OwnedRecord& r) {
+        return r.type != dns::rrtype::RRSIG && r.type != dns::rrtype::NSEC && r.type != dns::rrtype::DNSKEY &&
+               r.type != dns::rrtype::CDS && r.type != dns::rrtype::CDNSKEY;
+      });
+    };
+    if (from_file(delta->deleted) || from_file(delta->added))
+      warn_serial_kept(zc, next.file_serial, old->serial());
   }
   if (delta->from() == delta->to()) {
     zone->journal = old->journal;  // the same version, read again
@@ -293,7 +310,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   // Per zone of the config, in order: the zone read now (null when the serving one is taken
   // over), and its difference from the serving version when the serial policy computed it.
   std::vector<std::shared_ptr<dns::Zone>> built;
-  std::vector<NextVersion> deltas;
+  std::vector<NextVersion> next_versions;
   // TSIG keys (BIND key files), by name; a zone's allow_transfer names the ones it accepts.
   std::vector<dns::TsigKey> all_keys;
   for (const auto& file : out.config.tsig_key_files) {
@@ -326,7 +343,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     if (auto same = unchanged_zone(zc, lim, keys, options.reuse)) {
       out.zones.push_back(std::move(same));
       built.emplace_back();
-      deltas.emplace_back();
+      next_versions.emplace_back();
       continue;
     }
     all_reused = false;
@@ -360,10 +377,10 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     zone->allow_transfer = zc.allow_transfer;
     zone->transfer_keys = std::move(keys);
     const auto old = previous_version(options.reuse, zone->apex);
-    deltas.push_back(old ? apply_serial_policy(zc, *old, *zone) : NextVersion{});
+    next_versions.push_back(old ? apply_serial_policy(zc, *old, *zone) : NextVersion{});
     // Signed otherwise than the serving version was (keys, validity, refresh): that version's
     // signatures cannot stand in for the new ones.
-    if (old && !same_signing(options.reuse, zc)) deltas.back().resigned = false;
+    if (old && !same_signing(options.reuse, zc)) next_versions.back().resigned = false;
     built.push_back(zone);
     out.zones.push_back(std::move(zone));
   }
@@ -405,7 +422,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   for (size_t zi = 0; zi < out.zones.size(); ++zi) {
     if (!built[zi]) continue;
     if (auto old = previous_version(options.reuse, built[zi]->apex))
-      out.zones[zi] = version_zone(out.config.zones[zi], old, built[zi], std::move(deltas[zi]), now);
+      out.zones[zi] = version_zone(out.config.zones[zi], old, built[zi], std::move(next_versions[zi]), now);
   }
   std::map<std::string, health::Thresholds> thresholds;
   for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};
