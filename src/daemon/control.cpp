@@ -55,6 +55,7 @@ void Control::start(std::function<void()> ready) {
                  path, text.error().message);
   }
   apply_drains();
+  save_serials();
   verdicts_.on_cluster_drains = [this](const std::map<std::string, int64_t>& d) { sync_drains(d); };
   verdicts_.start(std::move(ready));
   arm_drain_timer();
@@ -112,6 +113,7 @@ core::Errors Control::apply(Loaded next) {
   for (const auto& z : loaded_.zones) serials[z->apex] = dns::zone_serial(*z);
   loaded_ = std::move(next);
   apply_drains();
+  save_serials();
   verdicts_.reloaded();
   arm_resign_timer();
   // RFC 1996 §4.7: a zone whose serial changed (or that is new) is announced to its
@@ -140,19 +142,19 @@ void Control::apply_drains() {
     if (auto a = core::IpAddress::parse(ip)) loaded_.engine->set_drained(*a, true, events);
 }
 
-std::optional<std::string> Control::save_drains() {
-  const auto& path = loaded_.config.control.state_file;
-  if (path.empty()) return std::nullopt;
-  const std::string text = drains_.to_text();
-  // A temporary file renamed over the old one: a crash or a full disk leaves the previous
-  // drains whole, never half a file. Every step is checked, close() and fsync() included (a
-  // full disk or NFS can report only there).
+namespace {
+
+// Writes `text` to `path` through a temporary file renamed over it: a crash or a full disk
+// leaves the previous file whole, never half a file. Every step is checked, close() and
+// fsync() included (a full disk or NFS can report only there). Returns why it failed, logged
+// with `lost` (what will not survive a restart).
+std::optional<std::string> write_state(const std::string& path, const std::string& text, const char* lost) {
   const std::string tmp = path + ".tmp";
   auto failed = [&](const char* step) {
     std::string why = fmt::format("cannot write {}: {} ({} {})", path, std::strerror(errno), step, tmp);
     ::unlink(tmp.c_str());
-    core::logf(core::Level::warning, "event=state-not-saved file={} reason=\"{}\" (drains will not survive a restart)",
-               path, std::strerror(errno));
+    core::logf(core::Level::warning, "event=state-not-saved file={} reason=\"{}\" ({} will not survive a restart)",
+               path, std::strerror(errno), lost);
     return why;
   };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -177,6 +179,27 @@ std::optional<std::string> Control::save_drains() {
   if (::close(fd) != 0) return failed("closing");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("renaming");
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> Control::save_drains() {
+  const auto& path = loaded_.config.control.state_file;
+  if (path.empty()) return std::nullopt;
+  return write_state(path, drains_.to_text(), "drains");
+}
+
+void Control::save_serials() {
+  const std::string path = served_serials_path(loaded_.config);
+  if (path.empty()) return;
+  std::string text = served_serials_text(loaded_);
+  if (text == saved_serials_) return;
+  // Nothing to keep while every zone serves its file's serial, unless an older file says
+  // otherwise: no file (and no warning where the state directory is missing) until then.
+  bool made = false;
+  for (const auto& z : loaded_.zones) made = made || z->serial() != z->file_serial;
+  if (!made && ::access(path.c_str(), F_OK) != 0) return;
+  if (!write_state(path, text, "served serials")) saved_serials_ = std::move(text);
 }
 
 void Control::arm_drain_timer() {

@@ -76,6 +76,10 @@ class Control {
   void apply_drains();
   // Writes the drains to control.state_file; returns why it could not (nothing on success).
   std::optional<std::string> save_drains();
+  // Writes the serials served beside it (served_serials_path), when they changed, so that a
+  // restart goes on from them.
+  void save_serials();
+  std::string saved_serials_;  // what was last written
   void arm_drain_timer();
   void expire_drains();
   // Signed zones are signed again (by a reload) `refresh` before their first RRSIG expires;

@@ -75,7 +75,10 @@ int run(int argc, char** argv) {
   }
 
   core::Errors errors;
-  auto loaded = daemon::load(config_path, errors);
+  // Serving (not --check-config): go on from the serials served before the last stop.
+  daemon::LoadOptions load_options;
+  load_options.resume_serials = !check;
+  auto loaded = daemon::load(config_path, errors, load_options);
   if (!loaded) {
     print_errors(errors);
     std::fprintf(stderr, "gslbd: %zu error%s\n", errors.size(), errors.size() == 1 ? "" : "s");

@@ -188,6 +188,49 @@ bool same_signing(const Reuse* reuse, const config::Zone& zc) {
   return false;
 }
 
+// What served_serials_text wrote: by zone apex (lower-cased wire), the serial served and the
+// zone file's serial then. Lines that do not parse are skipped.
+struct Served {
+  uint32_t served = 0, file = 0;
+};
+std::map<std::string, Served> read_served_serials(const std::string& path) {
+  std::map<std::string, Served> out;
+  if (path.empty()) return out;
+  constexpr uint64_t kMaxFile = 16 << 20;
+  auto text = core::read_regular_file(path, kMaxFile);
+  if (!text) return out;
+  size_t at = 0;
+  while (at < text->size()) {
+    size_t end = text->find('\n', at);
+    if (end == std::string::npos) end = text->size();
+    char name[256];
+    unsigned long served = 0, file = 0;
+    const std::string line = text->substr(at, end - at);
+    if (std::sscanf(line.c_str(), "%255s %lu %lu", name, &served, &file) == 3 &&
+        served <= UINT32_MAX && file <= UINT32_MAX) {
+      std::string apex = dns::name_from_text(name);
+      if (!apex.empty()) out[apex] = Served{uint32_t(served), uint32_t(file)};
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
+// At start-up, the serial to go on from what was served before the stop: the file's when it
+// is newer; the one served then when the file still says what it said then (its records are
+// taken as unchanged, as a serial promises; a signed zone is signed anew, so it cannot be);
+// else that one + 1.
+void resume_serial(const config::Zone& zc, const Served& was, dns::Zone& zone) {
+  const uint32_t file = zone.serial();
+  if (dns::serial_lt(was.served, file)) return;
+  const bool same = !zc.dnssec.enabled && file == was.file;
+  const uint32_t serial = same ? was.served : was.served + 1;
+  zone.set_serial(serial);
+  if (serial != file)
+    core::logf(core::Level::info, "event=zone-serial-resumed zone={} file-serial={} served-before={} serial={}",
+               zc.name, file, was.served, serial);
+}
+
 // The serial policy, for a zone read again while `old` serves (Knot's "increment"): a
 // secondary must see a new serial whenever what it transfers changes, and the same serial when
 // nothing did, so that the journal never holds two contents under one serial.
@@ -280,6 +323,14 @@ std::shared_ptr<const dns::Zone> version_zone(const config::Zone& zc,
 
 }  // namespace
 
+std::string served_serials_text(const Loaded& loaded) {
+  std::string out;
+  for (size_t i = 0; i < loaded.zones.size() && i < loaded.config.zones.size(); ++i)
+    out += fmt::format("{} {} {}\n", dns::name_to_text(loaded.zones[i]->apex), loaded.zones[i]->serial(),
+                       loaded.zones[i]->file_serial);
+  return out;
+}
+
 std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
                            const LoadOptions& options) {
   const std::string path =
@@ -311,6 +362,8 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   // over), and its difference from the serving version when the serial policy computed it.
   std::vector<std::shared_ptr<dns::Zone>> built;
   std::vector<NextVersion> next_versions;
+  const auto resumed = options.resume_serials ? read_served_serials(served_serials_path(out.config))
+                                              : std::map<std::string, Served>{};
   // TSIG keys (BIND key files), by name; a zone's allow_transfer names the ones it accepts.
   std::vector<dns::TsigKey> all_keys;
   for (const auto& file : out.config.tsig_key_files) {
@@ -376,7 +429,9 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     }
     zone->allow_transfer = zc.allow_transfer;
     zone->transfer_keys = std::move(keys);
+    zone->file_serial = zone->serial();
     const auto old = previous_version(options.reuse, zone->apex);
+    if (auto was = resumed.find(zone->apex); !old && was != resumed.end()) resume_serial(zc, was->second, *zone);
     next_versions.push_back(old ? apply_serial_policy(zc, *old, *zone) : NextVersion{});
     // Signed otherwise than the serving version was (keys, validity, refresh): that version's
     // signatures cannot stand in for the new ones.

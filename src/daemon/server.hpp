@@ -51,7 +51,18 @@ struct LoadOptions {
   const Reuse* reuse = nullptr;
   // Unix time that signed zones are signed at; 0: the system clock.
   uint32_t now = 0;
+  // At start-up: go on from the serials served before gslbd last stopped, as the control loop
+  // wrote them beside control.state_file (served_serials_path), so that secondaries holding
+  // a serial gslbd made (a re-signing, a change under the same file serial) follow again.
+  bool resume_serials = false;
 };
+
+// Where the serials served are kept across restarts: beside the drains' state file.
+inline std::string served_serials_path(const config::Config& c) {
+  return c.control.state_file.empty() ? std::string() : c.control.state_file + ".serials";
+}
+// Their text: a line "zone served-serial file-serial" per zone, e.g. "example.test. 8 7".
+std::string served_serials_text(const Loaded& loaded);
 
 // Reads and checks everything `path` refers to (the built-in example when empty). On any
 // error returns nullopt with every problem appended to `errors`. Touches no shared state: a

@@ -349,7 +349,10 @@ std::shared_ptr<Zone> sign_zone(const Zone& zone, const SignSpec& spec,
     return nullptr;
   }
   out->sources = zone.sources;
+  out->loaded_at = zone.loaded_at;
   out->allow_transfer = zone.allow_transfer;
+  out->transfer_keys = zone.transfer_keys;  // a signed zone is transferred with the same keys
+  out->file_serial = zone.file_serial;
   // The dynamic answers are signed later, with keys of their own (ldns_dnssec_zone_sign took
   // ownership of these): read again.
   auto impl = std::make_unique<Signer::Impl>();

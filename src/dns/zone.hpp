@@ -86,6 +86,8 @@ struct Zone {
   // reuses this zone if none of them changed.
   std::vector<core::FileStamp> sources;
   double loaded_at = 0;  // when its files were read, Unix seconds (kept when a reload reuses it)
+  // The SOA serial its file holds; serial() may differ (gslbd's serial policy, set_serial).
+  uint32_t file_serial = 0;
   // Zone transfers (AXFR/IXFR) served of it, by every worker: a counter on an otherwise
   // immutable zone, so that it follows the zone across reloads that reuse it.
   mutable std::atomic<uint64_t> transfers{0};

@@ -406,6 +406,27 @@ def test_ixfr_sequence(c, binary, nsd):
         c.eq(records(out), [soa(5), soa(4), soa(5), a("e", 5), soa(5)], "kdig IXFR=4: the added record")
 
 
+def test_serial_survives_restart(c, binary, nsd):
+    """A serial gslbd made (records changed under the file's serial 1: served as 2) is kept
+    beside the state file, and gslbd goes on from it after a restart instead of going back to
+    the file's 1, which secondaries holding 2 would never fetch."""
+    with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))],
+                 server_extra='\n[log]\ntargets = ["stderr"]') as srv:
+        zone_file = os.path.join(srv.dir, "zones", "sec.test.zone")
+        with open(zone_file, "w") as f:
+            f.write(ZONE.format(serial=1, extra="new IN A 192.0.2.77\n"))
+        srv.proc.send_signal(signal.SIGHUP)
+        if not c.check(wait(lambda: soa_serial(srv.port) == 2, 10), "served as 2", srv.log_text()[-1500:]):
+            return
+        with open(os.path.join(srv.dir, "drains.serials")) as f:
+            c.eq(f.read(), "sec.test. 2 1\n", "the serial served and the file's, beside the state file")
+        g.stop_process(srv.proc, "gslbd")
+        srv.proc = subprocess.Popen([srv.binary, "--config", srv.config], stdout=srv.log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        c.check(g.wait_for_answer(srv.port, "sec.test.", proc=srv.proc), "gslbd restarts", srv.log_text()[-1500:])
+        c.eq(soa_serial(srv.port), 2, "after the restart: serial 2 still, not the file's 1")
+
+
 def test_unknown_key_is_a_config_error(c, binary, nsd):
     """A zone naming a key that no key file holds: --check-config says where."""
     name, secret, text = tsig_keygen("real-key")
@@ -441,7 +462,8 @@ def main():
         print("note: knotd (Debian's knot) is not installed: the Knot secondary tests do not run")
     return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_knot_follows_notify,
                         test_knot_follows_with_tsig, test_tsig_with_dig, test_out_of_history_gets_axfr,
-                        test_ixfr_sequence, test_unknown_key_is_a_config_error], sys.argv[1], nsd)
+                        test_ixfr_sequence, test_serial_survives_restart,
+                        test_unknown_key_is_a_config_error], sys.argv[1], nsd)
 
 
 if __name__ == "__main__":

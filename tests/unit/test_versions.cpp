@@ -38,7 +38,7 @@ struct Setup {
                         " 3600 600 86400 300\n  IN NS ns1\nns1 IN A 192.0.2.1\n" + body);
   }
   // Loads the configuration, taking over from `serving` when given.
-  daemon::Loaded load(const daemon::Loaded* serving = nullptr, uint32_t now = 0) const {
+  daemon::Loaded load(const daemon::Loaded* serving = nullptr, uint32_t now = 0, bool resume = false) const {
     core::Errors errors;
     daemon::Reuse reuse;
     daemon::LoadOptions options;
@@ -47,6 +47,7 @@ struct Setup {
       options.reuse = &reuse;
     }
     options.now = now;
+    options.resume_serials = resume;
     auto l = daemon::load(dir + "/gslbd.toml", errors, options);
     INFO((errors.empty() ? std::string() : errors.front().to_string()));
     REQUIRE(l);
@@ -159,4 +160,43 @@ TEST_CASE("a signed zone: the same signatures until they are due, then a new ser
   CHECK(&zone_of(v5) != &zone_of(v4));
   CHECK(zone_of(v5).serial() == 4);
   CHECK(dns::earliest_expiration(zone_of(v5)) < dns::earliest_expiration(zone_of(v4)));
+}
+
+TEST_CASE("after a restart the serials go on from those served before, kept beside the state file") {
+  Setup s;
+  s.config("\n[control]\nstate_file = \"drains\"\n");
+  s.zone(1, "a IN A 192.0.2.10\n");
+  auto v1 = s.load();
+  s.zone(1, "a IN A 192.0.2.10\nb IN A 192.0.2.11\n");
+  auto v2 = s.load(&v1);
+  REQUIRE(zone_of(v2).serial() == 2);
+  CHECK(zone_of(v2).file_serial == 1);
+  CHECK(daemon::served_serials_text(v2) == "example.test. 2 1\n");
+  s.write("drains.serials", daemon::served_serials_text(v2));
+  // The file as it was when 2 was served: 2 again, not the file's 1 (older than what the
+  // secondaries hold).
+  CHECK(zone_of(s.load(nullptr, 0, true)).serial() == 2);
+  CHECK(zone_of(s.load(nullptr, 0, false)).serial() == 1);  // --check-config reads no state
+  // The file's serial moved, but not past 2: 3.
+  s.zone(2, "a IN A 192.0.2.10\n");
+  CHECK(zone_of(s.load(nullptr, 0, true)).serial() == 3);
+  // Past it: the file's.
+  s.zone(9, "a IN A 192.0.2.10\n");
+  CHECK(zone_of(s.load(nullptr, 0, true)).serial() == 9);
+  // Broken lines are skipped.
+  s.write("drains.serials", "garbage\nexample.test. x 1\n");
+  s.zone(1, "a IN A 192.0.2.10\n");
+  CHECK(zone_of(s.load(nullptr, 0, true)).serial() == 1);
+}
+
+TEST_CASE("a signed zone goes on from the serial served before a restart, + 1: it is signed anew") {
+  Setup s;
+  const std::string key = test::write_test_key(s.dir);
+  REQUIRE(!key.empty());
+  s.config("dnssec = { keys = [\"" + key + "\"] }\n\n[control]\nstate_file = \"drains\"\n");
+  s.zone(1, "a IN A 192.0.2.10\n");
+  s.write("drains.serials", "example.test. 5 1\n");
+  auto v = s.load(nullptr, 1'800'000'000, true);
+  CHECK(zone_of(v).serial() == 6);
+  CHECK(zone_of(v).file_serial == 1);
 }
