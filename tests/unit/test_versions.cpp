@@ -33,6 +33,13 @@ struct Setup {
     write("gslbd.toml", "[server]\nlisten = [\"127.0.0.1:1\"]\n\n[[zone]]\nname = \"example.test.\"\n"
                         "file = \"z.zone\"\n" + zone_extra);
   }
+  // A CSK for the zone, and the zone's config signing with it: `dnssec` options, then `rest`.
+  std::string key;
+  void signed_config(const std::string& options, const std::string& rest = "") {
+    if (key.empty()) key = test::write_test_key(dir);
+    REQUIRE(!key.empty());
+    config("dnssec = { keys = [\"" + key + "\"]" + options + " }\n" + rest);
+  }
   void zone(uint32_t serial, const std::string& body) const {
     write("z.zone", "$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns1 hostmaster " + std::to_string(serial) +
                         " 3600 600 86400 300\n  IN NS ns1\nns1 IN A 192.0.2.1\n" + body);
@@ -123,9 +130,7 @@ TEST_CASE("the served serial moves whenever the content does, and only then") {
 
 TEST_CASE("a signed zone: the same signatures until they are due, then a new serial") {
   Setup s;
-  const std::string key = test::write_test_key(s.dir);
-  REQUIRE(!key.empty());
-  s.config("dnssec = { keys = [\"" + key + "\"], validity = \"14d\", refresh = \"7d\" }\n");
+  s.signed_config(", validity = \"14d\", refresh = \"7d\"");
   s.zone(1, "a IN A 192.0.2.10\n");
   const uint32_t t0 = 1'800'000'000;
   auto v1 = s.load(nullptr, t0);
@@ -155,7 +160,7 @@ TEST_CASE("a signed zone: the same signatures until they are due, then a new ser
   CHECK_FALSE(dns::only_signatures_differ(*zone_of(v4).journal->deltas.back()));
 
   // Another validity: signed anew at once (serial 4), not when the old signatures are due.
-  s.config("dnssec = { keys = [\"" + key + "\"], validity = \"10d\", refresh = \"5d\" }\n");
+  s.signed_config(", validity = \"10d\", refresh = \"5d\"");
   auto v5 = s.load(&v4, due + 120);
   CHECK(&zone_of(v5) != &zone_of(v4));
   CHECK(zone_of(v5).serial() == 4);
@@ -191,9 +196,7 @@ TEST_CASE("after a restart the serials go on from those served before, kept besi
 
 TEST_CASE("a signed zone goes on from the serial served before a restart, + 1: it is signed anew") {
   Setup s;
-  const std::string key = test::write_test_key(s.dir);
-  REQUIRE(!key.empty());
-  s.config("dnssec = { keys = [\"" + key + "\"] }\n\n[control]\nstate_file = \"drains\"\n");
+  s.signed_config("", "\n[control]\nstate_file = \"drains\"\n");
   s.zone(1, "a IN A 192.0.2.10\n");
   s.write("drains.serials", "example.test. 5 1\n");
   auto v = s.load(nullptr, 1'800'000'000, true);
