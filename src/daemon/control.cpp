@@ -111,6 +111,7 @@ core::Errors Control::apply(Loaded next) {
   std::map<std::string, uint32_t> serials;  // the zones served until now, by apex
   for (const auto& z : loaded_.zones) serials[z->apex] = dns::zone_serial(*z);
   loaded_ = std::move(next);
+  ++loads_;
   apply_drains();
   verdicts_.reloaded();
   arm_resign_timer();
