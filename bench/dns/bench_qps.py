@@ -360,7 +360,8 @@ def dnsperf(cpu, port, qfile, duration, mode="udp", clients=1, rate=None):
 
 def rcode_shares(text):
     """'NOERROR 8500 (85.00%), NXDOMAIN 1500 (15.00%)' -> 'NOERROR 85%, NXDOMAIN 15%'."""
-    return ", ".join(f"{c} {float(p):.0f}%" for c, p in re.findall(r"(\w+) \d+ \(([\d.]+)%\)", text))
+    shares = re.findall(r"(\w+) \d+ \(([\d.]+)%\)", text)
+    return ", ".join(f"{code} {float(pct):.0f}%" for code, pct in shares)
 
 
 def same_answers(servers, lines, sample=60):
@@ -402,14 +403,15 @@ def report(servers, results, args, load_before):
     print(f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs ({cpu_model()}), "
           f"kernel {os.uname().release}; servers on CPU {args.server_cpu}, dnsperf on CPU "
           f"{args.client_cpu}; load average {load_before} before, {load_average()} after")
-    print(f"{args.rounds} rounds of {args.duration} s per measure; {args.names} names, "
+    print(f"dnsperf {package_version('dnsperf')}; {args.rounds} rounds of {args.duration} s per "
+          f"measure; {args.names} names, "
           f"{args.queries} questions (55% A, 20% AAAA, 10% MX, 15% NXDOMAIN)")
     print(f"UDP: dnsperf -c 1 -T 1 -q 100; TCP: dnsperf -m tcp -c 8 -T 1 -q 100; "
           f"CPU: server utime+stime per answer at dnsperf -Q {args.rate}")
     print("median of the rounds (min-max)")
     print()
-    print(f"| server | UDP qps | TCP qps | CPU µs/query at {args.rate:,} qps | RSS after load, MiB "
-          "| reply bytes | answers |")
+    print(f"| server | UDP qps | TCP qps | CPU µs/query at {args.rate:,} qps "
+          "| RSS after load, MiB | reply bytes | answers |")
     print("|---|---|---|---|---|---|---|")
     for s in servers:
         r = results[s.name]
@@ -419,7 +421,8 @@ def report(servers, results, args, load_before):
               f"| {r['resp_bytes']} | {r['rcodes']} |")
     ref = results[servers[0].name]
     print()
-    print("gslbd / peer (median against median; qps: higher is better, CPU and RSS: lower is better)")
+    print("gslbd / peer (median against median; qps: higher is better, CPU and RSS: lower is "
+          "better)")
     print()
     print("| peer | UDP qps | TCP qps | CPU per query | RSS |")
     print("|---|---|---|---|---|")
