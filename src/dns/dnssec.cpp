@@ -394,4 +394,28 @@ uint32_t earliest_expiration(const Zone& zone) {
   return first;
 }
 
+LongestTtl longest_signed_ttl(const Zone& zone) {
+  LongestTtl out;
+  auto is_cut = [&zone](std::string_view name) {
+    const Node* n = zone.find(name);
+    return n && name != zone.apex && n->find(rrtype::NS);
+  };
+  for (const Node& node : zone.nodes) {
+    // Glue and names a delegation hides are not signed: skip a node below a cut. The names
+    // between it and the apex are its ancestors, a label shorter each (each a binary search).
+    bool below = false;
+    for (std::string_view up = node.name; !below && up.size() > zone.apex.size();) {
+      up.remove_prefix(size_t(uint8_t(up[0])) + 1);
+      below = up.size() > zone.apex.size() && is_cut(up);
+    }
+    if (below) continue;
+    const bool cut = is_cut(node.name);
+    for (const RRset& set : node.rrsets) {
+      if (set.type == rrtype::RRSIG || (cut && set.type != rrtype::DS)) continue;
+      if (set.ttl > out.ttl) out = LongestTtl{set.ttl, std::string(node.name), set.type};
+    }
+  }
+  return out;
+}
+
 }  // namespace gslb::dns
