@@ -36,8 +36,31 @@ SEC = "sec.example.test."
 INSEC = "insec.example.test."
 
 # The pools' gateways (TWO_POOLS): www answers hangzhou's address while it is up, shanghai's
-# after.
-HZ, SH = "127.0.0.2", "127.0.0.3"
+# after. ::1 joins them where the machine has IPv6.
+HZ, SH, V6 = "127.0.0.2", "127.0.0.3", "::1"
+HAVE_V6 = g.have_ipv6()
+
+# More dynamic names, so that every kind of alternative is signed and checked: lb draws 2 of
+# the "dual" pool's addresses by weight (k of n; AAAA from ::1 with IPv6), w picks one pool by
+# weight and one address in it.
+MORE_POOLS = f"""
+[[pool]]
+name = "dual"
+region = "cn-dual"
+probe = "gw"
+addresses = [{{ ip = "{HZ}", weight = 3 }}, {{ ip = "{SH}", weight = 1 }}{f', {{ ip = "{V6}", weight = 1 }}' if HAVE_V6 else ""}]
+
+[[name]]
+fqdn = "lb.example.test."
+pools = ["dual"]
+return = 2
+
+[[name]]
+fqdn = "w.example.test."
+mode = "weighted"
+pools = [{{ pool = "hangzhou", weight = 50 }}, {{ pool = "shanghai", weight = 50 }}]
+return = "one"
+"""
 
 PARENT_ZONE = """$ORIGIN example.test.
 $TTL 3600
@@ -59,17 +82,20 @@ insec           IN NS    ns1
 
 CHILD_ZONE = """$ORIGIN {origin}
 $TTL 3600
-@           300 IN SOA   ns1.example.test. hostmaster.example.test. (
+@               IN SOA   ns1.example.test. hostmaster.example.test. (
                          2026112801 3600 600 1209600 300 )
                 IN NS    ns1.example.test.
 host            IN A     192.0.2.{last}
 """
 
 # Names DNSViz analyses, and the types it asks each of them (-R): the apex's CDS and CDNSKEY are
-# not among its defaults. (It asks every zone's DNSKEY and DS by itself.)
-NAMES = [ORIGIN, "www." + ORIGIN, "api." + ORIGIN, "static." + ORIGIN, "alias." + ORIGIN,
-         "nothing." + ORIGIN, "host.wild." + ORIGIN, "host." + SEC, "host." + INSEC]
-TYPES = "A,AAAA,TXT,MX,SOA,NS,CDS,CDNSKEY"
+# not among its defaults. (It asks every zone's NS, DNSKEY and DS by itself. Not NS here: grok
+# reads the queries back in type order and knows the server's cookie only from the SOA query's
+# on, so with -C it would call an NS answer at the apex one sent without a server cookie.)
+NAMES = [ORIGIN, "www." + ORIGIN, "lb." + ORIGIN, "w." + ORIGIN, "api." + ORIGIN,
+         "static." + ORIGIN, "alias." + ORIGIN, "nothing." + ORIGIN, "host.wild." + ORIGIN,
+         "host." + SEC, "host." + INSEC]
+TYPES = "A,AAAA,TXT,MX,SOA,CDS,CDNSKEY"
 
 
 def run(args, cwd, timeout=60):
@@ -90,14 +116,15 @@ def sep_dnskeys(directory, bases):
 
 
 class Parent(ht.Server):
-    """gslbd serving the signed parent zone with the pools; its keys are in its directory."""
+    """gslbd serving the signed parent zone with the pools; its keys are in its directory.
+    `cookies` is the [cookies] table's text, if any."""
 
-    def __init__(self, binary, keydir, keys, zone, gw_port):
-        super().__init__(binary, TWO_POOLS, {"gw": ht.probe_toml(gw_port)}, zone=zone)
-        self.keydir, self.keys = keydir, keys
+    def __init__(self, binary, keydir, keys, zone, gw_port, cookies=""):
+        super().__init__(binary, TWO_POOLS + MORE_POOLS, {"gw": ht.probe_toml(gw_port)}, zone=zone)
+        self.keydir, self.keys, self.cookies = keydir, keys, cookies
 
     def config_text(self, body=None):
-        text = super().config_text(body)
+        text = super().config_text(body).replace("[[zone]]", self.cookies + "[[zone]]", 1)
         keys = ", ".join(f'"{os.path.join(self.keydir, k)}"' for k in self.keys)
         return text.replace('file = "example.test.zone"\n',
                             f'file = "example.test.zone"\ndnssec = {{ keys = [{keys}] }}\n', 1)
@@ -146,8 +173,9 @@ def dnsviz_python():
     return first[2:].strip().split()[0] if first.startswith("#!") else "/usr/bin/python3"
 
 
-def probe_and_grok(c, work, parent_port, child_port, anchors, what):
-    """Runs dnsviz probe + grok; checks that grok found every name and no error or warning."""
+def probe_and_grok(c, work, parent_port, child_port, anchors, what, strict_cookies=False):
+    """Runs dnsviz probe + grok; checks that grok found every name and no error or warning.
+    strict_cookies: grok -C, which expects BADCOOKIE where a server may answer without."""
     probe = os.path.join(work, f"probe-{what}.json".replace("/", "-"))
     run(["dnsviz", "probe", "-A", "-E", "-4", "-R", TYPES,
          "-x", f"{ORIGIN}+:ns1.{ORIGIN}=127.0.0.1:{parent_port}",
@@ -157,7 +185,7 @@ def probe_and_grok(c, work, parent_port, child_port, anchors, what):
     tk = os.path.join(work, "trusted-keys")
     with open(tk, "w") as f:
         f.write("\n".join(anchors) + "\n")
-    grok = [dnsviz_python(), "-c", GROK, "-t", tk, "-r", probe]
+    grok = [dnsviz_python(), "-c", GROK, "-t", tk, "-r", probe] + (["-C"] if strict_cookies else [])
     out = run(grok + ["-l", "warning"], work)  # prints nothing when there is nothing to say
     problems = dnsviz_errors(json.loads(out) if out.strip() else {})
     c.eq(problems, [], f"{what}: dnsviz grok reports no error and no warning")
@@ -201,6 +229,10 @@ def check_statuses(c, grok, what):
     c.eq(set(rrset_status(grok, "www." + ORIGIN, "A")), {"SECURE"}, f"{what}: www A is SECURE")
     c.eq(set(rrset_status(grok, "www." + ORIGIN, "AAAA", "nodata")), {"SECURE"},
          f"{what}: www AAAA is a SECURE NODATA")
+    c.eq(set(rrset_status(grok, "lb." + ORIGIN, "A")), {"SECURE"}, f"{what}: lb A (2 of n) is SECURE")
+    c.eq(set(rrset_status(grok, "lb." + ORIGIN, "AAAA", "answer" if HAVE_V6 else "nodata")),
+         {"SECURE"}, f"{what}: lb AAAA is SECURE")
+    c.eq(set(rrset_status(grok, "w." + ORIGIN, "A")), {"SECURE"}, f"{what}: w A (weighted) is SECURE")
     c.eq(set(rrset_status(grok, "nothing." + ORIGIN, "A", "nxdomain")), {"SECURE"},
          f"{what}: nothing. is a SECURE NXDOMAIN")
     c.eq(set(rrset_status(grok, "host." + SEC, "A")), {"SECURE"},
@@ -209,7 +241,9 @@ def check_statuses(c, grok, what):
         c.eq(set(rrset_status(grok, ORIGIN, t)), {"SECURE"}, f"{what}: apex {t} is SECURE")
 
 
-def run_case(c, binary, tool):
+def run_case(c, binary, tool, cookies=""):
+    """tool: the keys (see keygen); cookies: a [cookies] table for both servers, with which grok
+    checks cookies strictly (-C)."""
     work = tempfile.mkdtemp(prefix="gslbd-dnsviz-")
     try:
         child_keys = keygen(work, "ldns", SEC)
@@ -221,15 +255,18 @@ def run_case(c, binary, tool):
         children = [(SEC, CHILD_ZONE.format(origin=SEC, last=1)),
                     (INSEC, CHILD_ZONE.format(origin=INSEC, last=2))]
         with ht.Gateways() as gws, \
-                g.Gslbd(binary, children, extra_files=key_files(work, child_keys),
+                g.Gslbd(binary, children, extra_files=key_files(work, child_keys), server_extra=cookies,
                         zone_extra={SEC: f'dnssec = {{ keys = ["zones/{child_keys[0]}"] }}'}) as child:
-            port = ht.gateway_port([HZ, SH])
+            addrs = [HZ, SH] + ([V6] if HAVE_V6 else [])
+            port = ht.gateway_port(addrs)
             hz = gws.add(HZ, port)
-            gws.add(SH, port)
-            with Parent(binary, work, keys, zone, port) as srv:
+            for a in addrs[1:]:
+                gws.add(a, port)
+            with Parent(binary, work, keys, zone, port, cookies) as srv:
                 _, t = ht.poll_until(lambda: ht.answer_set(srv.port, "www." + ORIGIN) == {HZ}, 5.0)
                 c.check(t is not None, f"{tool}: www answers hangzhou", srv.log_text()[-1500:])
-                grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors, f"{tool}/before")
+                grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors, f"{tool}/before",
+                                             bool(cookies))
                 check_statuses(c, grok, f"{tool}/before")
                 c.eq(probed_addresses(probe, "www." + ORIGIN), {HZ}, f"{tool}: DNSViz got hangzhou")
 
@@ -237,7 +274,7 @@ def run_case(c, binary, tool):
                 _, t = ht.poll_until(lambda: ht.answer_set(srv.port, "www." + ORIGIN) == {SH}, 10.0)
                 c.check(t is not None, f"{tool}: www fails over to shanghai", srv.log_text()[-1500:])
                 grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors,
-                                             f"{tool}/after failover")
+                                             f"{tool}/after failover", bool(cookies))
                 check_statuses(c, grok, f"{tool}/after failover")
                 c.eq(probed_addresses(probe, "www." + ORIGIN), {SH},
                      f"{tool}: DNSViz got shanghai after the failover")
@@ -249,12 +286,13 @@ def run_case(c, binary, tool):
 
 
 def test_signed_zones(c, binary):
-    """Algorithm 13 with a CSK, then algorithm 15 with a KSK and a ZSK."""
-    for tool in ("ldns", "bind"):
-        if tool == "bind" and not shutil.which("dnssec-keygen"):
-            print("note: dnssec-keygen missing; the algorithm 15 KSK+ZSK case is not run")
-            continue
-        run_case(c, binary, tool)
+    """Algorithm 13 with a CSK; then algorithm 15 with a KSK and a ZSK, on servers that require
+    server cookies (`[cookies] require = true`), which grok then checks strictly."""
+    run_case(c, binary, "ldns")
+    if not shutil.which("dnssec-keygen"):
+        print("note: dnssec-keygen missing; the algorithm 15 KSK+ZSK case is not run")
+        return
+    run_case(c, binary, "bind", cookies="[cookies]\nrequire = true\n\n")
 
 
 if __name__ == "__main__":
