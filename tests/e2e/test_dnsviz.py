@@ -26,6 +26,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "health"))
 import gslbtest as g  # noqa: E402  (exits 77 when dnspython is missing)
 import healthtest as ht  # noqa: E402
+from dnssectest import ds_anchors, gslbctl  # noqa: E402
 from test_dnssec import key_files, keygen  # noqa: E402
 from test_failover import TWO_POOLS  # noqa: E402
 
@@ -247,8 +248,6 @@ def run_case(c, binary, tool, cookies=""):
     work = tempfile.mkdtemp(prefix="gslbd-dnsviz-")
     try:
         child_keys = keygen(work, "ldns", SEC)
-        ds = run(["ldns-key2ds", "-n", "-2", child_keys[0] + ".key"], work).strip()
-        zone = PARENT_ZONE + ds.replace(SEC, "sec", 1) + "\n"
         keys = keygen(work, tool, ORIGIN)
         anchors = sep_dnskeys(work, keys)
         c.check(len(anchors) == 1, f"{tool}: one SEP key", str(anchors))
@@ -262,6 +261,10 @@ def run_case(c, binary, tool, cookies=""):
             hz = gws.add(HZ, port)
             for a in addrs[1:]:
                 gws.add(a, port)
+            # The parent's DS for sec. is what `gslbctl ds` prints for it.
+            code, out = gslbctl(binary, child.dir, "ds", SEC)
+            c.check(code == 0 and len(ds_anchors(out)) == 1, f"{tool}: gslbctl ds {SEC}", out)
+            zone = PARENT_ZONE + "".join(a + "\n" for a in ds_anchors(out))
             with Parent(binary, work, keys, zone, port, cookies) as srv:
                 _, t = ht.poll_until(lambda: ht.answer_set(srv.port, "www." + ORIGIN) == {HZ}, 5.0)
                 c.check(t is not None, f"{tool}: www answers hangzhou", srv.log_text()[-1500:])
@@ -296,7 +299,7 @@ def test_signed_zones(c, binary):
 
 
 if __name__ == "__main__":
-    rc = g.preflight(("dnsviz", "ldns-keygen", "ldns-key2ds"))
+    rc = g.preflight(("dnsviz", "ldns-keygen"))
     if rc is not None:
         sys.exit(rc)
     sys.exit(g.run_tests([test_signed_zones], sys.argv[1]))
