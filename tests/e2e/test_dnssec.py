@@ -21,15 +21,16 @@ import zones  # noqa: E402
 ORIGIN = "e2e.test."
 
 
-def keygen(directory, tool, origin=ORIGIN):
-    """Key pairs for `origin` in `directory`: "ldns" makes an algorithm 13 CSK, "bind" an
-    algorithm 15 KSK and ZSK. Returns their base names (relative)."""
+def keygen(directory, tool, origin=ORIGIN, algorithm="ED25519"):
+    """Key pairs for `origin` in `directory`: "ldns" makes an algorithm 13 CSK, "bind" a KSK
+    and a ZSK of `algorithm` (dnssec-keygen's name; 15 by default). Returns their base names
+    (relative)."""
     if tool == "ldns":
         r = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", origin.rstrip(".")],
                            cwd=directory, capture_output=True, text=True, timeout=30, check=True)
         return [r.stdout.strip()]
     bases = []
-    for args in (["-a", "ED25519", "-f", "KSK"], ["-a", "ED25519"]):
+    for args in (["-a", algorithm, "-f", "KSK"], ["-a", algorithm]):
         r = subprocess.run(["dnssec-keygen", "-q", *args, "-n", "ZONE", origin.rstrip(".")],
                            cwd=directory, capture_output=True, text=True, timeout=30, check=True)
         bases.append(r.stdout.strip())

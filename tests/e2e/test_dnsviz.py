@@ -177,7 +177,7 @@ def dnsviz_python():
 def probe_and_grok(c, work, parent_port, child_port, anchors, what, strict_cookies=False):
     """Runs dnsviz probe + grok; checks that grok found every name and no error or warning.
     strict_cookies: grok -C, which expects BADCOOKIE where a server may answer without."""
-    probe = os.path.join(work, f"probe-{what}.json".replace("/", "-"))
+    probe = os.path.join(work, "probe-" + "".join(ch if ch.isalnum() else "-" for ch in what) + ".json")
     run(["dnsviz", "probe", "-A", "-E", "-4", "-R", TYPES,
          "-x", f"{ORIGIN}+:ns1.{ORIGIN}=127.0.0.1:{parent_port}",
          "-x", f"{SEC}:ns1.{ORIGIN}=127.0.0.1:{child_port}",
@@ -242,15 +242,16 @@ def check_statuses(c, grok, what):
         c.eq(set(rrset_status(grok, ORIGIN, t)), {"SECURE"}, f"{what}: apex {t} is SECURE")
 
 
-def run_case(c, binary, tool, cookies=""):
-    """tool: the keys (see keygen); cookies: a [cookies] table for both servers, with which grok
-    checks cookies strictly (-C)."""
+def run_case(c, binary, tool, cookies="", algorithm="ED25519"):
+    """tool, algorithm: the keys (see keygen); cookies: a [cookies] table for both servers, with
+    which grok checks cookies strictly (-C)."""
+    label = "13 CSK" if tool == "ldns" else f"{algorithm} KSK+ZSK"
     work = tempfile.mkdtemp(prefix="gslbd-dnsviz-")
     try:
         child_keys = keygen(work, "ldns", SEC)
-        keys = keygen(work, tool, ORIGIN)
+        keys = keygen(work, tool, ORIGIN, algorithm)
         anchors = sep_dnskeys(work, keys)
-        c.check(len(anchors) == 1, f"{tool}: one SEP key", str(anchors))
+        c.check(len(anchors) == 1, f"{label}: one SEP key", str(anchors))
         children = [(SEC, CHILD_ZONE.format(origin=SEC, last=1)),
                     (INSEC, CHILD_ZONE.format(origin=INSEC, last=2))]
         with ht.Gateways() as gws, \
@@ -263,24 +264,24 @@ def run_case(c, binary, tool, cookies=""):
                 gws.add(a, port)
             # The parent's DS for sec. is what `gslbctl ds` prints for it.
             code, out = gslbctl(binary, child.dir, "ds", SEC)
-            c.check(code == 0 and len(ds_anchors(out)) == 1, f"{tool}: gslbctl ds {SEC}", out)
+            c.check(code == 0 and len(ds_anchors(out)) == 1, f"{label}: gslbctl ds {SEC}", out)
             zone = PARENT_ZONE + "".join(a + "\n" for a in ds_anchors(out))
             with Parent(binary, work, keys, zone, port, cookies) as srv:
                 _, t = ht.poll_until(lambda: ht.answer_set(srv.port, "www." + ORIGIN) == {HZ}, 5.0)
-                c.check(t is not None, f"{tool}: www answers hangzhou", srv.log_text()[-1500:])
-                grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors, f"{tool}/before",
+                c.check(t is not None, f"{label}: www answers hangzhou", srv.log_text()[-1500:])
+                grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors, f"{label}/before",
                                              bool(cookies))
-                check_statuses(c, grok, f"{tool}/before")
-                c.eq(probed_addresses(probe, "www." + ORIGIN), {HZ}, f"{tool}: DNSViz got hangzhou")
+                check_statuses(c, grok, f"{label}/before")
+                c.eq(probed_addresses(probe, "www." + ORIGIN), {HZ}, f"{label}: DNSViz got hangzhou")
 
                 hz.kill()
                 _, t = ht.poll_until(lambda: ht.answer_set(srv.port, "www." + ORIGIN) == {SH}, 10.0)
-                c.check(t is not None, f"{tool}: www fails over to shanghai", srv.log_text()[-1500:])
+                c.check(t is not None, f"{label}: www fails over to shanghai", srv.log_text()[-1500:])
                 grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors,
-                                             f"{tool}/after failover", bool(cookies))
-                check_statuses(c, grok, f"{tool}/after failover")
+                                             f"{label}/after failover", bool(cookies))
+                check_statuses(c, grok, f"{label}/after failover")
                 c.eq(probed_addresses(probe, "www." + ORIGIN), {SH},
-                     f"{tool}: DNSViz got shanghai after the failover")
+                     f"{label}: DNSViz got shanghai after the failover")
     finally:
         if os.environ.get("GSLBD_KEEP_DNSVIZ"):
             print(f"note: probe files kept in {work}")
@@ -289,13 +290,15 @@ def run_case(c, binary, tool, cookies=""):
 
 
 def test_signed_zones(c, binary):
-    """Algorithm 13 with a CSK; then algorithm 15 with a KSK and a ZSK, on servers that require
-    server cookies (`[cookies] require = true`), which grok then checks strictly."""
+    """Algorithm 13 with a CSK; then KSK and ZSK pairs of algorithms 15 and 13, the former on
+    servers that require server cookies (`[cookies] require = true`), which grok then checks
+    strictly."""
     run_case(c, binary, "ldns")
     if not shutil.which("dnssec-keygen"):
-        print("note: dnssec-keygen missing; the algorithm 15 KSK+ZSK case is not run")
+        print("note: dnssec-keygen missing; the KSK+ZSK cases are not run")
         return
     run_case(c, binary, "bind", cookies="[cookies]\nrequire = true\n\n")
+    run_case(c, binary, "bind", algorithm="ECDSAP256SHA256")
 
 
 if __name__ == "__main__":
