@@ -75,6 +75,12 @@ std::vector<std::string> ds_records(const Zone& zone);
 // The earliest RRSIG expiration in the zone (unix time), or 0 if it holds none.
 uint32_t earliest_expiration(const Zone& zone);
 
+// NSEC RDATA (RFC 4034 §4.1): the next owner name, uncompressed, then the type bitmap's
+// windows. Whether `type` is in the bitmap; and the RDATA without it (trailing zero octets and
+// an emptied window left out, §4.1.2). Malformed RDATA: false, and returned unchanged.
+bool nsec_has_type(std::string_view rdata, uint16_t type);
+std::string nsec_without_type(std::string_view rdata, uint16_t type);
+
 // The longest TTL among the RRsets signing `zone` would sign (all but the NS of a delegation and
 // what lies below one), and whose it is (owner in lower-cased wire, type). A resolver may keep
 // such an RRset and its RRSIG that long, so a signature served must have at least that much

@@ -43,7 +43,7 @@ HAVE_V6 = g.have_ipv6()
 
 # More dynamic names, so that every kind of alternative is signed and checked: lb draws 2 of
 # the "dual" pool's addresses by weight (k of n; AAAA from ::1 with IPv6), w picks one pool by
-# weight and one address in it.
+# weight and one address in it, e answers NODATA once hangzhou is down (all_down = "empty").
 MORE_POOLS = f"""
 [[pool]]
 name = "dual"
@@ -61,6 +61,11 @@ fqdn = "w.example.test."
 mode = "weighted"
 pools = [{{ pool = "hangzhou", weight = 50 }}, {{ pool = "shanghai", weight = 50 }}]
 return = "one"
+
+[[name]]
+fqdn = "e.example.test."
+pools = ["hangzhou"]
+all_down = "empty"
 """
 
 PARENT_ZONE = """$ORIGIN example.test.
@@ -93,7 +98,7 @@ host            IN A     192.0.2.{last}
 # not among its defaults. (It asks every zone's NS, DNSKEY and DS by itself. Not NS here: grok
 # reads the queries back in type order and knows the server's cookie only from the SOA query's
 # on, so with -C it would call an NS answer at the apex one sent without a server cookie.)
-NAMES = [ORIGIN, "www." + ORIGIN, "lb." + ORIGIN, "w." + ORIGIN, "api." + ORIGIN,
+NAMES = [ORIGIN, "www." + ORIGIN, "lb." + ORIGIN, "w." + ORIGIN, "e." + ORIGIN, "api." + ORIGIN,
          "static." + ORIGIN, "alias." + ORIGIN, "nothing." + ORIGIN, "host.wild." + ORIGIN,
          "host." + SEC, "host." + INSEC]
 TYPES = "A,AAAA,TXT,MX,SOA,CDS,CDNSKEY"
@@ -226,7 +231,7 @@ def rrset_status(grok, name, qtype, section="answer"):
     return [x.get("status") for x in q.get(section, [])]
 
 
-def check_statuses(c, grok, what):
+def check_statuses(c, grok, what, failed_over):
     c.eq(set(rrset_status(grok, "www." + ORIGIN, "A")), {"SECURE"}, f"{what}: www A is SECURE")
     c.eq(set(rrset_status(grok, "www." + ORIGIN, "AAAA", "nodata")), {"SECURE"},
          f"{what}: www AAAA is a SECURE NODATA")
@@ -234,6 +239,9 @@ def check_statuses(c, grok, what):
     c.eq(set(rrset_status(grok, "lb." + ORIGIN, "AAAA", "answer" if HAVE_V6 else "nodata")),
          {"SECURE"}, f"{what}: lb AAAA is SECURE")
     c.eq(set(rrset_status(grok, "w." + ORIGIN, "A")), {"SECURE"}, f"{what}: w A (weighted) is SECURE")
+    # e's only pool is down after the failover: NODATA, whose NSEC must not list A.
+    c.eq(set(rrset_status(grok, "e." + ORIGIN, "A", "nodata" if failed_over else "answer")),
+         {"SECURE"}, f"{what}: e A is SECURE ({'NODATA' if failed_over else 'an answer'})")
     c.eq(set(rrset_status(grok, "nothing." + ORIGIN, "A", "nxdomain")), {"SECURE"},
          f"{what}: nothing. is a SECURE NXDOMAIN")
     c.eq(set(rrset_status(grok, "host." + SEC, "A")), {"SECURE"},
@@ -271,7 +279,7 @@ def run_case(c, binary, tool, cookies="", algorithm="ED25519"):
                 c.check(t is not None, f"{label}: www answers hangzhou", srv.log_text()[-1500:])
                 grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors, f"{label}/before",
                                              bool(cookies))
-                check_statuses(c, grok, f"{label}/before")
+                check_statuses(c, grok, f"{label}/before", False)
                 c.eq(probed_addresses(probe, "www." + ORIGIN), {HZ}, f"{label}: DNSViz got hangzhou")
 
                 hz.kill()
@@ -279,7 +287,7 @@ def run_case(c, binary, tool, cookies="", algorithm="ED25519"):
                 c.check(t is not None, f"{label}: www fails over to shanghai", srv.log_text()[-1500:])
                 grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors,
                                              f"{label}/after failover", bool(cookies))
-                check_statuses(c, grok, f"{label}/after failover")
+                check_statuses(c, grok, f"{label}/after failover", True)
                 c.eq(probed_addresses(probe, "www." + ORIGIN), {SH},
                      f"{label}: DNSViz got shanghai after the failover")
     finally:
