@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """DNSViz on a zone gslbd signs: `dnsviz probe` (authoritative analysis, with its EDNS
 diagnostics) and `dnsviz grok` with the zone's SEP key as trust anchor must report no error and
-no warning, for algorithm 13 (a CSK from ldns-keygen) and 15 (a KSK+ZSK pair from
-dnssec-keygen), before and after a failover changes a dynamic name's answer set.
+no warning, for an algorithm 13 CSK (ldns-keygen) and KSK+ZSK pairs of algorithms 15 and 13
+(dnssec-keygen), before and after a failover changes the dynamic names' answers. The algorithm
+15 case runs both servers with `[cookies] require = true` and grok checks cookies strictly (-C).
 
-The signed zone holds static names, a dynamic pool name (www: A from the pools; AAAA asked and
-proven NODATA), an NXDOMAIN, a wildcard, a CNAME, CDS/CDNSKEY at the apex, a delegation with a
-DS (sec.) and one without (insec.). Both children are served by a second gslbd on its own port
-(sec. signed with its own key whose DS is in the parent, insec. unsigned), so DNSViz follows
-both delegations to a live server.
+The signed zone holds static names, dynamic names (www: failover, AAAA proven NODATA; lb: 2 of
+n, AAAA from ::1; w: weighted; e: NODATA once its pool is down), an NXDOMAIN, a wildcard,
+CNAMEs, CDS/CDNSKEY at the apex, a delegation with a DS (sec.) and one without (insec.). Both
+children are served by a second gslbd on its own port (sec. signed with its own key, whose DS
+from `gslbctl ds` is in the parent; insec. unsigned), so DNSViz follows both delegations to a
+live server.
 
   test_dnsviz.py PATH/TO/gslbd
 """
@@ -137,13 +139,15 @@ class Parent(ht.Server):
 
 
 def dnsviz_errors(grok):
-    """Every error and warning in grok's JSON output: (where, level, code, description)."""
+    """Every error and warning in grok's JSON output: (where, level, code, description). Grok
+    files those about RRsets, proofs, delegations and zones under "errors"/"warnings", and those
+    about a server's responses to a query (EDNS, cookies, TCP, case, ...) under "error"/"warning"."""
     found = []
 
     def walk(o, path):
         if isinstance(o, dict):
             for k, v in o.items():
-                if k in ("errors", "warnings") and isinstance(v, list):
+                if k in ("errors", "warnings", "error", "warning") and isinstance(v, list):
                     found.extend((path, k, e.get("code"), e.get("description")) for e in v)
                 else:
                     walk(v, f"{path}/{k}")
