@@ -111,12 +111,14 @@ Overlay::Variant Overlay::make_variant(const AnswerTable& table, const DynamicSl
     c.cumulative.clear();
     c.ids.clear();
     if (signer) {
-      // The SOA and its RRSIGs at the negative TTL, then the NSEC at the name (RFC 4035 §3.1.3.1).
+      // The SOA, then the NSEC at the name (RFC 4035 §3.1.3.1), each with its RRSIGs, all at
+      // the negative TTL: the NSEC's TTL is the lesser of the SOA's TTL and MINIMUM (RFC 9077
+      // §3), and the SOA here has the name's shorter one. (Each RRSIG's Original TTL is the
+      // zone's, no shorter, so the signatures stand, RFC 4035 §5.3.3.)
       signed_forms.clear();
       TemplateSpec sd = signed_spec;
       sd.authority = slot.nodata_do;
-      for (auto& r : sd.authority)
-        if (r.set->type == rrtype::SOA || (r.set->type == rrtype::RRSIG && r.owner == zone.apex)) r.ttl = ttl;
+      for (auto& r : sd.authority) r.ttl = ttl;
       // The NSEC at the name lists the types its pools can answer. When this one has nothing
       // to answer now (all_down = "empty", or every address of the family down) that NSEC
       // would deny the NODATA (validators: bogus; DNSViz: STYPE_IN_BITMAP): an NSEC without

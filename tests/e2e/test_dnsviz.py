@@ -33,6 +33,7 @@ from test_dnssec import key_files, keygen  # noqa: E402
 from test_failover import TWO_POOLS  # noqa: E402
 
 import dns.message  # noqa: E402
+import dns.rdatatype  # noqa: E402
 
 ORIGIN = "example.test."
 SEC = "sec.example.test."
@@ -254,6 +255,21 @@ def check_statuses(c, grok, what, failed_over):
         c.eq(set(rrset_status(grok, ORIGIN, t)), {"SECURE"}, f"{what}: apex {t} is SECURE")
 
 
+def check_negative_ttls(c, port, what, failed_over):
+    """A dynamic name's NODATA has the SOA at the name's TTL (10 s), below the zone's negative
+    TTL (300 s): the NSEC, and every RRSIG, must carry the same TTL (RFC 9077 §3: the lesser
+    of the SOA's TTL and MINIMUM)."""
+    asked = [("www." + ORIGIN, "AAAA"), ("api." + ORIGIN, "AAAA")] + ([("e." + ORIGIN, "A")] if failed_over else [])
+    for name, qtype in asked:
+        m = g.udp(dns.message.make_query(name, qtype, want_dnssec=True), port)
+        ttls = {(dns.rdatatype.to_text(r.rdtype), r.ttl) for r in m.authority}
+        types = {t for t, _ in ttls}
+        c.check(m.rcode() == 0 and not [r for r in m.answer if r.rdtype == dns.rdatatype.from_text(qtype)],
+                f"{what}: {name} {qtype} is NODATA", str(m))
+        c.check({"SOA", "NSEC", "RRSIG"} <= types and len({t for _, t in ttls}) == 1 and ("SOA", 10) in ttls,
+                f"{what}: {name} {qtype} NODATA: SOA, NSEC and RRSIGs all at TTL 10", str(ttls))
+
+
 def run_case(c, binary, tool, cookies="", algorithm="ED25519"):
     """tool, algorithm: the keys (see keygen); cookies: a [cookies] table for both servers, with
     which grok checks cookies strictly (-C)."""
@@ -284,6 +300,7 @@ def run_case(c, binary, tool, cookies="", algorithm="ED25519"):
                 grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors, f"{label}/before",
                                              bool(cookies))
                 check_statuses(c, grok, f"{label}/before", False)
+                check_negative_ttls(c, srv.port, f"{label}/before", False)
                 c.eq(probed_addresses(probe, "www." + ORIGIN), {HZ}, f"{label}: DNSViz got hangzhou")
 
                 hz.kill()
@@ -292,6 +309,7 @@ def run_case(c, binary, tool, cookies="", algorithm="ED25519"):
                 grok, probe = probe_and_grok(c, work, srv.port, child.port, anchors,
                                              f"{label}/after failover", bool(cookies))
                 check_statuses(c, grok, f"{label}/after failover", True)
+                check_negative_ttls(c, srv.port, f"{label}/after failover", True)
                 c.eq(probed_addresses(probe, "www." + ORIGIN), {SH},
                      f"{label}: DNSViz got shanghai after the failover")
     finally:
