@@ -479,6 +479,9 @@ void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dn
   }
   c.only(*t, prefix, {"keys", "validity", "refresh"});
   d.enabled = true;
+  d.at = Position{int(t->source().begin.line), int(t->source().begin.column)};
+  d.validity_at = at(t->get("validity"));
+  d.refresh_at = at(t->get("refresh"));
   c.strings(*t, prefix, "keys", [&](const toml::node& el, const std::string& key, const std::string& v) {
     if (v.empty()) {
       c.error(el, key, "cannot be empty");

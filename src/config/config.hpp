@@ -78,6 +78,9 @@ struct Dnssec {
   std::vector<Position> key_at;        // where each was written, for errors about its files
   uint32_t validity = 14 * 86400;      // RRSIG lifetime, seconds
   uint32_t refresh = 7 * 86400;        // re-sign when a signature has less than this left
+  // Where the table, validity and refresh were written (line 0: not written, the default), for
+  // errors found when the zone is signed (a TTL longer than refresh).
+  Position at, validity_at, refresh_at;
 };
 
 struct Zone {

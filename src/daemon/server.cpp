@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "daemon/builtin.hpp"
 #include "dns/dnssec.hpp"
+#include "dns/wire.hpp"
 #include "dns/zone.hpp"
 
 namespace gslb::daemon {
@@ -121,6 +122,35 @@ void presign(const dns::Signer& signer, const pool::Config& gtm, const std::stri
   }
 }
 
+// Signatures are made again `refresh` before the first of them expires, so a signature served
+// has at least `refresh` left: that must cover the longest TTL a resolver may keep a signed
+// RRset for, or the RRset outlives its RRSIG in caches. A `refresh` written shorter is an error
+// at it; the default (half of validity) is raised to that TTL while it stays below validity,
+// else validity is too short. `longest` is the zone's, its dynamic names included.
+bool refresh_covers_ttl(config::Dnssec& d, const dns::LongestTtl& longest, size_t zi,
+                        const std::string& path, core::Errors& errors) {
+  if (longest.ttl <= d.refresh) return true;
+  const std::string whose = fmt::format("{} {} (TTL {})", dns::name_to_text(longest.owner),
+                                        dns::rrtype_to_text(longest.type), longest.ttl);
+  if (d.refresh_at.line) {
+    errors.push_back(core::Error{path, d.refresh_at.line, d.refresh_at.col,
+        fmt::format("zone[{}].dnssec.refresh: {}s is shorter than the longest TTL of a signed RRset, {}: "
+                    "a resolver could keep it after its RRSIG expires; make it at least {}s",
+                    zi, d.refresh, whose, longest.ttl)});
+    return false;
+  }
+  if (longest.ttl < d.validity) {
+    d.refresh = longest.ttl;
+    return true;
+  }
+  const config::Position at = d.validity_at.line ? d.validity_at : d.at;
+  errors.push_back(core::Error{path, at.line, at.col,
+      fmt::format("zone[{}].dnssec.validity: {}s is not longer than the longest TTL of a signed RRset, {}: "
+                  "a resolver could keep it after its RRSIG expires",
+                  zi, d.validity, whose)});
+  return false;
+}
+
 // Signs every zone that has a `dnssec` table, replacing it in `out.zones` (which holds the
 // config's zones in order). The NSEC chain covers the dynamic names inside each zone too.
 bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std::string& path,
@@ -129,9 +159,10 @@ bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std:
   const uint32_t now = options.now ? options.now : uint32_t(std::time(nullptr));
   bool ok = true;
   for (size_t zi = 0; zi < out.config.zones.size(); ++zi) {
-    const config::Zone& zc = out.config.zones[zi];
+    config::Zone& zc = out.config.zones[zi];
     if (!zc.dnssec.enabled) continue;
     const dns::Zone& zone = *out.zones[zi];
+    dns::LongestTtl longest = dns::longest_signed_ttl(zone);
     std::vector<dns::DynamicName> names;
     for (size_t i = 0; i < dynamic.size(); ++i) {
       if (!dns::name_is_subdomain(dynamic[i], zone.apex)) continue;
@@ -140,10 +171,15 @@ bool sign_zones(Loaded& out, const std::vector<std::string>& dynamic, const std:
       for (const auto& z : out.zones)
         deeper = deeper || (z->apex.size() > zone.apex.size() && dns::name_is_subdomain(dynamic[i], z->apex));
       if (deeper) continue;
+      if (gtm.names[i].ttl > longest.ttl) longest = dns::LongestTtl{gtm.names[i].ttl, dynamic[i], dns::rrtype::A};
       dns::DynamicName d{dynamic[i]};
       for (const auto& m : gtm.names[i].pools)
         for (const auto& a : gtm.pools[m.pool].addresses) (a.ip.is_v4() ? d.a : d.aaaa) = true;
       names.push_back(std::move(d));
+    }
+    if (!refresh_covers_ttl(zc.dnssec, longest, zi, path, errors)) {
+      ok = false;
+      continue;
     }
     dns::SignSpec spec;
     for (size_t k = 0; k < zc.dnssec.keys.size(); ++k)
