@@ -539,11 +539,24 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
     }
   });
   c.strings(t, prefix, "also_notify", [&](const toml::node& n, const std::string& key, const std::string& v) {
-    auto e = core::Endpoint::parse(v);
-    if (!e || e->port == 0)
-      c.error(n, key, "must be an address and port such as \"192.0.2.53:53\" or \"[2001:db8::53]:53\"");
-    else
+    // "ADDRESS:PORT" or "ADDRESS:PORT key NAME": the NOTIFY is then TSIG-signed with that key.
+    std::vector<std::string> words;
+    for (size_t i = v.find_first_not_of(' '); i != std::string::npos; i = v.find_first_not_of(' ', i)) {
+      const size_t end = std::min(v.find(' ', i), v.size());
+      words.push_back(v.substr(i, end - i));
+      i = end;
+    }
+    const bool key_ok = words.size() == 1 || (words.size() == 3 && words[1] == "key");
+    const std::string key_name = words.size() == 3 ? words[2] : std::string();
+    auto e = words.empty() ? std::nullopt : core::Endpoint::parse(words[0]);
+    if (!e || e->port == 0 || !key_ok) {
+      c.error(n, key, "must be an address and port such as \"192.0.2.53:53\" or \"[2001:db8::53]:53\", "
+                      "optionally followed by \"key NAME\" for a TSIG key");
+    } else {
       z.also_notify.push_back(*e);
+      z.notify_keys.push_back(key_name);
+      z.notify_key_at.push_back(Position{int(n.source().begin.line), int(n.source().begin.column)});
+    }
   });
 }
 

@@ -90,6 +90,10 @@ struct Zone {
   std::vector<Position> transfer_key_at;
   // Secondaries told by NOTIFY (RFC 1996) when a reload changes the zone's serial.
   std::vector<core::Endpoint> also_notify;
+  // For each also_notify entry, the TSIG key its NOTIFY is signed with ("ADDRESS:PORT key
+  // NAME"; empty: unsigned), and where the entry was written.
+  std::vector<std::string> notify_keys;
+  std::vector<Position> notify_key_at;
   int line = 0;      // where it was declared, for messages about its file
   int col = 0;
 };

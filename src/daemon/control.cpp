@@ -120,9 +120,17 @@ core::Errors Control::apply(Loaded next) {
   for (const auto& z : loaded_.zones) {
     auto was_serial = serials.find(z->apex);
     if (was_serial != serials.end() && was_serial->second == dns::zone_serial(*z)) continue;
-    for (const auto& zc : loaded_.config.zones)
-      if (!zc.also_notify.empty() && dns::name_from_text(zc.name) == z->apex)
-        notifier_.notify(z, zc.also_notify);
+    for (const auto& zc : loaded_.config.zones) {
+      if (zc.also_notify.empty() || dns::name_from_text(zc.name) != z->apex) continue;
+      std::vector<NotifyTarget> to;
+      for (size_t i = 0; i < zc.also_notify.size(); ++i) {
+        to.push_back({zc.also_notify[i], std::nullopt});
+        // The load checked that every key named exists.
+        if (zc.notify_keys[i].empty()) continue;
+        if (const dns::TsigKey* k = find_tsig_key(loaded_.tsig_keys, zc.notify_keys[i])) to.back().key = *k;
+      }
+      notifier_.notify(z, to);
+    }
   }
   // The old snapshot goes when every worker has taken the new one: the TCP loops at once, a
   // UDP thread with its next query. Trim once the first have let go.

@@ -38,6 +38,17 @@ std::optional<std::string> read_file(const std::string& path, std::string* text_
   return *text_out;
 }
 
+}  // namespace
+
+const dns::TsigKey* find_tsig_key(const std::vector<dns::TsigKey>& keys, const std::string& text_name) {
+  std::string want = dns::name_from_text(text_name);
+  dns::name_lower(want);
+  auto k = std::find_if(keys.begin(), keys.end(), [&](const auto& x) { return x.name == want; });
+  return k == keys.end() ? nullptr : &*k;
+}
+
+namespace {
+
 bool same_prefixes(const std::vector<core::Prefix>& a, const std::vector<core::Prefix>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
     return x.address == y.address && x.length == y.length;
@@ -210,21 +221,22 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     for (auto& k : dns::parse_key_file(*text, file, errors)) all_keys.push_back(std::move(k));
     ok = ok && errors.size() == before;
   }
+  auto no_key = [&](const config::Zone& zc, const config::Position& at, const char* key,
+                    const std::string& name) {
+    errors.push_back(core::Error{path, at.line, at.col,
+                                 fmt::format("zone {}: {}: no TSIG key named {} in [tsig] key_files",
+                                             zc.name, key, name)});
+    ok = false;
+  };
   for (const auto& zc : out.config.zones) {
     std::vector<dns::TsigKey> keys;
     for (size_t i = 0; i < zc.transfer_keys.size(); ++i) {
-      std::string want = dns::name_from_text(zc.transfer_keys[i]);
-      dns::name_lower(want);
-      auto k = std::find_if(all_keys.begin(), all_keys.end(), [&](const auto& x) { return x.name == want; });
-      if (k == all_keys.end()) {
-        errors.push_back(core::Error{path, zc.transfer_key_at[i].line, zc.transfer_key_at[i].col,
-                                     fmt::format("zone {}: allow_transfer: no TSIG key named {} in "
-                                                 "[tsig] key_files", zc.name, zc.transfer_keys[i])});
-        ok = false;
-      } else {
-        keys.push_back(*k);
-      }
+      if (const dns::TsigKey* k = find_tsig_key(all_keys, zc.transfer_keys[i])) keys.push_back(*k);
+      else no_key(zc, zc.transfer_key_at[i], "allow_transfer", zc.transfer_keys[i]);
     }
+    for (size_t i = 0; i < zc.notify_keys.size(); ++i)
+      if (!zc.notify_keys[i].empty() && !find_tsig_key(all_keys, zc.notify_keys[i]))
+        no_key(zc, zc.notify_key_at[i], "also_notify", zc.notify_keys[i]);
     if (auto same = unchanged_zone(zc, lim, keys, options.reuse)) {
       out.zones.push_back(std::move(same));
       continue;
@@ -261,6 +273,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     zone->transfer_keys = std::move(keys);
     out.zones.push_back(std::move(zone));
   }
+  out.tsig_keys = std::move(all_keys);
   const auto& gtm = out.config.gtm;
   if (!gtm.pools.empty()) {
     auto specs = read_probes(out.config.server.probes_dir, errors);
