@@ -510,7 +510,7 @@ void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dn
 }
 
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
-  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "dnssec"});
+  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "transfer_dynamic", "dnssec"});
   if (const toml::node* d = t.get("dnssec")) parse_dnssec(c, *d, Checker::join(prefix, "dnssec"), z.dnssec);
   z.line = int(t.source().begin.line);
   z.col = int(t.source().begin.column);
@@ -558,6 +558,12 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
       z.notify_key_at.push_back(Position{int(n.source().begin.line), int(n.source().begin.column)});
     }
   });
+  if (const std::string* v = c.string(t, prefix, "transfer_dynamic")) {
+    if (*v == "fail_open") z.transfer_dynamic = TransferDynamic::fail_open;
+    else if (*v == "omit") z.transfer_dynamic = TransferDynamic::omit;
+    else c.error(*t.get("transfer_dynamic"), Checker::join(prefix, "transfer_dynamic"),
+                 "must be \"fail_open\" or \"omit\"");
+  }
 }
 
 // [rrl]: BIND's response-rate-limit, with its defaults.

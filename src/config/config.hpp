@@ -80,6 +80,10 @@ struct Dnssec {
   uint32_t refresh = 7 * 86400;        // re-sign when a signature has less than this left
 };
 
+// What a zone's secondaries get at its dynamic names (`transfer_dynamic`): the addresses gslbd
+// answers when nothing can be checked (all_down = "fail_open"), or nothing (the zone file only).
+enum class TransferDynamic { fail_open, omit };
+
 struct Zone {
   std::string name;  // "example.test."
   std::string file;  // resolved against the config file's directory
@@ -94,6 +98,7 @@ struct Zone {
   // NAME"; empty: unsigned), and where the entry was written.
   std::vector<std::string> notify_keys;
   std::vector<Position> notify_key_at;
+  TransferDynamic transfer_dynamic = TransferDynamic::fail_open;
   int line = 0;      // where it was declared, for messages about its file
   int col = 0;
 };

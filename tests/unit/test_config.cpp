@@ -549,3 +549,23 @@ location = "Shanghai"
   CHECK(e[0] == "etc/gslbd.toml:9:20: pool[0].location.lat: must be a number of degrees, -90..90");
   CHECK(e[1] == "etc/gslbd.toml:16:12: pool[1].location: must be { lat = 31.23, lon = 121.47 }");
 }
+
+TEST_CASE("transfer_dynamic: fail_open by default, or omit") {
+  core::Errors errors;
+  auto cfg = config::parse(R"([[zone]]
+name = "a.test."
+file = "a"
+
+[[zone]]
+name = "b.test."
+file = "b"
+transfer_dynamic = "omit"
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(errors.empty());
+  CHECK(cfg->zones[0].transfer_dynamic == config::TransferDynamic::fail_open);
+  CHECK(cfg->zones[1].transfer_dynamic == config::TransferDynamic::omit);
+  auto e = errors_of("[[zone]]\nname = \"a.test.\"\nfile = \"a\"\ntransfer_dynamic = \"none\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "etc/gslbd.toml:4:20: zone[0].transfer_dynamic: must be \"fail_open\" or \"omit\"");
+}
