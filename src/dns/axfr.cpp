@@ -193,7 +193,7 @@ std::shared_ptr<const Zone> make_transfer_view(const Zone& zone, std::vector<Tra
     size_t start, count;
   };
   constexpr size_t kKeep = size_t(-1);
-  std::vector<Span> node_sets;   // per node: its RRsets in rrset_store
+  std::vector<Span> node_sets;   // per node: its RRsets in rrset_store, or kKeep: the zone's
   std::vector<Span> set_rdata;   // per RRset: its RDATA in rdata_store, or kKeep: the base's
   std::vector<Span> rdata_wire;  // per RDATA: its bytes in rdata_bytes, or kKeep: the base's
   auto push_rdata = [&](const std::string& wire) {
@@ -207,6 +207,12 @@ std::shared_ptr<const Zone> make_transfer_view(const Zone& zone, std::vector<Tra
     for (const auto& w : wires) push_rdata(w);
   };
   auto add_node = [&](std::string_view name, const Node* base, const Added* ad) {
+    if (!ad) {
+      // Unchanged: the view's node is the zone's, RRsets and all (a node's worth of memory).
+      view->nodes.push_back(*base);
+      node_sets.push_back({kKeep, 0});
+      return;
+    }
     const size_t first = view->rrset_store.size();
     bool sigs_placed = false;
     for (const RRset& set : base ? base->rrsets : std::span<const RRset>()) {
@@ -258,7 +264,8 @@ std::shared_ptr<const Zone> make_transfer_view(const Zone& zone, std::vector<Tra
     if (set_rdata[i].start != kKeep)
       view->rrset_store[i].rdata = std::span<const Rdata>(view->rdata_store.data() + set_rdata[i].start, set_rdata[i].count);
   for (size_t i = 0; i < view->nodes.size(); ++i)
-    view->nodes[i].rrsets = std::span<const RRset>(view->rrset_store.data() + node_sets[i].start, node_sets[i].count);
+    if (node_sets[i].start != kKeep)
+      view->nodes[i].rrsets = std::span<const RRset>(view->rrset_store.data() + node_sets[i].start, node_sets[i].count);
   return view;
 }
 
