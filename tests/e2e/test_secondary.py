@@ -4,7 +4,10 @@ each without and with TSIG, transfer the zone at start; a reload of gslbd that b
 sends NOTIFY (RFC 1996) to the zone's also_notify, the secondary asks for the zone again (Knot,
 and NSD with a key, by IXFR) and serves the new record. The SOA refresh is an hour, so only the
 NOTIFY explains the secondary catching up; the time it took is printed (a figure, not an
-assertion). dig -y checks signed transfers and refusals; a missing key is a config error."""
+assertion). dig -y checks signed transfers and refusals; a missing key is a config error.
+Signed NOTIFY: NSD and Knot accepting NOTIFY only with a key refuse an unsigned one and one
+signed with a wrong secret, and follow one signed with the key; a reply that is not signed over
+the NOTIFY's MAC is not an ack."""
 
 import base64
 import os
