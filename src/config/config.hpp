@@ -83,6 +83,10 @@ struct Dnssec {
   Position at, validity_at, refresh_at;
 };
 
+// What a zone's secondaries get at its dynamic names (`transfer_dynamic`): the addresses gslbd
+// answers when nothing can be checked (all_down = "fail_open"), or nothing (the zone file only).
+enum class TransferDynamic { fail_open, omit };
+
 struct Zone {
   std::string name;  // "example.test."
   std::string file;  // resolved against the config file's directory
@@ -93,6 +97,11 @@ struct Zone {
   std::vector<Position> transfer_key_at;
   // Secondaries told by NOTIFY (RFC 1996) when a reload changes the zone's serial.
   std::vector<core::Endpoint> also_notify;
+  // For each also_notify entry, the TSIG key its NOTIFY is signed with ("ADDRESS:PORT key
+  // NAME"; empty: unsigned), and where the entry was written.
+  std::vector<std::string> notify_keys;
+  std::vector<Position> notify_key_at;
+  TransferDynamic transfer_dynamic = TransferDynamic::fail_open;
   int line = 0;      // where it was declared, for messages about its file
   int col = 0;
 };

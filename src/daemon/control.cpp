@@ -109,7 +109,12 @@ core::Errors Control::apply(Loaded next) {
   next.engine->adopt_health(*loaded_.engine);
   const bool same_table = next.table == loaded_.table;
   std::map<std::string, uint32_t> serials;  // the zones served until now, by apex
-  for (const auto& z : loaded_.zones) serials[z->apex] = dns::zone_serial(*z);
+  // What each of them gave secondaries at its dynamic names (transfer_dynamic).
+  std::map<std::string, std::vector<dns::TransferName>> transferred;
+  for (const auto& z : loaded_.zones) {
+    serials[z->apex] = dns::zone_serial(*z);
+    if (z->transfer_view) transferred[z->apex] = z->transfer_view->transfer_names;
+  }
   loaded_ = std::move(next);
   ++loads_;
   apply_drains();
@@ -120,10 +125,32 @@ core::Errors Control::apply(Loaded next) {
   // publish: a secondary that asks at once must get the new zone, not the old one.
   for (const auto& z : loaded_.zones) {
     auto was_serial = serials.find(z->apex);
-    if (was_serial != serials.end() && was_serial->second == dns::zone_serial(*z)) continue;
-    for (const auto& zc : loaded_.config.zones)
-      if (!zc.also_notify.empty() && dns::name_from_text(zc.name) == z->apex)
-        notifier_.notify(z, zc.also_notify);
+    if (was_serial != serials.end() && was_serial->second == dns::zone_serial(*z)) {
+      // The fail-open addresses changed (pools edited) but the serial did not: a secondary
+      // that asks by serial sees nothing new to fetch, and keeps the old addresses.
+      const auto was = transferred.find(z->apex);
+      const bool changed = z->transfer_view ? was == transferred.end() ||
+                                                  was->second != z->transfer_view->transfer_names
+                                            : was != transferred.end();
+      if (changed)
+        log_.emit(core::Level::warning,
+                  fmt::format("event=zone-warning zone={} serial={} reason=\"content for secondaries "
+                              "changed without a serial change\" (raise the SOA serial so that they "
+                              "fetch the new dynamic addresses)",
+                              dns::name_to_text(z->apex), was_serial->second));
+      continue;
+    }
+    for (const auto& zc : loaded_.config.zones) {
+      if (zc.also_notify.empty() || dns::name_from_text(zc.name) != z->apex) continue;
+      std::vector<NotifyTarget> to;
+      for (size_t i = 0; i < zc.also_notify.size(); ++i) {
+        to.push_back({zc.also_notify[i], std::nullopt});
+        // The load checked that every key named exists.
+        if (zc.notify_keys[i].empty()) continue;
+        if (const dns::TsigKey* k = find_tsig_key(loaded_.tsig_keys, zc.notify_keys[i])) to.back().key = *k;
+      }
+      notifier_.notify(z, to);
+    }
   }
   // The old snapshot goes when every worker has taken the new one: the TCP loops at once, a
   // UDP thread with its next query. Trim once the first have let go.

@@ -11,9 +11,11 @@
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "daemon/builtin.hpp"
+#include "dns/axfr.hpp"
 #include "dns/dnssec.hpp"
 #include "dns/wire.hpp"
 #include "dns/zone.hpp"
+#include "pool/pool.hpp"
 
 namespace gslb::daemon {
 
@@ -39,6 +41,17 @@ std::optional<std::string> read_file(const std::string& path, std::string* text_
   return *text_out;
 }
 
+}  // namespace
+
+const dns::TsigKey* find_tsig_key(const std::vector<dns::TsigKey>& keys, const std::string& text_name) {
+  std::string want = dns::name_from_text(text_name);
+  dns::name_lower(want);
+  auto k = std::find_if(keys.begin(), keys.end(), [&](const auto& x) { return x.name == want; });
+  return k == keys.end() ? nullptr : &*k;
+}
+
+namespace {
+
 bool same_prefixes(const std::vector<core::Prefix>& a, const std::vector<core::Prefix>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
     return x.address == y.address && x.length == y.length;
@@ -54,6 +67,7 @@ bool same_keys(const std::vector<dns::TsigKey>& a, const std::vector<dns::TsigKe
 // The zone `reuse` holds for `zc`, if none of the files it was read from changed since.
 std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const config::Limits& limits,
                                                 const std::vector<dns::TsigKey>& keys,
+                                                const std::vector<dns::TransferName>& transfer,
                                                 const Reuse* reuse) {
   if (!reuse || std::tie(reuse->limits.include_depth, reuse->limits.includes,
                          reuse->limits.zone_records, reuse->limits.zone_bytes) !=
@@ -68,6 +82,9 @@ std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const co
     if (z->apex != apex || z->file != zc.file || z->sources.empty() ||
         !same_prefixes(z->allow_transfer, zc.allow_transfer) || !same_keys(z->transfer_keys, keys))
       continue;
+    // Its transfer view hangs on it: another set of fail-open addresses needs another zone.
+    static const std::vector<dns::TransferName> kNone;
+    if ((z->transfer_view ? z->transfer_view->transfer_names : kNone) != transfer) return nullptr;
     for (const auto& s : z->sources)
       if (!(core::stamp_of(s.path) == s)) return nullptr;
     return z;
@@ -90,6 +107,45 @@ std::optional<std::vector<probe::Spec>> read_probes(const std::string& dir, core
   }
   if (!ok) return std::nullopt;
   return specs;
+}
+
+// What a secondary of `zc` gets at each dynamic name the zone holds (not one that a deeper
+// served zone holds) with transfer_dynamic = "fail_open": the addresses the name answers when
+// no pool is usable (pool::answer with none active: all_down's fail_open), at the name's TTL.
+// A name whose all_down answers nothing (empty, servfail) gets no addresses. For a
+// mapped name, the pools as configured: a secondary cannot tell clients apart.
+std::vector<dns::TransferName> fail_open_names(const config::Config& cfg, const config::Zone& zc) {
+  std::vector<dns::TransferName> out;
+  if (zc.transfer_dynamic != config::TransferDynamic::fail_open) return out;
+  auto wire = [](const std::string& text) {
+    std::string w = dns::name_from_text(text);
+    dns::name_lower(w);
+    return w;
+  };
+  const std::string apex = wire(zc.name);
+  for (const pool::Name& n : cfg.gtm.names) {
+    const std::string name = wire(n.fqdn);
+    if (name.empty() || !dns::name_is_subdomain(name, apex)) continue;
+    bool deeper = false;
+    for (const auto& other : cfg.zones) {
+      const std::string o = wire(other.name);
+      deeper = deeper || (o.size() > apex.size() && dns::name_is_subdomain(name, o));
+    }
+    if (deeper) continue;
+    dns::TransferName t{name, n.ttl, {}};
+    for (uint16_t qtype : {dns::rrtype::A, dns::rrtype::AAAA}) {
+      const auto answer = pool::answer(cfg.gtm, n, {}, [](size_t, size_t) { return false; }, qtype);
+      if (answer.kind != dns::DynamicAnswer::Kind::addresses) continue;
+      for (const auto& alt : answer.alternatives)
+        for (const auto& ip : alt.addresses)
+          if (std::find(t.addresses.begin(), t.addresses.end(), ip) == t.addresses.end())
+            t.addresses.push_back(ip);
+    }
+    // Kept without addresses too: in a signed zone the NSEC there must then stop listing them.
+    out.push_back(std::move(t));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
 }
 
 // Signs ahead what a failover will answer: for each dynamic name in the zone, each pool's
@@ -246,22 +302,23 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     for (auto& k : dns::parse_key_file(*text, file, errors)) all_keys.push_back(std::move(k));
     ok = ok && errors.size() == before;
   }
+  auto no_key = [&](const config::Zone& zc, const config::Position& at, const char* key,
+                    const std::string& name) {
+    errors.push_back(core::Error{path, at.line, at.col,
+                                 fmt::format("zone {}: {}: no TSIG key named {} in [tsig] key_files",
+                                             zc.name, key, name)});
+    ok = false;
+  };
   for (const auto& zc : out.config.zones) {
     std::vector<dns::TsigKey> keys;
     for (size_t i = 0; i < zc.transfer_keys.size(); ++i) {
-      std::string want = dns::name_from_text(zc.transfer_keys[i]);
-      dns::name_lower(want);
-      auto k = std::find_if(all_keys.begin(), all_keys.end(), [&](const auto& x) { return x.name == want; });
-      if (k == all_keys.end()) {
-        errors.push_back(core::Error{path, zc.transfer_key_at[i].line, zc.transfer_key_at[i].col,
-                                     fmt::format("zone {}: allow_transfer: no TSIG key named {} in "
-                                                 "[tsig] key_files", zc.name, zc.transfer_keys[i])});
-        ok = false;
-      } else {
-        keys.push_back(*k);
-      }
+      if (const dns::TsigKey* k = find_tsig_key(all_keys, zc.transfer_keys[i])) keys.push_back(*k);
+      else no_key(zc, zc.transfer_key_at[i], "allow_transfer", zc.transfer_keys[i]);
     }
-    if (auto same = unchanged_zone(zc, lim, keys, options.reuse)) {
+    for (size_t i = 0; i < zc.notify_keys.size(); ++i)
+      if (!zc.notify_keys[i].empty() && !find_tsig_key(all_keys, zc.notify_keys[i]))
+        no_key(zc, zc.notify_key_at[i], "also_notify", zc.notify_keys[i]);
+    if (auto same = unchanged_zone(zc, lim, keys, fail_open_names(out.config, zc), options.reuse)) {
       out.zones.push_back(std::move(same));
       continue;
     }
@@ -297,6 +354,7 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     zone->transfer_keys = std::move(keys);
     out.zones.push_back(std::move(zone));
   }
+  out.tsig_keys = std::move(all_keys);
   const auto& gtm = out.config.gtm;
   if (!gtm.pools.empty()) {
     auto specs = read_probes(out.config.server.probes_dir, errors);
@@ -331,6 +389,15 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   }
   if (ok && !sign_zones(out, dynamic, path, options, errors)) ok = false;
   if (!ok) return std::nullopt;
+  // What secondaries get (transfer_dynamic). A zone reused from the running configuration
+  // already has the same view (unchanged_zone compares it); one without a view that needs one
+  // was made by this load and is published nowhere yet, so setting it is no race.
+  for (size_t zi = 0; zi < out.config.zones.size(); ++zi) {
+    auto names = fail_open_names(out.config, out.config.zones[zi]);
+    if (names.empty() || out.zones[zi]->transfer_view) continue;
+    auto zone = std::const_pointer_cast<dns::Zone>(out.zones[zi]);
+    zone->transfer_view = dns::make_transfer_view(*zone, std::move(names));
+  }
   std::map<std::string, health::Thresholds> thresholds;
   for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};
   out.engine = std::make_unique<pool::Engine>(gtm, thresholds, out.config.unknown_is_up);

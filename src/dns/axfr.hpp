@@ -2,6 +2,7 @@
 // only for clients on the zone's allow_transfer list, so it may allocate.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,7 +15,7 @@
 namespace gslb::dns {
 
 // The whole zone as DNS messages answering one AXFR query: SOA, every other record (glue
-// included), SOA again, packed into messages of at most about 16 KiB. Produced one message at
+// included; the zone's transfer_source), SOA again, packed into messages of at most about 16 KiB. Produced one message at
 // a time, so a connection holds one message per transfer, not the zone: the caller asks for
 // the next one when its output has drained. The zone must outlive the stream (the caller
 // keeps the snapshot that holds it).
@@ -41,6 +42,18 @@ class TransferStream {
   size_t rrset_ = 0, rdata_ = 0;
   std::optional<TsigSigner> signer_;
 };
+
+// The zone whose records AXFR streams and whose versions IXFR diffs: the zone's transfer view
+// when it has one (`transfer_dynamic = "fail_open"` and dynamic names in the zone), else the
+// zone itself.
+const Zone& transfer_source(const Zone& zone);
+
+// A transfer view of `zone`: its records plus an A and/or AAAA RRset at each of `names` (the
+// fail-open addresses, the name's TTL). In a signed zone (zone.signer set) each added RRset gets
+// its RRSIGs from the zone's Signer, beside the NSEC the zone already has at that name (its
+// chain covers the dynamic names), so the transferred zone verifies as it is. The view points
+// into `zone`'s storage: `zone` must own it (Zone::transfer_view). Runs on the loader thread.
+std::shared_ptr<const Zone> make_transfer_view(const Zone& zone, std::vector<TransferName> names);
 
 // Every message at once (tests).
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,

@@ -48,7 +48,10 @@ def key_files(directory, bases):
 
 def signed_server(binary, bases, keydir, validity="14d", extra="", zone=zones.E2E):
     keys = ", ".join(f'"zones/{b}"' for b in bases)
-    return g.Gslbd(binary, [(ORIGIN, zone)], extra_files=key_files(keydir, bases),
+    # A DNAME onto the zone itself: its synthesised CNAME is followed (RFC 6672 §3.1).
+    return g.Gslbd(binary, [(ORIGIN, zone + "self IN DNAME e2e.test.
+")],
+                   extra_files=key_files(keydir, bases),
                    zone_extra={ORIGIN: f"dnssec = {{ keys = [{keys}], validity = \"{validity}\"{extra} }}"})
 
 
@@ -79,6 +82,9 @@ def check_signed_answers(c, srv, what):
             f"{what}: NXDOMAIN with NSEC", out)
     _, out = g.dig(srv.port, "+nodnssec", "A", "nothing." + ORIGIN)
     c.check("NSEC" not in rrtypes(out, "AUTHORITY"), f"{what}: DO=0 NXDOMAIN without NSEC", out)
+    _, out = g.dig(srv.port, "+dnssec", "A", "www.self." + ORIGIN)
+    c.check(set(rrtypes(out)) == {"A", "CNAME", "DNAME", "RRSIG"} and rrtypes(out).count("RRSIG") == 2,
+            f"{what}: below the DNAME, DO=1: the signed DNAME, its CNAME, the signed target A", out)
 
 
 def verify_axfr(c, srv, what, csk):
@@ -115,6 +121,9 @@ VALIDATED = [
     ("TXT", "alias.e2e.test.", "NOERROR"),    # CNAME chain ending in NODATA
     ("A", "dangling.e2e.test.", "NXDOMAIN"),  # CNAME chain ending in NXDOMAIN
     ("DS", "sub.e2e.test.", "NOERROR"),
+    ("A", "www.self.e2e.test.", "NOERROR"),   # DNAME, its CNAME, then the target's A
+    ("TXT", "www.self.e2e.test.", "NOERROR"), # ... then the target's NODATA
+    ("A", "nothing.self.e2e.test.", "NXDOMAIN"),  # not followed (signed NXDOMAIN): the resolver does
 ]
 
 
