@@ -49,8 +49,7 @@ def key_files(directory, bases):
 def signed_server(binary, bases, keydir, validity="14d", extra="", zone=zones.E2E):
     keys = ", ".join(f'"zones/{b}"' for b in bases)
     # A DNAME onto the zone itself: its synthesised CNAME is followed (RFC 6672 §3.1).
-    return g.Gslbd(binary, [(ORIGIN, zone + "self IN DNAME e2e.test.
-")],
+    return g.Gslbd(binary, [(ORIGIN, zone + "self IN DNAME e2e.test.\n")],
                    extra_files=key_files(keydir, bases),
                    zone_extra={ORIGIN: f"dnssec = {{ keys = [{keys}], validity = \"{validity}\"{extra} }}"})
 
