@@ -14,7 +14,7 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(knot-dnsutils nsd knot gdnsd python3-dnspython ldnsutils clang libclang-rt-14-dev curl dnsperf
          iproute2 rsyslog openssl scdoc prometheus unbound bind9-utils libmaxmind-db-writer-perl
-         etcd-server)
+         etcd-server dnsviz)
 fi
 
 missing=()

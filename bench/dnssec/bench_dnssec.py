@@ -8,7 +8,10 @@ dnssec-keygen). N dynamic names fail over between two one-address pools (TCP che
 every 1 s, against listeners this script owns), plus N/10 static names.
 
   1. qps, DO=0 against DO=1, in the same run of the signed gslbd: dnsperf (one worker),
-     alternating rounds, a query mix of static and dynamic A names.
+     alternating rounds, a query mix of static and dynamic A names. Beside it, the peer: NSD
+     (server-count 1, rrl off) serving the same names as a static zone pre-signed by
+     dnssec-signzone with the same keys, measured in the same alternation, so that the cost of
+     the bigger DO=1 answers in the kernel and in dnsperf shows in NSD's ratio too.
   2. Re-signing after a region outage: the first pool's listener closes, every name fails over,
      and every answer set is compiled and signed again. Reported: gslbd's own publish lag
      (gslbd_publish_lag_seconds: verdict to published overlay) and the CPU gslbd used from
@@ -21,6 +24,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -83,6 +87,7 @@ class Setup:
                 r = subprocess.run(["dnssec-keygen", "-q", "-a", "ECDSAP256SHA256", *args, "-n", "ZONE",
                                     "bench.test"], cwd=self.dir, capture_output=True, text=True, check=True)
                 keys.append(r.stdout.strip())
+            self.keys = keys
             dnssec = "dnssec = { keys = [" + ", ".join(f'"{k}"' for k in keys) + "] }\n"
         self.port, self.mport = g.free_port(), g.free_port()
         cfg = [f'[server]\nlisten = ["127.0.0.1:{self.port}"]\nworkers = 1\nprobes_dir = "probes"\n',
@@ -110,6 +115,44 @@ class Setup:
         g.stop_process(self.proc, "gslbd")
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Nsd:
+    """NSD serving the signed gslbd's names as one pre-signed static zone (dynamic names with
+    their first pool's address), signed by dnssec-signzone with the gslbd run's keys."""
+
+    def __init__(self, setup):
+        self.setup = setup
+
+    def __enter__(self):
+        d = self.setup.dir
+        self.port = g.free_port()
+        with open(os.path.join(d, "bench.zone")) as f:
+            text = f.read()
+        text += "".join(f"d{i} 10 IN A 127.0.0.2\n" for i in range(self.setup.names))
+        for key in self.setup.keys:
+            text += f"$INCLUDE {key}.key\n"
+        with open(os.path.join(d, "nsd.zone"), "w") as f:
+            f.write(text)
+        subprocess.run(["dnssec-signzone", "-q", "-S", "-K", d, "-o", "bench.test.", "-f",
+                        os.path.join(d, "nsd.zone.signed"), os.path.join(d, "nsd.zone")],
+                       cwd=d, check=True, capture_output=True, text=True, timeout=600)
+        nsd_dir = os.path.join(d, "nsd")
+        os.makedirs(nsd_dir)
+        with open(os.path.join(nsd_dir, "nsd.conf"), "w") as f:
+            f.write(g.nsd_config(nsd_dir, self.port, d,
+                                 'zone:\n  name: "bench.test."\n  zonefile: "nsd.zone.signed"\n',
+                                 "  rrl-ratelimit: 0\n  verbosity: 0\n"))
+        self.proc = subprocess.Popen([g.find_server("nsd"), "-d", "-c", os.path.join(nsd_dir, "nsd.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        if not g.wait_for_answer(self.port, "bench.test.", proc=self.proc, timeout=120):
+            self.__exit__()
+            raise RuntimeError("nsd did not start")
+        return self
+
+    def __exit__(self, *exc):
+        g.stop_process(self.proc, "nsd")
 
 
 def dnsperf(port, qfile, duration, do):
@@ -151,29 +194,39 @@ def main():
             with Setup(a.gslbd, a.names, signed, gw_port) as s:
                 rss = rss_kb(s.proc.pid)
                 qps = {False: [], True: []}
+                peer = {False: [], True: []}
                 if signed:
                     qfile = os.path.join(s.dir, "queries")
                     with open(qfile, "w") as f:
                         for i in range(20000):
                             f.write(f"d{random.randrange(a.names)}.bench.test. A\n" if i % 2 else
                                     f"s{random.randrange(a.names // 10)}.bench.test. A\n")
-                    for _ in range(a.rounds):
-                        for do in (False, True):
-                            qps[do].append(dnsperf(s.port, qfile, a.duration, do))
+                    with Nsd(s) as nsd:
+                        for _ in range(a.rounds):
+                            for do in (False, True):
+                                qps[do].append(dnsperf(s.port, qfile, a.duration, do))
+                                peer[do].append(dnsperf(nsd.port, qfile, a.duration, do))
                 lag, cpu, wall = outage(s, gw_a, a.names)
-                results[signed] = (rss, qps, lag, cpu, wall)
+                results[signed] = (rss, qps, lag, cpu, wall, peer)
         finally:
             gw_a.close()
             gw_b.close()
     n = a.names + a.names // 10
     print(f"# {a.names} dynamic + {a.names // 10} static names; gslbd {a.gslbd}")
-    _, qps, *_ = results[True]
-    q0, q1 = max(qps[False]), max(qps[True])
-    print(f"qps (signed zone, 1 worker, dnsperf -c1, best of {a.rounds}): DO=0 {q0:.0f}, DO=1 {q1:.0f}, "
-          f"ratio {q1 / q0:.2f}" if q0 else "qps: dnsperf gave nothing")
-    print(f"  rounds DO=0 {[round(x) for x in qps[False]]} DO=1 {[round(x) for x in qps[True]]}")
+    _, qps, _, _, _, peer = results[True]
+    for who, runs in (("gslbd", qps), ("nsd  ", peer)):
+        if not min(runs[False] + runs[True]):
+            print(f"qps {who}: dnsperf gave nothing in a round {runs}")
+            continue
+        best = max(runs[True]) / max(runs[False])
+        med = statistics.median(runs[True]) / statistics.median(runs[False])
+        pairs = statistics.median(t / f for f, t in zip(runs[False], runs[True]))
+        print(f"qps {who} (signed zone, 1 worker, dnsperf -c1, {a.rounds} rounds): DO=0 best "
+              f"{max(runs[False]):.0f}, DO=1 best {max(runs[True]):.0f}; DO=1/DO=0 best {best:.2f}, "
+              f"median {med:.2f}, median of round pairs {pairs:.2f}")
+        print(f"  rounds DO=0 {[round(x) for x in runs[False]]} DO=1 {[round(x) for x in runs[True]]}")
     for signed in (False, True):
-        rss, _, lag, cpu, wall = results[signed]
+        rss, _, lag, cpu, wall, _ = results[signed]
         print(f"{'signed  ' if signed else 'unsigned'}: RSS {rss / 1024:.1f} MiB ({rss * 1024 / n:.0f} B/name); "
               f"outage of {a.names} names: publish lag {lag * 1000:.0f} ms, CPU {cpu:.2f} s, "
               f"kill to last name moved {wall:.2f} s")

@@ -11,7 +11,13 @@ The zone's serial is bumped before the reload so the zone really is re-read (an 
 is taken over as it is). The peak counter is reset through /proc/PID/clear_refs first, so the
 start-up peak does not count. Also times the start-up load and the reload.
 
-  bench/zone/zone_memory.py [--records N] [--gslbd build/src/daemon/gslbd] [--gslbctl ...]
+With --transfer-dynamic MODE the config also has a pool and a dynamic name www in the zone, and
+the zone's `transfer_dynamic = MODE`: with "fail_open" gslbd keeps a transfer view of the zone
+(what secondaries get), so the two runs give what that view costs per record. The baseline run
+has the same pool and name.
+
+  bench/zone/zone_memory.py [--records N] [--transfer-dynamic fail_open|omit]
+                            [--gslbd build/src/daemon/gslbd] [--gslbctl ...]
 """
 import argparse
 import os
@@ -79,15 +85,26 @@ def ctl(gslbctl, sock, *args, timeout=600):
                           timeout=timeout)
 
 
-def start(gslbd, d, records, serial=1):
+def start(gslbd, d, records, serial=1, transfer_dynamic=None):
     zone = os.path.join(d, "example.test.zone")
     write_zone(zone, records, serial)
     port = free_port()
+    dynamic = ""
+    if transfer_dynamic:
+        # A pool checked on a port nothing listens on: what a secondary gets does not depend on
+        # health.
+        os.makedirs(os.path.join(d, "probes"), exist_ok=True)
+        with open(os.path.join(d, "probes", "gw.toml"), "w") as f:
+            f.write('type = "tcp"\nport = 1\ninterval = "10s"\ntimeout = "200ms"\n')
+        dynamic = (f'transfer_dynamic = "{transfer_dynamic}"\n\n'
+                   '[[pool]]\nname = "a"\nregion = "a"\nprobe = "gw"\n'
+                   'addresses = [{ ip = "192.0.2.10" }, { ip = "192.0.2.11" }]\n\n'
+                   '[[name]]\nfqdn = "www.example.test."\npools = ["a"]\n')
     with open(os.path.join(d, "gslbd.toml"), "w") as f:
-        f.write(f'[server]\nlisten = ["127.0.0.1:{port}"]\nworkers = 1\n\n'
+        f.write(f'[server]\nlisten = ["127.0.0.1:{port}"]\nworkers = 1\nprobes_dir = "probes"\n\n'
                 '[log]\ntargets = ["stderr"]\n\n'
                 '[control]\nsocket = "ctl.sock"\nstate_file = ""\n\n'
-                '[[zone]]\nname = "example.test."\nfile = "example.test.zone"\n')
+                '[[zone]]\nname = "example.test."\nfile = "example.test.zone"\n' + dynamic)
     log = open(os.path.join(d, "gslbd.log"), "w")
     t0 = time.monotonic()
     proc = subprocess.Popen([gslbd, "--config", os.path.join(d, "gslbd.toml")], stdout=log,
@@ -127,15 +144,16 @@ def settle(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--transfer-dynamic", choices=("fail_open", "omit"), default=None)
     ap.add_argument("--gslbd", default=os.path.join(ROOT, "build/src/daemon/gslbd"))
     ap.add_argument("--gslbctl", default=os.path.join(ROOT, "build/src/ctl/gslbctl"))
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="gslbd-zonemem-")
     try:
-        proc, _, _, _ = start(a.gslbd, d, 3)
+        proc, _, _, _ = start(a.gslbd, d, 3, transfer_dynamic=a.transfer_dynamic)
         base = settle(proc.pid)
         stop(proc)
-        proc, load_s, zone, port = start(a.gslbd, d, a.records)
+        proc, load_s, zone, port = start(a.gslbd, d, a.records, transfer_dynamic=a.transfer_dynamic)
         try:
             steady = settle(proc.pid)
             with open(f"/proc/{proc.pid}/clear_refs", "w") as f:
@@ -156,7 +174,8 @@ def main():
         finally:
             stop(proc)
         zone_bytes = os.path.getsize(zone)
-        print(f"records                 {a.records:,} ({zone_bytes / a.records:.1f} bytes of zone text each)")
+        print(f"records                 {a.records:,} ({zone_bytes / a.records:.1f} bytes of zone text each)"
+              + (f", transfer_dynamic = {a.transfer_dynamic}" if a.transfer_dynamic else ""))
         print(f"start-up (load+compile) {load_s:.2f} s")
         print(f"RSS baseline            {base / 2**20:.1f} MiB")
         print(f"RSS with the zone       {steady / 2**20:.1f} MiB")

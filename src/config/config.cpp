@@ -479,6 +479,9 @@ void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dn
   }
   c.only(*t, prefix, {"keys", "validity", "refresh"});
   d.enabled = true;
+  d.at = Position{int(t->source().begin.line), int(t->source().begin.column)};
+  d.validity_at = at(t->get("validity"));
+  d.refresh_at = at(t->get("refresh"));
   c.strings(*t, prefix, "keys", [&](const toml::node& el, const std::string& key, const std::string& v) {
     if (v.empty()) {
       c.error(el, key, "cannot be empty");
@@ -510,7 +513,8 @@ void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dn
 }
 
 void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
-  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "ixfr_history", "dnssec"});
+  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "ixfr_history", "transfer_dynamic",
+                     "dnssec"});
   if (const toml::node* d = t.get("dnssec")) parse_dnssec(c, *d, Checker::join(prefix, "dnssec"), z.dnssec);
   z.line = int(t.source().begin.line);
   z.col = int(t.source().begin.column);
@@ -539,13 +543,32 @@ void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zon
     }
   });
   c.strings(t, prefix, "also_notify", [&](const toml::node& n, const std::string& key, const std::string& v) {
-    auto e = core::Endpoint::parse(v);
-    if (!e || e->port == 0)
-      c.error(n, key, "must be an address and port such as \"192.0.2.53:53\" or \"[2001:db8::53]:53\"");
-    else
+    // "ADDRESS:PORT" or "ADDRESS:PORT key NAME": the NOTIFY is then TSIG-signed with that key.
+    std::vector<std::string> words;
+    for (size_t i = v.find_first_not_of(' '); i != std::string::npos; i = v.find_first_not_of(' ', i)) {
+      const size_t end = std::min(v.find(' ', i), v.size());
+      words.push_back(v.substr(i, end - i));
+      i = end;
+    }
+    const bool key_ok = words.size() == 1 || (words.size() == 3 && words[1] == "key");
+    const std::string key_name = words.size() == 3 ? words[2] : std::string();
+    auto e = words.empty() ? std::nullopt : core::Endpoint::parse(words[0]);
+    if (!e || e->port == 0 || !key_ok) {
+      c.error(n, key, "must be an address and port such as \"192.0.2.53:53\" or \"[2001:db8::53]:53\", "
+                      "optionally followed by \"key NAME\" for a TSIG key");
+    } else {
       z.also_notify.push_back(*e);
+      z.notify_keys.push_back(key_name);
+      z.notify_key_at.push_back(Position{int(n.source().begin.line), int(n.source().begin.column)});
+    }
   });
   if (auto v = c.integer(t, prefix, "ixfr_history", 0, 1000)) z.ixfr_history = unsigned(*v);
+  if (const std::string* v = c.string(t, prefix, "transfer_dynamic")) {
+    if (*v == "fail_open") z.transfer_dynamic = TransferDynamic::fail_open;
+    else if (*v == "omit") z.transfer_dynamic = TransferDynamic::omit;
+    else c.error(*t.get("transfer_dynamic"), Checker::join(prefix, "transfer_dynamic"),
+                 "must be \"fail_open\" or \"omit\"");
+  }
 }
 
 // [rrl]: BIND's response-rate-limit, with its defaults.

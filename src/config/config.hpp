@@ -78,7 +78,14 @@ struct Dnssec {
   std::vector<Position> key_at;        // where each was written, for errors about its files
   uint32_t validity = 14 * 86400;      // RRSIG lifetime, seconds
   uint32_t refresh = 7 * 86400;        // re-sign when a signature has less than this left
+  // Where the table, validity and refresh were written (line 0: not written, the default), for
+  // errors found when the zone is signed (a TTL longer than refresh).
+  Position at, validity_at, refresh_at;
 };
+
+// What a zone's secondaries get at its dynamic names (`transfer_dynamic`): the addresses gslbd
+// answers when nothing can be checked (all_down = "fail_open"), or nothing (the zone file only).
+enum class TransferDynamic { fail_open, omit };
 
 struct Zone {
   std::string name;  // "example.test."
@@ -90,6 +97,11 @@ struct Zone {
   std::vector<Position> transfer_key_at;
   // Secondaries told by NOTIFY (RFC 1996) when a reload changes the zone's serial.
   std::vector<core::Endpoint> also_notify;
+  // For each also_notify entry, the TSIG key its NOTIFY is signed with ("ADDRESS:PORT key
+  // NAME"; empty: unsigned), and where the entry was written.
+  std::vector<std::string> notify_keys;
+  std::vector<Position> notify_key_at;
+  TransferDynamic transfer_dynamic = TransferDynamic::fail_open;
   // Versions kept for IXFR (RFC 1995): the differences to the last this many; 0: none (AXFR).
   unsigned ixfr_history = 16;
   int line = 0;      // where it was declared, for messages about its file

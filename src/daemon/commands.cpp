@@ -84,15 +84,91 @@ Reply ds(const Control& control, const std::vector<std::string>& a) {
   return {1, fmt::format("{} is not a zone gslbd serves\n", a[1])};
 }
 
+// Every command that answers at once.
+Reply answer_now(Control& control, const std::vector<std::string>& args, const std::string& user) {
+  if (args.empty()) return {1, "no command\n"};
+  bool json = false;
+  std::vector<std::string> a;
+  for (const auto& s : args) {
+    if (s == "--json") json = true;
+    else a.push_back(s);
+  }
+  const std::string& cmd = a.empty() ? args[0] : a[0];
+  if (cmd == "explain") return explain_name(control, a, json);
+  if (cmd == "ds") return ds(control, a);
+  if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain", user);
+  if (cmd == "verdicts") return {0, control.verdicts().snapshot()};
+  if (cmd == "zones") return {0, json ? zones_json(control.loaded().zones) : zones_text(control.loaded().zones)};
+  if (cmd == "events") {
+    std::string body;
+    for (const auto& e : control.events().recent()) body += (json ? e.json : e.line) + "\n";
+    return {0, body};
+  }
+  return {1, fmt::format("unknown command {}\n", cmd)};
+}
+
+// gslbctl status: 2 ms of rows per loop turn, so that publishes, checks and other clients go
+// on between slices; a configuration applied meanwhile starts the report over on the new one.
+// The job owns itself and is freed from its timer's callback once it has replied.
+class StatusJob {
+ public:
+  static void start(Control& control, bool json, std::function<void(Reply)> reply) {
+    auto* job = new StatusJob(control, json, std::move(reply));
+    job->timer_.start(0);
+  }
+
+ private:
+  StatusJob(Control& control, bool json, std::function<void(Reply)> reply)
+      : control_(control), json_(json), loads_(control.loads()), builder_(json), reply_(std::move(reply)),
+        timer_(control.loop(), [this] { slice(); }) {}
+
+  void slice() {
+    if (control_.loads() != loads_) {
+      loads_ = control_.loads();
+      builder_ = StatusBuilder(json_);
+    }
+    const pool::Engine& engine = *control_.loaded().engine;
+    if (!builder_.step(engine, std::chrono::steady_clock::now(), control_.drains(), std::chrono::milliseconds(2))) {
+      timer_.start(0);
+      return;
+    }
+    std::string body = std::move(builder_.text());
+    if (const cluster::Link* link = control_.verdicts().cluster()) {
+      if (json_) {  // {...}\n: the cluster goes in as a member
+        body.resize(body.rfind('}'));
+        body += ",\"cluster\":" + cluster_json(*link, engine) + "}\n";
+      } else {
+        body += cluster_text(*link, engine);
+      }
+    }
+    reply_({0, std::move(body)});
+    delete this;  // the timer closes; libuv frees its handle after this callback returns
+  }
+
+  Control& control_;
+  bool json_;
+  uint64_t loads_;
+  StatusBuilder builder_;
+  std::function<void(Reply)> reply_;
+  io::Timer timer_;
+};
+
 }  // namespace
 
 void run_command(Control& control, const std::vector<std::string>& args, const std::string& user,
                  std::function<void(Reply)> reply) {
   std::string cmd;
-  for (const auto& s : args)
-    if (s != "--json" && cmd.empty()) cmd = s;
+  bool json = false;
+  for (const auto& s : args) {
+    if (s == "--json") json = true;
+    else if (cmd.empty()) cmd = s;
+  }
+  if (cmd == "status") {
+    StatusJob::start(control, json, std::move(reply));
+    return;
+  }
   if (cmd != "reload" && cmd != "check-config") {
-    reply(run_command(control, args, user));
+    reply(answer_now(control, args, user));
     return;
   }
   auto done = [cmd, reply = std::move(reply)](const core::Errors& errors) {
@@ -108,39 +184,6 @@ void run_command(Control& control, const std::vector<std::string>& args, const s
   };
   if (cmd == "reload") control.reload(std::move(done));
   else control.check_config(std::move(done));
-}
-
-Reply run_command(Control& control, const std::vector<std::string>& args, const std::string& user) {
-  if (args.empty()) return {1, "no command\n"};
-  bool json = false;
-  std::vector<std::string> a;
-  for (const auto& s : args) {
-    if (s == "--json") json = true;
-    else a.push_back(s);
-  }
-  const std::string& cmd = a.empty() ? args[0] : a[0];
-  const pool::Engine& engine = *control.loaded().engine;
-  const auto now = std::chrono::steady_clock::now();
-  if (cmd == "status") {
-    const cluster::Link* link = control.verdicts().cluster();
-    const DrainBook& drains = control.drains();
-    if (!link) return {0, json ? status_json(engine, now, drains) : status_text(engine, now, drains)};
-    if (!json) return {0, status_text(engine, now, drains) + cluster_text(*link, engine)};
-    std::string body = status_json(engine, now, drains);  // {...}\n: the cluster goes in as a member
-    body.resize(body.rfind('}'));
-    return {0, body + ",\"cluster\":" + cluster_json(*link, engine) + "}\n"};
-  }
-  if (cmd == "explain") return explain_name(control, a, json);
-  if (cmd == "ds") return ds(control, a);
-  if (cmd == "drain" || cmd == "undrain") return drain(control, a, cmd == "drain", user);
-  if (cmd == "verdicts") return {0, control.verdicts().snapshot()};
-  if (cmd == "zones") return {0, json ? zones_json(control.loaded().zones) : zones_text(control.loaded().zones)};
-  if (cmd == "events") {
-    std::string body;
-    for (const auto& e : control.events().recent()) body += (json ? e.json : e.line) + "\n";
-    return {0, body};
-  }
-  return {1, fmt::format("unknown command {}\n", cmd)};
 }
 
 }  // namespace gslb::daemon

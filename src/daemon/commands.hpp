@@ -16,11 +16,10 @@ struct Reply {
   std::string body;
 };
 
-// `reply` runs once: at once for most commands, when the load ends for reload/check-config.
+// `reply` runs once: at once for most commands, when the load ends for reload/check-config,
+// and after the last slice for status (built over several loop turns).
 // `user` is who asked (the control socket's peer), kept with a drain.
 void run_command(Control& control, const std::vector<std::string>& args, const std::string& user,
                  std::function<void(Reply)> reply);
-// Every command but reload/check-config, answered at once.
-Reply run_command(Control& control, const std::vector<std::string>& args, const std::string& user = {});
 
 }  // namespace gslb::daemon

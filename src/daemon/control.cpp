@@ -112,6 +112,7 @@ core::Errors Control::apply(Loaded next) {
   std::map<std::string, uint32_t> serials;  // the zones served until now, by apex
   for (const auto& z : loaded_.zones) serials[z->apex] = dns::zone_serial(*z);
   loaded_ = std::move(next);
+  ++loads_;
   apply_drains();
   save_serials();
   verdicts_.reloaded();
@@ -121,10 +122,20 @@ core::Errors Control::apply(Loaded next) {
   // publish: a secondary that asks at once must get the new zone, not the old one.
   for (const auto& z : loaded_.zones) {
     auto was_serial = serials.find(z->apex);
+    // What secondaries get changed only under a new serial (the loader's serial policy, which
+    // compares transfer views too: edited pools move the serial).
     if (was_serial != serials.end() && was_serial->second == dns::zone_serial(*z)) continue;
-    for (const auto& zc : loaded_.config.zones)
-      if (!zc.also_notify.empty() && dns::name_from_text(zc.name) == z->apex)
-        notifier_.notify(z, zc.also_notify);
+    for (const auto& zc : loaded_.config.zones) {
+      if (zc.also_notify.empty() || dns::name_from_text(zc.name) != z->apex) continue;
+      std::vector<NotifyTarget> to;
+      for (size_t i = 0; i < zc.also_notify.size(); ++i) {
+        to.push_back({zc.also_notify[i], std::nullopt});
+        // The load checked that every key named exists.
+        if (zc.notify_keys[i].empty()) continue;
+        if (const dns::TsigKey* k = find_tsig_key(loaded_.tsig_keys, zc.notify_keys[i])) to.back().key = *k;
+      }
+      notifier_.notify(z, to);
+    }
   }
   // The old snapshot goes when every worker has taken the new one: the TCP loops at once, a
   // UDP thread with its next query. Trim once the first have let go.

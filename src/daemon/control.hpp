@@ -47,6 +47,9 @@ class Control {
   void stop();
 
   const Loaded& loaded() const noexcept { return loaded_; }
+  // How many configurations have been applied: changes when loaded() is replaced.
+  uint64_t loads() const noexcept { return loads_; }
+  uv_loop_t* loop() const noexcept { return loop_; }
   const std::string& config_path() const noexcept { return config_path_; }
   Verdicts& verdicts() noexcept { return verdicts_; }
   const Verdicts& verdicts() const noexcept { return verdicts_; }
@@ -93,6 +96,7 @@ class Control {
   uv_loop_t* loop_;
   std::string config_path_;
   Loaded loaded_;
+  uint64_t loads_ = 1;
   EventLog log_{1000};  // the last 1000 event lines, and `gslbctl events --follow`
   Verdicts verdicts_;
   Reloader reloader_;

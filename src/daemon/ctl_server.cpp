@@ -107,8 +107,9 @@ class CtlConn final : public Client {
                       .add([this](const std::string& l) { send(l + "\n", false); });
       return;
     }
-    // reload and check-config reply when their load ends, on a later loop turn: no deadline
-    // meanwhile (loads are bounded by [limits] and cancelled on stop); the reply re-arms it.
+    // reload and check-config reply when their load ends, and status when its last slice is
+    // built, on a later loop turn: no deadline meanwhile (loads are bounded by [limits] and
+    // cancelled on stop; a status by the names it has); the reply re-arms it.
     disarm();
     run_command(control_, args, peer_user(), [this, alive = alive_](const Reply& r) {
       if (*alive) send(fmt::format("{}\n{}", r.status, r.body), true);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/wall_time.hpp"
 #include "dns/axfr.hpp"
 #include "dns/wire.hpp"
 
@@ -24,6 +25,14 @@ uint64_t now_ms() {
   return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now().time_since_epoch())
                       .count());
+}
+
+uint64_t wall_seconds() { return uint64_t(core::wall_ms() / 1000); }
+
+std::string rcode_text(unsigned rcode) {
+  static const char* names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+                                "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+  return rcode < std::size(names) ? names[rcode] : std::to_string(rcode);
 }
 
 }  // namespace
@@ -64,13 +73,20 @@ int Notifier::socket_for(const core::Endpoint& to) {
 }
 
 void Notifier::notify(const std::shared_ptr<const dns::Zone>& zone,
-                      const std::vector<core::Endpoint>& to) {
+                      const std::vector<NotifyTarget>& to) {
   const std::string name = dns::name_to_text(zone->apex);
   const uint32_t serial = dns::zone_serial(*zone);
-  for (const auto& ep : to) {
+  for (const auto& target : to) {
+    const core::Endpoint& ep = target.to;
     std::erase_if(pending_, [&](const Pending& p) { return p.zone == name && p.to == ep; });
-    Pending p{name, serial, ep, {}, next_id_++, 0, 0};
+    Pending p{name, serial, ep, {}, target.key, {}, next_id_++, 0, 0};
     p.message = dns::notify_message(*zone, p.id);
+    if (p.key) {
+      // Signed once: the retries resend these bytes, well within the 300 s fudge.
+      dns::TsigSigner signer(*p.key, {}, wall_seconds());
+      signer.sign(p.message);
+      p.mac = signer.mac();
+    }
     pending_.push_back(std::move(p));
   }
   tick();
@@ -86,9 +102,10 @@ void Notifier::tick() {
     }
     if (p.tries == kTries) {
       log_.emit(core::Level::warning,
-                fmt::format("event=notify-failed zone={} serial={} to={} tries={} (no answer; the "
+                fmt::format("event=notify-failed zone={} serial={} to={} tries={} (no answer{}; the "
                             "secondary still polls at the SOA refresh interval)",
-                            p.zone, p.serial, p.to.to_string(), p.tries));
+                            p.zone, p.serial, p.to.to_string(), p.tries,
+                            p.key ? " signed with key " + p.key->text_name : std::string()));
       pending_.erase(pending_.begin() + long(i));
       continue;
     }
@@ -113,7 +130,7 @@ void Notifier::tick() {
 }
 
 void Notifier::readable(int fd) {
-  uint8_t buf[512];
+  uint8_t buf[4096];
   for (;;) {
     sockaddr_storage from{};
     socklen_t from_len = sizeof from;
@@ -127,12 +144,46 @@ void Notifier::readable(int fd) {
       if (p.tries == 0 || !dns::is_notify_reply(reply, p.id) || want_len != from_len ||
           std::memcmp(&want, &from, want_len) != 0)
         continue;
-      log_.emit(core::Level::notice, fmt::format("event=notify-acked zone={} serial={} to={} rcode={}",
-                                               p.zone, p.serial, p.to.to_string(), buf[3] & 0xF));
-      pending_.erase(pending_.begin() + long(i));
+      if (answered(p, reply)) pending_.erase(pending_.begin() + long(i));
       break;
     }
   }
+}
+
+bool Notifier::answered(const Pending& p, std::span<const uint8_t> reply) {
+  const unsigned rcode = reply[3] & 0xF;
+  std::string tsig;
+  if (p.key) {
+    // RFC 8945 §5.3/§5.4: the reply must carry a TSIG with our key whose MAC covers our
+    // request's; one that does not (unsigned, another key, a bad MAC, the peer's BADKEY or
+    // BADSIG) could come from anyone, so it is not the secondary's answer and the NOTIFY is
+    // sent again at its next try.
+    const dns::TsigCheck check = dns::tsig_verify(reply, {*p.key}, wall_seconds(), p.mac);
+    if (check.result != dns::TsigCheck::Result::ok) {
+      log_.emit(core::Level::warning,
+                fmt::format("event=notify-failed zone={} serial={} to={} rcode={} tsig={}{}{} "
+                            "(not an answer to our signed NOTIFY; trying again)",
+                            p.zone, p.serial, p.to.to_string(), rcode_text(rcode),
+                            check.result == dns::TsigCheck::Result::unsigned_query
+                                ? "unsigned-reply" : dns::to_string(check.result),
+                            check.error ? " tsig-error=" + dns::tsig_error_text(check.error) : "",
+                            " key=" + p.key->text_name));
+      return false;
+    }
+    tsig = " key=" + p.key->text_name;
+  }
+  if (rcode == 0) {
+    log_.emit(core::Level::notice, fmt::format("event=notify-acked zone={} serial={} to={} rcode={}{}",
+                                               p.zone, p.serial, p.to.to_string(), rcode_text(rcode), tsig));
+  } else {
+    // The secondary answered and said no (REFUSED: not on its allow-notify; NOTAUTH: a key it
+    // does not accept). Asking again would get the same answer.
+    log_.emit(core::Level::warning,
+              fmt::format("event=notify-refused zone={} serial={} to={} rcode={}{} (the secondary "
+                          "refused it; it still polls at the SOA refresh interval)",
+                          p.zone, p.serial, p.to.to_string(), rcode_text(rcode), tsig));
+  }
+  return true;
 }
 
 }  // namespace gslb::daemon

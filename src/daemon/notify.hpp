@@ -1,21 +1,31 @@
 // NOTIFY (RFC 1996) to a zone's also_notify secondaries when a reload changes its serial. Lives
 // on the control loop; sends over one UDP socket per address family and retries until each
-// secondary answers or the tries run out.
+// secondary answers or the tries run out. A NOTIFY to an entry that names a TSIG key is signed
+// with it (RFC 8945), and only a reply signed with the same key counts as its answer.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/address.hpp"
 #include "daemon/event_log.hpp"
+#include "dns/tsig.hpp"
 #include "dns/zone.hpp"
 #include "io/handle.hpp"
 
 namespace gslb::daemon {
+
+// One also_notify entry: where the NOTIFY goes and the key it is signed with, if any.
+struct NotifyTarget {
+  core::Endpoint to;
+  std::optional<dns::TsigKey> key;
+};
 
 class Notifier {
  public:
@@ -26,7 +36,7 @@ class Notifier {
 
   // Tells each of `to` that `zone` now has its current serial; replaces any NOTIFY still
   // pending for the same zone and secondary (the newer serial is the one to fetch).
-  void notify(const std::shared_ptr<const dns::Zone>& zone, const std::vector<core::Endpoint>& to);
+  void notify(const std::shared_ptr<const dns::Zone>& zone, const std::vector<NotifyTarget>& to);
   void stop();
 
  private:
@@ -35,12 +45,17 @@ class Notifier {
     uint32_t serial = 0;
     core::Endpoint to;
     std::string message;
+    std::optional<dns::TsigKey> key;  // the NOTIFY is signed with it; so must the reply be
+    std::string mac;                  // the NOTIFY's MAC, which the reply's covers
     uint16_t id = 0;
     int tries = 0;
     uint64_t next_ms = 0;
   };
   void tick();
   void readable(int fd);
+  // Whether `reply` (to `p`, from its secondary) ends the NOTIFY: answered, and signed as it
+  // must be. Logs the outcome either way.
+  bool answered(const Pending& p, std::span<const uint8_t> reply);
   int socket_for(const core::Endpoint& to);
 
   uv_loop_t* loop_;

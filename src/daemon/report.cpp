@@ -147,69 +147,78 @@ std::string until_text(int64_t until_ms) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(t));
 }
 
-}  // namespace
-
-std::string status_text(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
-  std::string out = fmt::format("{:<28} {:<9} {:<20} {}\n", "NAME", "MODE", "POOL", "ANSWER A / AAAA");
-  const auto& names = e.config().names;
-  auto wires = e.dynamic_names();
-  for (size_t i = 0; i < names.size(); ++i) {
-    auto a = answer_set(e.answer(wires[i], dns::rrtype::A));
-    auto aaaa = answer_set(e.answer(wires[i], dns::rrtype::AAAA));
-    out += fmt::format("{:<28} {:<9} {:<20} {} / {}\n", names[i].fqdn,
-                       names[i].mode == pool::Mode::failover ? "failover" : "weighted",
-                       active_names(e, i), a.empty() ? "-" : join(a, ","),
-                       aaaa.empty() ? "-" : join(aaaa, ","));
-  }
-  out += fmt::format("\n{:<26} {:<16} {:<18} {:<8} {:<6} {:<24} {:<9} {:<6} {}\n", "ADDRESS", "PROBE",
-                     "POOLS", "STATE", "DRAIN", "LAST RESULT", "LATENCY", "SINCE", "CONSECUTIVE");
-  for (size_t i = 0; i < e.targets().size(); ++i) {
-    const auto& t = e.target(i);
-    out += fmt::format("{:<26} {:<16} {:<18} {:<8} {:<6} {:<24} {:<9} {:<6} {}\n",
-                       e.targets()[i].ip.to_string(), e.targets()[i].probe, pools_of(e, i),
-                       health::to_string(t.state()), t.drained() ? "yes" : "no",
-                       t.checks() ? t.reason() : "-", t.checks() ? ms(t.latency()) : "-",
-                       ago(t.since(), now),
-                       t.passes() ? fmt::format("{} passed", t.passes())
-                                  : fmt::format("{} failed", t.fails()));
-  }
-  if (!drains.all().empty()) {
-    out += fmt::format("\n{:<26} {:<16} {:<21} {}\n", "DRAINED", "BY", "UNTIL", "REASON");
-    for (const auto& [ip, d] : drains.all())
-      out += fmt::format("{:<26} {:<16} {:<21} {}\n", ip, d.by.empty() ? "-" : d.by,
-                         d.until ? until_text(d.until) : "undrain", d.reason.empty() ? "-" : d.reason);
-  }
-  return out;
+// Appends `s` left-aligned in `width` columns and one space: fmt's "{:<28} " counts code
+// points to pad, which was a quarter of a 100,000-name status. Names and addresses here are
+// ASCII (presentation form), so bytes are columns.
+void cell(std::string& out, std::string_view s, size_t width) {
+  out += s;
+  out.append(s.size() < width ? width - s.size() + 1 : 1, ' ');
 }
 
-std::string status_json(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
-  std::string out = "{\"names\":[";
-  const auto& names = e.config().names;
-  auto wires = e.dynamic_names();
-  for (size_t i = 0; i < names.size(); ++i) {
-    std::vector<std::string> active;
-    for (size_t p : e.active(i)) active.push_back(e.config().pools[p].name);
-    out += fmt::format("{}{{\"name\":{},\"mode\":{},\"pools\":{},\"a\":{},\"aaaa\":{}}}", i ? "," : "",
-                       json_string(names[i].fqdn),
-                       json_string(names[i].mode == pool::Mode::failover ? "failover" : "weighted"),
-                       json_list(active), json_list(answer_set(e.answer(wires[i], dns::rrtype::A))),
-                       json_list(answer_set(e.answer(wires[i], dns::rrtype::AAAA))));
-  }
-  out += "],\"addresses\":[";
-  for (size_t i = 0; i < e.targets().size(); ++i) {
-    const auto& t = e.target(i);
-    const auto since = t.since() == health::MonoTime{}
-                           ? -1
-                           : std::chrono::duration_cast<std::chrono::milliseconds>(now - t.since()).count();
-    out += fmt::format(
-        "{}{{\"address\":{},\"probe\":{},\"pools\":{},\"state\":{},\"drained\":{},\"reason\":{},"
-        "\"latency_ms\":{:.3f},\"since_ms\":{},\"passes\":{},\"fails\":{},\"checks\":{}}}",
-        i ? "," : "", json_string(e.targets()[i].ip.to_string()), json_string(e.targets()[i].probe),
-        json_string(pools_of(e, i)), json_string(health::to_string(t.state())),
-        t.drained() ? "true" : "false", json_string(t.reason()),
-        std::chrono::duration<double, std::milli>(t.latency()).count(), since, t.passes(),
-        t.fails(), t.checks());
-  }
+std::string_view mode_text(const pool::Name& n) {
+  return n.mode == pool::Mode::failover ? "failover" : "weighted";
+}
+
+void name_row_text(std::string& out, const pool::Engine& e, size_t i) {
+  const auto& n = e.config().names[i];
+  const auto a = answer_set(e.answer(i, dns::rrtype::A));
+  const auto aaaa = answer_set(e.answer(i, dns::rrtype::AAAA));
+  cell(out, n.fqdn, 28);
+  cell(out, mode_text(n), 9);
+  cell(out, active_names(e, i), 20);
+  out += a.empty() ? "-" : join(a, ",");
+  out += " / ";
+  out += aaaa.empty() ? "-" : join(aaaa, ",");
+  out += '\n';
+}
+
+void target_row_text(std::string& out, const pool::Engine& e, size_t i, health::MonoTime now) {
+  const auto& t = e.target(i);
+  cell(out, e.targets()[i].ip.to_string(), 26);
+  cell(out, e.targets()[i].probe, 16);
+  cell(out, pools_of(e, i), 18);
+  cell(out, health::to_string(t.state()), 8);
+  cell(out, t.drained() ? "yes" : "no", 6);
+  cell(out, t.checks() ? t.reason() : "-", 24);
+  cell(out, t.checks() ? ms(t.latency()) : "-", 9);
+  cell(out, ago(t.since(), now), 6);
+  out += t.passes() ? fmt::format("{} passed\n", t.passes()) : fmt::format("{} failed\n", t.fails());
+}
+
+void name_row_json(std::string& out, const pool::Engine& e, size_t i) {
+  const auto& n = e.config().names[i];
+  std::vector<std::string> active;
+  for (size_t p : e.active(i)) active.push_back(e.config().pools[p].name);
+  out += fmt::format("{}{{\"name\":{},\"mode\":{},\"pools\":{},\"a\":{},\"aaaa\":{}}}", i ? "," : "",
+                     json_string(n.fqdn), json_string(mode_text(n)), json_list(active),
+                     json_list(answer_set(e.answer(i, dns::rrtype::A))),
+                     json_list(answer_set(e.answer(i, dns::rrtype::AAAA))));
+}
+
+void target_row_json(std::string& out, const pool::Engine& e, size_t i, health::MonoTime now) {
+  const auto& t = e.target(i);
+  const auto since = t.since() == health::MonoTime{}
+                         ? -1
+                         : std::chrono::duration_cast<std::chrono::milliseconds>(now - t.since()).count();
+  out += fmt::format(
+      "{}{{\"address\":{},\"probe\":{},\"pools\":{},\"state\":{},\"drained\":{},\"reason\":{},"
+      "\"latency_ms\":{:.3f},\"since_ms\":{},\"passes\":{},\"fails\":{},\"checks\":{}}}",
+      i ? "," : "", json_string(e.targets()[i].ip.to_string()), json_string(e.targets()[i].probe),
+      json_string(pools_of(e, i)), json_string(health::to_string(t.state())),
+      t.drained() ? "true" : "false", json_string(t.reason()),
+      std::chrono::duration<double, std::milli>(t.latency()).count(), since, t.passes(), t.fails(),
+      t.checks());
+}
+
+void drains_text(std::string& out, const DrainBook& drains) {
+  if (drains.all().empty()) return;
+  out += fmt::format("\n{:<26} {:<16} {:<21} {}\n", "DRAINED", "BY", "UNTIL", "REASON");
+  for (const auto& [ip, d] : drains.all())
+    out += fmt::format("{:<26} {:<16} {:<21} {}\n", ip, d.by.empty() ? "-" : d.by,
+                       d.until ? until_text(d.until) : "undrain", d.reason.empty() ? "-" : d.reason);
+}
+
+void drains_json(std::string& out, const DrainBook& drains) {
   out += "],\"drains\":[";
   bool first = true;
   for (const auto& [ip, d] : drains.all()) {
@@ -218,7 +227,62 @@ std::string status_json(const pool::Engine& e, health::MonoTime now, const Drain
                        json_string(d.reason));
     first = false;
   }
-  return out + "]}\n";
+  out += "]}\n";
+}
+
+}  // namespace
+
+bool StatusBuilder::step(const pool::Engine& e, health::MonoTime now, const DrainBook& drains,
+                         std::chrono::nanoseconds budget) {
+  const auto until = std::chrono::steady_clock::now() + budget;
+  // The clock is read once every 256 rows: a row costs about a microsecond.
+  auto spent = [&, rows = size_t(0)]() mutable {
+    return ++rows % 256 == 0 && std::chrono::steady_clock::now() >= until;
+  };
+  if (part_ == Part::head) {
+    out_ = json_ ? "{\"names\":[" : fmt::format("{:<28} {:<9} {:<20} {}\n", "NAME", "MODE", "POOL", "ANSWER A / AAAA");
+    part_ = Part::names;
+  }
+  for (; part_ == Part::names && next_ < e.config().names.size(); ++next_) {
+    if (spent()) return false;
+    json_ ? name_row_json(out_, e, next_) : name_row_text(out_, e, next_);
+  }
+  if (part_ == Part::names) {
+    out_ += json_ ? "],\"addresses\":["
+                  : fmt::format("\n{:<26} {:<16} {:<18} {:<8} {:<6} {:<24} {:<9} {:<6} {}\n", "ADDRESS",
+                                "PROBE", "POOLS", "STATE", "DRAIN", "LAST RESULT", "LATENCY", "SINCE",
+                                "CONSECUTIVE");
+    part_ = Part::targets;
+    next_ = 0;
+  }
+  for (; part_ == Part::targets && next_ < e.targets().size(); ++next_) {
+    if (spent()) return false;
+    json_ ? target_row_json(out_, e, next_, now) : target_row_text(out_, e, next_, now);
+  }
+  if (part_ == Part::targets) {
+    json_ ? drains_json(out_, drains) : drains_text(out_, drains);
+    part_ = Part::done;
+  }
+  return true;
+}
+
+namespace {
+
+std::string status_at_once(const pool::Engine& e, health::MonoTime now, const DrainBook& drains, bool json) {
+  StatusBuilder b(json);
+  while (!b.step(e, now, drains, std::chrono::hours(1))) {
+  }
+  return std::move(b.text());
+}
+
+}  // namespace
+
+std::string status_text(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
+  return status_at_once(e, now, drains, false);
+}
+
+std::string status_json(const pool::Engine& e, health::MonoTime now, const DrainBook& drains) {
+  return status_at_once(e, now, drains, true);
 }
 
 namespace {

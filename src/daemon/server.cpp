@@ -11,9 +11,12 @@
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "daemon/builtin.hpp"
+#include "dns/axfr.hpp"
 #include "dns/dnssec.hpp"
 #include "dns/ixfr.hpp"
+#include "dns/wire.hpp"
 #include "dns/zone.hpp"
+#include "pool/pool.hpp"
 
 namespace gslb::daemon {
 
@@ -39,6 +42,17 @@ std::optional<std::string> read_file(const std::string& path, std::string* text_
   return *text_out;
 }
 
+}  // namespace
+
+const dns::TsigKey* find_tsig_key(const std::vector<dns::TsigKey>& keys, const std::string& text_name) {
+  std::string want = dns::name_from_text(text_name);
+  dns::name_lower(want);
+  auto k = std::find_if(keys.begin(), keys.end(), [&](const auto& x) { return x.name == want; });
+  return k == keys.end() ? nullptr : &*k;
+}
+
+namespace {
+
 bool same_prefixes(const std::vector<core::Prefix>& a, const std::vector<core::Prefix>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
     return x.address == y.address && x.length == y.length;
@@ -54,6 +68,7 @@ bool same_keys(const std::vector<dns::TsigKey>& a, const std::vector<dns::TsigKe
 // The zone `reuse` holds for `zc`, if none of the files it was read from changed since.
 std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const config::Limits& limits,
                                                 const std::vector<dns::TsigKey>& keys,
+                                                const std::vector<dns::TransferName>& transfer,
                                                 const Reuse* reuse) {
   if (!reuse || std::tie(reuse->limits.include_depth, reuse->limits.includes,
                          reuse->limits.zone_records, reuse->limits.zone_bytes) !=
@@ -68,6 +83,9 @@ std::shared_ptr<const dns::Zone> unchanged_zone(const config::Zone& zc, const co
     if (z->apex != apex || z->file != zc.file || z->sources.empty() ||
         !same_prefixes(z->allow_transfer, zc.allow_transfer) || !same_keys(z->transfer_keys, keys))
       continue;
+    // Its transfer view hangs on it: another set of fail-open addresses needs another zone.
+    static const std::vector<dns::TransferName> kNone;
+    if ((z->transfer_view ? z->transfer_view->transfer_names : kNone) != transfer) return nullptr;
     for (const auto& s : z->sources)
       if (!(core::stamp_of(s.path) == s)) return nullptr;
     return z;
@@ -90,6 +108,45 @@ std::optional<std::vector<probe::Spec>> read_probes(const std::string& dir, core
   }
   if (!ok) return std::nullopt;
   return specs;
+}
+
+// What a secondary of `zc` gets at each dynamic name the zone holds (not one that a deeper
+// served zone holds) with transfer_dynamic = "fail_open": the addresses the name answers when
+// no pool is usable (pool::answer with none active: all_down's fail_open), at the name's TTL.
+// A name whose all_down answers nothing (empty, servfail) gets no addresses. For a
+// mapped name, the pools as configured: a secondary cannot tell clients apart.
+std::vector<dns::TransferName> fail_open_names(const config::Config& cfg, const config::Zone& zc) {
+  std::vector<dns::TransferName> out;
+  if (zc.transfer_dynamic != config::TransferDynamic::fail_open) return out;
+  auto wire = [](const std::string& text) {
+    std::string w = dns::name_from_text(text);
+    dns::name_lower(w);
+    return w;
+  };
+  const std::string apex = wire(zc.name);
+  for (const pool::Name& n : cfg.gtm.names) {
+    const std::string name = wire(n.fqdn);
+    if (name.empty() || !dns::name_is_subdomain(name, apex)) continue;
+    bool deeper = false;
+    for (const auto& other : cfg.zones) {
+      const std::string o = wire(other.name);
+      deeper = deeper || (o.size() > apex.size() && dns::name_is_subdomain(name, o));
+    }
+    if (deeper) continue;
+    dns::TransferName t{name, n.ttl, {}};
+    for (uint16_t qtype : {dns::rrtype::A, dns::rrtype::AAAA}) {
+      const auto answer = pool::answer(cfg.gtm, n, {}, [](size_t, size_t) { return false; }, qtype);
+      if (answer.kind != dns::DynamicAnswer::Kind::addresses) continue;
+      for (const auto& alt : answer.alternatives)
+        for (const auto& ip : alt.addresses)
+          if (std::find(t.addresses.begin(), t.addresses.end(), ip) == t.addresses.end())
+            t.addresses.push_back(ip);
+    }
+    // Kept without addresses too: in a signed zone the NSEC there must then stop listing them.
+    out.push_back(std::move(t));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
 }
 
 // Signs ahead what a failover will answer: for each dynamic name in the zone, each pool's
@@ -122,6 +179,35 @@ void presign(const dns::Signer& signer, const pool::Config& gtm, const std::stri
   }
 }
 
+// Signatures are made again `refresh` before the first of them expires, so a signature served
+// has at least `refresh` left: that must cover the longest TTL a resolver may keep a signed
+// RRset for, or the RRset outlives its RRSIG in caches. A `refresh` written shorter is an error
+// at it; the default (half of validity) is raised to that TTL while it stays below validity,
+// else validity is too short. `longest` is the zone's, its dynamic names included.
+bool refresh_covers_ttl(config::Dnssec& d, const dns::LongestTtl& longest, size_t zi,
+                        const std::string& path, core::Errors& errors) {
+  if (longest.ttl <= d.refresh) return true;
+  const std::string whose = fmt::format("{} {} (TTL {})", dns::name_to_text(longest.owner),
+                                        dns::rrtype_to_text(longest.type), longest.ttl);
+  if (d.refresh_at.line) {
+    errors.push_back(core::Error{path, d.refresh_at.line, d.refresh_at.col,
+        fmt::format("zone[{}].dnssec.refresh: {}s is shorter than the longest TTL of a signed RRset, {}: "
+                    "a resolver could keep it after its RRSIG expires; make it at least {}s",
+                    zi, d.refresh, whose, longest.ttl)});
+    return false;
+  }
+  if (longest.ttl < d.validity) {
+    d.refresh = longest.ttl;
+    return true;
+  }
+  const config::Position at = d.validity_at.line ? d.validity_at : d.at;
+  errors.push_back(core::Error{path, at.line, at.col,
+      fmt::format("zone[{}].dnssec.validity: {}s is not longer than the longest TTL of a signed RRset, {}: "
+                  "a resolver could keep it after its RRSIG expires",
+                  zi, d.validity, whose)});
+  return false;
+}
+
 // Signs every zone that has a `dnssec` table, replacing it in `out.zones` (which holds the
 // config's zones in order). The NSEC chain covers the dynamic names inside each zone too.
 bool sign_zones(Loaded& out, std::vector<std::shared_ptr<dns::Zone>>& built,
@@ -131,9 +217,10 @@ bool sign_zones(Loaded& out, std::vector<std::shared_ptr<dns::Zone>>& built,
   const uint32_t now = options.now ? options.now : uint32_t(std::time(nullptr));
   bool ok = true;
   for (size_t zi = 0; zi < out.config.zones.size(); ++zi) {
-    const config::Zone& zc = out.config.zones[zi];
+    config::Zone& zc = out.config.zones[zi];
     if (!zc.dnssec.enabled) continue;
     const dns::Zone& zone = *out.zones[zi];
+    dns::LongestTtl longest = dns::longest_signed_ttl(zone);
     std::vector<dns::DynamicName> names;
     for (size_t i = 0; i < dynamic.size(); ++i) {
       if (!dns::name_is_subdomain(dynamic[i], zone.apex)) continue;
@@ -142,10 +229,15 @@ bool sign_zones(Loaded& out, std::vector<std::shared_ptr<dns::Zone>>& built,
       for (const auto& z : out.zones)
         deeper = deeper || (z->apex.size() > zone.apex.size() && dns::name_is_subdomain(dynamic[i], z->apex));
       if (deeper) continue;
+      if (gtm.names[i].ttl > longest.ttl) longest = dns::LongestTtl{gtm.names[i].ttl, dynamic[i], dns::rrtype::A};
       dns::DynamicName d{dynamic[i]};
       for (const auto& m : gtm.names[i].pools)
         for (const auto& a : gtm.pools[m.pool].addresses) (a.ip.is_v4() ? d.a : d.aaaa) = true;
       names.push_back(std::move(d));
+    }
+    if (!refresh_covers_ttl(zc.dnssec, longest, zi, path, errors)) {
+      ok = false;
+      continue;
     }
     dns::SignSpec spec;
     for (size_t k = 0; k < zc.dnssec.keys.size(); ++k)
@@ -252,8 +344,9 @@ struct NextVersion {
 
 void warn_serial_kept(const config::Zone& zc, uint32_t file, uint32_t served) {
   core::logf(core::Level::warning,
-             "event=zone-serial-kept zone={} file-serial={} served={} serial={} reason=\"the zone "
-             "changed but its serial was not raised; serving serial {} so that secondaries follow\"",
+             "event=zone-serial-kept zone={} file-serial={} served={} serial={} reason=\"what "
+             "secondaries get changed but the file's serial was not raised; serving serial {} so "
+             "that they follow\"",
              zc.name, file, served, served + 1, served + 1);
 }
 
@@ -378,22 +471,23 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     for (auto& k : dns::parse_key_file(*text, file, errors)) all_keys.push_back(std::move(k));
     ok = ok && errors.size() == before;
   }
+  auto no_key = [&](const config::Zone& zc, const config::Position& at, const char* key,
+                    const std::string& name) {
+    errors.push_back(core::Error{path, at.line, at.col,
+                                 fmt::format("zone {}: {}: no TSIG key named {} in [tsig] key_files",
+                                             zc.name, key, name)});
+    ok = false;
+  };
   for (const auto& zc : out.config.zones) {
     std::vector<dns::TsigKey> keys;
     for (size_t i = 0; i < zc.transfer_keys.size(); ++i) {
-      std::string want = dns::name_from_text(zc.transfer_keys[i]);
-      dns::name_lower(want);
-      auto k = std::find_if(all_keys.begin(), all_keys.end(), [&](const auto& x) { return x.name == want; });
-      if (k == all_keys.end()) {
-        errors.push_back(core::Error{path, zc.transfer_key_at[i].line, zc.transfer_key_at[i].col,
-                                     fmt::format("zone {}: allow_transfer: no TSIG key named {} in "
-                                                 "[tsig] key_files", zc.name, zc.transfer_keys[i])});
-        ok = false;
-      } else {
-        keys.push_back(*k);
-      }
+      if (const dns::TsigKey* k = find_tsig_key(all_keys, zc.transfer_keys[i])) keys.push_back(*k);
+      else no_key(zc, zc.transfer_key_at[i], "allow_transfer", zc.transfer_keys[i]);
     }
-    if (auto same = unchanged_zone(zc, lim, keys, options.reuse)) {
+    for (size_t i = 0; i < zc.notify_keys.size(); ++i)
+      if (!zc.notify_keys[i].empty() && !find_tsig_key(all_keys, zc.notify_keys[i]))
+        no_key(zc, zc.notify_key_at[i], "also_notify", zc.notify_keys[i]);
+    if (auto same = unchanged_zone(zc, lim, keys, fail_open_names(out.config, zc), options.reuse)) {
       out.zones.push_back(std::move(same));
       built.emplace_back();
       next_versions.emplace_back();
@@ -432,13 +526,16 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
     zone->file_serial = zone->serial();
     const auto old = previous_version(options.reuse, zone->apex);
     if (auto was = resumed.find(zone->apex); !old && was != resumed.end()) resume_serial(zc, was->second, *zone);
-    next_versions.push_back(old ? apply_serial_policy(zc, *old, *zone) : NextVersion{});
+    // A signed zone's serial is set before it is signed; an unsigned zone's once its transfer
+    // view is made (below), since what secondaries get is what is compared.
+    next_versions.push_back(old && zc.dnssec.enabled ? apply_serial_policy(zc, *old, *zone) : NextVersion{});
     // Signed otherwise than the serving version was (keys, validity, refresh): that version's
     // signatures cannot stand in for the new ones.
     if (old && !same_signing(options.reuse, zc)) next_versions.back().resigned = false;
     built.push_back(zone);
     out.zones.push_back(std::move(zone));
   }
+  out.tsig_keys = std::move(all_keys);
   const auto& gtm = out.config.gtm;
   if (!gtm.pools.empty()) {
     auto specs = read_probes(out.config.server.probes_dir, errors);
@@ -473,11 +570,25 @@ std::optional<Loaded> load(const std::string& path_in, core::Errors& errors,
   }
   if (ok && !sign_zones(out, built, dynamic, path, options, errors)) ok = false;
   if (!ok) return std::nullopt;
+  // What secondaries get (transfer_dynamic). A zone reused from the running configuration
+  // already has the same view (unchanged_zone compares it); one without a view that needs one
+  // was made by this load and is published nowhere yet, so setting it is no race.
+  for (size_t zi = 0; zi < out.config.zones.size(); ++zi) {
+    auto names = fail_open_names(out.config, out.config.zones[zi]);
+    if (names.empty() || out.zones[zi]->transfer_view) continue;
+    auto zone = std::const_pointer_cast<dns::Zone>(out.zones[zi]);
+    zone->transfer_view = dns::make_transfer_view(*zone, std::move(names));
+  }
+  // Each zone read now takes its place after the version serving: its serial (an unsigned
+  // zone's is decided here, against the serving version, transfer views included) and journal.
   const uint32_t now = options.now ? options.now : uint32_t(std::time(nullptr));
   for (size_t zi = 0; zi < out.zones.size(); ++zi) {
     if (!built[zi]) continue;
-    if (auto old = previous_version(options.reuse, built[zi]->apex))
-      out.zones[zi] = version_zone(out.config.zones[zi], old, built[zi], std::move(next_versions[zi]), now);
+    auto old = previous_version(options.reuse, built[zi]->apex);
+    if (!old) continue;
+    const config::Zone& zc = out.config.zones[zi];
+    if (!zc.dnssec.enabled) next_versions[zi] = apply_serial_policy(zc, *old, *built[zi]);
+    out.zones[zi] = version_zone(zc, old, built[zi], std::move(next_versions[zi]), now);
   }
   std::map<std::string, health::Thresholds> thresholds;
   for (const auto& [name, spec] : out.probes) thresholds[name] = {spec->rise, spec->fall};

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "core/result.hpp"
 #include "dns/table.hpp"
+#include "dns/tsig.hpp"
 #include "pool/engine.hpp"
 #include "probe/spec.hpp"
 
@@ -27,7 +28,11 @@ struct Loaded {
   std::map<std::string, std::shared_ptr<const probe::Spec>> probes;  // by name
   std::unique_ptr<pool::Engine> engine;  // pools, dynamic names and their health
   std::vector<std::string> dynamic;      // the dynamic names (wire) `table` was compiled with
+  std::vector<dns::TsigKey> tsig_keys;   // every key in [tsig] key_files
 };
+
+// The key of `keys` named `text_name` (as written in gslbd.toml, any case), or null.
+const dns::TsigKey* find_tsig_key(const std::vector<dns::TsigKey>& keys, const std::string& text_name);
 
 // What a reload may take over from the configuration serving now. A copy of immutable
 // pieces (shared pointers), so the loader thread never reads the control loop's state.

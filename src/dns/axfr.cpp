@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "dns/dnssec.hpp"
 #include "dns/encoder.hpp"
 
 namespace gslb::dns {
@@ -31,7 +32,6 @@ namespace {
 constexpr size_t kMessageTarget = 16 * 1024;
 }  // namespace
 
-const Zone& transfer_source(const Zone& zone) { return zone; }
 
 bool ZoneRecords::next(TransferRecord& r) {
   for (;;) {
@@ -173,6 +173,165 @@ std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uin
     framed.clear();
   }
   return messages;
+}
+
+const Zone& transfer_source(const Zone& zone) {
+  return zone.transfer_view ? *zone.transfer_view : zone;
+}
+
+namespace {
+
+// An NSEC's RDATA (next name, then the type bitmap windows, RFC 4034 §4.1) without `type`'s bit
+// (a type of window 0: A, AAAA). Clearing A or AAAA never leaves trailing zero
+// octets in a window that also lists RRSIG and NSEC, which every signed name's does.
+std::string nsec_without(std::string_view rdata, uint16_t type) {
+  std::string out(rdata);
+  size_t at = 0;
+  while (at < out.size() && out[at] != 0) at += 1 + uint8_t(out[at]);
+  ++at;  // the next name's root label
+  if (at + 2 > out.size() || out[at] != 0) return out;  // no window 0
+  const size_t len = uint8_t(out[at + 1]);
+  if (type / 8 < len && at + 2 + type / 8 < out.size())
+    out[at + 2 + type / 8] = char(uint8_t(out[at + 2 + type / 8]) & ~(0x80 >> (type % 8)));
+  return out;
+}
+
+uint16_t rrsig_covers(const Rdata& d) {
+  return d.wire.size() >= 2 ? get16(reinterpret_cast<const uint8_t*>(d.wire.data())) : uint16_t(0);
+}
+
+}  // namespace
+
+std::shared_ptr<const Zone> make_transfer_view(const Zone& zone, std::vector<TransferName> names) {
+  std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  // What each name gets: address RDATA per family and, in a signed zone, the RRSIGs over them;
+  // and when the NSEC there lists a family the transfer has no addresses of (all_down empty or
+  // servfail, or another pool's family), that NSEC without it, signed anew, so that the
+  // secondary's NODATA for it is provable.
+  struct Added {
+    const TransferName* name;
+    std::vector<std::string> a, aaaa, sigs;
+    std::vector<std::string> nsec;  // the replacement NSEC RDATA, if any
+  };
+  std::vector<Added> added;
+  size_t name_bytes = 0, rdata_bytes = 0;
+  for (const auto& tn : names) {
+    Added ad{&tn, {}, {}, {}, {}};
+    for (const auto& ip : tn.addresses)
+      (ip.is_v4() ? ad.a : ad.aaaa).emplace_back(reinterpret_cast<const char*>(ip.bytes.data()), ip.size());
+    const Node* base = zone.find(tn.name);
+    auto sign = [&](uint16_t type, uint32_t ttl, const std::vector<std::string>& wires) {
+      if (!zone.signer || wires.empty()) return;
+      std::vector<Rdata> rdata(wires.size());
+      for (size_t i = 0; i < wires.size(); ++i) rdata[i].wire = wires[i];
+      for (auto& sig : zone.signer->sign(tn.name, RRset{type, ttl, rdata, nullptr}))
+        ad.sigs.push_back(std::move(sig));
+    };
+    sign(rrtype::A, tn.ttl, ad.a);
+    sign(rrtype::AAAA, tn.ttl, ad.aaaa);
+    const RRset* nsec = base && zone.signer ? base->find(rrtype::NSEC) : nullptr;
+    if (nsec && !nsec->rdata.empty()) {
+      const std::string_view old = nsec->rdata.front().wire;
+      std::string fixed(old);
+      if (ad.a.empty()) fixed = nsec_without(fixed, rrtype::A);
+      if (ad.aaaa.empty()) fixed = nsec_without(fixed, rrtype::AAAA);
+      if (std::string_view(fixed) != old) {
+        ad.nsec.push_back(std::move(fixed));
+        sign(rrtype::NSEC, nsec->ttl, ad.nsec);
+      }
+    }
+    if (ad.a.empty() && ad.aaaa.empty() && ad.nsec.empty()) continue;
+    if (!base) name_bytes += tn.name.size();
+    for (const auto* v : {&ad.a, &ad.aaaa, &ad.sigs, &ad.nsec})
+      for (const auto& w : *v) rdata_bytes += w.size();
+    added.push_back(std::move(ad));
+  }
+
+  auto view = std::make_shared<Zone>();
+  view->apex = zone.apex;
+  view->file = zone.file;
+  view->transfer_names = std::move(names);
+  // Views into the new storage are taken once it is complete: first indexes, then spans.
+  view->name_bytes.reserve(name_bytes);
+  view->rdata_bytes.reserve(rdata_bytes);
+  struct Span {
+    size_t start, count;
+  };
+  constexpr size_t kKeep = size_t(-1);
+  std::vector<Span> node_sets;   // per node: its RRsets in rrset_store, or kKeep: the zone's
+  std::vector<Span> set_rdata;   // per RRset: its RDATA in rdata_store, or kKeep: the base's
+  std::vector<Span> rdata_wire;  // per RDATA: its bytes in rdata_bytes, or kKeep: the base's
+  auto push_rdata = [&](const std::string& wire) {
+    view->rdata_store.emplace_back();
+    rdata_wire.push_back({view->rdata_bytes.size(), wire.size()});
+    view->rdata_bytes += wire;
+  };
+  auto push_set = [&](const RRset& set, const std::vector<std::string>& wires) {
+    view->rrset_store.push_back(set);
+    set_rdata.push_back({view->rdata_store.size(), wires.size()});
+    for (const auto& w : wires) push_rdata(w);
+  };
+  auto add_node = [&](std::string_view name, const Node* base, const Added* ad) {
+    if (!ad) {
+      // Unchanged: the view's node is the zone's, RRsets and all (a node's worth of memory).
+      view->nodes.push_back(*base);
+      node_sets.push_back({kKeep, 0});
+      return;
+    }
+    const size_t first = view->rrset_store.size();
+    bool sigs_placed = false;
+    for (const RRset& set : base ? base->rrsets : std::span<const RRset>()) {
+      if (ad && set.type == rrtype::NSEC && !ad->nsec.empty()) {
+        push_set(set, ad->nsec);
+      } else if (ad && set.type == rrtype::RRSIG && !ad->sigs.empty()) {
+        // RRSIGs gslbd made are one RRset per name (record_ttl sends each with the TTL of the
+        // RRset it covers): the new ones join it, replacing those over a replaced NSEC.
+        view->rrset_store.push_back(set);
+        const size_t start = view->rdata_store.size();
+        for (const Rdata& d : set.rdata) {
+          if (!ad->nsec.empty() && rrsig_covers(d) == rrtype::NSEC) continue;
+          view->rdata_store.push_back(d);
+          rdata_wire.push_back({kKeep, 0});
+        }
+        for (const auto& w : ad->sigs) push_rdata(w);
+        set_rdata.push_back({start, view->rdata_store.size() - start});
+        sigs_placed = true;
+      } else {
+        view->rrset_store.push_back(set);
+        set_rdata.push_back({kKeep, 0});
+      }
+    }
+    if (ad) {
+      const uint32_t ttl = ad->name->ttl;
+      if (!ad->a.empty()) push_set(RRset{rrtype::A, ttl, {}, nullptr}, ad->a);
+      if (!ad->aaaa.empty()) push_set(RRset{rrtype::AAAA, ttl, {}, nullptr}, ad->aaaa);
+      if (!ad->sigs.empty() && !sigs_placed) push_set(RRset{rrtype::RRSIG, ttl, {}, nullptr}, ad->sigs);
+    }
+    view->nodes.push_back(Node{name, {}});
+    node_sets.push_back({first, view->rrset_store.size() - first});
+  };
+  auto add_new = [&](const Added& ad) {
+    const size_t at = view->name_bytes.size();
+    view->name_bytes += ad.name->name;
+    add_node(std::string_view(view->name_bytes).substr(at, ad.name->name.size()), nullptr, &ad);
+  };
+  auto next = added.begin();
+  for (const Node& node : zone.nodes) {
+    for (; next != added.end() && next->name->name < node.name; ++next) add_new(*next);
+    const Added* here = next != added.end() && next->name->name == node.name ? &*next++ : nullptr;
+    add_node(node.name, &node, here);
+  }
+  for (; next != added.end(); ++next) add_new(*next);
+  for (size_t i = 0; i < view->rdata_store.size(); ++i)
+    if (rdata_wire[i].start != kKeep)
+      view->rdata_store[i].wire = std::string_view(view->rdata_bytes).substr(rdata_wire[i].start, rdata_wire[i].count);
+  for (size_t i = 0; i < view->rrset_store.size(); ++i)
+    if (set_rdata[i].start != kKeep)
+      view->rrset_store[i].rdata = std::span<const Rdata>(view->rdata_store.data() + set_rdata[i].start, set_rdata[i].count);
+  for (size_t i = 0; i < view->nodes.size(); ++i)
+    if (node_sets[i].start != kKeep)
+      view->nodes[i].rrsets = std::span<const RRset>(view->rrset_store.data() + node_sets[i].start, node_sets[i].count);
+  return view;
 }
 
 namespace {

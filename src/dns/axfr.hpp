@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,8 +15,9 @@
 
 namespace gslb::dns {
 
-// The zone whose records a secondary receives for `zone`: what AXFR streams and what IXFR
-// diffs between two versions. Today the zone itself (dynamic names are not transferred).
+// The zone whose records AXFR streams and whose versions IXFR diffs: the zone's transfer view
+// when it has one (`transfer_dynamic = "fail_open"` and dynamic names in the zone), else the
+// zone itself.
 const Zone& transfer_source(const Zone& zone);
 
 // One record as a transfer sends it: the owner as the zone file spelled it, and the TTL each
@@ -88,6 +90,13 @@ class TransferStream {
 
 // The AXFR sequence of `zone` as a source: SOA, every other record, SOA.
 TransferStream::Source axfr_source(const Zone& zone);
+
+// A transfer view of `zone`: its records plus an A and/or AAAA RRset at each of `names` (the
+// fail-open addresses, the name's TTL). In a signed zone (zone.signer set) each added RRset gets
+// its RRSIGs from the zone's Signer, beside the NSEC the zone already has at that name (its
+// chain covers the dynamic names), so the transferred zone verifies as it is. The view points
+// into `zone`'s storage: `zone` must own it (Zone::transfer_view). Runs on the loader thread.
+std::shared_ptr<const Zone> make_transfer_view(const Zone& zone, std::vector<TransferName> names);
 
 // Every message at once (tests).
 std::vector<std::string> transfer_messages(const Zone& zone, std::span<const uint8_t> query,

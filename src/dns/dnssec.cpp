@@ -397,4 +397,85 @@ uint32_t earliest_expiration(const Zone& zone) {
   return first;
 }
 
+namespace {
+
+// Where the bitmap of NSEC RDATA starts (after the next owner name); npos if malformed.
+size_t nsec_bitmap_at(std::string_view rdata) {
+  size_t at = 0;
+  while (at < rdata.size()) {
+    const size_t len = uint8_t(rdata[at]);
+    if (len == 0) return at + 1;
+    if (len > 63) return std::string_view::npos;  // a compression pointer has no place here
+    at += len + 1;
+  }
+  return std::string_view::npos;
+}
+
+// Calls f(window start, window number, bitmap length) for each window; false if malformed.
+template <typename F>
+bool nsec_windows(std::string_view rdata, F&& f) {
+  size_t at = nsec_bitmap_at(rdata);
+  if (at == std::string_view::npos) return false;
+  while (at < rdata.size()) {
+    if (at + 2 > rdata.size()) return false;
+    const size_t len = uint8_t(rdata[at + 1]);
+    if (len == 0 || len > 32 || at + 2 + len > rdata.size()) return false;
+    f(at, uint8_t(rdata[at]), len);
+    at += 2 + len;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool nsec_has_type(std::string_view rdata, uint16_t type) {
+  const uint8_t window = uint8_t(type >> 8), bit = uint8_t(type & 0xff);
+  bool found = false;
+  nsec_windows(rdata, [&](size_t at, uint8_t w, size_t len) {
+    if (w == window && size_t(bit / 8) < len)
+      found = found || (uint8_t(rdata[at + 2 + bit / 8]) & (0x80 >> (bit % 8)));
+  });
+  return found;
+}
+
+std::string nsec_without_type(std::string_view rdata, uint16_t type) {
+  if (!nsec_has_type(rdata, type)) return std::string(rdata);
+  const uint8_t window = uint8_t(type >> 8), bit = uint8_t(type & 0xff);
+  std::string out(rdata.substr(0, nsec_bitmap_at(rdata)));
+  nsec_windows(rdata, [&](size_t at, uint8_t w, size_t len) {
+    std::string bits(rdata.substr(at + 2, len));
+    if (w == window) bits[bit / 8] = char(uint8_t(bits[bit / 8]) & ~(0x80 >> (bit % 8)));
+    while (!bits.empty() && bits.back() == 0) bits.pop_back();
+    if (bits.empty()) return;
+    out += char(w);
+    out += char(bits.size());
+    out += bits;
+  });
+  return out;
+}
+
+LongestTtl longest_signed_ttl(const Zone& zone) {
+  LongestTtl out;
+  auto is_cut = [&zone](std::string_view name) {
+    const Node* n = zone.find(name);
+    return n && name != zone.apex && n->find(rrtype::NS);
+  };
+  for (const Node& node : zone.nodes) {
+    // Glue and names a delegation hides are not signed: skip a node below a cut. The names
+    // between it and the apex are its ancestors, a label shorter each (each a binary search).
+    bool below = false;
+    for (std::string_view up = node.name; !below && up.size() > zone.apex.size();) {
+      up.remove_prefix(size_t(uint8_t(up[0])) + 1);
+      below = up.size() > zone.apex.size() && is_cut(up);
+    }
+    if (below) continue;
+    const bool cut = is_cut(node.name);
+    for (const RRset& set : node.rrsets) {
+      if (set.type == rrtype::RRSIG || (cut && set.type != rrtype::DS)) continue;
+      if (set.ttl > out.ttl) out = LongestTtl{set.ttl, std::string(node.name), set.type};
+    }
+  }
+  return out;
+}
+
 }  // namespace gslb::dns

@@ -75,4 +75,22 @@ std::vector<std::string> ds_records(const Zone& zone);
 // The earliest RRSIG expiration in the zone (unix time), or 0 if it holds none.
 uint32_t earliest_expiration(const Zone& zone);
 
+// NSEC RDATA (RFC 4034 §4.1): the next owner name, uncompressed, then the type bitmap's
+// windows. Whether `type` is in the bitmap; and the RDATA without it (trailing zero octets and
+// an emptied window left out, §4.1.2). Malformed RDATA: false, and returned unchanged.
+bool nsec_has_type(std::string_view rdata, uint16_t type);
+std::string nsec_without_type(std::string_view rdata, uint16_t type);
+
+// The longest TTL among the RRsets signing `zone` would sign (all but the NS of a delegation and
+// what lies below one), and whose it is (owner in lower-cased wire, type). A resolver may keep
+// such an RRset and its RRSIG that long, so a signature served must have at least that much
+// validity left (RFC 6781 §4.4.2.2; DNSViz: TTL_BEYOND_EXPIRATION). The apex's DNSKEY, CDS and
+// CDNSKEY take the SOA's TTL and the NSECs at most that, so they never exceed it.
+struct LongestTtl {
+  uint32_t ttl = 0;
+  std::string owner;
+  uint16_t type = 0;
+};
+LongestTtl longest_signed_ttl(const Zone& zone);
+
 }  // namespace gslb::dns

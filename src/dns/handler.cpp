@@ -1,6 +1,7 @@
 #include "dns/handler.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace gslb::dns {
@@ -195,6 +196,76 @@ struct Writer {
 
 }  // namespace
 
+namespace {
+
+// The name at `at` in `m`, up to its root label or a compression pointer (never followed):
+// a pointer to the whole question name (offset 12) is moved to `to`. Returns the offset past
+// it, or 0 if it runs past `end`.
+size_t move_question_pointer(uint8_t* m, size_t at, size_t end, uint16_t to) noexcept {
+  while (at < end) {
+    const uint8_t l = m[at];
+    if ((l & 0xC0) == 0xC0) {
+      if (at + 2 > end) return 0;
+      if (get16(m + at) == (0xC000 | kHeaderSize)) put16(m + at, uint16_t(0xC000 | to));
+      return at + 2;
+    }
+    at += 1 + l;
+    if (l == 0) return at;
+  }
+  return 0;
+}
+
+// Copies the required part of `t` (an answer for a name `name_len` bytes long whose wire form
+// is at `name_at` in `m`) to `m + at`: the records a DNAME's synthesised CNAME leads to. The
+// template was encoded as if that name were the question: each compression pointer is moved
+// onto the copy, and onto the name where the CNAME's RDATA holds it (RFC 1035 §4.1.4 allows a
+// pointer to any earlier name). Names that may be compressed sit in the owner and, for the
+// RFC 1035 types, in the RDATA (RFC 3597 §4), which is where the encoder compresses.
+void copy_chased(const Template& t, uint8_t* m, size_t at, size_t name_at, size_t name_len) noexcept {
+  std::memcpy(m + at, t.data, t.required_len);
+  // The pointers listed in `shifts` (into the template's base name, a suffix of the name at
+  // `name_at`, or into its own records) first: moved, none of them is 12 any more, so those
+  // still 12 afterwards stand for the whole question name.
+  const size_t body_was = kHeaderSize + t.base_len + 4;
+  const size_t name_delta = name_len - t.base_len;
+  for (size_t i = 0; i < t.shift_count; ++i) {
+    const uint16_t s = t.shift(i);
+    if (s >= t.required_len) break;
+    const size_t v = get16(m + at + s) & 0x3FFF;
+    const size_t moved = v >= body_was ? at + (v - body_was) : name_at + name_delta + (v - kHeaderSize);
+    put16(m + at + s, uint16_t(0xC000 | moved));
+  }
+  const size_t end = at + t.required_len;
+  size_t p = at;
+  for (unsigned i = 0; p && i < unsigned(t.an) + t.ns + t.ar; ++i) {
+    p = move_question_pointer(m, p, end, uint16_t(name_at));
+    if (!p || p + 10 > end) break;
+    const uint16_t type = get16(m + p);
+    const size_t rd = p + 10, rd_end = rd + get16(m + p + 8);
+    if (rd_end > end) break;
+    size_t names_at = rd;
+    int names = 0;
+    switch (type) {
+      case rrtype::NS: case 3: case 4: case rrtype::CNAME: case 7: case 8: case 9: case rrtype::PTR:
+        names = 1;
+        break;
+      case rrtype::SOA: case 14:
+        names = 2;
+        break;
+      case rrtype::MX:
+        names = 1;
+        names_at = rd + 2;
+        break;
+      default:
+        break;
+    }
+    for (int k = 0; k < names && names_at; ++k) names_at = move_question_pointer(m, names_at, rd_end, uint16_t(name_at));
+    p = rd_end;
+  }
+}
+
+}  // namespace
+
 size_t answer_error(std::span<const uint8_t> query, const Query& q, const HandlerOptions& opt,
                     std::span<uint8_t> out, uint16_t rcode, bool echo_question) noexcept {
   const Client none;
@@ -294,6 +365,45 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     if (at + target.size() > kMaxName) rcode = kRcodeYxdomain;
     else synth_len = 2 + 10 + at + target.size();
   }
+  // RFC 6672 §3.1: the synthesised CNAME is followed like any CNAME (RFC 1034 §4.3.2 step 3a)
+  // when its target is a name we hold: its answer (records, NODATA's SOA) follows the CNAME.
+  // One step (the target's answer holds any CNAME chain compiled there): a target below another
+  // DNAME, one a wildcard answers, a missing name of a signed zone (its NSECs depend on the
+  // name) and a mapped dynamic name (its answer depends on the client's ECS scope) are not
+  // followed; nor are qtypes CNAME and ANY.
+  const Template* chased = nullptr;
+  if (synth_len && t.ns == 0 && t.ar == 0 && t.cut_count == 0 && t.deny == 0 &&
+      q.qtype != rrtype::CNAME && q.qtype != rrtype::ANY) {
+    const std::string_view target = e->dname->rdata.front().wire;
+    std::memcpy(scratch.name, q.qname_lower, at);
+    for (size_t i = 0; i < target.size(); ++i)
+      scratch.name[at + i] = uint8_t(std::tolower(static_cast<unsigned char>(target[i])));
+    // The target's closest encloser, as for the question (a name that does not exist gets the
+    // NXDOMAIN of its zone, RFC 6604 §2: the RCODE is the last name's).
+    const size_t target_len = at + target.size();
+    const Entry* te = nullptr;
+    size_t off = 0;
+    while (!(te = table.find(scratch.name + off, target_len - off)) && scratch.name[off] != 0)
+      off += 1 + scratch.name[off];
+    if (te && !te->dname && (off == 0 || te->wildcard < 0)) {
+      const uint32_t cti = off == 0 ? table.pick(*te, q.qtype, client.tcp, dnssec)
+                                    : (dnssec ? te->below_do : te->below);
+      const Template* ct = nullptr;
+      if (!(cti & kDynamicBit)) {
+        ct = &table.tmpl(cti);
+      } else if (answers.overlay && !answers.overlay->map(cti & ~kDynamicBit)) {
+        const uint32_t cslot = cti & ~kDynamicBit;
+        ct = &answers.overlay->pick(cslot, scratch.pick, 0,
+                                    answers.overlay->sticky(cslot, 0) ? sticky_key(q, opt, client) : 0,
+                                    dnssec);
+      }
+      // A target below a delegation gets its referral after the CNAME, as NSD answers; AA
+      // stays the DNAME's (RFC 1035 §4.1.1: it speaks for the name that matches the question).
+      if (ct && (ct->rcode == 0 || ct->rcode == uint8_t(Rcode::nxdomain)) && ct->deny == 0)
+        chased = ct;
+    }
+  }
+  if (chased) rcode = chased->rcode;
   const uint16_t flags = uint16_t((t.aa ? kFlagAA : 0) | rcode);
   outcome.rcode = rcode;
   if (map) {
@@ -342,7 +452,8 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
   }
 
   if (limited == RrlAction::slip ||
-      kHeaderSize + (q.question_end - kHeaderSize) + t.required_len + cover_len + synth_len + opt_len > limit) {
+      kHeaderSize + (q.question_end - kHeaderSize) + t.required_len + cover_len + synth_len +
+              (chased ? chased->required_len : 0) + opt_len > limit) {
     // Slipped (BIND's slip: TC=1 and no records, so a real client retries over TCP), or
     // RFC 2181 §9: what must be there does not fit, so send the question only, with TC.
     outcome.truncated = true;
@@ -379,10 +490,17 @@ size_t answer(const Answers& answers, const HandlerOptions& opt, std::span<const
     put16(o + n + 10, uint16_t(at + target.size()));
     std::memcpy(o + n + 12, query.data() + kHeaderSize, at);
     std::memcpy(o + n + 12 + at, target.data(), target.size());
+    const size_t cname_target_at = n + 12;
     n += synth_len;
     ++an;
+    if (chased) {
+      copy_chased(*chased, o, n, cname_target_at, at + target.size());
+      n += chased->required_len;
+      an = uint16_t(an + chased->an);
+      ar = uint16_t(ar + chased->ar);
+    }
   }
-  uint16_t ns = t.ns;
+  uint16_t ns = uint16_t(t.ns + (chased ? chased->ns : 0));
   for (int32_t c : covers) {
     if (c < 0) continue;
     const std::string& blob = table.denial(e->zone).blobs[size_t(c)];

@@ -111,12 +111,41 @@ Overlay::Variant Overlay::make_variant(const AnswerTable& table, const DynamicSl
     c.cumulative.clear();
     c.ids.clear();
     if (signer) {
-      // The SOA and its RRSIGs at the negative TTL, then the NSEC at the name (RFC 4035 §3.1.3.1).
+      // The SOA, then the NSEC at the name (RFC 4035 §3.1.3.1), each with its RRSIGs, all at
+      // the negative TTL: the NSEC's TTL is the lesser of the SOA's TTL and MINIMUM (RFC 9077
+      // §3), and the SOA here has the name's shorter one. (Each RRSIG's Original TTL is the
+      // zone's, no shorter, so the signatures stand, RFC 4035 §5.3.3.)
       signed_forms.clear();
       TemplateSpec sd = signed_spec;
       sd.authority = slot.nodata_do;
-      for (auto& r : sd.authority)
-        if (r.set->type == rrtype::SOA || (r.set->type == rrtype::RRSIG && r.owner == zone.apex)) r.ttl = ttl;
+      for (auto& r : sd.authority) r.ttl = ttl;
+      // The NSEC at the name lists the types its pools can answer. When this one has nothing
+      // to answer now (all_down = "empty", or every address of the family down) that NSEC
+      // would deny the NODATA (validators: bogus; DNSViz: STYPE_IN_BITMAP): an NSEC without
+      // the type instead, signed now, at the negative TTL like the SOA, so that a resolver
+      // that keeps it (RFC 8198) lets go of it as soon as of the NODATA.
+      std::string nsec_wire;
+      std::vector<Rdata> nsec_rdata(1), sig_rdata;
+      RRset nsec_now, sig_now;
+      std::vector<std::string> sigs;
+      for (size_t i = 0; i < sd.authority.size(); ++i) {
+        RecordRef& r = sd.authority[i];
+        if (r.set->type != rrtype::NSEC || r.set->rdata.size() != 1 ||
+            !nsec_has_type(r.set->rdata[0].wire, slot.qtype))
+          continue;
+        nsec_wire = nsec_without_type(r.set->rdata[0].wire, slot.qtype);
+        nsec_rdata[0].wire = nsec_wire;
+        nsec_now = RRset{rrtype::NSEC, ttl, nsec_rdata};
+        sigs = signer->sign(slot.name, nsec_now);
+        sig_rdata.resize(sigs.size());
+        for (size_t k = 0; k < sigs.size(); ++k) sig_rdata[k].wire = sigs[k];
+        sig_now = RRset{rrtype::RRSIG, ttl, sig_rdata};
+        r = RecordRef{r.owner, &nsec_now, ttl};
+        // Its RRSIGs follow it (compile's push_signed).
+        if (i + 1 < sd.authority.size() && sd.authority[i + 1].set->type == rrtype::RRSIG)
+          sd.authority[i + 1] = RecordRef{sd.authority[i + 1].owner, &sig_now, ttl};
+        break;
+      }
       signed_forms.push_back(build_template(sd));
     }
   }

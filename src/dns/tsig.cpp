@@ -103,6 +103,16 @@ const char* to_string(TsigCheck::Result r) {
   return "?";
 }
 
+std::string tsig_error_text(uint16_t error) {
+  switch (error) {
+    case 16: return "BADSIG";
+    case 17: return "BADKEY";
+    case 18: return "BADTIME";
+    case 22: return "BADTRUNC";
+  }
+  return std::to_string(error);
+}
+
 std::vector<TsigKey> parse_key_file(std::string_view text, const std::string& path,
                                     core::Errors& errors) {
   // Tokens: words, quoted strings, and the punctuation { } ; — comments (#, //) dropped.
@@ -200,10 +210,11 @@ std::vector<TsigKey> parse_key_file(std::string_view text, const std::string& pa
   return keys;
 }
 
-TsigCheck tsig_verify(std::span<const uint8_t> query, const std::vector<TsigKey>& keys, uint64_t now) {
+TsigCheck tsig_verify(std::span<const uint8_t> message, const std::vector<TsigKey>& keys,
+                      uint64_t now, std::string_view request_mac) {
   TsigCheck r;
-  const uint8_t* p = query.data();
-  const size_t len = query.size();
+  const uint8_t* p = message.data();
+  const size_t len = message.size();
   if (len < kHeaderSize) return r;
   const unsigned counts = unsigned(get16(p + 4)) + get16(p + 6) + get16(p + 8) + get16(p + 10);
   if (get16(p + 10) == 0) return r;
@@ -239,19 +250,26 @@ TsigCheck tsig_verify(std::span<const uint8_t> query, const std::vector<TsigKey>
       r.mac.assign(reinterpret_cast<const char*>(t + 10), mac_len);
       const uint8_t* after = t + 10 + mac_len;  // original ID, error, other len, other
       const uint16_t original_id = get16(after);
+      r.error = get16(after + 2);
       const size_t other_len = get16(after + 4);
       if (alg_end + 10 + mac_len + 6 + other_len != len) return r.result = TsigCheck::Result::malformed, r;
       for (const auto& k : keys)
         if (k.name == name && k.algorithm == alg) r.key = &k;
       if (!r.key) return r.result = TsigCheck::Result::bad_key, r;
-      // RFC 8945 §4.3.3: the message without the TSIG (ARCOUNT one less, the original ID),
-      // then the TSIG variables.
-      std::string data(reinterpret_cast<const char*>(p), start);
-      data[0] = char(original_id >> 8);
-      data[1] = char(original_id);
+      // RFC 8945 §4.3.3: a response's request MAC (with its length), the message without the
+      // TSIG (ARCOUNT one less, the original ID), then the TSIG variables.
+      std::string data;
+      if (!request_mac.empty()) {
+        add16(data, uint16_t(request_mac.size()));
+        data += request_mac;
+      }
+      const size_t head = data.size();
+      data.append(reinterpret_cast<const char*>(p), start);
+      data[head] = char(original_id >> 8);
+      data[head + 1] = char(original_id);
       const uint16_t ar = uint16_t(get16(p + 10) - 1);
-      data[10] = char(ar >> 8);
-      data[11] = char(ar);
+      data[head + 10] = char(ar >> 8);
+      data[head + 11] = char(ar);
       data += name;
       add16(data, kClassAny);
       data.append(4, '\0');

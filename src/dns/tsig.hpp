@@ -33,12 +33,19 @@ struct TsigCheck {
   std::string key_name;          // as the request named it (text), for the log
   std::string mac;               // the request's MAC, which the first response covers
   uint64_t time_signed = 0;
+  uint16_t error = 0;            // the TSIG's Error field: in a response, why the peer refused
+                                 // our signature (16 BADSIG, 17 BADKEY, 18 BADTIME)
 };
 const char* to_string(TsigCheck::Result r);
+// "BADSIG", "BADKEY", "BADTIME", "BADTRUNC" (RFC 8945 §3), else the number.
+std::string tsig_error_text(uint16_t error);
 
-// Checks the TSIG record that ends `query` (if any) against `keys`; `now` in seconds since the
-// epoch (the fudge the request states is allowed either way, RFC 8945 §5.2.3).
-TsigCheck tsig_verify(std::span<const uint8_t> query, const std::vector<TsigKey>& keys, uint64_t now);
+// Checks the TSIG record that ends `message` (if any) against `keys`; `now` in seconds since
+// the epoch (the fudge the message states is allowed either way, RFC 8945 §5.2.3). A request
+// is checked with an empty `request_mac`; a response (the reply to a NOTIFY we signed) with
+// the MAC of the request it answers, which its own MAC covers (§5.3).
+TsigCheck tsig_verify(std::span<const uint8_t> message, const std::vector<TsigKey>& keys,
+                      uint64_t now, std::string_view request_mac = {});
 
 // Signs a stream of response messages (RFC 8945 §5.3.1): the first covers the request's MAC and
 // every TSIG variable, each next one the previous MAC and the timers. Every message is signed.
@@ -49,6 +56,8 @@ class TsigSigner {
       : key_(&key), prior_mac_(std::move(request_mac)), now_(now) {}
   // Appends a TSIG record to `message` (unframed, header first) and counts it in ARCOUNT.
   void sign(std::string& message);
+  // The MAC of the last message signed: a signed request's, which the reply must cover.
+  const std::string& mac() const { return prior_mac_; }
 
  private:
   const TsigKey* key_;

@@ -44,6 +44,15 @@ struct Rdata {
 class Signer;   // dns/dnssec.hpp
 struct Journal;  // dns/ixfr.hpp
 
+// A dynamic name as a zone transfer carries it (`transfer_dynamic = "fail_open"`): the
+// addresses gslbd answers it with when nothing can be checked, with the name's TTL.
+struct TransferName {
+  std::string name;  // lower-cased wire
+  uint32_t ttl = 0;
+  std::vector<core::IpAddress> addresses;
+  bool operator==(const TransferName&) const = default;
+};
+
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
@@ -96,6 +105,12 @@ struct Zone {
   // The differences from earlier versions that IXFR answers from (dns/ixfr.hpp); null: none.
   // Set by the loader before the zone is shared.
   std::shared_ptr<const Journal> journal;
+  // What secondaries get (dns/axfr.hpp, transfer_source): null for the zone itself, else this
+  // zone with its dynamic names' fail-open addresses added (and signed, in a signed zone). The
+  // view's records point into this zone's storage, so it lives exactly as long as this zone.
+  std::shared_ptr<const Zone> transfer_view;
+  // Set on a transfer view: the dynamic names it added, in name order.
+  std::vector<TransferName> transfer_names;
 
   // The node named `name` (lower-cased wire), or null.
   const Node* find(std::string_view name) const noexcept {

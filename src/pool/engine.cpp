@@ -270,6 +270,11 @@ const dns::DynamicAnswer* Engine::answer(std::string_view name_wire, uint16_t qt
   return &answers_[it->second][qtype == dns::rrtype::A ? 0 : 1];
 }
 
+const dns::DynamicAnswer* Engine::answer(size_t name, uint16_t qtype) const {
+  if (name >= answers_.size() || (qtype != dns::rrtype::A && qtype != dns::rrtype::AAAA)) return nullptr;
+  return &answers_[name][qtype == dns::rrtype::A ? 0 : 1];
+}
+
 Engine::Changes Engine::take_changes() {
   Changes c;
   c.all = std::exchange(all_changed_, false);

@@ -87,6 +87,8 @@ class Engine {
 
   // What a dynamic name answers now; null for names that are not dynamic.
   const dns::DynamicAnswer* answer(std::string_view name_wire, uint16_t qtype) const;
+  // The same for the name at `name` in config order (no lookup; reports walk every name).
+  const dns::DynamicAnswer* answer(size_t name, uint16_t qtype) const;
   // The names (lower-cased wire) whose answers changed since the last call, in config order;
   // `all` is set instead when every name must be rebuilt (construction, adopt_health).
   struct Changes {

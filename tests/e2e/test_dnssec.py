@@ -22,15 +22,17 @@ import zones  # noqa: E402
 ORIGIN = "e2e.test."
 
 
-def keygen(directory, tool):
-    """Key pairs for ORIGIN in `directory`; returns their base names (relative)."""
+def keygen(directory, tool, origin=ORIGIN, algorithm="ED25519"):
+    """Key pairs for `origin` in `directory`: "ldns" makes an algorithm 13 CSK, "bind" a KSK
+    and a ZSK of `algorithm` (dnssec-keygen's name; 15 by default). Returns their base names
+    (relative)."""
     if tool == "ldns":
-        r = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", ORIGIN.rstrip(".")],
+        r = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", origin.rstrip(".")],
                            cwd=directory, capture_output=True, text=True, timeout=30, check=True)
         return [r.stdout.strip()]
     bases = []
-    for args in (["-a", "ED25519", "-f", "KSK"], ["-a", "ED25519"]):
-        r = subprocess.run(["dnssec-keygen", "-q", *args, "-n", "ZONE", ORIGIN.rstrip(".")],
+    for args in (["-a", algorithm, "-f", "KSK"], ["-a", algorithm]):
+        r = subprocess.run(["dnssec-keygen", "-q", *args, "-n", "ZONE", origin.rstrip(".")],
                            cwd=directory, capture_output=True, text=True, timeout=30, check=True)
         bases.append(r.stdout.strip())
     return bases
@@ -45,9 +47,11 @@ def key_files(directory, bases):
     return files
 
 
-def signed_server(binary, bases, keydir, validity="14d", extra=""):
+def signed_server(binary, bases, keydir, validity="14d", extra="", zone=zones.E2E):
     keys = ", ".join(f'"zones/{b}"' for b in bases)
-    return g.Gslbd(binary, [(ORIGIN, zones.E2E)], extra_files=key_files(keydir, bases),
+    # A DNAME onto the zone itself: its synthesised CNAME is followed (RFC 6672 §3.1).
+    return g.Gslbd(binary, [(ORIGIN, zone + "self IN DNAME e2e.test.\n")],
+                   extra_files=key_files(keydir, bases),
                    zone_extra={ORIGIN: f"dnssec = {{ keys = [{keys}], validity = \"{validity}\"{extra} }}"})
 
 
@@ -78,6 +82,9 @@ def check_signed_answers(c, srv, what):
             f"{what}: NXDOMAIN with NSEC", out)
     _, out = g.dig(srv.port, "+nodnssec", "A", "nothing." + ORIGIN)
     c.check("NSEC" not in rrtypes(out, "AUTHORITY"), f"{what}: DO=0 NXDOMAIN without NSEC", out)
+    _, out = g.dig(srv.port, "+dnssec", "A", "www.self." + ORIGIN)
+    c.check(set(rrtypes(out)) == {"A", "CNAME", "DNAME", "RRSIG"} and rrtypes(out).count("RRSIG") == 2,
+            f"{what}: below the DNAME, DO=1: the signed DNAME, its CNAME, the signed target A", out)
 
 
 def verify_axfr(c, srv, what, csk):
@@ -114,6 +121,9 @@ VALIDATED = [
     ("TXT", "alias.e2e.test.", "NOERROR"),    # CNAME chain ending in NODATA
     ("A", "dangling.e2e.test.", "NXDOMAIN"),  # CNAME chain ending in NXDOMAIN
     ("DS", "sub.e2e.test.", "NOERROR"),
+    ("A", "www.self.e2e.test.", "NOERROR"),   # DNAME, its CNAME, then the target's A
+    ("TXT", "www.self.e2e.test.", "NOERROR"), # ... then the target's NODATA
+    ("A", "nothing.self.e2e.test.", "NXDOMAIN"),  # not followed (signed NXDOMAIN): the resolver does
 ]
 
 
@@ -170,13 +180,15 @@ def soa_serial(srv):
 
 def test_resign_before_expiry(c, binary):
     """validity 1h, refresh 3590s: the signatures are due ten seconds after signing, and gslbd
-    signs the zone again by itself; answers stay signed and valid meanwhile. A reload before
-    then changes nothing, serial included; the re-signing gives the zone a new serial, so that
-    secondaries fetch the new signatures, by IXFR from the old one."""
+    signs the zone again by itself; answers stay signed and valid meanwhile. (The zone's TTLs
+    are at most 600 s here: refresh must cover them.) A reload before then changes nothing,
+    serial included; the re-signing gives the zone a new serial, so that secondaries fetch the
+    new signatures, by IXFR from the old one."""
     keydir = tempfile.mkdtemp(prefix="gslbd-keys-")
     try:
         bases = keygen(keydir, "ldns")
-        with signed_server(binary, bases, keydir, validity="1h", extra=', refresh = "3590s"') as srv:
+        with signed_server(binary, bases, keydir, validity="1h", extra=', refresh = "3590s"',
+                           zone=zones.E2E.replace("$TTL 3600", "$TTL 600")) as srv:
             first = rrsig_expiration(srv, "A", "www." + ORIGIN)
             c.check(first is not None, "resign: www A is signed", str(first))
             serial = soa_serial(srv)
@@ -238,10 +250,36 @@ def test_bad_keys(c, binary):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_refresh_covers_ttl(c, binary):
+    """A signature is served with at least `refresh` left, and a resolver may keep an RRset and
+    its RRSIG for the RRset's TTL: a refresh shorter than the zone's longest TTL (3600 s, the SOA
+    and most records of zones.E2E) would let an RRSIG expire in caches (DNSViz reported
+    TTL_BEYOND_EXPIRATION for validity 1h). Written, it is an error at it; by default (half of
+    validity) it is raised to that TTL, and a validity not above it is an error at validity."""
+    d = tempfile.mkdtemp(prefix="gslbd-keys-")
+    try:
+        key = keygen(d, "ldns")[0]
+        with open(os.path.join(d, "e2e.zone"), "w") as f:
+            f.write(zones.E2E)
+        code, out = check_config(binary, d, f'{{ keys = ["{key}"], validity = "14d", refresh = "30m" }}')
+        c.check(code == 1 and "gslbd.toml:4:" in out and "zone[0].dnssec.refresh: 1800s is shorter "
+                "than the longest TTL of a signed RRset" in out and "(TTL 3600)" in out,
+                "refresh below the longest TTL: an error at refresh", out)
+        code, out = check_config(binary, d, f'{{ keys = ["{key}"], validity = "1h" }}')
+        c.check(code == 1 and "zone[0].dnssec.validity: 3600s is not longer than the longest TTL"
+                in out, "validity not above the longest TTL: an error at validity", out)
+        code, out = check_config(binary, d, f'{{ keys = ["{key}"], validity = "5400s" }}')
+        c.check(code == 0, "validity 1.5h: the default refresh (45m) is raised to the TTL", out)
+        code, out = check_config(binary, d, f'{{ keys = ["{key}"], validity = "1h", refresh = "30m" }}')
+        c.check(code == 1 and "zone[0].dnssec.refresh:" in out, "explicit refresh reported first", out)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     rc = g.preflight(("dig", "ldns-keygen", "ldns-verify-zone"))
     if rc is not None:
         sys.exit(rc)
     sys.exit(g.run_tests([test_bad_keys, test_csk_ldns_keygen, test_ksk_zsk_dnssec_keygen,
-                          test_resign_before_expiry],
+                          test_resign_before_expiry, test_refresh_covers_ttl],
                          sys.argv[1]))

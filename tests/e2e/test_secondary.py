@@ -7,7 +7,10 @@ then a deleted record is followed the same way. The SOA refresh is an hour, so o
 explains the secondary catching up; the time it took is printed (a figure, not an assertion).
 Knot, back after gslbd's history moved past its serial, gets the zone in AXFR form. kdig and
 dig check the exact IXFR sequence over TCP and UDP; dig -y checks signed transfers and
-refusals; a missing key is a config error."""
+refusals; a missing key is a config error.
+Signed NOTIFY: NSD and Knot accepting NOTIFY only with a key refuse an unsigned one and one
+signed with a wrong secret, and follow one signed with the key; a reply that is not signed over
+the NOTIFY's MAC is not an ack."""
 
 import base64
 import os
@@ -36,23 +39,26 @@ ns1  IN A   127.0.0.1
 {extra}"""
 
 
-def nsd_conf(d, port, primary_port, key=None):
+def nsd_conf(d, port, primary_port, key=None, notify_key=None):
     """NSD as a secondary of gslbd; with `key` (name, secret) the transfers are TSIG-signed. NSD
-    asks by IXFR once it holds the zone."""
-    key_block = (f'key:\n  name: "{key[0]}"\n  algorithm: hmac-sha256\n  secret: "{key[1]}"\n'
-                 if key else "")
+    asks by IXFR once it holds the zone. With `notify_key` it accepts a NOTIFY only when signed
+    with that key."""
+    key_block = "".join(f'key:\n  name: "{k[0]}"\n  algorithm: hmac-sha256\n  secret: "{k[1]}"\n'
+                        for k in (key, notify_key) if k)
     return key_block + g.nsd_config(d, port, d, f"""zone:
   name: "sec.test."
   zonefile: "sec.test.zone"
-  allow-notify: 127.0.0.1 NOKEY
+  allow-notify: 127.0.0.1 {notify_key[0] if notify_key else "NOKEY"}
   request-xfr: 127.0.0.1@{primary_port} {key[0] if key else "NOKEY"}
 """, "  verbosity: 2\n")
 
 
-def knot_conf(d, port, primary_port, key=None):
-    """Knot as a secondary of gslbd (it asks by IXFR first); with `key` the transfers are signed."""
-    key_block = (f"key:\n  - id: {key[0]}\n    algorithm: hmac-sha256\n    secret: {key[1]}\n"
-                 if key else "")
+def knot_conf(d, port, primary_port, key=None, notify_key=None):
+    """Knot as a secondary of gslbd (it asks by IXFR first); with `key` the transfers are signed;
+    with `notify_key` its ACL accepts a NOTIFY only when signed with that key."""
+    keys = [k for k in (key, notify_key) if k]
+    key_block = ("key:\n" + "".join(f"  - id: {k[0]}\n    algorithm: hmac-sha256\n    secret: {k[1]}\n"
+                                     for k in keys) if keys else "")
     return f"""server:
   listen: 127.0.0.1@{port}
   rundir: "{d}"
@@ -68,6 +74,7 @@ remote:
 acl:
   - id: notify
     address: 127.0.0.1
+{"    key: " + notify_key[0] if notify_key else ""}
     action: notify
 template:
   - id: default
@@ -427,8 +434,9 @@ def test_serial_survives_restart(c, binary, nsd):
         c.eq(soa_serial(srv.port), 2, "after the restart: serial 2 still, not the file's 1")
 
 
-def test_unknown_key_is_a_config_error(c, binary, nsd):
-    """A zone naming a key that no key file holds: --check-config says where."""
+def check_config_errors(binary, zone_keys):
+    """gslbd --check-config on a zone sec.test. whose table ends with `zone_keys` (a key file
+    holds real-key only): (exit status, output)."""
     name, secret, text = tsig_keygen("real-key")
     tmp = tempfile.mkdtemp(prefix="gslbd-tsig-")
     try:
@@ -439,16 +447,196 @@ def test_unknown_key_is_a_config_error(c, binary, nsd):
         conf = os.path.join(tmp, "gslbd.toml")
         with open(conf, "w") as f:
             f.write('[server]\nlisten = ["127.0.0.1:1"]\n\n[tsig]\nkey_files = ["k.key"]\n\n'
-                    '[[zone]]\nname = "sec.test."\nfile = "z.zone"\n'
-                    'allow_transfer = ["key real-key", "key typo-key"]\n')
+                    '[[zone]]\nname = "sec.test."\nfile = "z.zone"\n' + zone_keys + "\n")
         r = subprocess.run([binary, "--check-config", "--config", conf], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=30, stdin=subprocess.DEVNULL)
-        c.check(r.returncode == 1 and "gslbd.toml:10:35: zone sec.test.: allow_transfer: no TSIG key "
-                "named typo-key in [tsig] key_files" in r.stdout,
-                "an unknown key name is an error at its position", r.stdout)
+        return r.returncode, r.stdout
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+
+def test_unknown_key_is_a_config_error(c, binary, nsd):
+    """A zone naming a key that no key file holds: --check-config says where."""
+    code, out = check_config_errors(binary, 'allow_transfer = ["key real-key", "key typo-key"]')
+    c.check(code == 1 and "gslbd.toml:10:35: zone sec.test.: allow_transfer: no TSIG key "
+            "named typo-key in [tsig] key_files" in out,
+            "an unknown key name is an error at its position", out)
+
+# Signed NOTIFY (RFC 1996 + RFC 8945): secondaries that accept a NOTIFY only with a key.
+
+def notify_needs_key(c, binary, server, kind):
+    """Unsigned, then signed with a wrong secret, then with the right key: the secondary refuses
+    the first two (gslbd logs its answer and it stays on serial 1), and follows the third."""
+    who = "NSD" if kind == "nsd" else "Knot"
+    sec_port = g.free_port()
+    xfr = tsig_keygen("xfr-key")
+    notify = tsig_keygen("notify-key")
+    wrong = tsig_keygen("notify-key")
+    tmp = tempfile.mkdtemp(prefix="gslbd-notify-key-")
+    proc = None
+    try:
+        os.makedirs(os.path.join(tmp, "xfr"))
+        extra = {"sec.test.": f'also_notify = ["127.0.0.1:{sec_port}"]'}
+        server_extra = ('\n[log]\ntargets = ["stderr"]\n\n[tsig]\n'
+                        'key_files = ["zones/xfr.key", "zones/notify.key"]')
+        files = {"xfr.key": xfr[2], "notify.key": wrong[2]}
+        with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))], zone_extra=extra,
+                     server_extra=server_extra, extra_files=files,
+                     allow_transfer=("192.0.2.0/24", f"key {xfr[0]}")) as srv:
+            conf = os.path.join(tmp, f"{kind}.conf")
+            with open(conf, "w") as f:
+                f.write((nsd_conf if kind == "nsd" else knot_conf)(tmp, sec_port, srv.port, xfr, notify))
+            args = [server, "-d", "-c", conf] if kind == "nsd" else [server, "-c", conf]
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                    stderr=open(os.path.join(tmp, "server.stderr"), "w"),
+                                    stdin=subprocess.DEVNULL, cwd=tmp)
+            sec_log = os.path.join(tmp, "nsd.log" if kind == "nsd" else "knot.log")
+
+            def sec_tail():
+                return open(sec_log).read()[-2000:] if os.path.exists(sec_log) else ""
+            if not c.check(wait(lambda: soa_serial(sec_port) == 1, 15),
+                           f"{who} transfers the zone with the xfr key (serial 1)", sec_tail()):
+                return
+            zones = os.path.join(srv.dir, "zones")
+
+            def reload(serial, notify_entry, key_text):
+                with open(os.path.join(zones, "notify.key"), "w") as f:
+                    f.write(key_text)
+                with open(srv.config) as f:
+                    text = f.read()
+                start = text.index("also_notify = ")
+                end = text.index("\n", start)
+                with open(srv.config, "w") as f:
+                    f.write(text[:start] + f'also_notify = ["{notify_entry}"]' + text[end:])
+                with open(os.path.join(zones, "sec.test.zone"), "w") as f:
+                    f.write(ZONE.format(serial=serial, extra=f"s{serial} IN A 192.0.2.{serial}\n"))
+                before = srv.log_text().count("event=reloaded")
+                srv.proc.send_signal(signal.SIGHUP)
+                c.check(wait(lambda: srv.log_text().count("event=reloaded") > before, 10),
+                        f"gslbd reloads (serial {serial})", srv.log_text()[-1500:])
+
+            to = f"127.0.0.1:{sec_port}"
+            # 1. Unsigned: the secondary answers with a refusal, which gslbd logs.
+            reload(2, to, wrong[2])
+            c.check(wait(lambda: f"event=notify-refused zone=sec.test. serial=2 to={to} rcode="
+                         in srv.log_text(), 5),
+                    f"{who} refuses an unsigned NOTIFY and gslbd logs its rcode", srv.log_text()[-1500:])
+            refused = [l for l in srv.log_text().splitlines() if "event=notify-refused" in l]
+            if refused:
+                print(f"{who}, unsigned NOTIFY:", refused[-1])
+            # 2. Signed with a secret the secondary does not share: NOTAUTH (BADSIG), never an ack.
+            reload(3, f"{to} key notify-key", wrong[2])
+            c.check(wait(lambda: "event=notify-failed zone=sec.test. serial=3" in srv.log_text() and
+                         "tsig-error=BADSIG" in srv.log_text(), 5),
+                    f"{who} answers a NOTIFY signed with the wrong secret with BADSIG; not an ack",
+                    srv.log_text()[-1500:])
+            c.check("event=notify-acked zone=sec.test. serial=3" not in srv.log_text(),
+                    "the unsigned refusal is not taken as the answer", srv.log_text()[-1500:])
+            failed = [l for l in srv.log_text().splitlines() if "event=notify-failed" in l]
+            if failed:
+                print(f"{who}, wrong secret:", failed[0])
+            time.sleep(1.0)
+            c.eq(soa_serial(sec_port), 1, f"{who} is still on serial 1 (refused NOTIFYs, refresh 1 h)")
+            # 3. The right key: the secondary follows at once.
+            start = time.monotonic()
+            reload(4, f"{to} key notify-key", notify[2])
+            followed = wait(lambda: soa_serial(sec_port) == 4, 10)
+            c.check(followed, f"{who} follows a NOTIFY signed with the key it accepts", sec_tail())
+            if followed:
+                print(f"figure: {who}, signed NOTIFY, reload to serial 4 served: "
+                      f"{(time.monotonic() - start) * 1000:.0f} ms")
+            c.check(wait(lambda: "event=notify-acked zone=sec.test. serial=4 to=" + to +
+                         " rcode=NOERROR key=notify-key" in srv.log_text(), 5),
+                    f"{who}'s signed answer is verified and logged", srv.log_text()[-1500:])
+    finally:
+        g.stop_process(proc, kind)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_nsd_notify_needs_key(c, binary, nsd):
+    notify_needs_key(c, binary, nsd, "nsd")
+
+
+def test_knot_notify_needs_key(c, binary, nsd):
+    if KNOTD:
+        notify_needs_key(c, binary, KNOTD, "knot")
+
+
+def test_signed_notify_reply_must_verify(c, binary, nsd):
+    """A stand-in secondary (dnspython) checks the NOTIFY's TSIG with the key, answers the first
+    one unsigned (a forger could send that: not an ack, sent again) and the retry signed over the
+    NOTIFY's MAC (the ack)."""
+    import socket
+    import dns.exception
+    import dns.flags
+    import dns.opcode
+    import dns.tsigkeyring
+    name, secret, text = tsig_keygen("notify-key")
+    keyring = dns.tsigkeyring.from_text({name: ("hmac-sha256", secret)})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    port = None
+    for _ in range(50):
+        try:
+            port = g.candidate_port()
+            sock.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            port = None
+    if not c.check(port is not None, "a port for the stand-in secondary"):
+        return
+    sock.settimeout(0.2)
+    try:
+        with g.Gslbd(binary, [("sec.test.", ZONE.format(serial=1, extra=""))],
+                     zone_extra={"sec.test.": f'also_notify = ["127.0.0.1:{port} key {name}"]'},
+                     server_extra='\n[log]\ntargets = ["stderr"]\n\n[tsig]\nkey_files = ["zones/n.key"]',
+                     extra_files={"n.key": text}) as srv:
+            with open(os.path.join(srv.dir, "zones", "sec.test.zone"), "w") as f:
+                f.write(ZONE.format(serial=2, extra=""))
+            srv.proc.send_signal(signal.SIGHUP)
+            got = []
+            end = time.monotonic() + 8
+            while time.monotonic() < end and len(got) < 2:
+                try:
+                    data, peer = sock.recvfrom(4096)
+                except socket.timeout:
+                    continue
+                try:
+                    m = dns.message.from_wire(data, keyring=keyring)
+                except dns.exception.DNSException as e:
+                    c.check(False, "the NOTIFY's TSIG verifies with dnspython", repr(e))
+                    return
+                got.append(m)
+                if len(got) == 1:
+                    # Unsigned: what anyone on the path could send; not an answer to a signed NOTIFY.
+                    r = dns.message.Message(id=m.id)
+                    r.flags = dns.flags.QR | dns.flags.AA
+                    r.set_opcode(dns.opcode.NOTIFY)
+                    r.question = m.question
+                else:
+                    r = dns.message.make_response(m)  # signed over the NOTIFY's MAC
+                sock.sendto(r.to_wire(), peer)
+            c.eq(len(got), 2, "the NOTIFY is sent again after an unsigned reply")
+            if got:
+                c.check(got[0].opcode() == dns.opcode.NOTIFY and got[0].had_tsig and
+                        got[0].keyname == dns.name.from_text(name) and
+                        got[0].answer and got[0].answer[0][0].serial == 2,
+                        "a NOTIFY for serial 2, signed with the key, verified by dnspython", str(got[0]))
+            c.check(wait(lambda: "event=notify-acked zone=sec.test. serial=2" in srv.log_text(), 3),
+                    "the signed reply is the ack", srv.log_text()[-1500:])
+            log = srv.log_text()
+            c.check(f"event=notify-failed zone=sec.test. serial=2 to=127.0.0.1:{port} rcode=NOERROR "
+                    f"tsig=unsigned-reply key={name} " in log, "the unsigned reply is logged", log[-1500:])
+    finally:
+        sock.close()
+
+
+def test_unknown_notify_key_is_a_config_error(c, binary, nsd):
+    """An also_notify entry naming a key that no key file holds: --check-config says where."""
+    code, out = check_config_errors(
+        binary, 'also_notify = ["192.0.2.1:53 key real-key", "192.0.2.2:53 key typo-key"]')
+    c.check(code == 1 and "gslbd.toml:10:45: zone sec.test.: also_notify: no TSIG key "
+            "named typo-key in [tsig] key_files" in out,
+            "an unknown key name is an error at its position", out)
 
 def main():
     rc = g.preflight(tools=("dig",))
@@ -463,7 +651,9 @@ def main():
     return g.run_tests([test_nsd_follows_notify, test_nsd_follows_with_tsig, test_knot_follows_notify,
                         test_knot_follows_with_tsig, test_tsig_with_dig, test_out_of_history_gets_axfr,
                         test_ixfr_sequence, test_serial_survives_restart,
-                        test_unknown_key_is_a_config_error], sys.argv[1], nsd)
+                        test_unknown_key_is_a_config_error, test_nsd_notify_needs_key,
+                        test_knot_notify_needs_key, test_signed_notify_reply_must_verify,
+                        test_unknown_notify_key_is_a_config_error], sys.argv[1], nsd)
 
 
 if __name__ == "__main__":

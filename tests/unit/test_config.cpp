@@ -70,7 +70,8 @@ also_notify = ["192.0.2.53", "192.0.2.53:0"]
 )");
   REQUIRE(e.size() == 2);
   CHECK(e[0] == "etc/gslbd.toml:4:16: zone[0].also_notify[0]: must be an address and port such as "
-                "\"192.0.2.53:53\" or \"[2001:db8::53]:53\"");
+                "\"192.0.2.53:53\" or \"[2001:db8::53]:53\", optionally followed by \"key NAME\" "
+                "for a TSIG key");
   CHECK(e[1].rfind("etc/gslbd.toml:4:30: zone[0].also_notify[1]: ", 0) == 0);
 }
 
@@ -88,6 +89,33 @@ ixfr_history = 1001
 )");
   REQUIRE(e.size() == 1);
   CHECK(e[0] == "etc/gslbd.toml:4:16: zone[0].ixfr_history: must be an integer 0..1000");
+}
+
+TEST_CASE("an also_notify entry may name the TSIG key its NOTIFY is signed with") {
+  core::Errors errors;
+  auto cfg = config::parse(R"([[zone]]
+name = "a.test."
+file = "a"
+also_notify = ["192.0.2.53:53", "[2001:db8::53]:5300 key xfr-key", "127.0.0.1:53  key  k2"]
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(errors.empty());
+  const auto& z = cfg->zones[0];
+  REQUIRE(z.also_notify.size() == 3);
+  CHECK(z.also_notify[1].to_string() == "[2001:db8::53]:5300");
+  CHECK(z.notify_keys == std::vector<std::string>{"", "xfr-key", "k2"});
+  CHECK(z.notify_key_at[1].line == 4);
+  CHECK(z.notify_key_at[1].col == 33);
+
+  auto e = errors_of(R"([[zone]]
+name = "a.test."
+file = "a"
+also_notify = ["192.0.2.53:53 key", "192.0.2.53:53 xfr-key", "192.0.2.53:53 key a b"]
+)");
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].rfind("etc/gslbd.toml:4:16: zone[0].also_notify[0]: must be an address and port", 0) == 0);
+  CHECK(e[1].rfind("etc/gslbd.toml:4:37: zone[0].also_notify[1]: ", 0) == 0);
+  CHECK(e[2].rfind("etc/gslbd.toml:4:62: zone[0].also_notify[2]: ", 0) == 0);
 }
 
 TEST_CASE("every error is reported, each with file:line:col and key path") {
@@ -536,4 +564,24 @@ location = "Shanghai"
   REQUIRE(e.size() == 2);
   CHECK(e[0] == "etc/gslbd.toml:9:20: pool[0].location.lat: must be a number of degrees, -90..90");
   CHECK(e[1] == "etc/gslbd.toml:16:12: pool[1].location: must be { lat = 31.23, lon = 121.47 }");
+}
+
+TEST_CASE("transfer_dynamic: fail_open by default, or omit") {
+  core::Errors errors;
+  auto cfg = config::parse(R"([[zone]]
+name = "a.test."
+file = "a"
+
+[[zone]]
+name = "b.test."
+file = "b"
+transfer_dynamic = "omit"
+)", "etc/gslbd.toml", errors);
+  REQUIRE(cfg);
+  CHECK(errors.empty());
+  CHECK(cfg->zones[0].transfer_dynamic == config::TransferDynamic::fail_open);
+  CHECK(cfg->zones[1].transfer_dynamic == config::TransferDynamic::omit);
+  auto e = errors_of("[[zone]]\nname = \"a.test.\"\nfile = \"a\"\ntransfer_dynamic = \"none\"\n");
+  REQUIRE(e.size() == 1);
+  CHECK(e[0] == "etc/gslbd.toml:4:20: zone[0].transfer_dynamic: must be \"fail_open\" or \"omit\"");
 }

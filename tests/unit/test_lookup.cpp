@@ -340,3 +340,49 @@ www 3600 IN A 192.0.2.3
   CHECK(rcode(nx) == LDNS_RCODE_NXDOMAIN);
   CHECK(section(nx, LDNS_SECTION_AUTHORITY).front().find(" 7 ") != std::string::npos);
 }
+
+TEST_CASE("a DNAME's CNAME is followed into our zone; names in the copied records stay right") {
+  std::string text = kZone;
+  text += "self     IN DNAME example.test.\nmx       IN MX 10 mail\n";
+  auto z = test::zone_from_text("example.test.", text);
+  REQUIRE(z);
+  auto table = dns::compile({z});
+  auto a = ask(*table, "WWW.self.example.test.", LDNS_RR_TYPE_A);
+  REQUIRE(a.pkt);
+  CHECK(rcode(a) == LDNS_RCODE_NOERROR);
+  CHECK(ldns_pkt_aa(a.pkt.get()));
+  CHECK(section(a, LDNS_SECTION_ANSWER) ==
+        std::vector<std::string>{"self.example.test. 3600 IN DNAME example.test.",
+                                 "www.example.test. 60 IN A 192.0.2.10",
+                                 "www.example.test. 60 IN A 192.0.2.11",
+                                 "www.self.example.test. 3600 IN CNAME WWW.example.test."});
+  // A chain at the target, an MX (a compressed name in RDATA) and its additional address.
+  auto c = ask(*table, "alias2.self.example.test.", LDNS_RR_TYPE_A);
+  CHECK(section(c, LDNS_SECTION_ANSWER).size() == 6);
+  auto m = ask(*table, "mx.self.example.test.", LDNS_RR_TYPE_MX);
+  CHECK(section(m, LDNS_SECTION_ANSWER) ==
+        std::vector<std::string>{"mx.example.test. 3600 IN MX 10 mail.example.test.",
+                                 "mx.self.example.test. 3600 IN CNAME mx.example.test.",
+                                 "self.example.test. 3600 IN DNAME example.test."});
+  // NODATA and NXDOMAIN at the target: its SOA in authority, its RCODE (RFC 6604).
+  auto n = ask(*table, "mail.self.example.test.", LDNS_RR_TYPE_TXT);
+  CHECK(rcode(n) == LDNS_RCODE_NOERROR);
+  CHECK(section(n, LDNS_SECTION_AUTHORITY) ==
+        std::vector<std::string>{"example.test. 300 IN SOA ns1.example.test. hostmaster.example.test. "
+                                 "1 3600 600 86400 300"});
+  auto x = ask(*table, "nope.self.example.test.", LDNS_RR_TYPE_A);
+  CHECK(rcode(x) == LDNS_RCODE_NXDOMAIN);
+  CHECK(section(x, LDNS_SECTION_ANSWER).size() == 2);
+  CHECK(section(x, LDNS_SECTION_AUTHORITY).size() == 1);
+  // Below a delegation: the referral follows the CNAME; AA is the DNAME's.
+  auto r = ask(*table, "host.sub.self.example.test.", LDNS_RR_TYPE_A);
+  CHECK(ldns_pkt_aa(r.pkt.get()));
+  CHECK(section(r, LDNS_SECTION_AUTHORITY) == std::vector<std::string>{"sub.example.test. 3600 IN NS ns.sub.example.test."});
+  CHECK(section(r, LDNS_SECTION_ADDITIONAL) == std::vector<std::string>{"ns.sub.example.test. 3600 IN A 192.0.2.53"});
+  // Not for qtype CNAME; too big for UDP: TC, and TCP gets it all.
+  CHECK(section(ask(*table, "www.self.example.test.", LDNS_RR_TYPE_CNAME), LDNS_SECTION_ANSWER).size() == 2);
+  auto big = ask(*table, "big.self.example.test.", LDNS_RR_TYPE_TXT);
+  CHECK(ldns_pkt_tc(big.pkt.get()));
+  auto big_tcp = ask(*table, "big.self.example.test.", LDNS_RR_TYPE_TXT, {false, 1232, true, true});
+  CHECK(section(big_tcp, LDNS_SECTION_ANSWER).size() == 2 + 6);
+}

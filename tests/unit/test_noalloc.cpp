@@ -82,6 +82,7 @@ alias    IN CNAME www
 sub      IN NS  ns.sub
 ns.sub   IN A   192.0.2.53
 dn       IN DNAME elsewhere.example.
+self     IN DNAME example.test.
 big      IN TXT "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 big      IN TXT "1123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 big      IN TXT "2123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
@@ -104,7 +105,9 @@ big      IN TXT "512345678901234567890123456789012345678901234567890123456789012
   std::vector<std::vector<uint8_t>> queries;
   for (const char* name : {"www.example.test.", "alias.example.test.", "nope.example.test.",
                            "x.y.wild.example.test.", "host.sub.example.test.", "big.example.test.",
-                           "example.test.", "www.example.org.", "a.b.dn.example.test."})
+                           "example.test.", "www.example.org.", "a.b.dn.example.test.",
+                           "www.self.example.test.", "mail.self.example.test.", "nope.self.example.test.",
+                           "host.sub.self.example.test."})
     for (auto type : {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_TXT, LDNS_RR_TYPE_ANY,
                       LDNS_RR_TYPE_MX})
       for (bool edns : {false, true}) queries.push_back(test::make_query(name, type, {edns, 1232}));
