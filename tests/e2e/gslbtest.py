@@ -6,6 +6,7 @@ started by PID. Every wait is bounded in time. Nothing here talks to anything bu
 and ::1.
 """
 
+import fcntl
 import os
 import random
 import re
@@ -44,17 +45,40 @@ def have_ipv6():
         return False
 
 
+_claimed_ports = []  # lock files held until this process exits
+
+
+def _claim(port):
+    """Whether no other test process has this port: gslbd binds with SO_REUSEPORT, so two
+    servers started side by side on one port would both bind it and split its queries, and a
+    port found free is only free until the server binds it. A lock on a per-port file, held for
+    the life of the process (the kernel drops it when the process dies), closes that window."""
+    d = os.path.join(tempfile.gettempdir(), "gslbd-test-ports")
+    os.makedirs(d, exist_ok=True)
+    f = open(os.path.join(d, str(port)), "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False
+    _claimed_ports.append(f)
+    return True
+
+
 def candidate_port():
-    """A random port below the kernel's ephemeral range: a port the kernel handed out (bind to
-    0) could be given again to any outgoing connection (a probe, dig) before the server under
-    test binds it, and tests run side by side."""
+    """A random port below the kernel's ephemeral range, claimed by no other test process: a
+    port the kernel handed out (bind to 0) could be given again to any outgoing connection (a
+    probe, dig) before the server under test binds it, and tests run side by side."""
     low = 32768
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             low = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         pass
-    return random.randrange(10000, max(10001, min(low, 32768)))
+    while True:
+        port = random.randrange(10000, max(10001, min(low, 32768)))
+        if _claim(port):
+            return port
 
 
 def free_port(v6=False, tries=50):
