@@ -34,14 +34,8 @@ sys.dont_write_bytecode = True
 import gslbtest as g  # noqa: E402
 
 import dns.exception  # noqa: E402
-import dns.query  # noqa: E402
-import dns.rdatatype  # noqa: E402
 
 SKIP_SUFFIXES = (".toml", ".log", ".in", ".orig~")
-# named-compilezone's policy checks, off: check-names, NS that is an address or a CNAME, MX
-# and SRV targets, the post-load integrity checks.
-RELAXED = ("-k", "ignore", "-n", "ignore", "-m", "ignore", "-M", "ignore", "-S", "ignore",
-           "-i", "none")
 
 
 def origins(directory):
@@ -72,18 +66,6 @@ def guess_origin(path, table):
     return stem.rstrip(".") + "."
 
 
-def records_of(text):
-    """(owner, ttl, type, rdata) from named-compilezone's canonical output, the RDATA's
-    blanks folded."""
-    recs = []
-    for line in text.splitlines():
-        parts = line.split(None, 4)
-        if len(parts) < 5 or line.startswith(";"):
-            continue
-        recs.append((parts[0], int(parts[1]), parts[3], " ".join(parts[4].split())))
-    return recs
-
-
 def bind_read(path, origin, extra=()):
     r = subprocess.run(["named-compilezone", "-q", *extra, "-o", "-", origin,
                         os.path.basename(path)],
@@ -99,27 +81,7 @@ def bind_read(path, origin, extra=()):
         lines = [f"bind: {ln}" for ln in r.stdout.splitlines()
                  if ln.strip() and "not loaded due to errors" not in ln]
         return None, lines[:3]
-    return records_of(r.stdout), []
-
-
-def bind_render(directory, origin, axfr):
-    """gslbd's AXFR as BIND prints it: each record written in RFC 3597 form (owner as sent,
-    TTL, TYPEnnn, \\# and the RDATA's bytes) and read back by named-compilezone, so that both
-    sides are in BIND's presentation and no third parser stands between them."""
-    with tempfile.NamedTemporaryFile("w", dir=directory, prefix=".axfr-", suffix=".txt",
-                                     delete=False) as f:
-        for owner, ttl, rtype, wire in axfr:
-            f.write(f"{owner} {ttl} IN TYPE{rtype} \\# {len(wire)} {wire.hex() or ''}\n")
-        path = f.name
-    try:
-        r = subprocess.run(["named-compilezone", "-q", *RELAXED, "-o", "-", origin, path],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           timeout=60, stdin=subprocess.DEVNULL, errors="replace")
-        if r.returncode != 0:
-            return None
-        return records_of(r.stdout)
-    finally:
-        os.unlink(path)
+    return g.bind_records(r.stdout), []
 
 
 def write_config(directory, origin, path, port):
@@ -151,24 +113,9 @@ def gslbd_read(binary, path, origin):
                 if not g.wait_for_answer(port, origin, proc=proc):
                     log.seek(0)
                     return False, ["did not start: " + log.read()[-300:]]
-                axfr = []
-                soas = 0
-                for m in dns.query.xfr("127.0.0.1", origin, port=port, timeout=10,
-                                       relativize=False, lifetime=60):
-                    for rrset in m.answer:
-                        for rd in rrset:
-                            if rd.rdtype == dns.rdatatype.SOA:
-                                soas += 1
-                                if soas > 1:
-                                    continue
-                            axfr.append((rrset.name.to_text(), rrset.ttl, int(rd.rdtype),
-                                         rd.to_wire()))
-                recs = bind_render(directory, origin, axfr)
+                recs = g.bind_render(directory, origin, g.axfr_records(port, origin))
                 if recs is None:
                     return False, ["named-compilezone cannot read gslbd's AXFR back"]
-                if len(recs) != len(axfr):  # BIND folds duplicates that gslbd sent
-                    recs.append(("(duplicates)", 0, "", f"gslbd sent {len(axfr)} records, "
-                                 f"{len(recs)} distinct to BIND"))
                 return recs, []
             except (dns.exception.DNSException, OSError, EOFError) as e:
                 return False, [f"AXFR failed: {e!r}"]
@@ -198,7 +145,7 @@ def main():
     for name in files:
         path = os.path.join(directory, name)
         origin = guess_origin(path, table)
-        want, bind_why = bind_read(path, origin, RELAXED if args.relaxed else ())
+        want, bind_why = bind_read(path, origin, g.BIND_RELAXED if args.relaxed else ())
         got, gslbd_why = gslbd_read(binary, path, origin)
         detail = []
         if want is None and got is None:

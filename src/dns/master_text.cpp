@@ -374,4 +374,105 @@ bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to) {
   return true;
 }
 
+std::string svcb_check(std::string_view rdata) {
+  size_t at = 2;
+  while (at < rdata.size() && rdata[at] != 0) at += 1 + uint8_t(rdata[at]);
+  if (at >= rdata.size()) return "SVCB/HTTPS RDATA is not well formed";
+  ++at;
+  std::vector<uint16_t> keys;
+  std::string_view mandatory;
+  bool has_mandatory = false;
+  for (size_t p = at; p + 4 <= rdata.size();) {
+    const uint16_t key = uint16_t(uint8_t(rdata[p]) << 8 | uint8_t(rdata[p + 1]));
+    const size_t len = size_t(uint8_t(rdata[p + 2]) << 8 | uint8_t(rdata[p + 3]));
+    if (p + 4 + len > rdata.size()) return "SVCB/HTTPS RDATA is not well formed";
+    if (std::find(keys.begin(), keys.end(), key) != keys.end())
+      return fmt::format("SVCB/HTTPS parameter key{} is given twice (RFC 9460 2.2)", key);
+    keys.push_back(key);
+    if (key == 0) {
+      mandatory = rdata.substr(p + 4, len);
+      has_mandatory = true;
+    }
+    p += 4 + len;
+  }
+  if (!has_mandatory) return {};
+  if (mandatory.empty() || mandatory.size() % 2 != 0)
+    return "SVCB/HTTPS mandatory needs a list of keys (RFC 9460 8)";
+  std::vector<uint16_t> listed;
+  for (size_t i = 0; i < mandatory.size(); i += 2) {
+    const uint16_t key = uint16_t(uint8_t(mandatory[i]) << 8 | uint8_t(mandatory[i + 1]));
+    if (key == 0) return "SVCB/HTTPS mandatory cannot list mandatory itself (RFC 9460 8)";
+    if (std::find(listed.begin(), listed.end(), key) != listed.end())
+      return fmt::format("SVCB/HTTPS mandatory lists key{} twice (RFC 9460 8)", key);
+    listed.push_back(key);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end())
+      return fmt::format("SVCB/HTTPS mandatory lists key{}, which the record does not have "
+                         "(RFC 9460 8)", key);
+  }
+  return {};
+}
+
+core::Result<std::string> base32hex_decode(std::string_view text) {
+  // Bits left over at the end of each length mod 8: 2, 4, 5 and 7 characters end on whole
+  // bytes (1 to 4 of them); 1, 3 and 6 cannot.
+  static constexpr bool kWhole[8] = {true, false, true, false, true, true, false, true};
+  if (!kWhole[text.size() % 8])
+    return core::Error{"", 0, 0, fmt::format("{}: not base32hex (RFC 4648 7, no padding): {} characters "
+                                  "do not make whole bytes", text, text.size())};
+  std::string out;
+  uint32_t bits = 0;
+  int have = 0;
+  for (char c : text) {
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (lower(c) >= 'a' && lower(c) <= 'v') {
+      v = lower(c) - 'a' + 10;
+    } else {
+      return core::Error{"", 0, 0, fmt::format("{}: not base32hex (RFC 4648 7, no padding): '{}'", text, c)};
+    }
+    bits = (bits << 5) | uint32_t(v);
+    have += 5;
+    if (have >= 8) {
+      have -= 8;
+      out += char((bits >> have) & 0xff);
+    }
+  }
+  // The bits past the last whole byte are zero (RFC 4648 3.5), as BIND requires.
+  if ((bits & ((1u << have) - 1)) != 0)
+    return core::Error{"", 0, 0, fmt::format("{}: not base32hex (RFC 4648 7): the last character "
+                                             "leaves bits that are not zero", text)};
+  return out;
+}
+
+std::string nxt_bitmap(const std::vector<uint16_t>& types) {
+  std::string map;
+  for (uint16_t t : types) {
+    if (map.size() < size_t(t / 8 + 1)) map.resize(t / 8 + 1, '\0');
+    map[t / 8] = char(uint8_t(map[t / 8]) | (0x80 >> (t % 8)));
+  }
+  return map;
+}
+
+core::Result<std::string> parse_nsap(std::string_view text) {
+  if (text.size() < 2 || text[0] != '0' || lower(text[1]) != 'x')
+    return core::Error{"", 0, 0, fmt::format("NSAP {}: must start with 0x (RFC 1706 5)", text)};
+  std::string out;
+  int high = -1;
+  for (char c : text.substr(2)) {
+    if (c == '.') continue;
+    const int v = hex_value(c);
+    if (v < 0) return core::Error{"", 0, 0, fmt::format("NSAP {}: '{}' is not a hex digit", text, c)};
+    if (high < 0) {
+      high = v;
+    } else {
+      out += char(high << 4 | v);
+      high = -1;
+    }
+  }
+  if (high >= 0) return core::Error{"", 0, 0, fmt::format("NSAP {}: an odd number of hex digits", text)};
+  if (out.empty()) return core::Error{"", 0, 0, fmt::format("NSAP {}: no address after 0x", text)};
+  return out;
+}
+
 }  // namespace gslb::dns::master

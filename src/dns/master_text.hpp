@@ -69,4 +69,22 @@ core::Result<std::string> svcb_alpn_wire(std::string_view value);
 // in increasing key order (RFC 9460 §2.2). False if the RDATA is not well formed.
 bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to);
 
+// SVCB/HTTPS RDATA (after svcb_rekey) against RFC 9460's rules for its parameters: no key
+// twice (§2.2), and the keys `mandatory` lists are present, not `mandatory` itself and none
+// twice (§8). Empty if it keeps them, else what is wrong.
+std::string svcb_check(std::string_view rdata);
+
+// Base 32 with the extended hex alphabet (RFC 4648 §7), as NSEC3 writes hashed names (RFC 5155
+// §3.3): case-insensitive, no padding; a length that cannot end on a whole byte, or bits past
+// the last byte that are not zero, are errors.
+core::Result<std::string> base32hex_decode(std::string_view text);
+
+// NXT's type bitmap (RFC 2535 §5.2) from type numbers 1-127: a bit per type, bit 0 first,
+// trailing zero bytes left out.
+std::string nxt_bitmap(const std::vector<uint16_t>& types);
+
+// An NSAP address as RFC 1706 §5 writes it: "0x", then an even number (at least two) of hex
+// digits, with dots anywhere after the "0x". Its bytes, or what is wrong.
+core::Result<std::string> parse_nsap(std::string_view text);
+
 }  // namespace gslb::dns::master

@@ -28,6 +28,7 @@ constexpr size_t kMaxRdata = 65535;
 // they reach it; RFC 3597 data is read here and may be longer.
 constexpr size_t kMaxEntryText = 65535;
 constexpr uint16_t kSvcb = 64, kHttps = 65;
+constexpr uint16_t kSig = 24, kKey = 25, kNxt = 30, kNsap = 22, kNsec3 = 50;
 // The private-use key (RFC 9460 §14.3.2) an alpn value passes through ldns as.
 constexpr uint16_t kAlpnStandIn = 65534;
 
@@ -68,7 +69,23 @@ int target_field(uint16_t t) {
 struct ParsedRdata {
   std::string wire;
   Rdata meta;  // everything but the wire view
+  // Where the domain names in `wire` are: a duplicate is found with them in lower case.
+  std::vector<std::pair<uint16_t, uint16_t>> names;
 };
+
+// The RDATA with its domain names in lower case, if that changes it: two records that differ
+// only in the case of a name are one record (RFC 4343 §3, RFC 2181 §5), as BIND compares them.
+std::string folded_names(const ParsedRdata& r) {
+  std::string out;
+  for (const auto& [at, len] : r.names)
+    for (size_t i = at; i < size_t(at) + len && i < r.wire.size(); ++i) {
+      const auto c = uint8_t(r.wire[i]);
+      if (c < 'A' || c > 'Z') continue;
+      if (out.empty()) out = r.wire;
+      out[i] = char(ascii_lower(c));
+    }
+  return out;
+}
 // One record as the loader keeps it until finish() packs the zone: its owner and RDATA are
 // in two logs (Loader::names_log_, wire_log_), so a record costs this and its bytes, with no
 // heap block of its own (a map of nodes cost about 250 bytes a record at 1M records).
@@ -85,6 +102,9 @@ struct LogRec {
   std::array<std::pair<uint16_t, uint16_t>, 2> compress;
   uint16_t target_at, target_len;
   uint32_t spelling;  // the owner as written, if not all lower case: 1 + index into spellings_
+  // Consecutive records with the owner spelled alike, as BIND gathers them before adding them
+  // to the zone: of two duplicates in one batch the later stays, across batches the earlier.
+  uint32_t batch;
 };
 
 ParsedRdata make_rdata(const ldns_rr* rr) {
@@ -98,6 +118,7 @@ ParsedRdata make_rdata(const ldns_rr* rr) {
     const auto* bytes = reinterpret_cast<const char*>(ldns_rdf_data(f));
     std::string_view field(bytes, ldns_rdf_size(f));
     if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME) {
+      b.names.emplace_back(uint16_t(wire.size()), uint16_t(field.size()));
       // Offsets past 65535 only occur in RDATA that is refused as too long anyway.
       if (compressible_type(type) && d.compress_count < d.compress.size())
         d.compress[d.compress_count++] = {uint16_t(wire.size()), uint16_t(field.size())};
@@ -150,8 +171,11 @@ class Loader {
   // or the zone file itself at line 0).
   std::optional<std::string> open(const std::string& path, const std::string& from_file, int from_line);
 
-  // Reads one file's entries from `origin` (absolute, as written).
-  void read(const std::string& path, const std::string& text, std::string origin, int depth);
+  // Reads one file's entries from `origin` (absolute, as written). An included file starts
+  // with its includer's current owner, as BIND reads it (a first record with a blank owner
+  // belongs to the includer's last owner).
+  void read(const std::string& path, const std::string& text, std::string origin, int depth,
+            std::string owner = {});
   // Logs one record; finish() sorts, checks and packs them.
   // `written` is the owner as the file spelled it (RFC 4343: kept for the transfer).
   void add(std::string_view owner, std::string_view written, uint16_t type, uint32_t ttl,
@@ -162,7 +186,7 @@ class Loader {
 
  private:
   void include(const std::string& path, int at, const std::vector<std::string>& tokens,
-               const std::string& origin, int depth);
+               const std::string& origin, const std::string& owner, int depth);
   void generate(const std::string& path, int at, const std::vector<std::string>& tokens,
                 const std::string& origin);
   // One record: `tokens` from `k` are [ttl] [class] type rdata; `owner` is absolute.
@@ -195,6 +219,15 @@ class Loader {
   }
   std::string_view wire_of(const LogRec& r) const {
     return std::string_view(wire_log_).substr(r.wire_at, r.wire_len);
+  }
+  std::string last_written_;
+  uint32_t batch_ = 0;
+  // RDATA with names in lower case, by index into log_, where that differs from the wire.
+  std::unordered_map<uint32_t, std::string> folded_;
+  // The RDATA that duplicates are compared by.
+  std::string_view compared_of(uint32_t i) const {
+    const auto f = folded_.find(i);
+    return f == folded_.end() ? wire_of(log_[i]) : std::string_view(f->second);
   }
   // Which RRset a record belongs to at its owner: its type, and for an RRSIG the type it
   // covers (RFC 4034 §3.1.1), so that each covered type's signatures keep their own TTL as
@@ -229,9 +262,15 @@ void Loader::add(std::string_view owner, std::string_view written, uint16_t type
     return error(file, line, fmt::format("type {} cannot appear in a zone", type));
   if (files_.empty() || files_.back() != file) files_.push_back(file);
   const Rdata& m = rdata.meta;
+  if (written != last_written_) {
+    last_written_ = written;
+    ++batch_;
+  }
   log_.push_back(LogRec{names_log_.size(), wire_log_.size(), uint32_t(rdata.wire.size()), ttl,
                         uint32_t(files_.size() - 1), line, type, uint8_t(owner.size()),
-                        m.compress_count, m.compress, m.target_at, m.target_len, 0});
+                        m.compress_count, m.compress, m.target_at, m.target_len, 0, batch_});
+  if (std::string folded = folded_names(rdata); !folded.empty())
+    folded_.emplace(uint32_t(log_.size() - 1), std::move(folded));
   if (written != owner) {
     spellings_.emplace_back(written);
     log_.back().spelling = uint32_t(spellings_.size());
@@ -301,7 +340,7 @@ std::string Loader::include_path(const std::string& file, const std::string& fro
 }
 
 void Loader::read(const std::string& path, const std::string& text, std::string origin,
-                  int depth) {
+                  int depth, std::string owner) {
   if (text.empty()) {
     error(path, 0, "empty zone file");
     return;
@@ -309,7 +348,7 @@ void Loader::read(const std::string& path, const std::string& text, std::string 
   master::EntryReader reader(text);
   master::Entry entry;
   std::string why;
-  std::string owner;  // the previous record's, absolute, as written
+  // `owner` is the previous record's, absolute, as written.
   while (!stopped_ && reader.next(entry, why)) {
     if (cancel_ && cancel_->load(std::memory_order_relaxed)) {
       abort(path, entry.line, "load abandoned: gslbd is stopping");
@@ -338,7 +377,7 @@ void Loader::read(const std::string& path, const std::string& text, std::string 
         // A relative $ORIGIN is relative to the current one (as BIND and NSD read it).
         origin = absolute_name(t[1], origin);
       } else if (iequals(t[0], "$INCLUDE")) {
-        include(path, at, t, origin, depth);
+        include(path, at, t, origin, owner, depth);
       } else if (iequals(t[0], "$GENERATE")) {
         generate(path, at, t, origin);
       } else {
@@ -358,7 +397,7 @@ void Loader::read(const std::string& path, const std::string& text, std::string 
 }
 
 void Loader::include(const std::string& path, int at, const std::vector<std::string>& t,
-                     const std::string& origin, int depth) {
+                     const std::string& origin, const std::string& owner, int depth) {
   // $INCLUDE file [origin] (RFC 1035 §5.1); the file name may be quoted.
   if (t.size() < 2 || t.size() > 3) {
     error(path, at, "$INCLUDE needs a file name and, optionally, an origin");
@@ -387,9 +426,9 @@ void Loader::include(const std::string& path, int at, const std::vector<std::str
   }
   auto body = open(inc_path, path, at);
   if (!body) return;
-  // The origin (and the owner) the included file starts from; the including file's own are
-  // unchanged after it (RFC 1035 §5.1).
-  read(inc_path, *body, t.size() == 3 ? absolute_name(t[2], origin) : origin, depth + 1);
+  // The origin the included file starts from, and the owner it inherits; the including
+  // file's own are unchanged after it (RFC 1035 §5.1).
+  read(inc_path, *body, t.size() == 3 ? absolute_name(t[2], origin) : origin, depth + 1, owner);
 }
 
 void Loader::generate(const std::string& path, int at, const std::vector<std::string>& t,
@@ -466,24 +505,54 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
   std::string written = name;
   name_lower(name);
   ldns_rr* raw = nullptr;
+  // RDATA read here rather than by ldns: RFC 3597 data, NXT (which ldns cannot read) and
+  // NSAP (which it reads too leniently).
+  std::optional<std::string> own;
+  std::optional<std::string> next_hash;  // NSEC3's, see below
   if (k < t.size() && t[k] == "\\#") {
     // RFC 3597 §5: parsed here, strictly, and up to 65535 bytes; ldns takes the record
     // from wire form, so a known type's RDATA is still checked against its format.
     auto rdata = master::parse_generic_rdata(t, k + 1);
     if (!rdata) return error(path, at, rdata.error().message);
+    own = std::move(*rdata);
+  } else if (type == kNxt) {
+    // RFC 2535 §5.2: the next name, then the types present (1-127) as a bitmap.
+    if (k >= t.size()) return error(path, at, "NXT needs a next domain name and types");
+    LdnsRdf next(ldns_dname_new_frm_str(absolute_name(t[k], origin).c_str()));
+    if (!next) return error(path, at, fmt::format("NXT: bad domain name {}", t[k]));
+    std::vector<uint16_t> types;
+    for (size_t i = k + 1; i < t.size(); ++i) {
+      const auto n = uint16_t(ldns_get_rr_type_by_name(t[i].c_str()));
+      if (n == 0 || n > 127)
+        return error(path, at, fmt::format("NXT: {} is not a type from 1 to 127 (RFC 2535 5.2)", t[i]));
+      types.push_back(n);
+    }
+    own = std::string(reinterpret_cast<const char*>(ldns_rdf_data(next.get())),
+                      ldns_rdf_size(next.get())) + master::nxt_bitmap(types);
+  } else if (type == kNsap) {
+    if (k + 1 != t.size()) return error(path, at, "NSAP needs one address (RFC 1706 5)");
+    auto nsap = master::parse_nsap(t[k]);
+    if (!nsap) return error(path, at, nsap.error().message);
+    own = std::move(*nsap);
+  }
+  if (own) {
     std::string wire = written;
     uint8_t fixed[10];
     put16(fixed, type);
     put16(fixed + 2, 1);
     put16(fixed + 4, 0);
     put16(fixed + 6, 0);
-    put16(fixed + 8, uint16_t(rdata->size()));
+    put16(fixed + 8, uint16_t(own->size()));
     wire.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
-    wire += *rdata;
+    wire += *own;
     size_t pos = 0;
     const ldns_status s = ldns_wire2rr(&raw, reinterpret_cast<const uint8_t*>(wire.data()),
                                        wire.size(), &pos, LDNS_SECTION_ANSWER);
-    if (s != LDNS_STATUS_OK || pos != wire.size()) {
+    // ldns stops at the end of short RDATA without a word: a known type needs its fields.
+    const ldns_rr_descriptor* d = ldns_rr_descript(type);
+    const bool short_rdata = s == LDNS_STATUS_OK && d && d->_type == type &&
+                             ldns_rr_rd_count(raw) < ldns_rr_descriptor_minimum(d);
+    if (s != LDNS_STATUS_OK || pos != wire.size() || short_rdata) {
       ldns_rr_free(raw);
       return error(path, at, fmt::format("\\# data is not valid {} RDATA", type_text));
     }
@@ -492,8 +561,26 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     // ldns reads an SVCB/HTTPS alpn value as one ID (RFC 9460 Appendix A.1 has two levels of
     // escapes): gslbd encodes it and hands it to ldns as a private key, renamed back below.
     bool alpn = false;
+    // NSEC3's next hashed owner name is base32hex without padding, of any length (RFC 5155
+    // §3.3); ldns wants whole 5-byte groups and takes padding. It is read here, and ldns
+    // gets a stand-in of 5 bytes that is replaced after.
+    if (type == kNsec3 && k + 4 < t.size()) {
+      auto hash = master::base32hex_decode(t[k + 4]);
+      if (!hash) return error(path, at, "NSEC3 next hashed owner name " + hash.error().message);
+      if (t[k] == "1" && hash->size() != 20)
+        return error(path, at, fmt::format("NSEC3 next hashed owner name is {} bytes; SHA-1 "
+                                           "(algorithm 1) makes 20 (RFC 5155 3.1.7)", hash->size()));
+      if (hash->empty() || hash->size() > 255)
+        return error(path, at, "NSEC3 next hashed owner name must be 1 to 255 bytes");
+      next_hash = std::move(*hash);
+    }
+    const size_t hash_at = k + 4;
     for (; k < t.size(); ++k) {
       const std::string& tok = t[k];
+      if (next_hash && k == hash_at) {
+        text += " 00000000";
+        continue;
+      }
       const bool svcb = type == kSvcb || type == kHttps;
       const size_t eq = tok.find('=');
       if (svcb && !alpn && eq != std::string::npos &&
@@ -543,8 +630,18 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     return;
   }
   ParsedRdata rdata = make_rdata(rr.get());
-  if ((type == kSvcb || type == kHttps) && !master::svcb_rekey(rdata.wire, kAlpnStandIn, 1))
-    return error(path, at, "SVCB/HTTPS parameters are not well formed");
+  if (type == kSvcb || type == kHttps) {
+    if (!master::svcb_rekey(rdata.wire, kAlpnStandIn, 1))
+      return error(path, at, "SVCB/HTTPS parameters are not well formed");
+    if (std::string why = master::svcb_check(rdata.wire); !why.empty()) return error(path, at, why);
+  }
+  if (next_hash) {
+    // Algorithm, flags, iterations, salt (length first), then the hash (length first).
+    const size_t hash_len_at = rdata.wire.size() > 4 ? 5 + uint8_t(rdata.wire[4]) : 0;
+    if (hash_len_at == 0 || hash_len_at + 6 > rdata.wire.size() || rdata.wire[hash_len_at] != 5)
+      return error(path, at, "NSEC3 RDATA is not well formed");
+    rdata.wire.replace(hash_len_at, 6, char(next_hash->size()) + *next_hash);
+  }
   if (rdata.wire.size() > kMaxRdata)
     return error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
                                        "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
@@ -591,12 +688,37 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     for (; i < order.size() && name_of(log_[order[i]]) == name;) {
       const uint16_t type = log_[order[i]].type;
       const LogRec& first = log_[order[i]];
-      // RFC 4035 §2.5: a signed CNAME has its RRSIG and NSEC beside it.
-      if (type != rrtype::RRSIG && type != rrtype::NSEC) ++types;
+      // RFC 4035 §2.5: a signed CNAME has its RRSIG and NSEC beside it; BIND also allows the
+      // KEY and SIG of RFC 2535 §2.3.5 there.
+      if (type != rrtype::RRSIG && type != rrtype::NSEC && type != kKey && type != kSig) ++types;
       std::vector<uint32_t> kept;
       seen.clear();
       for (; i < order.size() && same_set(log_[order[i]], first); ++i) {
         const LogRec& r = log_[order[i]];
+        const std::string_view wire = compared_of(order[i]);
+        uint32_t* dup = nullptr;
+        auto find = [&] {
+          for (uint32_t& k : kept)
+            if (compared_of(k) == wire) return dup = &k, void();
+        };
+        if (kept.size() < kScanLimit) {
+          find();
+        } else {
+          if (kept.size() == kScanLimit)
+            for (uint32_t k : kept) seen.insert(record_hash(name, type, compared_of(k)));
+          // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
+          if (!seen.insert(record_hash(name, type, wire)).second) find();
+        }
+        if (dup) {
+          // As BIND: within one batch of records the later one stays (with its spelling of
+          // the names in its RDATA), across batches the one loaded first.
+          if (log_[*dup].batch == r.batch) {
+            keep[*dup] = false;
+            keep[order[i]] = true;
+            *dup = order[i];
+          }
+          continue;
+        }
         if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME || type == rrtype::DNAME)) {
           error(files_[r.file], r.line, fmt::format("more than one {} record at {}",
                                                     type == rrtype::SOA     ? "SOA"
@@ -605,18 +727,6 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
                                                     name_to_text(name)));
           continue;
         }
-        const std::string_view wire = wire_of(r);
-        bool dup = false;
-        if (kept.size() < kScanLimit) {
-          for (uint32_t k : kept) dup = dup || wire_of(log_[k]) == wire;
-        } else {
-          if (kept.size() == kScanLimit)
-            for (uint32_t k : kept) seen.insert(record_hash(name, type, wire_of(log_[k])));
-          // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
-          if (!seen.insert(record_hash(name, type, wire)).second)
-            for (uint32_t k : kept) dup = dup || wire_of(log_[k]) == wire;
-        }
-        if (dup) continue;
         kept.push_back(order[i]);
         keep[order[i]] = true;
       }

@@ -98,6 +98,45 @@ TEST_CASE("SVCB parameters re-keyed stay in key order") {
   CHECK_FALSE(svcb_rekey(bad, 65534, 1));
 }
 
+TEST_CASE("SVCB parameters against RFC 9460's rules: mandatory keys present, none twice") {
+  // priority 1, target ".", then parameters
+  const std::string head("\x00\x01\x00", 3);
+  const std::string port("\x00\x03\x00\x02\x01\xbb", 6);            // port=443
+  const std::string mand_alpn("\x00\x00\x00\x02\x00\x01", 6);       // mandatory=alpn
+  const std::string mand_port("\x00\x00\x00\x02\x00\x03", 6);       // mandatory=port
+  const std::string mand_self("\x00\x00\x00\x04\x00\x00\x00\x03", 8);  // mandatory=mandatory,port
+  CHECK(svcb_check(head + port).empty());
+  CHECK(svcb_check(head + mand_port + port).empty());
+  CHECK(svcb_check(head + mand_alpn + port).find("key1") != std::string::npos);
+  CHECK_FALSE(svcb_check(head + mand_self + port).empty());
+  CHECK(svcb_check(head + port + port).find("twice") != std::string::npos);
+}
+
+TEST_CASE("base32hex as NSEC3 writes it: no padding, whole bytes, zero trailing bits") {
+  // BIND 9.18: "CPNMU" (good-nsec3-nopadhash) loads, "CPNMU===" and "0123456" do not.
+  auto cp = base32hex_decode("CPNMU");
+  REQUIRE(cp);
+  CHECK(*cp == "foo");
+  CHECK(base32hex_decode("cpnmu").value() == *cp);
+  CHECK(base32hex_decode("0123456789abcdefghijklmnopqrstuv").value().size() == 20);
+  CHECK_FALSE(base32hex_decode("CPNMU==="));
+  CHECK_FALSE(base32hex_decode("0123456"));  // its last 3 bits are 110
+  CHECK(base32hex_decode("0123450").value().size() == 4);
+  CHECK_FALSE(base32hex_decode("CPN"));  // 15 bits: not whole bytes
+  CHECK_FALSE(base32hex_decode("WXYZ"));  // past 'v'
+}
+
+TEST_CASE("NXT bitmaps and NSAP addresses") {
+  // A(1) NS(2) SIG(24) KEY(25) NXT(30): bits 1, 2, 24, 25, 30 (RFC 2535 5.2)
+  CHECK(nxt_bitmap({1, 2, 24, 25, 30}) == std::string("\x60\x00\x00\xc2", 4));
+  CHECK(nxt_bitmap({127}) == std::string(15, '\0') + "\x01");
+  CHECK(parse_nsap("0x47.0005.80").value() == std::string("\x47\x00\x05\x80", 4));
+  CHECK_FALSE(parse_nsap("0x"));
+  CHECK_FALSE(parse_nsap("0x4"));
+  CHECK_FALSE(parse_nsap("47"));
+  CHECK_FALSE(parse_nsap("0x4g"));
+}
+
 TEST_CASE("$GENERATE ranges and BIND's modifiers") {
   auto r = parse_generate_range("1-10/3");
   REQUIRE(r);
