@@ -119,7 +119,7 @@ bool EntryReader::next(Entry& out, std::string& error) {
 std::optional<uint32_t> parse_ttl(std::string_view t) {
   if (t.empty() || !std::isdigit(static_cast<unsigned char>(t[0]))) return std::nullopt;
   uint64_t total = 0, n = 0;
-  bool digits = false;
+  bool digits = false, units = false;
   for (char c : t) {
     if (std::isdigit(static_cast<unsigned char>(c))) {
       n = n * 10 + uint64_t(c - '0');
@@ -140,8 +140,11 @@ std::optional<uint32_t> parse_ttl(std::string_view t) {
     total += n * unit;
     n = 0;
     digits = false;
+    units = true;
     if (total > 0xffffffffull) return std::nullopt;
   }
+  // Once units are used every number has one: BIND reads "1h30" as no TTL at all.
+  if (units && digits) return std::nullopt;
   total += n;
   if (total > 0xffffffffull) return std::nullopt;
   return uint32_t(total);
@@ -372,6 +375,34 @@ bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to) {
     rdata += p.bytes.substr(2);
   }
   return true;
+}
+
+std::vector<std::string> split_strings(std::string_view token) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < token.size(); ++i) {
+    const char c = token[i];
+    if (c == '\\' && i + 1 < token.size()) {
+      cur += c;
+      cur += token[++i];
+    } else if (c == '"') {
+      if (quoted) {
+        out.push_back(cur + c);
+        cur.clear();
+      } else if (!cur.empty()) {
+        out.push_back(std::move(cur));
+        cur = "\"";
+      } else {
+        cur = "\"";
+      }
+      quoted = !quoted;
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
 }
 
 std::string svcb_check(std::string_view rdata) {

@@ -37,7 +37,8 @@ class EntryReader {
   int line_ = 1;
 };
 
-// A TTL as BIND writes it: seconds ("3600") or units ("1h30m", "2W", "1d"), case-insensitive;
+// A TTL as BIND writes it: seconds ("3600") or units ("1h30m", "2W", "1d", each number with
+// its unit: "1h30" is not a TTL), case-insensitive;
 // at most 2^32-1. Nothing if the token is not a TTL.
 std::optional<uint32_t> parse_ttl(std::string_view token);
 // IN, CH, CS, HS or CLASSnnn (RFC 3597 §5), case-insensitive: the class number, else nothing.
@@ -68,6 +69,11 @@ core::Result<std::string> svcb_alpn_wire(std::string_view value);
 // In SVCB/HTTPS RDATA, gives the parameter keyed `from` the key `to`, keeping the parameters
 // in increasing key order (RFC 9460 §2.2). False if the RDATA is not well formed.
 bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to);
+
+// A token of a character-string field split as BIND's lexer splits it: a quote ends the text
+// before it and a quoted string ends at its closing quote, so `a"b"c` is a, "b" and c and
+// `"a""b"` is "a" and "b". Escapes stay as written.
+std::vector<std::string> split_strings(std::string_view token);
 
 // SVCB/HTTPS RDATA (after svcb_rekey) against RFC 9460's rules for its parameters: no key
 // twice (§2.2), and the keys `mandatory` lists are present, not `mandatory` itself and none

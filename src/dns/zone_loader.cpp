@@ -1,10 +1,12 @@
 // Master-file loading: entries and directives read here as BIND reads them (master_text.hpp),
 // each record's RDATA parsed by ldns, every error with its file and line.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <optional>
 #include <set>
@@ -28,7 +30,27 @@ constexpr size_t kMaxRdata = 65535;
 // they reach it; RFC 3597 data is read here and may be longer.
 constexpr size_t kMaxEntryText = 65535;
 constexpr uint16_t kSvcb = 64, kHttps = 65;
-constexpr uint16_t kSig = 24, kKey = 25, kNxt = 30, kNsap = 22, kNsec3 = 50;
+constexpr uint16_t kSig = 24, kKey = 25, kNxt = 30, kNsap = 22, kNsec3 = 50, kAmtrelay = 260;
+constexpr uint16_t kX25 = 19, kIsdn = 20, kSpf = 99;
+
+// Types BIND 9.18 reads that this ldns does not know, and the type whose presentation and
+// wire form they share (0: read here).
+struct KnownElsewhere {
+  std::string_view name;
+  uint16_t type, read_as;
+};
+constexpr KnownElsewhere kKnownElsewhere[] = {
+    {"NINFO", 56, rrtype::TXT},   {"AVC", 258, rrtype::TXT},   {"RESINFO", 261, rrtype::TXT},
+    {"WALLET", 262, rrtype::TXT}, {"TA", 32768, rrtype::DS}, {"AMTRELAY", kAmtrelay, 0},
+};
+
+// A number from 0 to `max`, in decimal.
+std::optional<unsigned> small_number(std::string_view t, unsigned max) {
+  unsigned v = 0;
+  const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (r.ec != std::errc() || r.ptr != t.data() + t.size() || v > max) return std::nullopt;
+  return v;
+}
 // The private-use key (RFC 9460 §14.3.2) an alpn value passes through ldns as.
 constexpr uint16_t kAlpnStandIn = 65534;
 
@@ -495,7 +517,10 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
   }
   if (k >= t.size()) return error(path, at, "a record without a type");
   const std::string& type_text = t[k++];
-  const uint16_t type = uint16_t(ldns_get_rr_type_by_name(type_text.c_str()));
+  uint16_t type = uint16_t(ldns_get_rr_type_by_name(type_text.c_str()));
+  uint16_t read_as = type;
+  for (const KnownElsewhere& e : kKnownElsewhere)
+    if (type == 0 ? iequals(type_text, e.name) : type == e.type) type = e.type, read_as = e.read_as;
   if (type == 0) return error(path, at, fmt::format("unknown type {}", type_text));
   if (cls && *cls != 1) return error(path, at, "only class IN is served");
   LdnsRdf owner_rdf(ldns_dname_new_frm_str(owner.c_str()));
@@ -529,6 +554,29 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     }
     own = std::string(reinterpret_cast<const char*>(ldns_rdf_data(next.get())),
                       ldns_rdf_size(next.get())) + master::nxt_bitmap(types);
+  } else if (type == kAmtrelay) {
+    // RFC 8777 §4.3: precedence, the discovery-optional bit, the relay type, the relay (none:
+    // ".", IPv4, IPv6 or a domain name).
+    if (k + 4 != t.size()) return error(path, at, "AMTRELAY needs precedence, D bit, type and relay");
+    const auto prec = small_number(t[k], 255), d = small_number(t[k + 1], 1),
+               kind = small_number(t[k + 2], 3);
+    if (!prec || !d || !kind)
+      return error(path, at, "AMTRELAY: precedence 0-255, D bit 0 or 1, type 0-3 (RFC 8777 4.3)");
+    std::string relay;
+    const std::string& r = t[k + 3];
+    if (*kind == 0) {
+      if (r != ".") return error(path, at, "AMTRELAY type 0 has no relay: write \".\"");
+    } else if (*kind == 1 || *kind == 2) {
+      uint8_t addr[16];
+      if (inet_pton(*kind == 1 ? AF_INET : AF_INET6, r.c_str(), addr) != 1)
+        return error(path, at, fmt::format("AMTRELAY: {} is not an IPv{} address", r, *kind == 1 ? 4 : 6));
+      relay.assign(reinterpret_cast<const char*>(addr), *kind == 1 ? 4 : 16);
+    } else {
+      LdnsRdf name(ldns_dname_new_frm_str(absolute_name(r, origin).c_str()));
+      if (!name) return error(path, at, fmt::format("AMTRELAY: bad domain name {}", r));
+      relay.assign(reinterpret_cast<const char*>(ldns_rdf_data(name.get())), ldns_rdf_size(name.get()));
+    }
+    own = std::string{char(*prec), char(*d << 7 | *kind)} + relay;
   } else if (type == kNsap) {
     if (k + 1 != t.size()) return error(path, at, "NSAP needs one address (RFC 1706 5)");
     auto nsap = master::parse_nsap(t[k]);
@@ -557,7 +605,7 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
       return error(path, at, fmt::format("\\# data is not valid {} RDATA", type_text));
     }
   } else {
-    std::string text = owner + " 0 IN " + type_text;
+    std::string text = owner + " 0 IN " + (read_as == type ? type_text : rrtype_to_text(read_as));
     // ldns reads an SVCB/HTTPS alpn value as one ID (RFC 9460 Appendix A.1 has two levels of
     // escapes): gslbd encodes it and hands it to ldns as a private key, renamed back below.
     bool alpn = false;
@@ -575,10 +623,18 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
       next_hash = std::move(*hash);
     }
     const size_t hash_at = k + 4;
+    // Types made of character-strings: a quote inside a token starts a new string, as BIND
+    // reads `a"b"c` (three strings), where ldns would keep the quotes as text.
+    const bool strings = read_as == rrtype::TXT || read_as == rrtype::HINFO || read_as == kSpf ||
+                         read_as == kIsdn || read_as == kX25;
     for (; k < t.size(); ++k) {
       const std::string& tok = t[k];
       if (next_hash && k == hash_at) {
         text += " 00000000";
+        continue;
+      }
+      if (strings && tok.find('"', 1) != std::string::npos) {
+        for (const std::string& part : master::split_strings(tok)) (text += ' ') += part;
         continue;
       }
       const bool svcb = type == kSvcb || type == kHttps;

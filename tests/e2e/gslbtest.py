@@ -25,8 +25,10 @@ try:
     import dns.message
     import dns.name
     import dns.opcode
+    import dns.exception
     import dns.query
     import dns.rcode
+    import dns.rdata
     import dns.rdataclass
     import dns.rdatatype
     import dns.rrset
@@ -234,14 +236,34 @@ def bind_records(text):
     recs = []
     for line in text.splitlines():
         parts = line.split(None, 4)
-        if len(parts) < 5 or line.startswith(";"):
+        if len(parts) < 4 or line.startswith(";"):
             continue
-        recs.append((parts[0], int(parts[1]), parts[3], " ".join(parts[4].split())))
+        rdata = parts[4] if len(parts) == 5 else ""  # APL may have none
+        recs.append((parts[0], int(parts[1]), parts[3], " ".join(rdata.split())))
     return recs
+
+
+def _register_rfc1035_types():
+    """dnspython reads MD, MF, MB, MG, MR and MINFO as opaque bytes, and a server may compress
+    the names in them (RFC 3597 §4: they are RFC 1035 types), which opaque bytes cannot hold
+    outside their message: read them as the names they are."""
+    import types
+    import dns.rdtypes.ANY.RP
+    import dns.rdtypes.nsbase
+    module = types.ModuleType("gslbtest_rfc1035_types")
+    for rdtype in ("MD", "MF", "MB", "MG", "MR"):
+        setattr(module, rdtype, type(rdtype, (dns.rdtypes.nsbase.NSBase,), {"__slots__": ()}))
+    module.MINFO = type("MINFO", (dns.rdtypes.ANY.RP.RP,), {"__slots__": ()})
+    for rdtype in ("MD", "MF", "MB", "MG", "MR", "MINFO"):
+        try:
+            dns.rdata.register_type(module, dns.rdatatype.from_text(rdtype), rdtype)
+        except dns.exception.DNSException:  # registered before, or dnspython knows it now
+            pass
 
 
 def axfr_records(port, origin, host="127.0.0.1"):
     """A zone transfer from gslbd: (owner as sent, ttl, type number, RDATA bytes), one SOA."""
+    _register_rfc1035_types()
     out = []
     soas = 0
     for m in dns.query.xfr(host, origin, port=port, timeout=10, relativize=False, lifetime=60):

@@ -93,6 +93,16 @@ CASES = {
                  "0123456789abcdefghijklmnopqrstuv NSEC3 1 0 0 - 0123456789abcdefghijklmnopqrstuv NS\n"
                  "n NXT z.oddtypes.test. A NS SIG KEY NXT\nm NXT Other. MX\n"
                  "p NSAP 0x47.0005.80.005a00.0000.0001.e133.ffffff000162.00\n", {}),
+    # Character-strings split where BIND's lexer splits them: a quote inside a token.
+    "strings": ("$TTL 60\n" + SOA + 'a TXT x"y"z\nb TXT "p""q" r"s t"\nc HINFO "cpu"os\n', {}),
+    # Types BIND reads and this ldns does not know: TXT-shaped NINFO, AVC, RESINFO and WALLET,
+    # DS-shaped TA, AMTRELAY (RFC 8777); and MINFO, whose names AXFR may compress.
+    "moretypes": ("$TTL 60\n" + SOA + 'n NINFO "a b" c\nv AVC app:1|id:2\n'
+                  "r RESINFO qnamemin exterr=15,16\nw WALLET \"ETH 0x01\"\n"
+                  "t TA 30795 1 1 310D27F4D82C1FC2400704EA9939FE6E1CEAA3B9\n"
+                  "m0 AMTRELAY 10 0 0 .\nm1 AMTRELAY 20 1 1 192.0.2.15\n"
+                  "m2 AMTRELAY 30 0 2 2001:db8::15\nm3 AMTRELAY 40 1 3 Relay.Example.\n"
+                  "mi MINFO rm em.moretypes.test.\n", {}),
     # Out-of-zone data: skipped with a warning, as BIND does.
     "outside": ("$TTL 60\n" + SOA + "in A 192.0.2.8\nfoo.example. A 192.0.2.9\n", {}),
 }
@@ -110,6 +120,9 @@ REJECTED = {
     # RFC 9460 §8: a key that mandatory lists must be present.
     "svcbmand": ("$TTL 60\n" + SOA + "s SVCB 1 . mandatory=alpn port=443\n", {}),
     "nsapnone": ("$TTL 60\n" + SOA + "p NSAP 0x\n", {}),
+    # Once a TTL uses units every number has one: "1h30" is no TTL (and no type).
+    "ttlunit": ("$TTL 60\n" + SOA + "x 1h30 A 192.0.2.1\n", {}),
+    "amtzero": ("$TTL 60\n" + SOA + "m AMTRELAY 10 0 0 relay.example.\n", {}),
     # RFC 3597 data too short for its (known) type.
     "shortrd": ("$TTL 60\n" + SOA + "x NSEC3PARAM \\# 2 0100\n", {}),
 }

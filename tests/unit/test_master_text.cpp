@@ -126,6 +126,17 @@ TEST_CASE("base32hex as NSEC3 writes it: no padding, whole bytes, zero trailing 
   CHECK_FALSE(base32hex_decode("WXYZ"));  // past 'v'
 }
 
+TEST_CASE("character-strings split at quotes inside a token, as BIND's lexer does") {
+  using V = std::vector<std::string>;
+  CHECK(split_strings("a\"b\"c") == V{"a", "\"b\"", "c"});
+  CHECK(split_strings("\"p\"\"q\"") == V{"\"p\"", "\"q\""});
+  CHECK(split_strings("a\\\"b") == V{"a\\\"b"});  // an escaped quote is text
+  CHECK(split_strings("plain") == V{"plain"});
+  CHECK_FALSE(parse_ttl("1h30"));
+  CHECK_FALSE(parse_ttl("10s5"));
+  CHECK(parse_ttl("30m1h") == 5400u);
+}
+
 TEST_CASE("NXT bitmaps and NSAP addresses") {
   // A(1) NS(2) SIG(24) KEY(25) NXT(30): bits 1, 2, 24, 25, 30 (RFC 2535 5.2)
   CHECK(nxt_bitmap({1, 2, 24, 25, 30}) == std::string("\x60\x00\x00\xc2", 4));
