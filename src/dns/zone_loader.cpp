@@ -31,7 +31,7 @@ constexpr size_t kMaxRdata = 65535;
 constexpr size_t kMaxEntryText = 65535;
 constexpr uint16_t kSvcb = 64, kHttps = 65;
 constexpr uint16_t kSig = 24, kKey = 25, kNxt = 30, kNsap = 22, kNsec3 = 50, kAmtrelay = 260;
-constexpr uint16_t kX25 = 19, kIsdn = 20, kSpf = 99;
+constexpr uint16_t kX25 = 19, kIsdn = 20, kSpf = 99, kCaa = 257;
 
 // Types BIND 9.18 reads that this ldns does not know, and the type whose presentation and
 // wire form they share (0: read here).
@@ -623,6 +623,9 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
       next_hash = std::move(*hash);
     }
     const size_t hash_at = k + 4;
+    // CAA's value may be written without quotes (RFC 8659 4.1.1: a character-string or a
+    // contiguous set of characters); ldns wants the quotes.
+    const size_t caa_value_at = read_as == kCaa ? k + 2 : t.size();
     // Types made of character-strings: a quote inside a token starts a new string, as BIND
     // reads `a"b"c` (three strings), where ldns would keep the quotes as text.
     const bool strings = read_as == rrtype::TXT || read_as == rrtype::HINFO || read_as == kSpf ||
@@ -631,6 +634,10 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
       const std::string& tok = t[k];
       if (next_hash && k == hash_at) {
         text += " 00000000";
+        continue;
+      }
+      if (k == caa_value_at && k + 1 == t.size() && tok[0] != '"') {
+        text += " \"" + tok + '"';
         continue;
       }
       if (strings && tok.find('"', 1) != std::string::npos) {

@@ -93,8 +93,10 @@ CASES = {
                  "0123456789abcdefghijklmnopqrstuv NSEC3 1 0 0 - 0123456789abcdefghijklmnopqrstuv NS\n"
                  "n NXT z.oddtypes.test. A NS SIG KEY NXT\nm NXT Other. MX\n"
                  "p NSAP 0x47.0005.80.005a00.0000.0001.e133.ffffff000162.00\n", {}),
-    # Character-strings split where BIND's lexer splits them: a quote inside a token.
-    "strings": ("$TTL 60\n" + SOA + 'a TXT x"y"z\nb TXT "p""q" r"s t"\nc HINFO "cpu"os\n', {}),
+    # Character-strings split where BIND's lexer splits them: a quote inside a token; a CAA
+    # value without quotes.
+    "strings": ("$TTL 60\n" + SOA + 'a TXT x"y"z\nb TXT "p""q" r"s t"\nc HINFO "cpu"os\n'
+                "d CAA 0 issue ca.example\n", {}),
     # Types BIND reads and this ldns does not know: TXT-shaped NINFO, AVC, RESINFO and WALLET,
     # DS-shaped TA, AMTRELAY (RFC 8777); and MINFO, whose names AXFR may compress.
     "moretypes": ("$TTL 60\n" + SOA + 'n NINFO "a b" c\nv AVC app:1|id:2\n'
