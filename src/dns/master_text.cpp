@@ -301,10 +301,12 @@ core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i) 
   return out;
 }
 
-core::Result<std::string> svcb_alpn_wire(std::string_view value) {
+namespace {
+
+// A char-string's bytes (RFC 1035 5.1 escapes: \DDD and \X), quoted or not.
+core::Result<std::string> char_string_bytes(std::string_view value) {
   if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
     value = value.substr(1, value.size() - 2);
-  // First level: the char-string's escapes.
   std::string text;
   for (size_t i = 0; i < value.size(); ++i) {
     if (value[i] != '\\') {
@@ -323,6 +325,25 @@ core::Result<std::string> svcb_alpn_wire(std::string_view value) {
     } else {
       return core::Error{"", 0, 0, fmt::format("alpn {}: ends in a backslash", value)};
     }
+  }
+  return text;
+}
+
+}  // namespace
+
+core::Result<std::string> svcb_alpn_wire(std::string_view value, bool generic) {
+  // First level: the char-string's escapes.
+  auto bytes = char_string_bytes(value);
+  if (!bytes) return bytes;
+  const std::string& text = *bytes;
+  if (generic) {
+    // key1=...: the bytes are the wire form (RFC 9460 2.1), which must be a list of IDs.
+    for (size_t at = 0; at < text.size(); at += 1 + uint8_t(text[at]))
+      if (text[at] == 0 || at + 1 + uint8_t(text[at]) > text.size())
+        return core::Error{"", 0, 0, fmt::format("key1 {}: not a list of length-prefixed alpn "
+                                                 "IDs (RFC 9460 7.1.1)", value)};
+    if (text.empty()) return core::Error{"", 0, 0, fmt::format("key1 {}: no alpn ID", value)};
+    return text;
   }
   // Second level: the comma-separated list.
   std::string wire, id;

@@ -65,7 +65,9 @@ core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i);
 // not) to its wire form. The value is a char-string (`\DDD`, `\X`) holding a comma-separated
 // list in which `\,` is a comma inside an ID: `alpn="h1\,h2"` is the two IDs h1 and h2,
 // `alpn="a\\,b"` the one ID "a,b". ldns reads it as one ID with a backslash in it.
-core::Result<std::string> svcb_alpn_wire(std::string_view value);
+// With `generic` (the value was written as key1=...), the char-string's bytes are the wire
+// form itself (RFC 9460 §2.1), checked to be a list of length-prefixed IDs.
+core::Result<std::string> svcb_alpn_wire(std::string_view value, bool generic = false);
 // In SVCB/HTTPS RDATA, gives the parameter keyed `from` the key `to`, keeping the parameters
 // in increasing key order (RFC 9460 §2.2). False if the RDATA is not well formed.
 bool svcb_rekey(std::string& rdata, uint16_t from, uint16_t to);

@@ -648,7 +648,8 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
       const size_t eq = tok.find('=');
       if (svcb && !alpn && eq != std::string::npos &&
           (iequals(tok.substr(0, eq), "alpn") || iequals(tok.substr(0, eq), "key1"))) {
-        auto wire = master::svcb_alpn_wire(std::string_view(tok).substr(eq + 1));
+        auto wire = master::svcb_alpn_wire(std::string_view(tok).substr(eq + 1),
+                                           iequals(tok.substr(0, eq), "key1"));
         if (!wire) return error(path, at, wire.error().message);
         text += fmt::format(" key{}=\"", kAlpnStandIn);
         for (unsigned char c : *wire) text += fmt::format("\\{:03d}", c);

@@ -61,7 +61,9 @@ CASES = {
              'b HTTPS 1 svc.example. alpn=h2,h3 ipv4hint=192.0.2.1,192.0.2.2\n'
              'c HTTPS 0 d.svcb.test.\n'
              'd SVCB 16 foo.example.org. mandatory=alpn alpn="a\\\\,b,h2" ipv6hint=2001:db8::1 '
-             'key65333="x y"\n', {}),
+             'key65333="x y"\n'
+             # key1= is the generic form: its bytes are the wire form (RFC 9460 §2.1).
+             'e SVCB 1 . key1="\\002h2\\002h3"\n', {}),
     # RRSIGs keep each covered type's TTL.
     "rrsig": ("$TTL 60\n" + SOA + "a 100 A 192.0.2.1\na 200 TXT \"t\"\n"
               "a 100 RRSIG A 8 3 100 20300101000000 20200101000000 12345 rrsig.test. "
@@ -124,6 +126,7 @@ REJECTED = {
     "nsapnone": ("$TTL 60\n" + SOA + "p NSAP 0x\n", {}),
     # Once a TTL uses units every number has one: "1h30" is no TTL (and no type).
     "ttlunit": ("$TTL 60\n" + SOA + "x 1h30 A 192.0.2.1\n", {}),
+    "svcbkey1": ("$TTL 60\n" + SOA + "s SVCB 1 . key1=h2\n", {}),
     "amtzero": ("$TTL 60\n" + SOA + "m AMTRELAY 10 0 0 relay.example.\n", {}),
     # RFC 3597 data too short for its (known) type.
     "shortrd": ("$TTL 60\n" + SOA + "x NSEC3PARAM \\# 2 0100\n", {}),

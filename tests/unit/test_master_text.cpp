@@ -89,6 +89,14 @@ TEST_CASE("SVCB alpn: two levels of escapes (RFC 9460 Appendix A.1)") {
   CHECK_FALSE(svcb_alpn_wire("\"\""));
 }
 
+TEST_CASE("SVCB key1=: the value's bytes are the alpn wire form (RFC 9460 2.1)") {
+  CHECK(svcb_alpn_wire("\"\\002h2\"", true).value() == std::string("\x02h2", 3));
+  CHECK(svcb_alpn_wire("\\002h2\\002h3", true).value() == std::string("\x02h2\x02h3", 6));
+  CHECK_FALSE(svcb_alpn_wire("h2", true));  // 'h' would be a length of 104
+  CHECK_FALSE(svcb_alpn_wire("\"\"", true));
+  CHECK(svcb_alpn_wire("h2", false).value() == std::string("\x02h2", 3));
+}
+
 TEST_CASE("SVCB parameters re-keyed stay in key order") {
   // priority 1, target ".", key 3 (port 8443), key 65534 (2 bytes "h2" as an alpn list)
   std::string rdata("\x00\x01\x00" "\x00\x03\x00\x02\x20\xfb" "\xff\xfe\x00\x03\x02h2", 3 + 6 + 7);
