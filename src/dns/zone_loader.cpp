@@ -850,7 +850,12 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     const size_t sets_at = zone.rrset_store.size();
     while (i < order.size() && name_of(log_[order[i]]) == name) {
       const uint16_t type = log_[order[i]].type;
-      const uint32_t ttl = log_[order[i]].ttl;  // the first's (RFC 2181 §5.2)
+      // One TTL for the set (RFC 2181 §5.2), as BIND gives it: the first record's of the last
+      // batch that holds records of the set (a batch adds its records with its first one's
+      // TTL, and a later batch's TTL replaces the set's).
+      uint32_t ttl = log_[order[i]].ttl;
+      for (size_t j = i + 1; j < order.size() && same_set(log_[order[j]], log_[order[i]]); ++j)
+        if (log_[order[j]].batch != log_[order[j - 1]].batch) ttl = log_[order[j]].ttl;
       // The owner as the set's first record spelled it (as BIND keeps it, per RRset).
       const char* spelled = nullptr;
       if (const uint32_t sp = log_[order[i]].spelling) {

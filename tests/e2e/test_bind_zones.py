@@ -85,6 +85,12 @@ CASES = {
     "dupcase": ("$TTL 60\n" + SOA + "x MX 10 a.b\nx MX 10 A.B\nx MX 20 c\ny MX 10 Some.Name\n"
                 "Y MX 10 sOMe.nAME\nz NS p.q\nw A 192.0.2.1\nz NS P.Q\nv CNAME T\nv CNAME t\n"
                 "v CNAME T\n", {}),
+    # An RRset's TTL, as BIND gives it: within a run of records whose owner is spelled alike
+    # the first one's, and a later run's replaces an earlier one's (for RRSIGs per covered
+    # type too).
+    "setttl": ("$TTL 60\n" + SOA + "x 100 A 192.0.2.1\nx 200 A 192.0.2.2\ny A 192.0.2.3\n"
+               "x 300 A 192.0.2.4\nz 100 TXT \"a\"\nZ 50 TXT \"b\"\nw 100 MX 10 a\nv A 192.0.2.5\n"
+               "w 200 MX 10 A\n", {}),
     # BIND allows the KEY of RFC 2535 §2.3.5 beside a CNAME (and SIG, which dnspython
     # cannot read to compare).
     "keycname": ("$TTL 60\n" + SOA + "k CNAME ns1\nk KEY 0 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n",
