@@ -222,6 +222,9 @@ core::Result<GenerateRange> parse_generate_range(std::string_view text) {
 
 core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i) {
   std::string out;
+  // A plain `$` adds the offset of the last ${...} before it, as BIND does ("a${1}-$" of 5 is
+  // "a6-6"); width and base are the modifier's own.
+  int64_t last_offset = 0;
   for (size_t k = 0; k < tmpl.size();) {
     const char c = tmpl[k];
     if (c == '\\') {
@@ -239,7 +242,7 @@ core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i) 
       k += 2;
       continue;
     }
-    int64_t offset = 0;
+    int64_t offset = last_offset;
     unsigned width = 0;
     char base = 'd';
     ++k;
@@ -255,6 +258,7 @@ core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i) 
       };
       const char* p = mods.data();
       const char* end = mods.data() + mods.size();
+      if (p != end && *p == '+' && p + 1 != end && *(p + 1) != '-') ++p;  // "${+1}", as sscanf reads it
       auto [q, ec] = std::from_chars(p, end, offset);
       if (ec != std::errc()) return bad();
       p = q;
@@ -270,6 +274,7 @@ core::Result<std::string> generate_substitute(std::string_view tmpl, int64_t i) 
         }
       }
       k = close + 1;
+      last_offset = offset;
     }
     const int64_t v = i + offset;
     if (v < 0 || v > 0xffffffffll)

@@ -44,7 +44,9 @@ CASES = {
             "$GENERATE 10-11 ${0,0,N}.r TXT \"v$ \\$ $$\"\n"
             "$GENERATE 1-2 ${0,7,n}.q CNAME x${-1,2,o}.Y\n"
             "$GENERATE 30-31 ${0,1,X}.s PTR ${0,2,X}$\n"
-            "$GENERATE 1-5/2 a$ 300 IN A 10.0.0.$ ; comment\n", {}),
+            "$GENERATE 1-5/2 a$ 300 IN A 10.0.0.$ ; comment\n"
+            # A plain $ keeps the offset of the ${...} before it; "+1" is an offset.
+            "$GENERATE 5-6 o${1}-$-${0}-$ TXT \"${+2}-$\"\n", {}),
     # RFC 3597 generic RDATA: an unknown type, a known type written generically, and a record
     # of 48 KB (longer than any line ldns reads).
     "generic": ("$TTL 60\n" + SOA + "u TYPE65280 \\# 6 ABCDEF 123456\nk A \\# 4 C0000205\n"

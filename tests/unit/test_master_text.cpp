@@ -165,6 +165,12 @@ TEST_CASE("$GENERATE ranges and BIND's modifiers") {
   CHECK_FALSE(parse_generate_range("1-x"));
   auto sub = [](std::string_view t, int64_t i) { return generate_substitute(t, i).value(); };
   CHECK(sub("host$", 7) == "host7");
+  // named-compilezone: a plain $ takes the offset of the ${...} before it, ${0} resets it.
+  CHECK(sub("a${1}-$", 5) == "a6-6");
+  CHECK(sub("a${-2}-$-${0}-$", 5) == "a3-3-5-5");
+  CHECK(sub("a${1,3,x}-$", 5) == "a006-6");
+  CHECK(sub("a$-${1}", 5) == "a5-6");
+  CHECK(sub("a${+1}", 5) == "a6");
   CHECK(sub("${0,3,n}", 1024) == "0.0.4");
   CHECK(sub("${0,4,n}", 250) == "a.f.");
   CHECK(sub("${0,7,n}", 1) == "1.0.0.0");
