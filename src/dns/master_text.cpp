@@ -511,6 +511,48 @@ std::string nxt_bitmap(const std::vector<uint16_t>& types) {
   return map;
 }
 
+std::optional<uint16_t> parse_key_flags(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  unsigned v = 0;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || v > 0xffff) return std::nullopt;
+    return uint16_t(v);
+  }
+  if (text.size() > 2 && text[0] == '0' && lower(text[1]) == 'x') {
+    const auto r = std::from_chars(text.data() + 2, text.data() + text.size(), v, 16);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v > 0xffff) return std::nullopt;
+    return uint16_t(v);
+  }
+  // RFC 2535 §7.1: bits 0-1 (counting from the left) say what the key is not for, bit 2 and
+  // 4-5 and 8-11 are flags, 3 extends them, 6-7 name the owner's kind, 12-15 the signatory
+  // field; KSK is RFC 4034's SEP bit (15).
+  static constexpr std::pair<std::string_view, uint16_t> kNames[] = {
+      {"NOCONF", 0x4000}, {"NOAUTH", 0x8000}, {"NOKEY", 0xc000}, {"FLAG2", 0x2000},
+      {"EXTEND", 0x1000}, {"FLAG4", 0x0800},  {"FLAG5", 0x0400}, {"USER", 0x0000},
+      {"ZONE", 0x0100},   {"HOST", 0x0200},   {"NTYP3", 0x0300}, {"FLAG8", 0x0080},
+      {"FLAG9", 0x0040},  {"FLAG10", 0x0020}, {"FLAG11", 0x0010}, {"KSK", 0x0001},
+  };
+  uint16_t flags = 0;
+  for (size_t at = 0; at <= text.size();) {
+    size_t bar = text.find('|', at);
+    if (bar == std::string_view::npos) bar = text.size();
+    const std::string_view word = text.substr(at, bar - at);
+    bool known = false;
+    for (const auto& [name, bits] : kNames)
+      if (iequals(word, name)) flags |= bits, known = true;
+    unsigned sig = 0;
+    if (!known && word.size() > 3 && iequals(word.substr(0, 3), "SIG")) {
+      const auto r = std::from_chars(word.data() + 3, word.data() + word.size(), sig);
+      known = r.ec == std::errc() && r.ptr == word.data() + word.size() && sig <= 15;
+      flags |= uint16_t(sig);
+    }
+    if (!known) return std::nullopt;
+    at = bar + 1;
+  }
+  return flags;
+}
+
 core::Result<std::string> parse_nsap(std::string_view text) {
   if (text.size() < 2 || text[0] != '0' || lower(text[1]) != 'x')
     return core::Error{"", 0, 0, fmt::format("NSAP {}: must start with 0x (RFC 1706 5)", text)};

@@ -91,6 +91,12 @@ core::Result<std::string> base32hex_decode(std::string_view text);
 // trailing zero bytes left out.
 std::string nxt_bitmap(const std::vector<uint16_t>& types);
 
+// KEY/DNSKEY flags as RFC 2535 §7.1 lets them be written: a number (decimal, or hex after
+// "0x", as BIND also takes), or mnemonics joined by '|' (NOCONF, NOAUTH, NOKEY, FLAG2, EXTEND,
+// FLAG4, FLAG5, USER, ZONE, HOST, NTYP3, FLAG8-FLAG11, SIG0-SIG15, and BIND's KSK), each
+// adding its bits; case-insensitive.
+std::optional<uint16_t> parse_key_flags(std::string_view text);
+
 // An NSAP address as RFC 1706 §5 writes it: "0x", then an even number (at least two) of hex
 // digits, with dots anywhere after the "0x". Its bytes, or what is wrong.
 core::Result<std::string> parse_nsap(std::string_view text);

@@ -626,6 +626,9 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     // CAA's value may be written without quotes (RFC 8659 4.1.1: a character-string or a
     // contiguous set of characters); ldns wants the quotes.
     const size_t caa_value_at = read_as == kCaa ? k + 2 : t.size();
+    // KEY/DNSKEY flags may be mnemonics (RFC 2535 §7.1) or hex, as BIND reads them.
+    const size_t key_flags_at =
+        read_as == kKey || read_as == rrtype::DNSKEY || read_as == rrtype::CDNSKEY ? k : t.size();
     // Types made of character-strings: a quote inside a token starts a new string, as BIND
     // reads `a"b"c` (three strings), where ldns would keep the quotes as text.
     const bool strings = read_as == rrtype::TXT || read_as == rrtype::HINFO || read_as == kSpf ||
@@ -634,6 +637,13 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
       const std::string& tok = t[k];
       if (next_hash && k == hash_at) {
         text += " 00000000";
+        continue;
+      }
+      if (k == key_flags_at && !tok.empty() &&
+          !std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        const auto flags = master::parse_key_flags(tok);
+        if (!flags) return error(path, at, fmt::format("{}: bad key flags {}", type_text, tok));
+        text += fmt::format(" {}", *flags);
         continue;
       }
       if (k == caa_value_at && k + 1 == t.size() && tok[0] != '"') {

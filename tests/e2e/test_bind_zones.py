@@ -114,7 +114,11 @@ CASES = {
                   "t TA 30795 1 1 310D27F4D82C1FC2400704EA9939FE6E1CEAA3B9\n"
                   "m0 AMTRELAY 10 0 0 .\nm1 AMTRELAY 20 1 1 192.0.2.15\n"
                   "m2 AMTRELAY 30 0 2 2001:db8::15\nm3 AMTRELAY 40 1 3 Relay.Example.\n"
-                  "mi MINFO rm em.moretypes.test.\n", {}),
+                  "mi MINFO rm em.moretypes.test.\n"
+                  # KEY/DNSKEY flags as RFC 2535 §7.1 mnemonics, or in hex.
+                  "k1 DNSKEY ZONE|KSK 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n"
+                  "k2 KEY NOCONF|HOST|SIG3 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n"
+                  "k3 DNSKEY 0x100 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n", {}),
     # Out-of-zone data: skipped with a warning, as BIND does.
     "outside": ("$TTL 60\n" + SOA + "in A 192.0.2.8\nfoo.example. A 192.0.2.9\n", {}),
 }

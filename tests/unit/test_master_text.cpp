@@ -145,6 +145,21 @@ TEST_CASE("character-strings split at quotes inside a token, as BIND's lexer doe
   CHECK(parse_ttl("30m1h") == 5400u);
 }
 
+TEST_CASE("KEY flags as numbers or RFC 2535 mnemonics (named-compilezone's values)") {
+  CHECK(parse_key_flags("257") == 257);
+  CHECK(parse_key_flags("0400") == 400);
+  CHECK(parse_key_flags("0x100") == 256);
+  CHECK(parse_key_flags("ZONE|KSK") == 257);
+  CHECK(parse_key_flags("zone") == 256);
+  CHECK(parse_key_flags("NOKEY|FLAG2|FLAG4|FLAG5|NTYP3|FLAG8|FLAG9|FLAG10|FLAG11|SIG15") == 61439);
+  CHECK(parse_key_flags("USER|HOST") == 512);
+  CHECK(parse_key_flags("SIG1|SIG2") == 3);
+  CHECK_FALSE(parse_key_flags("ZONE|257"));
+  CHECK_FALSE(parse_key_flags("ZONE|SEP"));
+  CHECK_FALSE(parse_key_flags("65536"));
+  CHECK_FALSE(parse_key_flags("SIG16"));
+}
+
 TEST_CASE("NXT bitmaps and NSAP addresses") {
   // A(1) NS(2) SIG(24) KEY(25) NXT(30): bits 1, 2, 24, 25, 30 (RFC 2535 5.2)
   CHECK(nxt_bitmap({1, 2, 24, 25, 30}) == std::string("\x60\x00\x00\xc2", 4));
