@@ -244,6 +244,8 @@ class Loader {
   }
   std::string last_written_;
   uint32_t batch_ = 0;
+  bool generating_ = false;  // in $GENERATE
+  uint32_t generated_ = 0;
   // RDATA with names in lower case, by index into log_, where that differs from the wire.
   std::unordered_map<uint32_t, std::string> folded_;
   // The RDATA that duplicates are compared by.
@@ -284,13 +286,21 @@ void Loader::add(std::string_view owner, std::string_view written, uint16_t type
     return error(file, line, fmt::format("type {} cannot appear in a zone", type));
   if (files_.empty() || files_.back() != file) files_.push_back(file);
   const Rdata& m = rdata.meta;
-  if (written != last_written_) {
-    last_written_ = written;
-    ++batch_;
+  // $GENERATE's records are added one by one and leave the batch around them whole, as BIND
+  // adds them (a "x" record, a $GENERATE, then "x" again is one batch).
+  uint32_t batch = 0;
+  if (generating_) {
+    batch = 0x80000000u | generated_++;
+  } else {
+    if (written != last_written_) {
+      last_written_ = written;
+      ++batch_;
+    }
+    batch = batch_;
   }
   log_.push_back(LogRec{names_log_.size(), wire_log_.size(), uint32_t(rdata.wire.size()), ttl,
                         uint32_t(files_.size() - 1), line, type, uint8_t(owner.size()),
-                        m.compress_count, m.compress, m.target_at, m.target_len, 0, batch_});
+                        m.compress_count, m.compress, m.target_at, m.target_len, 0, batch});
   if (std::string folded = folded_names(rdata); !folded.empty())
     folded_.emplace(uint32_t(log_.size() - 1), std::move(folded));
   if (written != owner) {
@@ -364,7 +374,8 @@ std::string Loader::include_path(const std::string& file, const std::string& fro
 void Loader::read(const std::string& path, const std::string& text, std::string origin,
                   int depth, std::string owner) {
   if (text.empty()) {
-    error(path, 0, "empty zone file");
+    // An empty included file adds nothing, as in BIND; an empty zone file is an error.
+    if (depth == 0) error(path, 0, "empty zone file");
     return;
   }
   master::EntryReader reader(text);
@@ -450,7 +461,11 @@ void Loader::include(const std::string& path, int at, const std::vector<std::str
   if (!body) return;
   // The origin the included file starts from, and the owner it inherits; the including
   // file's own are unchanged after it (RFC 1035 §5.1).
+  // An $INCLUDE ends the batch of records before it, and its own ends with it (as BIND
+  // commits them).
+  last_written_.clear();
   read(inc_path, *body, t.size() == 3 ? absolute_name(t[2], origin) : origin, depth + 1, owner);
+  last_written_.clear();
 }
 
 void Loader::generate(const std::string& path, int at, const std::vector<std::string>& t,
@@ -499,7 +514,9 @@ void Loader::generate(const std::string& path, int at, const std::vector<std::st
       error(path, at, fmt::format("$GENERATE data {}: {}", *data, why));
       return;
     }
+    generating_ = true;
     record(path, at, absolute_name(*owner, origin), tokens, 0, origin);
+    generating_ = false;
   }
 }
 

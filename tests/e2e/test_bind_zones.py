@@ -92,7 +92,11 @@ CASES = {
     # type too).
     "setttl": ("$TTL 60\n" + SOA + "x 100 A 192.0.2.1\nx 200 A 192.0.2.2\ny A 192.0.2.3\n"
                "x 300 A 192.0.2.4\nz 100 TXT \"a\"\nZ 50 TXT \"b\"\nw 100 MX 10 a\nv A 192.0.2.5\n"
-               "w 200 MX 10 A\n", {}),
+               "w 200 MX 10 A\n"
+               # $GENERATE's records leave the run around them whole.
+               "u 100 A 192.0.2.6\n$GENERATE 1-2 g$ A 192.0.2.$\nu 200 A 192.0.2.7\n"
+               # An $INCLUDE (here of an empty file) ends one.
+               "t 100 A 192.0.2.8\n$INCLUDE empty.db\nt 200 A 192.0.2.9\n", {"empty.db": ""}),
     # BIND allows the KEY of RFC 2535 §2.3.5 beside a CNAME (and SIG, which dnspython
     # cannot read to compare).
     "keycname": ("$TTL 60\n" + SOA + "k CNAME ns1\nk KEY 0 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n",
