@@ -44,6 +44,39 @@ constexpr KnownElsewhere kKnownElsewhere[] = {
     {"WALLET", 262, rrtype::TXT}, {"TA", 32768, rrtype::DS}, {"AMTRELAY", kAmtrelay, 0},
 };
 
+// ldns reads a number into an 8, 16 or 32-bit field without a range check ("MX 65536 a" gave
+// preference 0). The leading fields written as one token each are checked here: an error, or
+// empty.
+std::string int_field_error(uint16_t type, const std::vector<std::string>& t, size_t k) {
+  const ldns_rr_descriptor* d = ldns_rr_descript(type);
+  if (!d || d->_type != type) return {};
+  for (size_t f = 0; f < ldns_rr_descriptor_maximum(d) && k + f < t.size(); ++f) {
+    const ldns_rdf_type ft = ldns_rr_descriptor_field_type(d, f);
+    const int bits = ft == LDNS_RDF_TYPE_INT8 ? 8 : ft == LDNS_RDF_TYPE_INT16 ? 16
+                   : ft == LDNS_RDF_TYPE_INT32 ? 32 : 0;
+    if (bits == 0) {
+      // Fields that are one token: the next token is the next field.
+      switch (ft) {
+        case LDNS_RDF_TYPE_DNAME: case LDNS_RDF_TYPE_A: case LDNS_RDF_TYPE_AAAA:
+        case LDNS_RDF_TYPE_PERIOD: case LDNS_RDF_TYPE_ALG: case LDNS_RDF_TYPE_TYPE:
+        case LDNS_RDF_TYPE_TIME: case LDNS_RDF_TYPE_CERT_ALG: case LDNS_RDF_TYPE_STR:
+          continue;
+        default:
+          return {};
+      }
+    }
+    const std::string& tok = t[k + f];
+    if (tok.empty() || !std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    const uint64_t max = bits == 32 ? 0xffffffffull : (1ull << bits) - 1;
+    uint64_t v = 0;
+    const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+    if (r.ec != std::errc() || v > max)
+      return fmt::format("{} is out of range for a {}-bit field (0-{})", tok, bits, max);
+  }
+  return {};
+}
+
 // A number from 0 to `max`, in decimal.
 std::optional<unsigned> small_number(std::string_view t, unsigned max) {
   unsigned v = 0;
@@ -525,6 +558,7 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
   // [ttl] [class] in either order (RFC 1035 §5.1), then the type.
   std::optional<uint32_t> ttl;
   std::optional<uint16_t> cls;
+  const size_t first = k;
   for (int n = 0; n < 2 && k < t.size(); ++n) {
     if (!ttl && (ttl = master::parse_ttl(t[k]))) {
       ++k;
@@ -533,6 +567,13 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     }
   }
   if (k >= t.size()) return error(path, at, "a record without a type");
+  if (const size_t q = t[k].find('"'); q != std::string::npos && q > 0) {
+    // A quote ends the type, as BIND's lexer has it: `TXT"a"` is TXT and "a".
+    std::vector<std::string> split(t);
+    split[k] = t[k].substr(0, q);
+    split.insert(split.begin() + long(k) + 1, t[k].substr(q));
+    return record(path, at, owner, split, first, origin);
+  }
   const std::string& type_text = t[k++];
   uint16_t type = uint16_t(ldns_get_rr_type_by_name(type_text.c_str()));
   uint16_t read_as = type;
@@ -622,6 +663,8 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
       return error(path, at, fmt::format("\\# data is not valid {} RDATA", type_text));
     }
   } else {
+    if (std::string why = int_field_error(read_as, t, k); !why.empty())
+      return error(path, at, fmt::format("{}: {}", type_text, why));
     std::string text = owner + " 0 IN " + (read_as == type ? type_text : rrtype_to_text(read_as));
     // ldns reads an SVCB/HTTPS alpn value as one ID (RFC 9460 Appendix A.1 has two levels of
     // escapes): gslbd encodes it and hands it to ldns as a private key, renamed back below.

@@ -110,7 +110,7 @@ CASES = {
     # Character-strings split where BIND's lexer splits them: a quote inside a token; a CAA
     # value without quotes.
     "strings": ("$TTL 60\n" + SOA + 'a TXT x"y"z\nb TXT "p""q" r"s t"\nc HINFO "cpu"os\n'
-                "d CAA 0 issue ca.example\n", {}),
+                'd CAA 0 issue ca.example\ne TXT"glued"\n', {}),
     # Types BIND reads and this ldns does not know: TXT-shaped NINFO, AVC, RESINFO and WALLET,
     # DS-shaped TA, AMTRELAY (RFC 8777); and MINFO, whose names AXFR may compress.
     "moretypes": ("$TTL 60\n" + SOA + 'n NINFO "a b" c\nv AVC app:1|id:2\n'
@@ -143,6 +143,10 @@ REJECTED = {
     # Once a TTL uses units every number has one: "1h30" is no TTL (and no type).
     "ttlunit": ("$TTL 60\n" + SOA + "x 1h30 A 192.0.2.1\n", {}),
     "svcbkey1": ("$TTL 60\n" + SOA + "s SVCB 1 . key1=h2\n", {}),
+    # Numbers beyond their field's width (ldns wrapped them: MX 65536 became 0).
+    "mxwide": ("$TTL 60\n" + SOA + "m MX 65536 mail\n", {}),
+    "srvwide": ("$TTL 60\n" + SOA + "_s._tcp SRV 0 0 65536 host\n", {}),
+    "caawide": ("$TTL 60\n" + SOA + "c CAA 256 issue \"ca.example\"\n", {}),
     "amtzero": ("$TTL 60\n" + SOA + "m AMTRELAY 10 0 0 relay.example.\n", {}),
     # RFC 3597 data too short for its (known) type.
     "shortrd": ("$TTL 60\n" + SOA + "x NSEC3PARAM \\# 2 0100\n", {}),
