@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 
 namespace gslb::dns::master {
 
@@ -551,6 +552,41 @@ std::optional<uint16_t> parse_key_flags(std::string_view text) {
     at = bar + 1;
   }
   return flags;
+}
+
+std::string loc_check(const std::vector<std::string>& t, size_t k) {
+  for (const auto& [hemispheres, max] : {std::pair<std::string_view, int>{"NSns", 90}, {"EWew", 180}}) {
+    double parts[3] = {0, 0, 0};
+    int n = 0;
+    for (; k < t.size() && n < 3; ++k, ++n) {
+      if (t[k].size() == 1 && hemispheres.find(t[k][0]) != std::string_view::npos) break;
+      char* end = nullptr;
+      parts[n] = std::strtod(t[k].c_str(), &end);
+      if (end == t[k].c_str() || *end != '\0' || parts[n] < 0) return {};  // ldns reports it
+    }
+    if (k >= t.size() || t[k].size() != 1 || hemispheres.find(t[k][0]) == std::string_view::npos)
+      return {};
+    ++k;
+    if (parts[1] >= 60 || parts[2] >= 60 || parts[0] + parts[1] / 60 + parts[2] / 3600 > max)
+      return fmt::format("LOC: {} {} {} is past {} degrees, or its minutes or seconds past 59 "
+                         "(RFC 1876 3)", parts[0], parts[1], parts[2], max);
+  }
+  return {};
+}
+
+std::string apl_check(std::string_view item) {
+  if (!item.empty() && item[0] == '!') item.remove_prefix(1);
+  const size_t colon = item.find(':'), slash = item.rfind('/');
+  if (colon == std::string_view::npos || slash == std::string_view::npos || slash < colon) return {};
+  const std::string_view afi = item.substr(0, colon), prefix = item.substr(slash + 1);
+  unsigned len = 0;
+  const auto r = std::from_chars(prefix.data(), prefix.data() + prefix.size(), len);
+  if (r.ec != std::errc() || r.ptr != prefix.data() + prefix.size()) return {};
+  const unsigned max = afi == "1" ? 32 : afi == "2" ? 128 : 0;
+  if (max == 0) return fmt::format("APL {}: address family {} is not 1 or 2", item, afi);
+  if (len > max)
+    return fmt::format("APL {}: a prefix of {} is longer than {} (RFC 3123 4)", item, len, max);
+  return {};
 }
 
 core::Result<std::string> parse_nsap(std::string_view text) {

@@ -97,6 +97,14 @@ std::string nxt_bitmap(const std::vector<uint16_t>& types);
 // adding its bits; case-insensitive.
 std::optional<uint16_t> parse_key_flags(std::string_view text);
 
+// LOC's position (RFC 1876 §3) from tokens[from]: degrees, then minutes and seconds if given,
+// then N/S, likewise E/W; latitude at most 90°, longitude 180°, minutes and seconds below 60.
+// Empty if it keeps to that (the rest is ldns's to read), else what is wrong.
+std::string loc_check(const std::vector<std::string>& tokens, size_t from);
+// One APL item (RFC 3123 §4): [!]afi:address/prefix; for family 1 (IPv4) a prefix of at most
+// 32, for 2 (IPv6) 128. Empty if it keeps to that, else what is wrong.
+std::string apl_check(std::string_view item);
+
 // An NSAP address as RFC 1706 §5 writes it: "0x", then an even number (at least two) of hex
 // digits, with dots anywhere after the "0x". Its bytes, or what is wrong.
 core::Result<std::string> parse_nsap(std::string_view text);

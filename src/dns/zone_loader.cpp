@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -31,7 +32,8 @@ constexpr size_t kMaxRdata = 65535;
 constexpr size_t kMaxEntryText = 65535;
 constexpr uint16_t kSvcb = 64, kHttps = 65;
 constexpr uint16_t kSig = 24, kKey = 25, kNxt = 30, kNsap = 22, kNsec3 = 50, kAmtrelay = 260;
-constexpr uint16_t kX25 = 19, kIsdn = 20, kSpf = 99, kCaa = 257;
+constexpr uint16_t kX25 = 19, kIsdn = 20, kSpf = 99, kCaa = 257, kTa = 32768, kDlv = 32769;
+constexpr uint16_t kLoc = 29, kApl = 42;
 
 // Types BIND 9.18 reads that this ldns does not know, and the type whose presentation and
 // wire form they share (0: read here).
@@ -52,18 +54,36 @@ std::string int_field_error(uint16_t type, const std::vector<std::string>& t, si
   if (!d || d->_type != type) return {};
   for (size_t f = 0; f < ldns_rr_descriptor_maximum(d) && k + f < t.size(); ++f) {
     const ldns_rdf_type ft = ldns_rr_descriptor_field_type(d, f);
-    const int bits = ft == LDNS_RDF_TYPE_INT8 ? 8 : ft == LDNS_RDF_TYPE_INT16 ? 16
-                   : ft == LDNS_RDF_TYPE_INT32 ? 32 : 0;
-    if (bits == 0) {
-      // Fields that are one token: the next token is the next field.
-      switch (ft) {
-        case LDNS_RDF_TYPE_DNAME: case LDNS_RDF_TYPE_A: case LDNS_RDF_TYPE_AAAA:
-        case LDNS_RDF_TYPE_PERIOD: case LDNS_RDF_TYPE_ALG: case LDNS_RDF_TYPE_TYPE:
-        case LDNS_RDF_TYPE_TIME: case LDNS_RDF_TYPE_CERT_ALG: case LDNS_RDF_TYPE_STR:
-          continue;
-        default:
-          return {};
+    int bits = 0;
+    switch (ft) {
+      case LDNS_RDF_TYPE_INT8: case LDNS_RDF_TYPE_CERTIFICATE_USAGE: case LDNS_RDF_TYPE_SELECTOR:
+      case LDNS_RDF_TYPE_MATCHING_TYPE:
+        bits = 8;
+        break;
+      case LDNS_RDF_TYPE_INT16: bits = 16; break;
+      case LDNS_RDF_TYPE_INT32: case LDNS_RDF_TYPE_PERIOD: bits = 32; break;
+      case LDNS_RDF_TYPE_HEX: {
+        // Hex to the end of the record: whole bytes (ldns took an odd digit count).
+        if (f + 1 != ldns_rr_descriptor_maximum(d)) return {};
+        std::string hex;
+        for (size_t i = k + f; i < t.size(); ++i) hex += t[i];
+        if (hex.size() % 2 != 0 || !std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+          return fmt::format("{} is not hex of whole bytes", hex);
+        return {};
       }
+      case LDNS_RDF_TYPE_NSEC3_SALT: {
+        const std::string& salt = t[k + f];
+        if (salt != "-" && (salt.size() % 2 != 0 || !std::all_of(salt.begin(), salt.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })))
+          return fmt::format("salt {} is not \"-\" or hex of whole bytes", salt);
+        continue;
+      }
+      // Fields that are one token: the next token is the next field.
+      case LDNS_RDF_TYPE_DNAME: case LDNS_RDF_TYPE_A: case LDNS_RDF_TYPE_AAAA:
+      case LDNS_RDF_TYPE_ALG: case LDNS_RDF_TYPE_TYPE: case LDNS_RDF_TYPE_TIME:
+      case LDNS_RDF_TYPE_CERT_ALG: case LDNS_RDF_TYPE_STR:
+        continue;
+      default:
+        return {};
     }
     const std::string& tok = t[k + f];
     if (tok.empty() || !std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -665,6 +685,11 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
   } else {
     if (std::string why = int_field_error(read_as, t, k); !why.empty())
       return error(path, at, fmt::format("{}: {}", type_text, why));
+    if (read_as == kLoc)
+      if (std::string why = master::loc_check(t, k); !why.empty()) return error(path, at, why);
+    if (read_as == kApl)
+      for (size_t i = k; i < t.size(); ++i)
+        if (std::string why = master::apl_check(t[i]); !why.empty()) return error(path, at, why);
     std::string text = owner + " 0 IN " + (read_as == type ? type_text : rrtype_to_text(read_as));
     // ldns reads an SVCB/HTTPS alpn value as one ID (RFC 9460 Appendix A.1 has two levels of
     // escapes): gslbd encodes it and hands it to ldns as a private key, renamed back below.
@@ -768,6 +793,15 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     if (!master::svcb_rekey(rdata.wire, kAlpnStandIn, 1))
       return error(path, at, "SVCB/HTTPS parameters are not well formed");
     if (std::string why = master::svcb_check(rdata.wire); !why.empty()) return error(path, at, why);
+  }
+  if (type == rrtype::DS || type == rrtype::CDS || type == kTa || type == kDlv) {
+    // The digest's length follows from its type (RFC 4034 5.1.4, RFC 4509, RFC 6605); a
+    // CDS/CDNSKEY-style delete record (digest type 0) is left alone.
+    const size_t want = rdata.wire.size() < 4 ? 0
+                        : std::array<size_t, 5>{0, 20, 32, 0, 48}[std::min<size_t>(uint8_t(rdata.wire[3]), 4)];
+    if (want != 0 && rdata.wire.size() - 4 != want)
+      return error(path, at, fmt::format("{}: a digest of type {} is {} bytes, not {}", type_text,
+                                         uint8_t(rdata.wire[3]), want, rdata.wire.size() - 4));
   }
   if (next_hash) {
     // Algorithm, flags, iterations, salt (length first), then the hash (length first).

@@ -122,7 +122,11 @@ CASES = {
                   # KEY/DNSKEY flags as RFC 2535 §7.1 mnemonics, or in hex.
                   "k1 DNSKEY ZONE|KSK 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n"
                   "k2 KEY NOCONF|HOST|SIG3 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n"
-                  "k3 DNSKEY 0x100 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n", {}),
+                  "k3 DNSKEY 0x100 3 8 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwx\n"
+                  # The edges of what is allowed stay allowed.
+                  "l1 LOC 90 0 0 N 180 0 0 W 0m\nl2 LOC 89 59 59.999 S 179 59 59.999 E 0m\n"
+                  "a1 APL 1:0.0.0.0/0 !2:2001:db8::/128\n"
+                  "d NS ns1\nd DS 1 8 1 0123456789012345678901234567890123456789\n", {}),
     # Out-of-zone data: skipped with a warning, as BIND does.
     "outside": ("$TTL 60\n" + SOA + "in A 192.0.2.8\nfoo.example. A 192.0.2.9\n", {}),
 }
@@ -147,6 +151,16 @@ REJECTED = {
     "mxwide": ("$TTL 60\n" + SOA + "m MX 65536 mail\n", {}),
     "srvwide": ("$TTL 60\n" + SOA + "_s._tcp SRV 0 0 65536 host\n", {}),
     "caawide": ("$TTL 60\n" + SOA + "c CAA 256 issue \"ca.example\"\n", {}),
+    "tlsawide": ("$TTL 60\n" + SOA + "_443._tcp TLSA 256 1 1 AB\n", {}),
+    "soawide": ("$TTL 60\n@ IN SOA ns1 h 1 4294967296 600 86400 55\n@ IN NS ns1\nns1 A 192.0.2.1\n",
+                {}),
+    # Hex of half a byte; a SHA-256 digest that is not 32 bytes (RFC 4509).
+    "oddhex": ("$TTL 60\n" + SOA + "s SSHFP 1 1 ABC\n", {}),
+    "dsshort": ("$TTL 60\n" + SOA + "d NS ns1\nd DS 1 8 2 ABCD\n", {}),
+    # LOC past 90 degrees of latitude or 59 minutes (RFC 1876), APL past /32 (RFC 3123).
+    "locfar": ("$TTL 60\n" + SOA + "l LOC 90 1 0 N 0 E 0m\n", {}),
+    "locmin": ("$TTL 60\n" + SOA + "l LOC 10 60 N 0 E 0m\n", {}),
+    "aplwide": ("$TTL 60\n" + SOA + "a APL 1:10.0.0.0/33\n", {}),
     "amtzero": ("$TTL 60\n" + SOA + "m AMTRELAY 10 0 0 relay.example.\n", {}),
     # RFC 3597 data too short for its (known) type.
     "shortrd": ("$TTL 60\n" + SOA + "x NSEC3PARAM \\# 2 0100\n", {}),

@@ -160,6 +160,21 @@ TEST_CASE("KEY flags as numbers or RFC 2535 mnemonics (named-compilezone's value
   CHECK_FALSE(parse_key_flags("SIG16"));
 }
 
+TEST_CASE("LOC and APL ranges, as named-compilezone checks them") {
+  auto loc = [](std::vector<std::string> t) { return loc_check(t, 0); };
+  CHECK(loc({"90", "0", "0", "N", "180", "0", "0", "W", "0m"}).empty());
+  CHECK(loc({"89", "59", "59.999", "S", "179", "59", "59.999", "E", "0m"}).empty());
+  CHECK(loc({"42", "N", "71", "W", "-24m"}).empty());
+  CHECK_FALSE(loc({"90", "1", "0", "N", "0", "E", "0m"}).empty());
+  CHECK_FALSE(loc({"10", "N", "181", "E", "0m"}).empty());
+  CHECK_FALSE(loc({"10", "10", "60", "N", "10", "E", "0m"}).empty());
+  CHECK(apl_check("1:0.0.0.0/0").empty());
+  CHECK(apl_check("!2:2001:db8::/128").empty());
+  CHECK_FALSE(apl_check("1:10.0.0.0/33").empty());
+  CHECK_FALSE(apl_check("2:2001:db8::/129").empty());
+  CHECK_FALSE(apl_check("3:1.2.3.4/8").empty());
+}
+
 TEST_CASE("NXT bitmaps and NSAP addresses") {
   // A(1) NS(2) SIG(24) KEY(25) NXT(30): bits 1, 2, 24, 25, 30 (RFC 2535 5.2)
   CHECK(nxt_bitmap({1, 2, 24, 25, 30}) == std::string("\x60\x00\x00\xc2", 4));
