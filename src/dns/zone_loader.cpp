@@ -608,8 +608,8 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
   std::string written = name;
   name_lower(name);
   ldns_rr* raw = nullptr;
-  // RDATA read here rather than by ldns: RFC 3597 data, NXT (which ldns cannot read) and
-  // NSAP (which it reads too leniently).
+  // RDATA read here rather than by ldns: RFC 3597 data, NXT and AMTRELAY (which this ldns
+  // cannot read) and NSAP (which it reads too leniently).
   std::optional<std::string> own;
   std::optional<std::string> next_hash;  // NSEC3's, see below
   if (k < t.size() && t[k] == "\\#") {
