@@ -1,10 +1,13 @@
 // Master-file loading: entries and directives read here as BIND reads them (master_text.hpp),
 // each record's RDATA parsed by ldns, every error with its file and line.
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <optional>
 #include <set>
@@ -28,6 +31,79 @@ constexpr size_t kMaxRdata = 65535;
 // they reach it; RFC 3597 data is read here and may be longer.
 constexpr size_t kMaxEntryText = 65535;
 constexpr uint16_t kSvcb = 64, kHttps = 65;
+constexpr uint16_t kSig = 24, kKey = 25, kNxt = 30, kNsap = 22, kNsec3 = 50, kAmtrelay = 260;
+constexpr uint16_t kX25 = 19, kIsdn = 20, kSpf = 99, kCaa = 257, kTa = 32768, kDlv = 32769;
+constexpr uint16_t kLoc = 29, kApl = 42;
+
+// Types BIND 9.18 reads that this ldns does not know, and the type whose presentation and
+// wire form they share (0: read here).
+struct KnownElsewhere {
+  std::string_view name;
+  uint16_t type, read_as;
+};
+constexpr KnownElsewhere kKnownElsewhere[] = {
+    {"NINFO", 56, rrtype::TXT},   {"AVC", 258, rrtype::TXT},   {"RESINFO", 261, rrtype::TXT},
+    {"WALLET", 262, rrtype::TXT}, {"TA", 32768, rrtype::DS}, {"AMTRELAY", kAmtrelay, 0},
+};
+
+// ldns reads a number into an 8, 16 or 32-bit field without a range check ("MX 65536 a" gave
+// preference 0). The leading fields written as one token each are checked here: an error, or
+// empty.
+std::string int_field_error(uint16_t type, const std::vector<std::string>& t, size_t k) {
+  const ldns_rr_descriptor* d = ldns_rr_descript(type);
+  if (!d || d->_type != type) return {};
+  for (size_t f = 0; f < ldns_rr_descriptor_maximum(d) && k + f < t.size(); ++f) {
+    const ldns_rdf_type ft = ldns_rr_descriptor_field_type(d, f);
+    int bits = 0;
+    switch (ft) {
+      case LDNS_RDF_TYPE_INT8: case LDNS_RDF_TYPE_CERTIFICATE_USAGE: case LDNS_RDF_TYPE_SELECTOR:
+      case LDNS_RDF_TYPE_MATCHING_TYPE:
+        bits = 8;
+        break;
+      case LDNS_RDF_TYPE_INT16: bits = 16; break;
+      case LDNS_RDF_TYPE_INT32: case LDNS_RDF_TYPE_PERIOD: bits = 32; break;
+      case LDNS_RDF_TYPE_HEX: {
+        // Hex to the end of the record: whole bytes (ldns took an odd digit count).
+        if (f + 1 != ldns_rr_descriptor_maximum(d)) return {};
+        std::string hex;
+        for (size_t i = k + f; i < t.size(); ++i) hex += t[i];
+        if (hex.size() % 2 != 0 || !std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+          return fmt::format("{} is not hex of whole bytes", hex);
+        return {};
+      }
+      case LDNS_RDF_TYPE_NSEC3_SALT: {
+        const std::string& salt = t[k + f];
+        if (salt != "-" && (salt.size() % 2 != 0 || !std::all_of(salt.begin(), salt.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })))
+          return fmt::format("salt {} is not \"-\" or hex of whole bytes", salt);
+        continue;
+      }
+      // Fields that are one token: the next token is the next field.
+      case LDNS_RDF_TYPE_DNAME: case LDNS_RDF_TYPE_A: case LDNS_RDF_TYPE_AAAA:
+      case LDNS_RDF_TYPE_ALG: case LDNS_RDF_TYPE_TYPE: case LDNS_RDF_TYPE_TIME:
+      case LDNS_RDF_TYPE_CERT_ALG: case LDNS_RDF_TYPE_STR:
+        continue;
+      default:
+        return {};
+    }
+    const std::string& tok = t[k + f];
+    if (tok.empty() || !std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    const uint64_t max = bits == 32 ? 0xffffffffull : (1ull << bits) - 1;
+    uint64_t v = 0;
+    const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+    if (r.ec != std::errc() || v > max)
+      return fmt::format("{} is out of range for a {}-bit field (0-{})", tok, bits, max);
+  }
+  return {};
+}
+
+// A number from 0 to `max`, in decimal.
+std::optional<unsigned> small_number(std::string_view t, unsigned max) {
+  unsigned v = 0;
+  const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (r.ec != std::errc() || r.ptr != t.data() + t.size() || v > max) return std::nullopt;
+  return v;
+}
 // The private-use key (RFC 9460 §14.3.2) an alpn value passes through ldns as.
 constexpr uint16_t kAlpnStandIn = 65534;
 
@@ -68,7 +144,23 @@ int target_field(uint16_t t) {
 struct ParsedRdata {
   std::string wire;
   Rdata meta;  // everything but the wire view
+  // Where the domain names in `wire` are: a duplicate is found with them in lower case.
+  std::vector<std::pair<uint16_t, uint16_t>> names;
 };
+
+// The RDATA with its domain names in lower case, if that changes it: two records that differ
+// only in the case of a name are one record (RFC 4343 §3, RFC 2181 §5), as BIND compares them.
+std::string folded_names(const ParsedRdata& r) {
+  std::string out;
+  for (const auto& [at, len] : r.names)
+    for (size_t i = at; i < size_t(at) + len && i < r.wire.size(); ++i) {
+      const auto c = uint8_t(r.wire[i]);
+      if (c < 'A' || c > 'Z') continue;
+      if (out.empty()) out = r.wire;
+      out[i] = char(ascii_lower(c));
+    }
+  return out;
+}
 // One record as the loader keeps it until finish() packs the zone: its owner and RDATA are
 // in two logs (Loader::names_log_, wire_log_), so a record costs this and its bytes, with no
 // heap block of its own (a map of nodes cost about 250 bytes a record at 1M records).
@@ -85,6 +177,9 @@ struct LogRec {
   std::array<std::pair<uint16_t, uint16_t>, 2> compress;
   uint16_t target_at, target_len;
   uint32_t spelling;  // the owner as written, if not all lower case: 1 + index into spellings_
+  // Consecutive records with the owner spelled alike, as BIND gathers them before adding them
+  // to the zone: of two duplicates in one batch the later stays, across batches the earlier.
+  uint32_t batch;
 };
 
 ParsedRdata make_rdata(const ldns_rr* rr) {
@@ -98,6 +193,7 @@ ParsedRdata make_rdata(const ldns_rr* rr) {
     const auto* bytes = reinterpret_cast<const char*>(ldns_rdf_data(f));
     std::string_view field(bytes, ldns_rdf_size(f));
     if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME) {
+      b.names.emplace_back(uint16_t(wire.size()), uint16_t(field.size()));
       // Offsets past 65535 only occur in RDATA that is refused as too long anyway.
       if (compressible_type(type) && d.compress_count < d.compress.size())
         d.compress[d.compress_count++] = {uint16_t(wire.size()), uint16_t(field.size())};
@@ -150,8 +246,11 @@ class Loader {
   // or the zone file itself at line 0).
   std::optional<std::string> open(const std::string& path, const std::string& from_file, int from_line);
 
-  // Reads one file's entries from `origin` (absolute, as written).
-  void read(const std::string& path, const std::string& text, std::string origin, int depth);
+  // Reads one file's entries from `origin` (absolute, as written). An included file starts
+  // with its includer's current owner, as BIND reads it (a first record with a blank owner
+  // belongs to the includer's last owner).
+  void read(const std::string& path, const std::string& text, std::string origin, int depth,
+            std::string owner = {});
   // Logs one record; finish() sorts, checks and packs them.
   // `written` is the owner as the file spelled it (RFC 4343: kept for the transfer).
   void add(std::string_view owner, std::string_view written, uint16_t type, uint32_t ttl,
@@ -162,7 +261,7 @@ class Loader {
 
  private:
   void include(const std::string& path, int at, const std::vector<std::string>& tokens,
-               const std::string& origin, int depth);
+               const std::string& origin, const std::string& owner, int depth);
   void generate(const std::string& path, int at, const std::vector<std::string>& tokens,
                 const std::string& origin);
   // One record: `tokens` from `k` are [ttl] [class] type rdata; `owner` is absolute.
@@ -195,6 +294,17 @@ class Loader {
   }
   std::string_view wire_of(const LogRec& r) const {
     return std::string_view(wire_log_).substr(r.wire_at, r.wire_len);
+  }
+  std::string last_written_;
+  uint32_t batch_ = 0;
+  bool generating_ = false;  // in $GENERATE
+  uint32_t generated_ = 0;
+  // RDATA with names in lower case, by index into log_, where that differs from the wire.
+  std::unordered_map<uint32_t, std::string> folded_;
+  // The RDATA that duplicates are compared by.
+  std::string_view compared_of(uint32_t i) const {
+    const auto f = folded_.find(i);
+    return f == folded_.end() ? wire_of(log_[i]) : std::string_view(f->second);
   }
   // Which RRset a record belongs to at its owner: its type, and for an RRSIG the type it
   // covers (RFC 4034 §3.1.1), so that each covered type's signatures keep their own TTL as
@@ -229,9 +339,23 @@ void Loader::add(std::string_view owner, std::string_view written, uint16_t type
     return error(file, line, fmt::format("type {} cannot appear in a zone", type));
   if (files_.empty() || files_.back() != file) files_.push_back(file);
   const Rdata& m = rdata.meta;
+  // $GENERATE's records are added one by one and leave the batch around them whole, as BIND
+  // adds them (a "x" record, a $GENERATE, then "x" again is one batch).
+  uint32_t batch = 0;
+  if (generating_) {
+    batch = 0x80000000u | generated_++;
+  } else {
+    if (written != last_written_) {
+      last_written_ = written;
+      ++batch_;
+    }
+    batch = batch_;
+  }
   log_.push_back(LogRec{names_log_.size(), wire_log_.size(), uint32_t(rdata.wire.size()), ttl,
                         uint32_t(files_.size() - 1), line, type, uint8_t(owner.size()),
-                        m.compress_count, m.compress, m.target_at, m.target_len, 0});
+                        m.compress_count, m.compress, m.target_at, m.target_len, 0, batch});
+  if (std::string folded = folded_names(rdata); !folded.empty())
+    folded_.emplace(uint32_t(log_.size() - 1), std::move(folded));
   if (written != owner) {
     spellings_.emplace_back(written);
     log_.back().spelling = uint32_t(spellings_.size());
@@ -301,15 +425,16 @@ std::string Loader::include_path(const std::string& file, const std::string& fro
 }
 
 void Loader::read(const std::string& path, const std::string& text, std::string origin,
-                  int depth) {
+                  int depth, std::string owner) {
   if (text.empty()) {
-    error(path, 0, "empty zone file");
+    // An empty included file adds nothing, as in BIND; an empty zone file is an error.
+    if (depth == 0) error(path, 0, "empty zone file");
     return;
   }
   master::EntryReader reader(text);
   master::Entry entry;
   std::string why;
-  std::string owner;  // the previous record's, absolute, as written
+  // `owner` is the previous record's, absolute, as written.
   while (!stopped_ && reader.next(entry, why)) {
     if (cancel_ && cancel_->load(std::memory_order_relaxed)) {
       abort(path, entry.line, "load abandoned: gslbd is stopping");
@@ -338,7 +463,7 @@ void Loader::read(const std::string& path, const std::string& text, std::string 
         // A relative $ORIGIN is relative to the current one (as BIND and NSD read it).
         origin = absolute_name(t[1], origin);
       } else if (iequals(t[0], "$INCLUDE")) {
-        include(path, at, t, origin, depth);
+        include(path, at, t, origin, owner, depth);
       } else if (iequals(t[0], "$GENERATE")) {
         generate(path, at, t, origin);
       } else {
@@ -358,7 +483,7 @@ void Loader::read(const std::string& path, const std::string& text, std::string 
 }
 
 void Loader::include(const std::string& path, int at, const std::vector<std::string>& t,
-                     const std::string& origin, int depth) {
+                     const std::string& origin, const std::string& owner, int depth) {
   // $INCLUDE file [origin] (RFC 1035 §5.1); the file name may be quoted.
   if (t.size() < 2 || t.size() > 3) {
     error(path, at, "$INCLUDE needs a file name and, optionally, an origin");
@@ -387,9 +512,13 @@ void Loader::include(const std::string& path, int at, const std::vector<std::str
   }
   auto body = open(inc_path, path, at);
   if (!body) return;
-  // The origin (and the owner) the included file starts from; the including file's own are
-  // unchanged after it (RFC 1035 §5.1).
-  read(inc_path, *body, t.size() == 3 ? absolute_name(t[2], origin) : origin, depth + 1);
+  // The origin the included file starts from, and the owner it inherits; the including
+  // file's own are unchanged after it (RFC 1035 §5.1).
+  // An $INCLUDE ends the batch of records before it, and its own ends with it (as BIND
+  // commits them).
+  last_written_.clear();
+  read(inc_path, *body, t.size() == 3 ? absolute_name(t[2], origin) : origin, depth + 1, owner);
+  last_written_.clear();
 }
 
 void Loader::generate(const std::string& path, int at, const std::vector<std::string>& t,
@@ -438,7 +567,9 @@ void Loader::generate(const std::string& path, int at, const std::vector<std::st
       error(path, at, fmt::format("$GENERATE data {}: {}", *data, why));
       return;
     }
+    generating_ = true;
     record(path, at, absolute_name(*owner, origin), tokens, 0, origin);
+    generating_ = false;
   }
 }
 
@@ -447,6 +578,7 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
   // [ttl] [class] in either order (RFC 1035 §5.1), then the type.
   std::optional<uint32_t> ttl;
   std::optional<uint16_t> cls;
+  const size_t first = k;
   for (int n = 0; n < 2 && k < t.size(); ++n) {
     if (!ttl && (ttl = master::parse_ttl(t[k]))) {
       ++k;
@@ -455,8 +587,18 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     }
   }
   if (k >= t.size()) return error(path, at, "a record without a type");
+  if (const size_t q = t[k].find('"'); q != std::string::npos && q > 0) {
+    // A quote ends the type, as BIND's lexer has it: `TXT"a"` is TXT and "a".
+    std::vector<std::string> split(t);
+    split[k] = t[k].substr(0, q);
+    split.insert(split.begin() + long(k) + 1, t[k].substr(q));
+    return record(path, at, owner, split, first, origin);
+  }
   const std::string& type_text = t[k++];
-  const uint16_t type = uint16_t(ldns_get_rr_type_by_name(type_text.c_str()));
+  uint16_t type = uint16_t(ldns_get_rr_type_by_name(type_text.c_str()));
+  uint16_t read_as = type;
+  for (const KnownElsewhere& e : kKnownElsewhere)
+    if (type == 0 ? iequals(type_text, e.name) : type == e.type) type = e.type, read_as = e.read_as;
   if (type == 0) return error(path, at, fmt::format("unknown type {}", type_text));
   if (cls && *cls != 1) return error(path, at, "only class IN is served");
   LdnsRdf owner_rdf(ldns_dname_new_frm_str(owner.c_str()));
@@ -466,39 +608,143 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
   std::string written = name;
   name_lower(name);
   ldns_rr* raw = nullptr;
+  // RDATA read here rather than by ldns: RFC 3597 data, NXT and AMTRELAY (which this ldns
+  // cannot read) and NSAP (which it reads too leniently).
+  std::optional<std::string> own;
+  std::optional<std::string> next_hash;  // NSEC3's, see below
   if (k < t.size() && t[k] == "\\#") {
     // RFC 3597 §5: parsed here, strictly, and up to 65535 bytes; ldns takes the record
     // from wire form, so a known type's RDATA is still checked against its format.
     auto rdata = master::parse_generic_rdata(t, k + 1);
     if (!rdata) return error(path, at, rdata.error().message);
+    own = std::move(*rdata);
+  } else if (type == kNxt) {
+    // RFC 2535 §5.2: the next name, then the types present (1-127) as a bitmap.
+    if (k >= t.size()) return error(path, at, "NXT needs a next domain name and types");
+    LdnsRdf next(ldns_dname_new_frm_str(absolute_name(t[k], origin).c_str()));
+    if (!next) return error(path, at, fmt::format("NXT: bad domain name {}", t[k]));
+    std::vector<uint16_t> types;
+    for (size_t i = k + 1; i < t.size(); ++i) {
+      const auto n = uint16_t(ldns_get_rr_type_by_name(t[i].c_str()));
+      if (n == 0 || n > 127)
+        return error(path, at, fmt::format("NXT: {} is not a type from 1 to 127 (RFC 2535 5.2)", t[i]));
+      types.push_back(n);
+    }
+    own = std::string(reinterpret_cast<const char*>(ldns_rdf_data(next.get())),
+                      ldns_rdf_size(next.get())) + master::nxt_bitmap(types);
+  } else if (type == kAmtrelay) {
+    // RFC 8777 §4.3: precedence, the discovery-optional bit, the relay type, the relay (none:
+    // ".", IPv4, IPv6 or a domain name).
+    if (k + 4 != t.size()) return error(path, at, "AMTRELAY needs precedence, D bit, type and relay");
+    const auto prec = small_number(t[k], 255), d = small_number(t[k + 1], 1),
+               kind = small_number(t[k + 2], 3);
+    if (!prec || !d || !kind)
+      return error(path, at, "AMTRELAY: precedence 0-255, D bit 0 or 1, type 0-3 (RFC 8777 4.3)");
+    std::string relay;
+    const std::string& r = t[k + 3];
+    if (*kind == 0) {
+      if (r != ".") return error(path, at, "AMTRELAY type 0 has no relay: write \".\"");
+    } else if (*kind == 1 || *kind == 2) {
+      uint8_t addr[16];
+      if (inet_pton(*kind == 1 ? AF_INET : AF_INET6, r.c_str(), addr) != 1)
+        return error(path, at, fmt::format("AMTRELAY: {} is not an IPv{} address", r, *kind == 1 ? 4 : 6));
+      relay.assign(reinterpret_cast<const char*>(addr), *kind == 1 ? 4 : 16);
+    } else {
+      LdnsRdf name(ldns_dname_new_frm_str(absolute_name(r, origin).c_str()));
+      if (!name) return error(path, at, fmt::format("AMTRELAY: bad domain name {}", r));
+      relay.assign(reinterpret_cast<const char*>(ldns_rdf_data(name.get())), ldns_rdf_size(name.get()));
+    }
+    own = std::string{char(*prec), char(*d << 7 | *kind)} + relay;
+  } else if (type == kNsap) {
+    if (k + 1 != t.size()) return error(path, at, "NSAP needs one address (RFC 1706 5)");
+    auto nsap = master::parse_nsap(t[k]);
+    if (!nsap) return error(path, at, nsap.error().message);
+    own = std::move(*nsap);
+  }
+  if (own) {
     std::string wire = written;
     uint8_t fixed[10];
     put16(fixed, type);
     put16(fixed + 2, 1);
     put16(fixed + 4, 0);
     put16(fixed + 6, 0);
-    put16(fixed + 8, uint16_t(rdata->size()));
+    put16(fixed + 8, uint16_t(own->size()));
     wire.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
-    wire += *rdata;
+    wire += *own;
     size_t pos = 0;
     const ldns_status s = ldns_wire2rr(&raw, reinterpret_cast<const uint8_t*>(wire.data()),
                                        wire.size(), &pos, LDNS_SECTION_ANSWER);
-    if (s != LDNS_STATUS_OK || pos != wire.size()) {
+    // ldns stops at the end of short RDATA without a word: a known type needs its fields.
+    const ldns_rr_descriptor* d = ldns_rr_descript(type);
+    const bool short_rdata = s == LDNS_STATUS_OK && d && d->_type == type &&
+                             ldns_rr_rd_count(raw) < ldns_rr_descriptor_minimum(d);
+    if (s != LDNS_STATUS_OK || pos != wire.size() || short_rdata) {
       ldns_rr_free(raw);
       return error(path, at, fmt::format("\\# data is not valid {} RDATA", type_text));
     }
   } else {
-    std::string text = owner + " 0 IN " + type_text;
+    if (std::string why = int_field_error(read_as, t, k); !why.empty())
+      return error(path, at, fmt::format("{}: {}", type_text, why));
+    if (read_as == kLoc)
+      if (std::string why = master::loc_check(t, k); !why.empty()) return error(path, at, why);
+    if (read_as == kApl)
+      for (size_t i = k; i < t.size(); ++i)
+        if (std::string why = master::apl_check(t[i]); !why.empty()) return error(path, at, why);
+    std::string text = owner + " 0 IN " + (read_as == type ? type_text : rrtype_to_text(read_as));
     // ldns reads an SVCB/HTTPS alpn value as one ID (RFC 9460 Appendix A.1 has two levels of
     // escapes): gslbd encodes it and hands it to ldns as a private key, renamed back below.
     bool alpn = false;
+    // NSEC3's next hashed owner name is base32hex without padding, of any length (RFC 5155
+    // §3.3); ldns wants whole 5-byte groups and takes padding. It is read here, and ldns
+    // gets a stand-in of 5 bytes that is replaced after.
+    if (type == kNsec3 && k + 4 < t.size()) {
+      auto hash = master::base32hex_decode(t[k + 4]);
+      if (!hash) return error(path, at, "NSEC3 next hashed owner name " + hash.error().message);
+      if (t[k] == "1" && hash->size() != 20)
+        return error(path, at, fmt::format("NSEC3 next hashed owner name is {} bytes; SHA-1 "
+                                           "(algorithm 1) makes 20 (RFC 5155 3.1.7)", hash->size()));
+      if (hash->empty() || hash->size() > 255)
+        return error(path, at, "NSEC3 next hashed owner name must be 1 to 255 bytes");
+      next_hash = std::move(*hash);
+    }
+    const size_t hash_at = k + 4;
+    // CAA's value may be written without quotes (RFC 8659 4.1.1: a character-string or a
+    // contiguous set of characters); ldns wants the quotes.
+    const size_t caa_value_at = read_as == kCaa ? k + 2 : t.size();
+    // KEY/DNSKEY flags may be mnemonics (RFC 2535 §7.1) or hex, as BIND reads them.
+    const size_t key_flags_at =
+        read_as == kKey || read_as == rrtype::DNSKEY || read_as == rrtype::CDNSKEY ? k : t.size();
+    // Types made of character-strings: a quote inside a token starts a new string, as BIND
+    // reads `a"b"c` (three strings), where ldns would keep the quotes as text.
+    const bool strings = read_as == rrtype::TXT || read_as == rrtype::HINFO || read_as == kSpf ||
+                         read_as == kIsdn || read_as == kX25;
     for (; k < t.size(); ++k) {
       const std::string& tok = t[k];
+      if (next_hash && k == hash_at) {
+        text += " 00000000";
+        continue;
+      }
+      if (k == key_flags_at && !tok.empty() &&
+          !std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        const auto flags = master::parse_key_flags(tok);
+        if (!flags) return error(path, at, fmt::format("{}: bad key flags {}", type_text, tok));
+        text += fmt::format(" {}", *flags);
+        continue;
+      }
+      if (k == caa_value_at && k + 1 == t.size() && tok[0] != '"') {
+        text += " \"" + tok + '"';
+        continue;
+      }
+      if (strings && tok.find('"', 1) != std::string::npos) {
+        for (const std::string& part : master::split_strings(tok)) (text += ' ') += part;
+        continue;
+      }
       const bool svcb = type == kSvcb || type == kHttps;
       const size_t eq = tok.find('=');
       if (svcb && !alpn && eq != std::string::npos &&
           (iequals(tok.substr(0, eq), "alpn") || iequals(tok.substr(0, eq), "key1"))) {
-        auto wire = master::svcb_alpn_wire(std::string_view(tok).substr(eq + 1));
+        auto wire = master::svcb_alpn_wire(std::string_view(tok).substr(eq + 1),
+                                           iequals(tok.substr(0, eq), "key1"));
         if (!wire) return error(path, at, wire.error().message);
         text += fmt::format(" key{}=\"", kAlpnStandIn);
         for (unsigned char c : *wire) text += fmt::format("\\{:03d}", c);
@@ -543,8 +789,27 @@ void Loader::record(const std::string& path, int at, const std::string& owner,
     return;
   }
   ParsedRdata rdata = make_rdata(rr.get());
-  if ((type == kSvcb || type == kHttps) && !master::svcb_rekey(rdata.wire, kAlpnStandIn, 1))
-    return error(path, at, "SVCB/HTTPS parameters are not well formed");
+  if (type == kSvcb || type == kHttps) {
+    if (!master::svcb_rekey(rdata.wire, kAlpnStandIn, 1))
+      return error(path, at, "SVCB/HTTPS parameters are not well formed");
+    if (std::string why = master::svcb_check(rdata.wire); !why.empty()) return error(path, at, why);
+  }
+  if (type == rrtype::DS || type == rrtype::CDS || type == kTa || type == kDlv) {
+    // The digest's length follows from its type (RFC 4034 5.1.4, RFC 4509, RFC 6605); a
+    // CDS/CDNSKEY-style delete record (digest type 0) is left alone.
+    const size_t want = rdata.wire.size() < 4 ? 0
+                        : std::array<size_t, 5>{0, 20, 32, 0, 48}[std::min<size_t>(uint8_t(rdata.wire[3]), 4)];
+    if (want != 0 && rdata.wire.size() - 4 != want)
+      return error(path, at, fmt::format("{}: a digest of type {} is {} bytes, not {}", type_text,
+                                         uint8_t(rdata.wire[3]), want, rdata.wire.size() - 4));
+  }
+  if (next_hash) {
+    // Algorithm, flags, iterations, salt (length first), then the hash (length first).
+    const size_t hash_len_at = rdata.wire.size() > 4 ? 5 + uint8_t(rdata.wire[4]) : 0;
+    if (hash_len_at == 0 || hash_len_at + 6 > rdata.wire.size() || rdata.wire[hash_len_at] != 5)
+      return error(path, at, "NSEC3 RDATA is not well formed");
+    rdata.wire.replace(hash_len_at, 6, char(next_hash->size()) + *next_hash);
+  }
   if (rdata.wire.size() > kMaxRdata)
     return error(path, at, fmt::format("record data is {} bytes; a record's RDATA cannot exceed {} "
                                        "(RFC 1035 3.2.1)", rdata.wire.size(), kMaxRdata));
@@ -591,12 +856,37 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     for (; i < order.size() && name_of(log_[order[i]]) == name;) {
       const uint16_t type = log_[order[i]].type;
       const LogRec& first = log_[order[i]];
-      // RFC 4035 §2.5: a signed CNAME has its RRSIG and NSEC beside it.
-      if (type != rrtype::RRSIG && type != rrtype::NSEC) ++types;
+      // RFC 4035 §2.5: a signed CNAME has its RRSIG and NSEC beside it; BIND also allows the
+      // KEY and SIG of RFC 2535 §2.3.5 there.
+      if (type != rrtype::RRSIG && type != rrtype::NSEC && type != kKey && type != kSig) ++types;
       std::vector<uint32_t> kept;
       seen.clear();
       for (; i < order.size() && same_set(log_[order[i]], first); ++i) {
         const LogRec& r = log_[order[i]];
+        const std::string_view wire = compared_of(order[i]);
+        uint32_t* dup = nullptr;
+        auto find = [&] {
+          for (uint32_t& k : kept)
+            if (compared_of(k) == wire) return dup = &k, void();
+        };
+        if (kept.size() < kScanLimit) {
+          find();
+        } else {
+          if (kept.size() == kScanLimit)
+            for (uint32_t k : kept) seen.insert(record_hash(name, type, compared_of(k)));
+          // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
+          if (!seen.insert(record_hash(name, type, wire)).second) find();
+        }
+        if (dup) {
+          // As BIND: within one batch of records the later one stays (with its spelling of
+          // the names in its RDATA), across batches the one loaded first.
+          if (log_[*dup].batch == r.batch) {
+            keep[*dup] = false;
+            keep[order[i]] = true;
+            *dup = order[i];
+          }
+          continue;
+        }
         if (!kept.empty() && (type == rrtype::SOA || type == rrtype::CNAME || type == rrtype::DNAME)) {
           error(files_[r.file], r.line, fmt::format("more than one {} record at {}",
                                                     type == rrtype::SOA     ? "SOA"
@@ -605,18 +895,6 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
                                                     name_to_text(name)));
           continue;
         }
-        const std::string_view wire = wire_of(r);
-        bool dup = false;
-        if (kept.size() < kScanLimit) {
-          for (uint32_t k : kept) dup = dup || wire_of(log_[k]) == wire;
-        } else {
-          if (kept.size() == kScanLimit)
-            for (uint32_t k : kept) seen.insert(record_hash(name, type, wire_of(log_[k])));
-          // A new hash cannot be a duplicate; a known one is checked (a duplicate, or a collision).
-          if (!seen.insert(record_hash(name, type, wire)).second)
-            for (uint32_t k : kept) dup = dup || wire_of(log_[k]) == wire;
-        }
-        if (dup) continue;
         kept.push_back(order[i]);
         keep[order[i]] = true;
       }
@@ -676,7 +954,12 @@ std::shared_ptr<Zone> Loader::finish(const std::string& path) {
     const size_t sets_at = zone.rrset_store.size();
     while (i < order.size() && name_of(log_[order[i]]) == name) {
       const uint16_t type = log_[order[i]].type;
-      const uint32_t ttl = log_[order[i]].ttl;  // the first's (RFC 2181 §5.2)
+      // One TTL for the set (RFC 2181 §5.2), as BIND gives it: the first record's of the last
+      // batch that holds records of the set (a batch adds its records with its first one's
+      // TTL, and a later batch's TTL replaces the set's).
+      uint32_t ttl = log_[order[i]].ttl;
+      for (size_t j = i + 1; j < order.size() && same_set(log_[order[j]], log_[order[i]]); ++j)
+        if (log_[order[j]].batch != log_[order[j - 1]].batch) ttl = log_[order[j]].ttl;
       // The owner as the set's first record spelled it (as BIND keeps it, per RRset).
       const char* spelled = nullptr;
       if (const uint32_t sp = log_[order[i]].spelling) {

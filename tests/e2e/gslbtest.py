@@ -26,8 +26,10 @@ try:
     import dns.message
     import dns.name
     import dns.opcode
+    import dns.exception
     import dns.query
     import dns.rcode
+    import dns.rdata
     import dns.rdataclass
     import dns.rdatatype
     import dns.rrset
@@ -244,6 +246,82 @@ def nsd_config(d, port, zones_dir, zone_blocks, server_extra=""):
 {server_extra}remote-control:
   control-enable: no
 {zone_blocks}"""
+
+
+# named-compilezone's policy checks, off (check-names, NS/MX/SRV targets, the post-load
+# integrity checks): for reading back data that is already known to load.
+BIND_RELAXED = ("-k", "ignore", "-n", "ignore", "-m", "ignore", "-M", "ignore", "-S", "ignore",
+                "-i", "none")
+
+
+def bind_records(text):
+    """(owner, ttl, type, rdata) from named-compilezone's canonical output, the RDATA's blanks
+    folded: the form both sides of a comparison with BIND are put in."""
+    recs = []
+    for line in text.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) < 4 or line.startswith(";"):
+            continue
+        rdata = parts[4] if len(parts) == 5 else ""  # APL may have none
+        recs.append((parts[0], int(parts[1]), parts[3], " ".join(rdata.split())))
+    return recs
+
+
+def _register_rfc1035_types():
+    """dnspython reads MD, MF, MB, MG, MR and MINFO as opaque bytes, and a server may compress
+    the names in them (RFC 3597 §4: they are RFC 1035 types), which opaque bytes cannot hold
+    outside their message: read them as the names they are."""
+    import types
+    import dns.rdtypes.ANY.RP
+    import dns.rdtypes.nsbase
+    module = types.ModuleType("gslbtest_rfc1035_types")
+    for rdtype in ("MD", "MF", "MB", "MG", "MR"):
+        setattr(module, rdtype, type(rdtype, (dns.rdtypes.nsbase.NSBase,), {"__slots__": ()}))
+    module.MINFO = type("MINFO", (dns.rdtypes.ANY.RP.RP,), {"__slots__": ()})
+    for rdtype in ("MD", "MF", "MB", "MG", "MR", "MINFO"):
+        try:
+            dns.rdata.register_type(module, dns.rdatatype.from_text(rdtype), rdtype)
+        except dns.exception.DNSException:  # registered before, or dnspython knows it now
+            pass
+
+
+def axfr_records(port, origin, host="127.0.0.1"):
+    """A zone transfer from gslbd: (owner as sent, ttl, type number, RDATA bytes), one SOA."""
+    _register_rfc1035_types()
+    out = []
+    soas = 0
+    for m in dns.query.xfr(host, origin, port=port, timeout=10, relativize=False, lifetime=60):
+        for rrset in m.answer:
+            for rd in rrset:
+                if rd.rdtype == dns.rdatatype.SOA:
+                    soas += 1
+                    if soas > 1:
+                        continue
+                out.append((rrset.name.to_text(), rrset.ttl, int(rd.rdtype), rd.to_wire()))
+    return out
+
+
+def bind_render(directory, origin, records):
+    """Records (as axfr_records gives them) as BIND prints them: written in RFC 3597 form and
+    read back by named-compilezone, so that they compare with BIND's own reading of a zone
+    file with no third parser in between. A duplicate BIND folds shows as an extra row."""
+    path = os.path.join(directory, f".render-{os.getpid()}.txt")
+    with open(path, "w") as f:
+        for owner, ttl, rtype, wire in records:
+            f.write(f"{owner} {ttl} IN TYPE{rtype} \\# {len(wire)} {wire.hex()}\n")
+    try:
+        r = subprocess.run(["named-compilezone", "-q", *BIND_RELAXED, "-o", "-", origin, path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL, errors="replace")
+        if r.returncode != 0:
+            return None
+        recs = bind_records(r.stdout)
+        if len(recs) != len(records):
+            recs.append(("(duplicates)", 0, "", f"{len(records)} records sent, {len(recs)} "
+                         "distinct to BIND"))
+        return recs
+    finally:
+        os.unlink(path)
 
 
 def run_tool(args, timeout=15):
