@@ -162,10 +162,11 @@ namespace {
 std::optional<std::string> write_state(const std::string& path, const std::string& text, const char* lost) {
   const std::string tmp = path + ".tmp";
   auto failed = [&](const char* step) {
-    std::string why = fmt::format("cannot write {}: {} ({} {})", path, std::strerror(errno), step, tmp);
+    const int err = errno;  // before unlink() sets its own
+    std::string why = fmt::format("cannot write {}: {} ({} {})", path, std::strerror(err), step, tmp);
     ::unlink(tmp.c_str());
     core::logf(core::Level::warning, "event=state-not-saved file={} reason=\"{}\" ({} will not survive a restart)",
-               path, std::strerror(errno), lost);
+               path, std::strerror(err), lost);
     return why;
   };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);

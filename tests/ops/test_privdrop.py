@@ -82,7 +82,8 @@ def test_drop_to_nobody(c, gslbd, gslbctl):
             # Drains need a state directory nobody can write. Until now it could not: the
             # reloads above could not save the served serials beside it (and said so).
             state = os.path.join(srv.dir, "state", "drains")
-            c.check(f"event=state-not-saved file={state}.serials " in srv.log_text(),
+            c.check(f'event=state-not-saved file={state}.serials reason="Permission denied"'
+                    in srv.log_text(),
                     "served serials not saved while the state directory is root's",
                     srv.log_text()[-1000:])
             os.chown(os.path.join(srv.dir, "state"), uid, gid)
