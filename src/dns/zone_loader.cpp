@@ -1,5 +1,8 @@
 // Master-file loading: entries and directives read here as BIND reads them (master_text.hpp),
-// each record's RDATA parsed by ldns, every error with its file and line.
+// each record's RDATA parsed by ldns, every error with its file and line; then the RRsets
+// assembled (duplicates, one TTL a set, CNAME rules) and the zone packed (Loader::finish).
+// What a record's data becomes once ldns has read it is in rdata_parse.cpp; type and RDATA
+// text for the rest of gslbd in rr_text.cpp.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -7,8 +10,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
-#include <cstdlib>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -17,95 +18,13 @@
 #include "core/duration.hpp"
 #include "dns/ldns.hpp"
 #include "dns/master_text.hpp"
+#include "dns/rdata_parse.hpp"
 #include "dns/wire.hpp"
 #include "dns/zone.hpp"
 
 namespace gslb::dns {
 
 namespace {
-
-// RFC 1035 §3.2.1: RDLENGTH is 16 bits.
-constexpr size_t kMaxRdata = 65535;
-// ldns parses within buffers of this many characters and silently drops the rest (a 102 KB TXT
-// came out as 65016 bytes of RDATA). Longer records in presentation form are refused before
-// they reach it; RFC 3597 data is read here and may be longer.
-constexpr size_t kMaxEntryText = 65535;
-constexpr uint16_t kSvcb = 64, kHttps = 65;
-constexpr uint16_t kSig = 24, kKey = 25, kNxt = 30, kNsap = 22, kNsec3 = 50, kAmtrelay = 260;
-constexpr uint16_t kX25 = 19, kIsdn = 20, kSpf = 99, kCaa = 257, kTa = 32768, kDlv = 32769;
-constexpr uint16_t kLoc = 29, kApl = 42;
-
-// Types BIND 9.18 reads that this ldns does not know, and the type whose presentation and
-// wire form they share (0: read here).
-struct KnownElsewhere {
-  std::string_view name;
-  uint16_t type, read_as;
-};
-constexpr KnownElsewhere kKnownElsewhere[] = {
-    {"NINFO", 56, rrtype::TXT},   {"AVC", 258, rrtype::TXT},   {"RESINFO", 261, rrtype::TXT},
-    {"WALLET", 262, rrtype::TXT}, {"TA", 32768, rrtype::DS}, {"AMTRELAY", kAmtrelay, 0},
-};
-
-// ldns reads a number into an 8, 16 or 32-bit field without a range check ("MX 65536 a" gave
-// preference 0). The leading fields written as one token each are checked here: an error, or
-// empty.
-std::string int_field_error(uint16_t type, const std::vector<std::string>& t, size_t k) {
-  const ldns_rr_descriptor* d = ldns_rr_descript(type);
-  if (!d || d->_type != type) return {};
-  for (size_t f = 0; f < ldns_rr_descriptor_maximum(d) && k + f < t.size(); ++f) {
-    const ldns_rdf_type ft = ldns_rr_descriptor_field_type(d, f);
-    int bits = 0;
-    switch (ft) {
-      case LDNS_RDF_TYPE_INT8: case LDNS_RDF_TYPE_CERTIFICATE_USAGE: case LDNS_RDF_TYPE_SELECTOR:
-      case LDNS_RDF_TYPE_MATCHING_TYPE:
-        bits = 8;
-        break;
-      case LDNS_RDF_TYPE_INT16: bits = 16; break;
-      case LDNS_RDF_TYPE_INT32: case LDNS_RDF_TYPE_PERIOD: bits = 32; break;
-      case LDNS_RDF_TYPE_HEX: {
-        // Hex to the end of the record: whole bytes (ldns took an odd digit count).
-        if (f + 1 != ldns_rr_descriptor_maximum(d)) return {};
-        std::string hex;
-        for (size_t i = k + f; i < t.size(); ++i) hex += t[i];
-        if (hex.size() % 2 != 0 || !std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
-          return fmt::format("{} is not hex of whole bytes", hex);
-        return {};
-      }
-      case LDNS_RDF_TYPE_NSEC3_SALT: {
-        const std::string& salt = t[k + f];
-        if (salt != "-" && (salt.size() % 2 != 0 || !std::all_of(salt.begin(), salt.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })))
-          return fmt::format("salt {} is not \"-\" or hex of whole bytes", salt);
-        continue;
-      }
-      // Fields that are one token: the next token is the next field.
-      case LDNS_RDF_TYPE_DNAME: case LDNS_RDF_TYPE_A: case LDNS_RDF_TYPE_AAAA:
-      case LDNS_RDF_TYPE_ALG: case LDNS_RDF_TYPE_TYPE: case LDNS_RDF_TYPE_TIME:
-      case LDNS_RDF_TYPE_CERT_ALG: case LDNS_RDF_TYPE_STR:
-        continue;
-      default:
-        return {};
-    }
-    const std::string& tok = t[k + f];
-    if (tok.empty() || !std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      continue;
-    const uint64_t max = bits == 32 ? 0xffffffffull : (1ull << bits) - 1;
-    uint64_t v = 0;
-    const auto r = std::from_chars(tok.data(), tok.data() + tok.size(), v);
-    if (r.ec != std::errc() || v > max)
-      return fmt::format("{} is out of range for a {}-bit field (0-{})", tok, bits, max);
-  }
-  return {};
-}
-
-// A number from 0 to `max`, in decimal.
-std::optional<unsigned> small_number(std::string_view t, unsigned max) {
-  unsigned v = 0;
-  const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (r.ec != std::errc() || r.ptr != t.data() + t.size() || v > max) return std::nullopt;
-  return v;
-}
-// The private-use key (RFC 9460 §14.3.2) an alpn value passes through ldns as.
-constexpr uint16_t kAlpnStandIn = 65534;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
@@ -119,48 +38,6 @@ std::string dir_of(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
-// Types whose embedded names may be compressed (RFC 3597 §4: the RFC 1035 types only).
-bool compressible_type(uint16_t t) {
-  switch (t) {
-    case rrtype::NS: case 3: case 4: case rrtype::CNAME: case rrtype::SOA: case 7: case 8:
-    case 9: case rrtype::PTR: case 14: case rrtype::MX:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Which RDATA field holds the name that additional-section processing follows.
-int target_field(uint16_t t) {
-  switch (t) {
-    case rrtype::NS: case rrtype::CNAME: return 0;
-    case rrtype::MX: return 1;
-    case rrtype::SRV: return 3;
-    default: return -1;
-  }
-}
-
-// One record's RDATA as ldns gave it.
-struct ParsedRdata {
-  std::string wire;
-  Rdata meta;  // everything but the wire view
-  // Where the domain names in `wire` are: a duplicate is found with them in lower case.
-  std::vector<std::pair<uint16_t, uint16_t>> names;
-};
-
-// The RDATA with its domain names in lower case, if that changes it: two records that differ
-// only in the case of a name are one record (RFC 4343 §3, RFC 2181 §5), as BIND compares them.
-std::string folded_names(const ParsedRdata& r) {
-  std::string out;
-  for (const auto& [at, len] : r.names)
-    for (size_t i = at; i < size_t(at) + len && i < r.wire.size(); ++i) {
-      const auto c = uint8_t(r.wire[i]);
-      if (c < 'A' || c > 'Z') continue;
-      if (out.empty()) out = r.wire;
-      out[i] = char(ascii_lower(c));
-    }
-  return out;
-}
 // One record as the loader keeps it until finish() packs the zone: its owner and RDATA are
 // in two logs (Loader::names_log_, wire_log_), so a record costs this and its bytes, with no
 // heap block of its own (a map of nodes cost about 250 bytes a record at 1M records).
@@ -182,40 +59,6 @@ struct LogRec {
   uint32_t batch;
 };
 
-ParsedRdata make_rdata(const ldns_rr* rr) {
-  ParsedRdata b;
-  std::string& wire = b.wire;
-  Rdata& d = b.meta;
-  const uint16_t type = ldns_rr_get_type(rr);
-  const int tf = target_field(type);
-  for (size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
-    const ldns_rdf* f = ldns_rr_rdf(rr, i);
-    const auto* bytes = reinterpret_cast<const char*>(ldns_rdf_data(f));
-    std::string_view field(bytes, ldns_rdf_size(f));
-    if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME) {
-      b.names.emplace_back(uint16_t(wire.size()), uint16_t(field.size()));
-      // Offsets past 65535 only occur in RDATA that is refused as too long anyway.
-      if (compressible_type(type) && d.compress_count < d.compress.size())
-        d.compress[d.compress_count++] = {uint16_t(wire.size()), uint16_t(field.size())};
-      if (int(i) == tf) {
-        d.target_at = uint16_t(wire.size());
-        d.target_len = uint16_t(field.size());
-      }
-    }
-    wire.append(field);
-  }
-  return b;
-}
-
-}  // namespace
-
-std::string Rdata::target() const {
-  std::string t(wire.substr(target_at, target_len));
-  name_lower(t);
-  return t;
-}
-
-namespace {
 
 class Loader {
  public:
@@ -1021,40 +864,5 @@ std::shared_ptr<Zone> load_zone(std::string_view apex_text, const std::string& p
   return zone;
 }
 
-std::string rdata_to_text(uint16_t type, std::string_view wire) {
-  // ldns prints whole records: make one (root owner, class IN, TTL 0) and keep what follows
-  // its type, which is the RDATA in presentation form.
-  std::string rr(1, '\0');
-  const uint8_t head[] = {uint8_t(type >> 8), uint8_t(type), 0, 1, 0, 0, 0, 0,
-                          uint8_t(wire.size() >> 8), uint8_t(wire.size())};
-  rr.append(reinterpret_cast<const char*>(head), sizeof head);
-  rr.append(wire);
-  ldns_rr* parsed = nullptr;
-  size_t pos = 0;
-  if (ldns_wire2rr(&parsed, reinterpret_cast<const uint8_t*>(rr.data()), rr.size(), &pos,
-                   LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
-    return fmt::format("\\# {}", wire.size());
-  std::unique_ptr<ldns_rr, LdnsRrFree> own(parsed);
-  std::string out;
-  for (size_t i = 0; i < ldns_rr_rd_count(parsed); ++i) {
-    char* t = ldns_rdf2str(ldns_rr_rdf(parsed, i));
-    if (!t) continue;
-    out += (out.empty() ? "" : " ") + std::string(t);
-    std::free(t);
-  }
-  return out;
-}
-
-std::string rrtype_to_text(uint16_t type) {
-  char* t = ldns_rr_type2str(ldns_rr_type(type));
-  std::string out = t ? t : fmt::format("TYPE{}", type);
-  std::free(t);
-  return out;
-}
-
-uint16_t rrtype_from_text(std::string_view text) {
-  const std::string s(text);
-  return uint16_t(ldns_get_rr_type_by_name(s.c_str()));
-}
-
 }  // namespace gslb::dns
+
