@@ -1,7 +1,5 @@
 #include "config/config.hpp"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <unordered_set>
 #include <toml++/toml.h>
 
+#include "config/sections.hpp"
 #include "config/toml_check.hpp"
 
 namespace gslb::config {
@@ -87,51 +86,6 @@ std::optional<uint64_t> byte_size(Checker& c, const toml::table& t, const std::s
   return v;
 }
 
-// [cluster]: several gslbd sharing verdicts through etcd.
-void parse_cluster(Checker& c, const toml::table& t, cluster::Config& cl) {
-  c.only(t, "cluster", {"etcd", "node", "prefix", "down_when", "lease", "ca_file", "cert_file", "key_file"});
-  c.strings(t, "cluster", "etcd", [&](const toml::node& n, const std::string& key, const std::string& v) {
-    const bool tls = v.rfind("https://", 0) == 0;
-    if ((v.rfind("http://", 0) != 0 && !tls) || v.size() <= (tls ? 8u : 7u))
-      c.error(n, key, "must be an http:// or https:// URL such as \"http://127.0.0.1:2379\"");
-    else
-      cl.etcd.push_back(v.back() == '/' ? v.substr(0, v.size() - 1) : v);
-  });
-  const toml::node* etcd = t.get("etcd");
-  if (etcd && cl.etcd.empty() && etcd->as_array() && etcd->as_array()->empty())
-    c.error(*etcd, "cluster.etcd", "must name at least one endpoint");
-  // The node's name is part of etcd keys and of event lines: no '/', no spaces.
-  if (const std::string* v = c.string(t, "cluster", "node")) {
-    const bool good = !v->empty() && v->size() <= 64 &&
-                      std::all_of(v->begin(), v->end(), [](char ch) {
-                        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
-                      });
-    if (good) cl.node = *v;
-    else c.error(*t.get("node"), "cluster.node", "must be 1-64 letters, digits, '-', '_' or '.'");
-  } else if (etcd) {
-    c.error(t.source(), "cluster.node", "is required: this instance's name, unique in the deployment");
-  }
-  if (const std::string* v = c.string(t, "cluster", "prefix")) {
-    std::string p = *v;
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    if (p.size() < 2 || p.front() != '/' || p.find(' ') != std::string::npos)
-      c.error(*t.get("prefix"), "cluster.prefix", "must be a key path such as \"/gslbd/prod\"");
-    else cl.prefix = p;
-  }
-  if (const std::string* v = c.string(t, "cluster", "down_when")) {
-    auto r = cluster::DownWhen::parse(*v);
-    if (r) cl.down_when = *r;
-    else c.error(*t.get("down_when"), "cluster.down_when", r.error().message);
-  }
-  if (auto d = c.duration(t, "cluster", "lease")) {
-    if (*d < std::chrono::seconds(1) || *d > std::chrono::hours(1) || *d % std::chrono::seconds(1) != core::Duration(0))
-      c.error(*t.get("lease"), "cluster.lease", "must be whole seconds, 1s..1h (etcd leases count seconds)");
-    else cl.lease = *d;
-  }
-  for (auto [k, field] : {std::pair{"ca_file", &cl.ca_file}, {"cert_file", &cl.cert_file}, {"key_file", &cl.key_file}})
-    if (const std::string* v = c.string(t, "cluster", k)) *field = c.resolve(*v);
-}
-
 // [limits]: what one zone may make the loader read.
 void parse_limits(Checker& c, const toml::table& t, Limits& l) {
   c.only(t, "limits", {"include_depth", "includes", "zone_records", "zone_bytes"});
@@ -139,10 +93,6 @@ void parse_limits(Checker& c, const toml::table& t, Limits& l) {
   if (auto v = c.integer(t, "limits", "includes", 0, 1'000'000)) l.includes = uint32_t(*v);
   if (auto v = c.integer(t, "limits", "zone_records", 1, 1'000'000'000)) l.zone_records = uint64_t(*v);
   if (auto v = byte_size(c, t, "limits", "zone_bytes", 1, uint64_t(1) << 40)) l.zone_bytes = *v;
-}
-
-Position at(const toml::node* n) {
-  return n ? Position{int(n->source().begin.line), int(n->source().begin.column)} : Position{};
 }
 
 // Names people type on gslbctl's command line and read in events and labels: no control
@@ -220,150 +170,6 @@ void parse_pool(Checker& c, const toml::table& t, const std::string& prefix, poo
     for (const auto& b : p.addresses)
       if (b.ip == a.ip) c.error(el, k, fmt::format("{} is listed twice", a.ip.to_string()));
     p.addresses.push_back(a);
-  }
-}
-
-// A rule's order: `regions` (a list of pool regions) or `weights` ({ region = N }), not both;
-// `required`: the default must have one of them.
-void parse_order(Checker& c, const toml::table& t, const std::string& prefix, std::string_view key,
-                 const std::unordered_set<std::string>& regions, geo::Order& o) {
-  auto known = [&](const toml::node& n, const std::string& k, const std::string& region) {
-    if (!regions.count(region))
-      c.error(n, k, fmt::format("no pool has region \"{}\"", region));
-  };
-  c.strings(t, prefix, key, [&](const toml::node& n, const std::string& k, const std::string& v) {
-    known(n, k, v);
-    if (std::find(o.regions.begin(), o.regions.end(), v) != o.regions.end())
-      c.error(n, k, fmt::format("region \"{}\" is listed twice", v));
-    o.regions.push_back(v);
-  });
-  if (const toml::node* w = t.get("weights")) {
-    const std::string k = Checker::join(prefix, "weights");
-    const toml::table* wt = w->as_table();
-    if (!wt) {
-      c.error(*w, k, "must be a table of region = weight");
-      return;
-    }
-    if (t.get(key)) c.error(*w, k, fmt::format("give {} or weights, not both", key));
-    for (auto&& [region, v] : *wt) {
-      const std::string rk = Checker::join(k, region.str());
-      known(v, rk, std::string(region.str()));
-      if (!v.is_integer() || v.as_integer()->get() < 1 || v.as_integer()->get() > 1000)
-        c.error(v, rk, "must be an integer 1..1000");
-      else
-        o.weights.emplace_back(std::string(region.str()), uint32_t(v.as_integer()->get()));
-    }
-  }
-}
-
-// `[[map]]`: nets are checked as prefixes with no host bits, each listed once.
-void parse_map(Checker& c, const toml::table& t, const std::string& prefix,
-               const std::unordered_set<std::string>& regions, const std::vector<pool::Pool>& pools,
-               geo::MapConfig& m) {
-  c.only(t, prefix, {"name", "default", "nets", "geoip", "geo", "nearest"});
-  if (const std::string* g = c.string(t, prefix, "geoip")) m.geoip = c.resolve(*g);
-  if (auto n = c.boolean(t, prefix, "nearest")) {
-    m.nearest = *n;
-    const std::string k = Checker::join(prefix, "nearest");
-    if (m.nearest && m.geoip.empty())
-      c.error(*t.get("nearest"), k, "needs geoip = \"PATH\" (a MaxMind City DB) for the clients' coordinates");
-    for (const pool::Pool& p : pools)
-      if (p.location && std::none_of(m.places.begin(), m.places.end(),
-                                     [&](const geo::MapConfig::Place& pl) { return pl.region == p.region; }))
-        m.places.push_back({p.region, p.location->first, p.location->second});
-    if (m.nearest && m.places.empty())
-      c.error(*t.get("nearest"), k, "no pool has a location = { lat = .., lon = .. } to measure from");
-    if (m.nearest && m.places.size() > geo::Map::kMaxPlaces)
-      c.error(*t.get("nearest"), k, fmt::format("at most {} regions with a location (found {})",
-                                                geo::Map::kMaxPlaces, m.places.size()));
-  }
-  if (const toml::node* g = t.get("geo")) {
-    const std::string key = Checker::join(prefix, "geo");
-    const toml::array* ga = g->as_array();
-    if (!ga) c.error(*g, key, "must be an array of { location = \"...\", regions = [...] }");
-    if (ga && m.geoip.empty()) c.error(*g, key, "needs geoip = \"PATH\" (a MaxMind DB) to locate clients");
-    for (size_t i = 0; ga && i < ga->size(); ++i) {
-      const std::string k = fmt::format("{}[{}]", key, i);
-      const toml::table* r = ga->get(i)->as_table();
-      if (!r) {
-        c.error(*ga->get(i), k, "must be { location = \"...\", regions = [...] }");
-        continue;
-      }
-      c.only(*r, k, {"location", "regions", "weights"});
-      geo::GeoRule rule;
-      if (const std::string* loc = c.string(*r, k, "location")) rule.location = *loc;
-      // AS (continent), JP (ISO 3166-1 alpha-2) or CN-31 (ISO 3166-2: country, '-', 1-3 more).
-      const std::string& l = rule.location;
-      auto upper_alnum = [](char ch) { return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'); };
-      const bool ok = (l.size() == 2 && upper_alnum(l[0]) && upper_alnum(l[1])) ||
-                      (l.size() >= 4 && l.size() <= 6 && l[2] == '-' && upper_alnum(l[0]) &&
-                       upper_alnum(l[1]) && std::all_of(l.begin() + 3, l.end(), upper_alnum));
-      if (!ok)
-        c.error(r->get("location") ? *r->get("location") : static_cast<const toml::node&>(*r),
-                Checker::join(k, "location"),
-                "must be a continent (\"AS\"), a country (\"JP\") or a subdivision (\"CN-31\")");
-      for (const auto& other : m.geo)
-        if (ok && other.location == l)
-          c.error(*r->get("location"), Checker::join(k, "location"), fmt::format("{} is listed twice", l));
-      if (!r->get("regions") && !r->get("weights"))
-        c.error(r->source(), k, "needs regions = [...] or weights = { region = N }");
-      parse_order(c, *r, k, "regions", regions, rule.order);
-      m.geo.push_back(std::move(rule));
-    }
-  }
-  if (const std::string* v = c.string(t, prefix, "name")) m.name = *v;
-  if (m.name.empty()) c.error(t.source(), Checker::join(prefix, "name"), "needs a non-empty name");
-  if (!t.get("default"))
-    c.error(t.source(), Checker::join(prefix, "default"), "needs the regions of clients no rule matches");
-  parse_order(c, t, prefix, "default", regions, m.fallback);
-  const toml::node* n = t.get("nets");
-  if (!n) return;
-  const toml::array* a = n->as_array();
-  const std::string key = Checker::join(prefix, "nets");
-  if (!a) {
-    c.error(*n, key, "must be an array of { cidr = \"...\", regions = [...] }");
-    return;
-  }
-  std::set<std::pair<std::array<uint8_t, 17>, unsigned>> seen;
-  for (size_t i = 0; i < a->size(); ++i) {
-    const std::string k = fmt::format("{}[{}]", key, i);
-    const toml::table* r = a->get(i)->as_table();
-    if (!r) {
-      c.error(*a->get(i), k, "must be { cidr = \"...\", regions = [...] }");
-      continue;
-    }
-    c.only(*r, k, {"cidr", "regions", "weights"});
-    geo::Rule rule;
-    const std::string* cidr = c.string(*r, k, "cidr");
-    if (!cidr) {
-      if (!r->get("cidr")) c.error(r->source(), Checker::join(k, "cidr"), "needs a prefix");
-      continue;
-    }
-    auto p = core::Prefix::parse(*cidr);
-    const toml::node& at = *r->get("cidr");
-    if (!p || cidr->find('/') == std::string::npos) {
-      c.error(at, Checker::join(k, "cidr"), "must be a prefix such as \"198.51.100.0/24\" or \"2001:db8::/32\"");
-      continue;
-    }
-    core::Prefix base = *p;
-    for (unsigned b = p->length; b < base.address.size() * 8; ++b)
-      base.address.bytes[b / 8] &= uint8_t(~(0x80 >> (b % 8)));
-    if (!(base == *p)) {
-      c.error(at, Checker::join(k, "cidr"),
-              fmt::format("has bits set beyond /{}: did you mean {}/{}?", p->length,
-                          base.address.to_string(), p->length));
-      continue;
-    }
-    std::array<uint8_t, 17> id{};
-    id[0] = p->address.is_v4() ? 4 : 6;
-    std::copy(p->address.bytes.begin(), p->address.bytes.end(), id.begin() + 1);
-    if (!seen.emplace(id, p->length).second)
-      c.error(at, Checker::join(k, "cidr"), fmt::format("{} is listed twice", *cidr));
-    rule.net = *p;
-    if (!r->get("regions") && !r->get("weights"))
-      c.error(r->source(), k, "needs regions = [...] or weights = { region = N }");
-    parse_order(c, *r, k, "regions", regions, rule.order);
-    m.nets.push_back(std::move(rule));
   }
 }
 
@@ -452,123 +258,6 @@ void prefixes(Checker& c, const toml::table& t, const std::string& prefix, std::
     else
       out.push_back(*p);
   });
-}
-
-// "14d", "12h", "90m", "3600s": a signature lifetime, in whole seconds, 1 hour to 365 days.
-std::optional<uint32_t> sig_duration(std::string_view text) {
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || end == text.data() || end + 1 != text.data() + text.size()) return std::nullopt;
-  uint64_t unit = 0;
-  switch (*end) {
-    case 'd': unit = 86400; break;
-    case 'h': unit = 3600; break;
-    case 'm': unit = 60; break;
-    case 's': unit = 1; break;
-    default: return std::nullopt;
-  }
-  if (n > 365 * 86400 / unit) return std::nullopt;
-  return uint32_t(n * unit);
-}
-
-void parse_dnssec(Checker& c, const toml::node& n, const std::string& prefix, Dnssec& d) {
-  const toml::table* t = n.as_table();
-  if (!t) {
-    c.error(n, prefix, "must be a table such as { keys = [\"Kexample.test.+013+12345\"] }");
-    return;
-  }
-  c.only(*t, prefix, {"keys", "validity", "refresh"});
-  d.enabled = true;
-  d.at = Position{int(t->source().begin.line), int(t->source().begin.column)};
-  d.validity_at = at(t->get("validity"));
-  d.refresh_at = at(t->get("refresh"));
-  c.strings(*t, prefix, "keys", [&](const toml::node& el, const std::string& key, const std::string& v) {
-    if (v.empty()) {
-      c.error(el, key, "cannot be empty");
-      return;
-    }
-    d.keys.push_back(c.resolve(v));
-    d.key_at.push_back(Position{int(el.source().begin.line), int(el.source().begin.column)});
-  });
-  if (!t->get("keys")) c.error(t->source(), prefix, "needs keys");
-  else if (d.keys.empty() && t->get("keys")->is_array() && t->get("keys")->as_array()->empty())
-    c.error(*t->get("keys"), Checker::join(prefix, "keys"), "needs at least one key");
-  for (auto [k, out] : {std::pair<std::string_view, uint32_t*>{"validity", &d.validity},
-                        {"refresh", &d.refresh}}) {
-    if (const std::string* s = c.string(*t, prefix, k)) {
-      // A validity under an hour would expire before a resolver's clock skew allows for.
-      const uint32_t least = k == "validity" ? 3600 : 60;
-      auto v = sig_duration(*s);
-      if (!v || *v < least)
-        c.error(*t->get(k), Checker::join(prefix, k),
-                fmt::format("must be a duration from \"{}\" to \"365d\" such as \"{}\"",
-                            k == "validity" ? "1h" : "1m", k == "validity" ? "14d" : "7d"));
-      else
-        *out = *v;
-    }
-  }
-  if (!t->get("refresh")) d.refresh = d.validity / 2;
-  if (d.refresh >= d.validity && t->get("refresh"))
-    c.error(*t->get("refresh"), Checker::join(prefix, "refresh"), "must be shorter than validity");
-}
-
-void parse_zone(Checker& c, const toml::table& t, const std::string& prefix, Zone& z) {
-  c.only(t, prefix, {"name", "file", "allow_transfer", "also_notify", "ixfr_history", "transfer_dynamic",
-                     "dnssec"});
-  if (const toml::node* d = t.get("dnssec")) parse_dnssec(c, *d, Checker::join(prefix, "dnssec"), z.dnssec);
-  z.line = int(t.source().begin.line);
-  z.col = int(t.source().begin.column);
-  if (const std::string* name = c.string(t, prefix, "name")) {
-    z.name = *name;
-    if (z.name.empty()) c.error(*t.get("name"), Checker::join(prefix, "name"), "cannot be empty");
-    else if (z.name.back() != '.') z.name += '.';
-  } else if (!t.get("name")) {
-    c.error(t.source(), prefix, "needs a name");
-  }
-  if (const std::string* file = c.string(t, prefix, "file")) {
-    if (file->empty()) c.error(*t.get("file"), Checker::join(prefix, "file"), "cannot be empty");
-    z.file = c.resolve(*file);
-  } else if (!t.get("file")) {
-    c.error(t.source(), prefix, "needs a file");
-  }
-  c.strings(t, prefix, "allow_transfer", [&](const toml::node& n, const std::string& key, const std::string& v) {
-    if (v.rfind("key ", 0) == 0) {
-      z.transfer_keys.push_back(v.substr(4));
-      z.transfer_key_at.push_back(Position{int(n.source().begin.line), int(n.source().begin.column)});
-    } else if (auto p = core::Prefix::parse(v)) {
-      z.allow_transfer.push_back(*p);
-    } else {
-      c.error(n, key, "must be an address or prefix such as \"192.0.2.1\" or \"2001:db8::/32\", "
-                      "or \"key NAME\" for a TSIG key");
-    }
-  });
-  c.strings(t, prefix, "also_notify", [&](const toml::node& n, const std::string& key, const std::string& v) {
-    // "ADDRESS:PORT" or "ADDRESS:PORT key NAME": the NOTIFY is then TSIG-signed with that key.
-    std::vector<std::string> words;
-    for (size_t i = v.find_first_not_of(' '); i != std::string::npos; i = v.find_first_not_of(' ', i)) {
-      const size_t end = std::min(v.find(' ', i), v.size());
-      words.push_back(v.substr(i, end - i));
-      i = end;
-    }
-    const bool key_ok = words.size() == 1 || (words.size() == 3 && words[1] == "key");
-    const std::string key_name = words.size() == 3 ? words[2] : std::string();
-    auto e = words.empty() ? std::nullopt : core::Endpoint::parse(words[0]);
-    if (!e || e->port == 0 || !key_ok) {
-      c.error(n, key, "must be an address and port such as \"192.0.2.53:53\" or \"[2001:db8::53]:53\", "
-                      "optionally followed by \"key NAME\" for a TSIG key");
-    } else {
-      z.also_notify.push_back(*e);
-      z.notify_keys.push_back(key_name);
-      z.notify_key_at.push_back(Position{int(n.source().begin.line), int(n.source().begin.column)});
-    }
-  });
-  if (auto v = c.integer(t, prefix, "ixfr_history", 0, 1000)) z.ixfr_history = unsigned(*v);
-  if (const std::string* v = c.string(t, prefix, "transfer_dynamic")) {
-    if (*v == "fail_open") z.transfer_dynamic = TransferDynamic::fail_open;
-    else if (*v == "omit") z.transfer_dynamic = TransferDynamic::omit;
-    else c.error(*t.get("transfer_dynamic"), Checker::join(prefix, "transfer_dynamic"),
-                 "must be \"fail_open\" or \"omit\"");
-  }
 }
 
 // [rrl]: BIND's response-rate-limit, with its defaults.
