@@ -7,8 +7,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "dns/compiler.hpp"
 #include "dns/encoder.hpp"
-#include "dns/table.hpp"
 #include "dns/wire.hpp"
 
 namespace gslb::dns {
@@ -52,11 +52,6 @@ int32_t AnswerTable::cover(uint16_t zone, std::string_view key) const noexcept {
 
 namespace {
 
-uint32_t soa_minimum(const RRset& soa) {
-  const std::string_view w = soa.rdata.front().wire;
-  return get32(reinterpret_cast<const uint8_t*>(w.data()) + w.size() - 4);
-}
-
 std::string wildcard_of(std::string_view name) {
   std::string w("\x01*", 2);
   w.append(name);
@@ -64,96 +59,6 @@ std::string wildcard_of(std::string_view name) {
 }
 
 }  // namespace
-
-// Builds one AnswerTable. Lives only for the duration of compile().
-class Compiler {
- public:
-  Compiler(std::vector<std::shared_ptr<const Zone>> zones, const std::vector<std::string>& dynamic);
-  std::shared_ptr<const AnswerTable> run(const std::atomic<bool>* cancel);
-
- private:
-  // Where a name lives: the deepest served zone that holds it.
-  struct Info {
-    uint16_t zone;
-    const Node* node;
-    std::string_view cut;  // the delegation point at or above this name (a view of its node's
-                           // name), empty if none
-    uint32_t entry = 0;  // its index in AnswerTable::entries_, once run() numbers them
-  };
-  // What a lookup of a name finds (the runtime walk, done at compile time for CNAME chains).
-  struct Found {
-    enum Kind { exact, wildcard, nxdomain, referral, outside } kind = outside;
-    const Info* info = nullptr;
-  };
-  using Rec = TemplateSpec::Rec;
-  using Spec = TemplateSpec;
-  // A template and its DO=1 form (the same index in an unsigned zone).
-  struct Pair {
-    uint32_t plain, dnssec;
-  };
-  static Entry::Slot slot(uint16_t qtype, Pair p) { return Entry::Slot{qtype, p.plain, p.dnssec}; }
-
-  uint32_t add(const Spec& spec);
-  // `spec` and, in a signed zone, `spec` with the RRSIGs of its answer and authority RRsets.
-  // `proof`: NSEC records the DO=1 form adds to its authority section, with their RRSIGs.
-  Pair both(const Spec& spec, uint16_t zone, uint8_t deny = 0, const std::vector<Rec>& proof = {});
-  // The NSEC record whose owner precedes `name` in zone `zone`'s chain (canonical order):
-  // the one that covers `name` when it does not exist. Null in an unsigned zone.
-  std::optional<Rec> covering(uint16_t zone, std::string_view name);
-  std::map<uint16_t, std::vector<std::pair<std::string, const Node*>>> chain_;  // by zone
-  // The RRSIGs at `set`'s owner that cover it, as an RRset of their own; null if none.
-  const RRset* sigs(const RRset* set);
-  // `r` then its RRSIGs, if any.
-  void push_signed(std::vector<Rec>& out, const Rec& r);
-  void make_denial();
-  Found lookup(std::string_view name) const;
-  void add_targets(const RRset& set, std::vector<Rec>& out, std::set<std::string>& seen) const;
-  Rec negative_soa(uint16_t zone) const;
-  // NODATA at `node` (its NSEC proves the type absent; a node without one, an empty
-  // non-terminal, gets the NSEC that covers it). `wildcard`: the node answers for names below
-  // its parent, which need their own covering NSEC too.
-  Pair nodata(uint16_t zone, const Node* node, bool wildcard = false);
-  Pair nxdomain(uint16_t zone);
-  Pair referral(std::string_view cut);
-  Pair positive(const RRset& set, const std::string& base, uint16_t zone, uint8_t deny = 0) {
-    return positive({&set, 1}, base, zone, deny);
-  }
-  // One answer holding RRsets of one type: the RRSIGs at a name are one RRset per covered
-  // type (each with its TTL), answered together.
-  Pair positive(std::span<const RRset> sets, const std::string& base, uint16_t zone, uint8_t deny = 0);
-  void fill_cname(Entry& e, const Info& info, const std::string& base);
-  uint32_t dynamic_slot(const std::string& name, uint16_t qtype, const std::string& base,
-                        std::vector<Rec> chain, const std::string& owner, uint16_t zone);
-  void fill(Entry& e, const Info& info);
-
-  std::vector<std::shared_ptr<const Zone>> zones_;
-  // Every name served, sorted: views of the nodes' names (zone storage, or synthetic_names_),
-  // in one array (48 bytes a name; a std::map cost about twice that at 1M names).
-  std::vector<std::pair<std::string_view, Info>> names_;
-  // Names added for dynamic names while the constructor runs, merged into names_ at its end.
-  std::map<std::string_view, Info, std::less<>> added_;
-  Info* info_of(std::string_view name);
-  const Info* info_of(std::string_view name) const {
-    return const_cast<Compiler*>(this)->info_of(name);
-  }
-  std::set<std::string, std::less<>> dynamic_;
-  std::deque<Node> synthetic_;  // dynamic names that the zone files do not hold, and their ENTs
-  std::shared_ptr<AnswerTable> t_;
-  std::map<uint16_t, uint32_t> nodata_;
-  std::map<uint16_t, Pair> nxdomain_;
-  std::map<std::string, Pair> referral_;
-  std::vector<bool> signed_;  // by zone: it has a DNSKEY RRset at its apex
-  std::unordered_map<const RRset*, const Node*> node_of_;  // in signed zones
-  // Templates by a hash of their contents: many names give byte-identical answers (the same
-  // MX, CNAME target or address under a pointer to the question), and each is stored once.
-  // Open addressing over template index + 1 (0: empty), at most half full.
-  std::vector<uint32_t> interned_;
-  size_t interned_count_ = 0;
-  std::vector<Entry::Slot> types_;  // the slots of the entry being filled
-  uint8_t deny_ = 0;                // Template::deny for the entry being filled (a wildcard: 1)
-  // A dynamic slot answers DO=1 queries from the same overlay slot.
-  static Pair dynamic(uint32_t slot) { return Pair{slot, slot}; }
-};
 
 Compiler::Compiler(std::vector<std::shared_ptr<const Zone>> zones,
                    const std::vector<std::string>& dynamic)
@@ -310,117 +215,6 @@ void Compiler::add_targets(const RRset& set, std::vector<Rec>& out,
   }
 }
 
-Compiler::Rec Compiler::negative_soa(uint16_t zone) const {
-  // RFC 2308 §3: the SOA's TTL in a negative answer is min(SOA TTL, SOA MINIMUM).
-  const Zone& z = *zones_[zone];
-  const RRset& soa = z.soa();
-  return Rec{z.apex, &soa, std::min(soa.ttl, soa_minimum(soa))};
-}
-
-Compiler::Pair Compiler::nodata(uint16_t zone, const Node* node, bool wildcard) {
-  auto [it, fresh] = nodata_.try_emplace(zone, 0);
-  if (fresh) {
-    Spec s;
-    s.base = zones_[zone]->apex;
-    s.authority.push_back(negative_soa(zone));
-    it->second = add(s);
-  }
-  if (!signed_[zone] || !node) return Pair{it->second, it->second};
-  // RFC 4035 §3.1.3.1: the SOA and the NSEC at the name, each with its RRSIGs.
-  Spec s;
-  s.base = zones_[zone]->apex;
-  push_signed(s.authority, negative_soa(zone));
-  const RRset* nsec = node->find(rrtype::NSEC);
-  if (nsec) push_signed(s.authority, Rec{std::string(node->name), nsec, nsec->ttl});
-  s.deny = (!nsec || wildcard) ? 1 : 0;
-  return Pair{it->second, add(s)};
-}
-
-Compiler::Pair Compiler::nxdomain(uint16_t zone) {
-  auto [it, fresh] = nxdomain_.try_emplace(zone, Pair{0, 0});
-  if (fresh) {
-    Spec s;
-    s.base = zones_[zone]->apex;
-    s.authority.push_back(negative_soa(zone));
-    s.rcode = uint8_t(Rcode::nxdomain);
-    // RFC 4035 §3.1.3.2: the NSECs that cover the name and its closest encloser's wildcard
-    // depend on the name; the query path adds them.
-    it->second = both(s, zone, 2);
-  }
-  return it->second;
-}
-
-std::optional<Compiler::Rec> Compiler::covering(uint16_t zone, std::string_view name) {
-  if (!signed_[zone]) return std::nullopt;
-  auto [it, fresh] = chain_.try_emplace(zone);
-  uint8_t key[kMaxCanonicalKey];
-  if (fresh) {
-    for (const Node& n : zones_[zone]->nodes)
-      if (n.find(rrtype::NSEC))
-        it->second.emplace_back(
-            std::string(reinterpret_cast<const char*>(key),
-                        canonical_key(reinterpret_cast<const uint8_t*>(n.name.data()), n.name.size(), key)),
-            &n);
-    std::sort(it->second.begin(), it->second.end());
-  }
-  const auto& chain = it->second;
-  if (chain.empty()) return std::nullopt;
-  const std::string k(reinterpret_cast<const char*>(key),
-                      canonical_key(reinterpret_cast<const uint8_t*>(name.data()), name.size(), key));
-  auto at = std::upper_bound(chain.begin(), chain.end(), k,
-                             [](const std::string& v, const auto& e) { return v < e.first; });
-  const Node* n = (at == chain.begin() ? chain.back() : *(at - 1)).second;
-  const RRset* nsec = n->find(rrtype::NSEC);
-  return Rec{std::string(n->name), nsec, nsec->ttl};
-}
-
-Compiler::Pair Compiler::both(const Spec& spec, uint16_t zone, uint8_t deny, const std::vector<Rec>& proof) {
-  const uint32_t plain = add(spec);
-  if (!signed_[zone]) return Pair{plain, plain};
-  Spec s;
-  s.base = spec.base;
-  s.rcode = spec.rcode;
-  s.aa = spec.aa;
-  s.deny = deny;
-  for (const auto& r : spec.answer) push_signed(s.answer, r);
-  for (const auto& r : spec.authority) push_signed(s.authority, r);
-  for (const auto& r : proof) push_signed(s.authority, r);
-  if (!deny) {
-    s.glue = spec.glue;
-    s.optional = spec.optional;
-  }
-  return Pair{plain, add(s)};
-}
-
-const RRset* Compiler::sigs(const RRset* set) {
-  auto it = node_of_.find(set);
-  if (it == node_of_.end()) return nullptr;
-  // An owner's RRSIGs are kept one RRset per covered type (each with its own TTL), or, as
-  // signed here, in one RRset in signing order; either way those covering one type are
-  // contiguous.
-  auto covers = [set](const Rdata& d) {
-    return d.wire.size() >= 2 && get16(reinterpret_cast<const uint8_t*>(d.wire.data())) == set->type;
-  };
-  for (const RRset& all : it->second->rrsets) {
-    if (all.type != rrtype::RRSIG) continue;
-    auto first = std::find_if(all.rdata.begin(), all.rdata.end(), covers);
-    if (first == all.rdata.end()) continue;
-    auto last = std::find_if_not(first, all.rdata.end(), covers);
-    return &t_->sig_sets_.emplace_back(RRset{rrtype::RRSIG, set->ttl,
-                                         all.rdata.subspan(size_t(first - all.rdata.begin()),
-                                                           size_t(last - first))});
-  }
-  return nullptr;
-}
-
-void Compiler::push_signed(std::vector<Rec>& out, const Rec& r) {
-  out.push_back(r);
-  if (const RRset* s = sigs(r.set)) out.push_back(Rec{r.owner, s, r.ttl});
-}
-
-// RFC 1034 §4.3.2 step 3b: the child's NS set in authority, AA clear, addresses of the name
-// servers in additional. Glue below the cut is required (RFC 9471): without it the child cannot
-// be reached, so a response that cannot hold it is truncated instead.
 Compiler::Pair Compiler::referral(std::string_view cut) {
   auto [it, fresh] = referral_.try_emplace(std::string(cut), Pair{0, 0});
   if (!fresh) return it->second;
@@ -685,45 +479,6 @@ std::shared_ptr<const AnswerTable> Compiler::run(const std::atomic<bool>* cancel
     t_->slots_[s] = i + 1;
   }
   return t_;
-}
-
-void Compiler::make_denial() {
-  t_->denial_.resize(zones_.size());
-  uint8_t key[kMaxCanonicalKey];
-  for (size_t zi = 0; zi < zones_.size(); ++zi) {
-    if (!signed_[zi]) continue;
-    AnswerTable::Denial& d = t_->denial_[zi];
-    std::vector<std::tuple<std::string, std::string, uint16_t>> chain;
-    for (const Node& node : zones_[zi]->nodes) {
-      const RRset* nsec = node.find(rrtype::NSEC);
-      if (!nsec) continue;
-      std::string blob;
-      uint16_t count = 0;
-      auto put_rr = [&](const RRset& set, uint32_t ttl) {
-        for (const Rdata& r : set.rdata) {
-          uint8_t fixed[10];
-          put16(fixed, set.type);
-          put16(fixed + 2, kClassIN);
-          put32(fixed + 4, ttl);
-          put16(fixed + 8, uint16_t(r.wire.size()));
-          blob += node.name;
-          blob.append(reinterpret_cast<const char*>(fixed), sizeof fixed);
-          blob += r.wire;
-          ++count;
-        }
-      };
-      put_rr(*nsec, nsec->ttl);
-      if (const RRset* s = sigs(nsec)) put_rr(*s, nsec->ttl);
-      const size_t n = canonical_key(reinterpret_cast<const uint8_t*>(node.name.data()), node.name.size(), key);
-      chain.emplace_back(std::string(reinterpret_cast<const char*>(key), n), std::move(blob), count);
-    }
-    std::sort(chain.begin(), chain.end());
-    for (auto& [k, b, c] : chain) {
-      d.keys.push_back(std::move(k));
-      d.blobs.push_back(std::move(b));
-      d.counts.push_back(c);
-    }
-  }
 }
 
 std::shared_ptr<const AnswerTable> compile(std::vector<std::shared_ptr<const Zone>> zones,
